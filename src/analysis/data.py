@@ -1,0 +1,645 @@
+"""The input contract: load a purchase log, map it onto the canonical schema, clean it.
+
+Every analysis starts from :func:`load_transactions`, which returns a
+:class:`Transactions` object: the clean frame plus a cleaning log that counts,
+step by step, the rows dropped or changed and why.
+
+Canonical columns (see ``data/README.md``):
+
+========== ======== ========= =============================================
+column     type     required  meaning
+========== ======== ========= =============================================
+customer_id string  yes       stable customer key
+order_date datetime yes       when the purchase happened
+amount     float    yes*      revenue of the row (* or quantity x unit_price)
+order_id   string   no        groups lines into orders (else a row = an order)
+product_id string   no        what was bought
+category   string   no        product group
+quantity   number   no        units
+unit_price float    no        price per unit
+channel    string   no        online / store / phone ...
+region     string   no        country or region
+========== ======== ========= =============================================
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import DATA_DIR
+
+REQUIRED = ("customer_id", "order_date", "amount")
+OPTIONAL = (
+    "order_id",
+    "product_id",
+    "category",
+    "quantity",
+    "unit_price",
+    "channel",
+    "region",
+)
+CANONICAL = REQUIRED + OPTIONAL
+
+#: Column names that look like personal data; such columns are removed on load
+#: and never reach a report, whatever the mode.
+PII_PATTERN = re.compile(
+    r"^(e?_?mail|email_?address|phone|phone_?number|tel|telephone|mobile|cell|"
+    r"(first|last|full|given|family|customer|contact|sur)?_?name|address|street|"
+    r"address_?line_?\d?|zip|zip_?code|post_?code|postal_?code|birth_?date|dob|ssn|iban)$"
+)
+
+RETURNS_POLICIES = ("drop", "net")
+
+
+class DataError(ValueError):
+    """A problem with the user's data, phrased as one line that says how to fix it."""
+
+
+@dataclass
+class Transactions:
+    """A clean transaction log and the record of how it was cleaned.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per order line with the canonical columns that exist in the
+        source (``customer_id``, ``order_date``, ``amount`` always; ``order_id``
+        always, generated one per row when the source has none) plus any extra,
+        non-personal columns.
+    log : pandas.DataFrame
+        Columns ``step``, ``rows``, ``note``: rows removed (or changed) per step.
+    source : str
+        What was read (file path or built-in name).
+    as_of : pandas.Timestamp
+        The cutoff date (midnight of the day; the whole day is included).
+    rows_in : int
+        Rows read from the source.
+    available : tuple of str
+        Canonical columns that were present in (or derived from) the source.
+    currency : str
+        Currency symbol for labels (``"£"``, ``"$"``); empty when unknown.
+    """
+
+    frame: pd.DataFrame
+    log: pd.DataFrame
+    source: str
+    as_of: pd.Timestamp
+    rows_in: int
+    available: tuple[str, ...] = field(default_factory=tuple)
+    currency: str = ""
+
+    @property
+    def rows_clean(self) -> int:
+        return len(self.frame)
+
+    def has(self, column: str) -> bool:
+        """Whether the source provided the canonical ``column``."""
+        return column in self.available
+
+
+# --------------------------------------------------------------------------- built-ins
+
+
+def _lifetimes_dataset(name: str) -> Path:
+    import lifetimes.datasets
+
+    return Path(lifetimes.datasets.__file__).with_name(name)
+
+
+def _read_online_retail() -> pd.DataFrame:
+    return pd.read_parquet(DATA_DIR / "online_retail.parquet")
+
+
+def _read_cdnow_master() -> pd.DataFrame:
+    return pd.read_csv(
+        _lifetimes_dataset("CDNOW_master.txt"),
+        sep=r"\s+",
+        dtype={"customer_id": str, "date": str},
+    )
+
+
+def _read_cdnow_sample() -> pd.DataFrame:
+    return pd.read_csv(
+        _lifetimes_dataset("CDNOW_sample.txt"),
+        sep=r"\s+",
+        header=None,
+        names=["customer_id", "sample_id", "date", "number_of_cds", "dollar_value"],
+        dtype={"customer_id": str, "sample_id": str, "date": str},
+    )
+
+
+@dataclass(frozen=True)
+class Builtin:
+    reader: object
+    columns: Mapping[str, str]
+    description: str
+    options: Mapping[str, object] = field(default_factory=dict)
+
+
+#: Non-product stock codes of the Online Retail log (postage, fees, manual
+#: adjustments, gift vouchers): they are not purchases of goods.
+ONLINE_RETAIL_NON_PRODUCTS = (
+    r"^(POST|DOT|M|m|C2|D|S|B|PADS|BANK CHARGES|AMAZONFEE|CRUK|gift_0001_\d+|DCGS.*)$"
+)
+
+BUILTINS: dict[str, Builtin] = {
+    "online_retail": Builtin(
+        reader=_read_online_retail,
+        columns={
+            "customer_id": "CustomerID",
+            "order_date": "InvoiceDate",
+            "order_id": "InvoiceNo",
+            "product_id": "StockCode",
+            "quantity": "Quantity",
+            "unit_price": "UnitPrice",
+            "region": "Country",
+        },
+        description="UCI Online Retail, a UK online gift shop, 2010-12-01 to 2011-12-09 (CC0)",
+        options={"exclude_products": ONLINE_RETAIL_NON_PRODUCTS, "currency": "£"},
+    ),
+    "cdnow": Builtin(
+        reader=_read_cdnow_master,
+        columns={
+            "customer_id": "customer_id",
+            "order_date": "date",
+            "quantity": "number_of_cds",
+            "amount": "dollar_value",
+        },
+        description="CDNOW master log, 23,570 customers, 1997-01 to 1998-06 (ships with lifetimes)",
+        options={
+            "date_format": "%Y%m%d",
+            "zero_amounts": "keep",
+            "duplicates": "keep",
+            "currency": "$",
+        },
+    ),
+    "cdnow_sample": Builtin(
+        reader=_read_cdnow_sample,
+        columns={
+            "customer_id": "customer_id",
+            "order_date": "date",
+            "quantity": "number_of_cds",
+            "amount": "dollar_value",
+        },
+        description="CDNOW 1/10 sample, 2,357 customers (Fader, Hardie & Lee 2005)",
+        options={
+            "date_format": "%Y%m%d",
+            "zero_amounts": "keep",
+            "duplicates": "keep",
+            "currency": "$",
+        },
+    ),
+}
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _sniff_csv(path: Path, encoding: str | None) -> tuple[str, str]:
+    """Guess delimiter and encoding from the first 64 KiB of a CSV file."""
+    raw = path.read_bytes()[:65536]
+    if encoding is None:
+        for candidate in ("utf-8-sig", "cp1252", "latin-1"):
+            try:
+                text = raw.decode(candidate)
+                encoding = candidate
+                break
+            except UnicodeDecodeError:
+                continue
+        else:  # pragma: no cover - latin-1 decodes any byte string
+            raise DataError(f"cannot decode {path}; pass --encoding")
+    else:
+        text = raw.decode(encoding, errors="replace")
+    try:
+        delimiter = csv.Sniffer().sniff(text.split("\n", 20)[0], delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    return delimiter, encoding
+
+
+def read_table(
+    source: str | Path,
+    *,
+    sep: str | None = None,
+    encoding: str | None = None,
+    sheet: str | int | None = 0,
+) -> pd.DataFrame:
+    """Read a CSV, Parquet or Excel file as it is (no mapping, no cleaning).
+
+    CSV delimiter (``, ; tab |``) and encoding (UTF-8 with or without BOM,
+    Windows-1252, Latin-1) are sniffed unless given. CSV cells are read as text
+    so that ids keep their leading zeros; parsing happens in cleaning.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, empty or of an unknown type.
+    """
+    path = Path(source)
+    if not path.exists():
+        raise DataError(
+            f"data file {path} not found; pass a path to a CSV/Parquet/Excel file "
+            f"or a built-in name ({', '.join(BUILTINS)})"
+        )
+    if path.is_dir():
+        raise DataError(f"{path} is a folder; pass the path of one CSV/Parquet/Excel file")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if path.stat().st_size == 0:
+        raise DataError(f"data file {path} is empty; export the purchase log again")
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        if suffix in (".xlsx", ".xlsm", ".xls"):
+            return pd.read_excel(path, sheet_name=sheet, dtype=object)
+        if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz") or suffix == "":
+            delimiter, enc = _sniff_csv(path, encoding) if not suffix.endswith(".gz") else (
+                sep or ",",
+                encoding or "utf-8",
+            )
+            return pd.read_csv(
+                path,
+                sep=sep or delimiter,
+                encoding=enc,
+                dtype=str,
+                keep_default_na=False,
+                na_values=[""],
+                skipinitialspace=True,
+            )
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"data file {path} has no header or rows; export it again") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"cannot read {path}: {first}; check the delimiter/encoding") from err
+    raise DataError(f"unknown file type '{path.suffix}' for {path}; use .csv, .parquet or .xlsx")
+
+
+def parse_column_map(items: list[str] | None) -> dict[str, str]:
+    """Turn CLI ``canonical=source`` pairs into a column map.
+
+    >>> parse_column_map(["customer_id=CustomerID", "amount=Total"])
+    {'customer_id': 'CustomerID', 'amount': 'Total'}
+    """
+    mapping: dict[str, str] = {}
+    for item in items or []:
+        if "=" not in item:
+            raise DataError(f"--column '{item}' is not CANONICAL=SOURCE, e.g. customer_id=CustomerID")
+        key, value = (part.strip() for part in item.split("=", 1))
+        if key not in CANONICAL:
+            raise DataError(
+                f"--column '{key}' is not a canonical column; use one of {', '.join(CANONICAL)}"
+            )
+        mapping[key] = value
+    return mapping
+
+
+# --------------------------------------------------------------------------- cleaning
+
+
+def _normalise_name(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
+
+
+def _map_columns(
+    raw: pd.DataFrame, columns: Mapping[str, str], source: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Rename the user's columns to canonical names; return notes on what was matched."""
+    notes: list[str] = []
+    available = ", ".join(map(str, raw.columns[:30]))
+    rename: dict[str, str] = {}
+    for canonical, src in columns.items():
+        if canonical not in CANONICAL:
+            raise DataError(
+                f"'{canonical}' is not a canonical column; use one of {', '.join(CANONICAL)}"
+            )
+        if src not in raw.columns:
+            raise DataError(
+                f"column '{src}' (for {canonical}) not found in {source}; available: {available}; "
+                f"pass --column {canonical}=<name>"
+            )
+        rename[src] = canonical
+    taken = set(rename.values())
+    by_norm = {_normalise_name(c): c for c in raw.columns if c not in rename}
+    for canonical in CANONICAL:
+        if canonical in taken:
+            continue
+        match = by_norm.get(canonical)
+        if match is not None:
+            rename[match] = canonical
+            if match != canonical:
+                notes.append(f"column '{match}' used as {canonical}")
+    # A column already named like a canonical one but not chosen must not clash.
+    clashes = [c for c in raw.columns if c in CANONICAL and c not in rename and c in rename.values()]
+    frame = raw.drop(columns=clashes).rename(columns=rename)
+    frame = frame.loc[:, ~frame.columns.duplicated()]
+    missing = [c for c in ("customer_id", "order_date") if c not in frame.columns]
+    has_amount = "amount" in frame.columns or {"quantity", "unit_price"} <= set(frame.columns)
+    if not has_amount:
+        missing.append("amount")
+    if missing:
+        col = missing[0]
+        hint = " (or quantity and unit_price)" if col == "amount" else ""
+        raise DataError(
+            f"required column '{col}'{hint} not found in {source}; available: {available}; "
+            f"pass --column {col}=<name>"
+        )
+    return frame, notes
+
+
+_NUMBER_CHARS = re.compile(r"[^0-9,.\-()eE+]")
+
+
+def parse_amounts(values: pd.Series) -> tuple[pd.Series, int]:
+    """Parse amounts that may be text with currency symbols or thousands separators.
+
+    Returns the float series (NaN where unparseable) and how many cells needed
+    more than a plain number parse. ``"£1,234.50"`` -> 1234.5, ``"1.234,50 €"``
+    -> 1234.5, ``"(12.00)"`` -> -12.0.
+    """
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return values.astype("float64"), 0
+    text = values.astype("string").str.strip()
+    plain = pd.to_numeric(text, errors="coerce")
+    todo = plain.isna() & text.notna() & (text != "")
+    if not todo.any():
+        return plain.astype("float64"), 0
+    t = text[todo].str.replace(_NUMBER_CHARS, "", regex=True)
+    negative = t.str.startswith("(") & t.str.endswith(")")
+    t = t.str.strip("()")
+    both = t.str.contains(",", regex=False) & t.str.contains(".", regex=False)
+    comma_decimal = both & (t.str.rfind(",") > t.str.rfind("."))
+    only_comma = t.str.contains(",", regex=False) & ~t.str.contains(".", regex=False)
+    thousands_comma = only_comma & t.str.fullmatch(r"-?\d{1,3}(,\d{3})+")
+    t = t.mask(comma_decimal, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    t = t.mask(both & ~comma_decimal, t.str.replace(",", "", regex=False))
+    t = t.mask(thousands_comma, t.str.replace(",", "", regex=False))
+    t = t.mask(only_comma & ~thousands_comma, t.str.replace(",", ".", regex=False))
+    parsed = pd.to_numeric(t, errors="coerce")
+    parsed = parsed.mask(negative, -parsed)
+    out = plain.astype("float64")
+    out[todo] = parsed.astype("float64")
+    return out, int(parsed.notna().sum())
+
+
+def parse_dates(
+    values: pd.Series, date_format: str | None = None, dayfirst: bool = False
+) -> tuple[pd.Series, int]:
+    """Parse order dates; returns the datetime series (NaT where unparseable) and the
+    number of cells that needed a per-cell (mixed-format) parse."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        out = values
+        if getattr(out.dt, "tz", None) is not None:
+            out = out.dt.tz_localize(None)
+        return out.astype("datetime64[ns]"), 0
+    text = values.astype("string").str.strip()
+    if date_format:
+        return pd.to_datetime(text, format=date_format, errors="coerce").astype("datetime64[ns]"), 0
+    nonblank = text.notna() & (text != "")
+    first = text[nonblank].iloc[0] if nonblank.any() else None
+    try:
+        fmt = pd.tseries.api.guess_datetime_format(first, dayfirst=dayfirst) if first else None
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        fmt = None
+    out = pd.to_datetime(text, format=fmt, dayfirst=dayfirst, errors="coerce")
+    retry = out.isna() & nonblank
+    mixed = 0
+    if retry.any():
+        again = pd.to_datetime(text[retry], format="mixed", dayfirst=dayfirst, errors="coerce")
+        out[retry] = again
+        mixed = int(again.notna().sum())
+    return out.astype("datetime64[ns]"), mixed
+
+
+def _clean_ids(values: pd.Series) -> pd.Series:
+    """Customer ids as stripped strings; ``12345.0`` and ``12345`` are the same id."""
+    text = values.astype("string").str.strip()
+    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
+    return text.mask(text.isin(["", "nan", "NaN", "None", "NULL", "null", "<NA>"]))
+
+
+def clean_transactions(
+    raw: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    *,
+    source: str = "data",
+    date_format: str | None = None,
+    dayfirst: bool = False,
+    returns: str = "drop",
+    zero_amounts: str = "drop",
+    exclude_products: str | None = None,
+    duplicates: str = "drop",
+    currency: str = "",
+) -> Transactions:
+    """Map, validate and clean a raw purchase log.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The log as read from the source.
+    columns : mapping, optional
+        Canonical name -> source column, e.g. ``{"customer_id": "CustomerID"}``.
+        Columns already named canonically (case and spacing ignored) need no entry.
+    as_of : date-like, optional
+        Cutoff; rows after this day are dropped. Default: the last order date.
+    date_format : str, optional
+        ``strftime`` format of the dates (e.g. ``"%d/%m/%Y"``); default: inferred.
+    dayfirst : bool
+        Read ambiguous dates like 03/04/2011 as 3 April.
+    returns : {"drop", "net"}
+        ``drop`` removes cancellations (order ids starting with ``C``) and
+        negative rows; ``net`` keeps them so revenue is net of returns.
+    zero_amounts : {"drop", "keep"}
+        Whether rows with amount 0 count as purchases.
+    exclude_products : str, optional
+        Regular expression of product ids that are not goods (postage, fees).
+    duplicates : {"drop", "keep"}
+        Whether rows identical in every column are export glitches (drop) or
+        genuine repeat orders of a log without order ids (keep).
+    currency : str
+        Currency symbol used in figure labels.
+
+    Returns
+    -------
+    Transactions
+    """
+    if returns not in RETURNS_POLICIES:
+        raise DataError(f"returns policy '{returns}' unknown; use one of {RETURNS_POLICIES}")
+    if zero_amounts not in ("drop", "keep"):
+        raise DataError(f"zero_amounts '{zero_amounts}' unknown; use 'drop' or 'keep'")
+    rows_in = len(raw)
+    if rows_in == 0:
+        raise DataError(f"{source} has a header but no rows; export the purchase log again")
+    steps: list[tuple[str, int, str]] = [("rows read", rows_in, f"from {source}")]
+
+    def drop(frame: pd.DataFrame, mask: pd.Series, step: str, note: str = "") -> pd.DataFrame:
+        n = int(mask.sum())
+        steps.append((step, -n, note))
+        return frame.loc[~mask]
+
+    if duplicates == "drop":
+        frame = drop(raw, raw.duplicated(), "exact duplicate rows", "identical in every column")
+    else:
+        frame = raw
+        steps.append(("exact duplicate rows kept", 0, f"{int(raw.duplicated().sum())} rows"))
+    frame, notes = _map_columns(frame, dict(columns or {}), source)
+    for note in notes:
+        steps.append(("column matched", 0, note))
+
+    pii = [c for c in frame.columns if c not in CANONICAL and PII_PATTERN.match(_normalise_name(c))]
+    if pii:
+        frame = frame.drop(columns=pii)
+        steps.append(("personal-data columns removed", 0, ", ".join(map(str, pii))))
+    available = [c for c in CANONICAL if c in frame.columns]
+
+    frame = frame.copy()
+    frame["customer_id"] = _clean_ids(frame["customer_id"])
+    frame = drop(frame, frame["customer_id"].isna(), "missing customer id")
+    frame["customer_id"] = frame["customer_id"].astype(str)
+
+    frame["order_date"], mixed = parse_dates(frame["order_date"], date_format, dayfirst)
+    if mixed:
+        steps.append(("dates in a second format", 0, f"{mixed} cells parsed one by one"))
+    frame = drop(
+        frame,
+        frame["order_date"].isna(),
+        "unparseable order date",
+        f"format {date_format}" if date_format else "pass --date-format to name the format",
+    )
+
+    for col in ("quantity", "unit_price"):
+        if col in frame.columns:
+            frame[col], _ = parse_amounts(frame[col])
+    if "amount" in frame.columns:
+        frame["amount"], from_text = parse_amounts(frame["amount"])
+        if from_text:
+            steps.append(("amounts read from text", 0, f"{from_text} cells had symbols/separators"))
+    else:
+        frame["amount"] = frame["quantity"] * frame["unit_price"]
+        available.append("amount")
+        steps.append(("amount derived", 0, "amount = quantity x unit_price"))
+    frame = drop(frame, frame["amount"].isna(), "unparseable amount")
+
+    for col in ("order_id", "product_id", "category", "channel", "region"):
+        if col in frame.columns:
+            frame[col] = frame[col].astype("string").str.strip().astype(str)
+    cancelled = frame["amount"] < 0
+    if "order_id" in frame.columns:
+        cancelled |= frame["order_id"].str.upper().str.startswith("C")
+    if returns == "drop":
+        frame = drop(frame, cancelled, "cancellations and returns", "policy returns='drop'")
+        frame = drop(frame, frame["amount"] <= 0 if zero_amounts == "drop" else frame["amount"] < 0,
+                     "non-positive amount" if zero_amounts == "drop" else "negative amount")
+    else:
+        steps.append(("cancellations and returns kept", 0, f"{int(cancelled.sum())} rows netted"))
+        if zero_amounts == "drop":
+            frame = drop(frame, frame["amount"] == 0, "zero amount")
+    if exclude_products and "product_id" in frame.columns:
+        frame = drop(
+            frame,
+            frame["product_id"].str.fullmatch(exclude_products).fillna(False).astype(bool),
+            "non-product lines",
+            "postage, fees, adjustments, vouchers",
+        )
+
+    if frame.empty:
+        reasons = "; ".join(f"{s}: {-n}" for s, n, _ in steps[1:] if n < 0)
+        raise DataError(f"no usable rows left in {source} after cleaning ({reasons})")
+
+    first_day = frame["order_date"].min().normalize()
+    last_day = frame["order_date"].max().normalize()
+    if as_of is None or (isinstance(as_of, str) and as_of.strip().lower() in ("", "none", "null")):
+        cutoff = last_day
+    else:
+        try:
+            cutoff = pd.Timestamp(as_of).normalize()
+        except (ValueError, TypeError) as err:
+            raise DataError(f"as_of '{as_of}' is not a date; use YYYY-MM-DD") from err
+        if cutoff < first_day:
+            raise DataError(
+                f"as_of {cutoff.date()} is before the first order ({first_day.date()}) in {source}; "
+                "choose a later --as-of"
+            )
+        if cutoff > last_day:
+            steps.append(
+                ("as_of after last order", 0, f"{(cutoff - last_day).days} days with no orders")
+            )
+    frame = drop(
+        frame,
+        frame["order_date"] >= cutoff + pd.Timedelta(days=1),
+        "after as_of",
+        f"orders after {cutoff.date()} are ignored",
+    )
+    if "order_id" not in frame.columns:
+        frame["order_id"] = np.arange(len(frame)).astype(str)
+    lead = [c for c in CANONICAL if c in frame.columns]
+    frame = frame[lead + [c for c in frame.columns if c not in lead]]
+    frame = frame.sort_values(["order_date", "customer_id"], kind="stable").reset_index(drop=True)
+    steps.append(("rows kept", len(frame), f"{frame['customer_id'].nunique():,} customers"))
+    log = pd.DataFrame(steps, columns=["step", "rows", "note"])
+    return Transactions(frame, log, source, cutoff, rows_in, tuple(available), currency)
+
+
+def load_transactions(
+    data: str | Path | pd.DataFrame = "online_retail",
+    columns: Mapping[str, str] | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    **options,
+) -> Transactions:
+    """Load a purchase log from a file, a DataFrame or a built-in dataset name.
+
+    Parameters
+    ----------
+    data : str, Path or DataFrame
+        A CSV / Parquet / Excel path, or a built-in name: ``online_retail``,
+        ``cdnow``, ``cdnow_sample``.
+    columns : mapping, optional
+        Canonical name -> source column; merged over a built-in's own map.
+    as_of : date-like, optional
+        Cutoff date; default the last order date.
+    **options
+        Cleaning policies passed to :func:`clean_transactions` (``date_format``,
+        ``dayfirst``, ``returns``, ``zero_amounts``, ``exclude_products``,
+        ``duplicates``, ``currency``) and
+        reading options (``sep``, ``encoding``, ``sheet``).
+
+    Raises
+    ------
+    DataError
+        With a one-line message naming the file, the column and the fix.
+    """
+    read_opts = {k: options.pop(k) for k in ("sep", "encoding", "sheet") if k in options}
+    if isinstance(data, pd.DataFrame):
+        return clean_transactions(data, columns, as_of, source="DataFrame", **options)
+    name = str(data)
+    if name in BUILTINS:
+        builtin = BUILTINS[name]
+        raw = builtin.reader()
+        merged = {**builtin.columns, **dict(columns or {})}
+        opts = {**builtin.options, **options}
+        return clean_transactions(raw, merged, as_of, source=name, **opts)
+    raw = read_table(name, **read_opts)
+    return clean_transactions(raw, columns, as_of, source=name, **options)
+
+
+def describe_builtins() -> pd.DataFrame:
+    """The built-in datasets, one row each."""
+    return pd.DataFrame(
+        [(k, b.description) for k, b in BUILTINS.items()], columns=["name", "description"]
+    )
+
+
+def log_text(log: pd.DataFrame) -> str:
+    """The cleaning log as aligned plain text (for the CLI)."""
+    buf = io.StringIO()
+    width = max(len(s) for s in log["step"])
+    for step, rows, note in log.itertuples(index=False):
+        buf.write(f"  {step:<{width}}  {rows:>10,}  {note}\n")
+    return buf.getvalue()

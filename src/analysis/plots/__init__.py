@@ -1,0 +1,91 @@
+"""Every figure the notebooks show, in one consistent seaborn theme.
+
+Plot functions take ``ax=None`` and return the ``Axes`` (or a ``Figure`` for
+multi-panel plots); they never call ``plt.show()`` and never change global style.
+Notebooks call :func:`use_theme` once. Topic modules (``plots.demand``,
+``plots.segmentation``, ``plots.clv``, ``plots.churn``) hold the figures of
+each analysis; shared helpers live here.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import seaborn as sns
+
+PALETTE = "deep"
+SEQUENTIAL = "Blues"
+DIVERGING = "RdBu_r"
+
+
+def use_theme() -> None:
+    """Set the notebooks' theme (call once, in the first code cell after imports)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    mpl.rcParams.update(
+        {
+            "figure.figsize": (10, 4.5),
+            "figure.dpi": 100,
+            "savefig.dpi": 100,
+            "figure.autolayout": True,
+            "axes.titlesize": 13,
+            "axes.titleweight": "bold",
+            "axes.labelsize": 11,
+            "legend.frameon": False,
+        }
+    )
+
+
+def new_ax(ax=None, figsize=None):
+    """Return ``ax`` or a fresh Axes on a new figure."""
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def money_axis(ax, axis: str = "y", currency: str = "") -> None:
+    """Format an axis as money with thousands separators (``£12k``, ``£1.2M``)."""
+
+    def fmt(x, _pos):
+        sign = "-" if x < 0 else ""
+        x = abs(x)
+        if x >= 1e6:
+            return f"{sign}{currency}{x / 1e6:.1f}M"
+        if x >= 1e3:
+            return f"{sign}{currency}{x / 1e3:.0f}k"
+        return f"{sign}{currency}{x:.0f}"
+
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(mticker.FuncFormatter(fmt))
+
+
+def percent_axis(ax, axis: str = "y", decimals: int = 0) -> None:
+    """Format an axis holding fractions (0.25) as percentages (25 %)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_formatter(mticker.PercentFormatter(1.0, decimals=decimals))
+
+
+def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | None = None):
+    """Horizontal bar chart of a named series (largest on top).
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Values indexed by label (e.g. revenue by country).
+    money : str, optional
+        Currency symbol; formats the value axis as money.
+    """
+    ax = new_ax(ax, figsize=(9, 0.35 * len(series) + 1.2))
+    data = series.sort_values()
+    ax.barh([str(i) for i in data.index], data.to_numpy(), color=sns.color_palette(PALETTE)[0])
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    if money is not None:
+        money_axis(ax, "x", money)
+    return ax
+
+
+from analysis.plots import overview  # noqa: E402  (topic modules import the helpers above)
+
+__all__ = ["use_theme", "new_ax", "money_axis", "percent_axis", "bar_top", "overview"]

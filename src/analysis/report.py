@@ -1,0 +1,425 @@
+"""Render the notebooks for one period into self-contained HTML, with metrics and an index.
+
+Layout of the output folder (default ``reports/``)::
+
+    reports/
+      index.html                  every period, links and headline metrics side by side
+      2011-12-09/
+        00_overview.ipynb / .html executed notebook and its HTML
+        metrics.json              {"overview": {...}, "demand": {...}, ...}
+        run.json                  status of each notebook, parameters, timings
+        segments.csv ...          exports the notebooks write
+
+A period is rendered into a private staging folder and swapped in only when
+complete, so an interrupted run leaves the previous report in place and two runs
+for the same period cannot mix their files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import html
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import NOTEBOOKS_DIR
+
+METRICS_SUBDIR = "_metrics"
+COMMON_PARAMETERS = ("data", "as_of", "columns", "anonymize", "output_dir", "data_options")
+KERNEL = "python3"
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def _jsonable(value):
+    """Convert numpy / pandas scalars and containers to plain JSON values (NaN -> None)."""
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, np.ndarray, pd.Series, pd.Index)):
+        return [_jsonable(v) for v in list(value)]
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).date().isoformat() if pd.notna(value) else None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def record_metrics(notebook: str, metrics: Mapping, output_dir: str | Path | None) -> pd.DataFrame:
+    """Record a notebook's headline numbers for ``metrics.json`` and return them as a table.
+
+    Parameters
+    ----------
+    notebook : str
+        Short name of the notebook (``overview``, ``demand``, ...): the key in
+        ``metrics.json``.
+    metrics : mapping
+        Name -> value (numbers, strings, dates, lists, nested dicts).
+    output_dir : path or None
+        The run's output folder (the notebook's ``output_dir`` parameter). None
+        (interactive use) records nothing and only returns the table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``metric`` / ``value`` rows, for display.
+    """
+    clean = _jsonable(metrics)
+    if output_dir is not None:
+        folder = Path(output_dir) / METRICS_SUBDIR
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{notebook}.json.tmp"
+        tmp.write_text(json.dumps(clean, indent=2, sort_keys=True))
+        os.replace(tmp, folder / f"{notebook}.json")
+    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in clean.items()]
+    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+
+
+def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
+    """Where a notebook writes an export (CSV) beside its HTML; None when not rendering."""
+    if output_dir is None:
+        return None
+    folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / filename
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def short_name(path: str | Path) -> str:
+    """``notebooks/03_lifetime_value.ipynb`` -> ``lifetime_value``."""
+    return re.sub(r"^\d+_", "", Path(path).stem)
+
+
+def notebook_paths(names: Iterable[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
+    """The notebooks to render, in file order; ``names`` may be short names or file names."""
+    found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if not names:
+        return found
+    chosen = []
+    for name in names:
+        match = [p for p in found if name in (p.name, p.stem, short_name(p))]
+        if not match:
+            known = ", ".join(short_name(p) for p in found)
+            raise ValueError(f"notebook '{name}' not found; choose from {known}")
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def notebook_parameters(path: Path) -> set[str]:
+    """Names declared in a notebook's ``parameters`` cell."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(path)))
+
+
+def execute_notebook(
+    path: Path, out_ipynb: Path, parameters: Mapping, cwd: Path = NOTEBOOKS_DIR
+) -> str | None:
+    """Execute one notebook with papermill; return None on success, else the error line."""
+    import papermill
+
+    try:
+        papermill.execute_notebook(
+            str(path),
+            str(out_ipynb),
+            parameters=dict(parameters),
+            kernel_name=KERNEL,
+            cwd=str(cwd),
+            progress_bar=False,
+            log_output=False,
+        )
+        return None
+    except papermill.PapermillExecutionError as err:
+        return f"{err.ename}: {err.evalue}".strip().splitlines()[0][:500]
+    except Exception as err:  # kernel died, bad notebook JSON ...: reported, never fatal
+        return f"{type(err).__name__}: {err}".strip().splitlines()[0][:500]
+
+
+def export_html(ipynb: Path, out_html: Path, no_input: bool = False, title: str | None = None) -> None:
+    """Convert an executed notebook to one self-contained HTML file (no network needed)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    if title:
+        nb.metadata["title"] = title
+    exporter = HTMLExporter(
+        template_name="lab",
+        exclude_input=no_input,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    # The lab template links MathJax and require.js from a CDN; reports use neither.
+    exporter.mathjax_url = ""
+    exporter.require_js_url = ""
+    body, _ = exporter.from_notebook_node(nb)
+    body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    tmp = out_html.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, out_html)
+
+
+# --------------------------------------------------------------------------- one period
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class PeriodResult:
+    as_of: str
+    folder: Path
+    results: list[NotebookResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[NotebookResult]:
+        return [r for r in self.results if not r.ok]
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """Turn SIGTERM into KeyboardInterrupt so staging folders get cleaned up."""
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _swap_in(staging: Path, final: Path) -> None:
+    """Replace ``final`` by ``staging`` under a lock; the old report is removed after."""
+    lock_path = final.parent / f".{final.name}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        trash = None
+        if final.exists():
+            trash = final.parent / f".trash-{final.name}-{os.getpid()}-{time.time_ns()}"
+            os.replace(final, trash)
+        os.replace(staging, final)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+
+
+def render_period(
+    parameters: Mapping,
+    as_of: str,
+    out: Path,
+    notebooks: list[Path],
+    jobs: int = 2,
+    no_input: bool = False,
+    log=print,
+) -> PeriodResult:
+    """Execute ``notebooks`` for one period and write ``out/<as_of>/`` atomically.
+
+    Parameters
+    ----------
+    parameters : mapping
+        Parameters for every notebook (common ones plus ``--param`` values); each
+        notebook receives those its ``parameters`` cell declares.
+    as_of : str
+        ISO date of the period end, also the folder name.
+    out : Path
+        Report root (``reports/``).
+    notebooks : list of Path
+        Notebooks to render.
+    jobs : int
+        Notebooks executed at once.
+    no_input : bool
+        Hide code cells in the HTML.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / as_of
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
+    params = {**parameters, "as_of": as_of, "output_dir": str(staging)}
+    result = PeriodResult(as_of, final)
+
+    def run(path: Path) -> NotebookResult:
+        start = time.perf_counter()
+        declared = notebook_parameters(path)
+        own = {k: v for k, v in params.items() if k in declared}
+        ipynb = staging / path.name
+        error = execute_notebook(path, ipynb, own)
+        if ipynb.exists():
+            try:
+                export_html(ipynb, ipynb.with_suffix(".html"), no_input, f"{short_name(path)} {as_of}")
+            except Exception as err:  # an unreadable notebook still must not stop the run
+                error = error or f"HTML export failed: {type(err).__name__}: {err}"
+        seconds = time.perf_counter() - start
+        status = "ok" if error is None else f"FAILED ({error})"
+        log(f"  {path.name:<28} {seconds:6.1f} s  {status}")
+        return NotebookResult(short_name(path), seconds, error)
+
+    try:
+        with _terminate_as_interrupt():
+            if jobs > 1 and len(notebooks) > 1:
+                with ThreadPoolExecutor(max_workers=jobs) as pool:
+                    result.results = list(pool.map(run, notebooks))
+            else:
+                result.results = [run(p) for p in notebooks]
+            metrics = collect_metrics(staging, [r.name for r in result.results])
+            (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
+            run_info = {
+                "as_of": as_of,
+                "notebooks": {
+                    r.name: {"status": "ok" if r.ok else "failed", "error": r.error,
+                             "seconds": round(r.seconds, 2)}
+                    for r in result.results
+                },
+                "parameters": {k: v for k, v in params.items() if k != "output_dir"},
+            }
+            (staging / "run.json").write_text(json.dumps(_jsonable(run_info), indent=2))
+            shutil.rmtree(staging / METRICS_SUBDIR, ignore_errors=True)
+            staging.chmod(0o755)
+            _swap_in(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
+    """Merge the per-notebook metric files written by :func:`record_metrics`."""
+    merged = {}
+    for name in names:
+        path = folder / METRICS_SUBDIR / f"{name}.json"
+        merged[name] = json.loads(path.read_text()) if path.exists() else None
+    return merged
+
+
+# --------------------------------------------------------------------------- index
+
+PERIOD_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+_INDEX_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}p.sub{color:#52606d;margin-top:0}
+table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
+padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
+thead th{background:#f5f7fa}td.up{color:#1b7a3d}td.down{color:#b42318}a{color:#1d4ed8}
+.failed{color:#b42318;font-weight:600}.nb{font-weight:600;background:#fafbfc;text-align:left}
+"""
+
+
+def _flatten(metrics: Mapping | None, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in (metrics or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and len(value) <= 12:
+            flat.update(_flatten(value, f"{name}."))
+        elif isinstance(value, (int, float, str)) or value is None:
+            flat[name] = value
+    return flat
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return html.escape(str(value))
+
+
+def build_index(out: Path, max_periods: int = 12) -> Path:
+    """Write ``out/index.html``: every period's notebooks and their headline metrics."""
+    periods = sorted((p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
+                     key=lambda p: p.name, reverse=True)
+    shown = periods[:max_periods]
+    data = {}
+    for p in shown:
+        metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
+        run = json.loads((p / "run.json").read_text()) if (p / "run.json").exists() else {}
+        data[p.name] = (metrics, run.get("notebooks", {}))
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Customer analytics reports</title>",
+        f"<style>{_INDEX_CSS}</style></head><body>",
+        "<h1>Customer analytics reports</h1>",
+        f"<p class='sub'>{len(periods)} period(s); newest first. Each link opens a self-contained report.</p>",
+        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>notebooks</th></tr></thead><tbody>",
+    ]
+    for p in periods:
+        links = []
+        for html_file in sorted(p.glob("*.html")):
+            name = short_name(html_file)
+            status = data.get(p.name, ({}, {}))[1].get(name, {})
+            if status.get("status") == "failed":
+                err = html.escape(status.get("error") or "")
+                links.append(f"<a class='failed' href='{p.name}/{html_file.name}' title='{err}'>"
+                             f"{html.escape(name)} (failed)</a>")
+            else:
+                links.append(f"<a href='{p.name}/{html_file.name}'>{html.escape(name)}</a>")
+        parts.append(f"<tr><td>{p.name}</td><td style='text-align:left'>{' · '.join(links)}</td></tr>")
+    parts.append("</tbody></table>")
+    if shown:
+        parts.append("<h2>Headline metrics</h2><table><thead><tr><th>metric</th>")
+        parts.extend(f"<th>{p.name}</th>" for p in shown)
+        parts.append("</tr></thead><tbody>")
+        notebooks = sorted({nb for m, _ in data.values() for nb in (m or {})},
+                           key=lambda n: min((i for i, p in enumerate(notebook_paths()) if short_name(p) == n),
+                                             default=99))
+        for nb in notebooks:
+            parts.append(f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>")
+            flat = {period: _flatten((m or {}).get(nb)) for period, (m, _) in data.items()}
+            keys = list(dict.fromkeys(k for f in flat.values() for k in f))
+            for key in keys:
+                cells = []
+                for i, p in enumerate(shown):
+                    value = flat[p.name].get(key)
+                    older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
+                    cls = ""
+                    if isinstance(value, (int, float)) and isinstance(older, (int, float)) and value != older:
+                        cls = " class='up'" if value > older else " class='down'"
+                    cells.append(f"<td{cls}>{_fmt(value)}</td>")
+                parts.append(f"<tr><td>{html.escape(key)}</td>{''.join(cells)}</tr>")
+        parts.append("</tbody></table><p class='sub'>Green: higher than the period before; red: lower.</p>")
+    parts.append("</body></html>")
+    index = out / "index.html"
+    tmp = out / ".index.html.tmp"
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, index)
+    return index
