@@ -118,6 +118,10 @@ def _read_online_retail() -> pd.DataFrame:
     return pd.read_parquet(DATA_DIR / "online_retail.parquet")
 
 
+def _read_online_retail_sample() -> pd.DataFrame:
+    return read_table(DATA_DIR / "online_retail_sample.csv")
+
+
 def _read_cdnow_master() -> pd.DataFrame:
     return pd.read_csv(
         _lifetimes_dataset("CDNOW_master.txt"),
@@ -150,19 +154,27 @@ ONLINE_RETAIL_NON_PRODUCTS = (
     r"^(POST|DOT|M|m|C2|D|S|B|PADS|BANK CHARGES|AMAZONFEE|CRUK|gift_0001_\d+|DCGS.*)$"
 )
 
+ONLINE_RETAIL_COLUMNS = {
+    "customer_id": "CustomerID",
+    "order_date": "InvoiceDate",
+    "order_id": "InvoiceNo",
+    "product_id": "StockCode",
+    "quantity": "Quantity",
+    "unit_price": "UnitPrice",
+    "region": "Country",
+}
+
 BUILTINS: dict[str, Builtin] = {
     "online_retail": Builtin(
         reader=_read_online_retail,
-        columns={
-            "customer_id": "CustomerID",
-            "order_date": "InvoiceDate",
-            "order_id": "InvoiceNo",
-            "product_id": "StockCode",
-            "quantity": "Quantity",
-            "unit_price": "UnitPrice",
-            "region": "Country",
-        },
+        columns=ONLINE_RETAIL_COLUMNS,
         description="UCI Online Retail, a UK online gift shop, 2010-12-01 to 2011-12-09 (CC0)",
+        options={"exclude_products": ONLINE_RETAIL_NON_PRODUCTS, "currency": "£"},
+    ),
+    "online_retail_sample": Builtin(
+        reader=_read_online_retail_sample,
+        columns=ONLINE_RETAIL_COLUMNS,
+        description="300 Online Retail customers (+200 rows without a customer), for tests",
         options={"exclude_products": ONLINE_RETAIL_NON_PRODUCTS, "currency": "£"},
     ),
     "cdnow": Builtin(

@@ -86,6 +86,18 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
     return ax
 
 
-from analysis.plots import overview  # noqa: E402  (topic modules import the helpers above)
+# Topic modules import the helpers above, so they are imported last.
+from analysis.plots import churn, clv, demand, overview, segmentation  # noqa: E402
 
-__all__ = ["use_theme", "new_ax", "money_axis", "percent_axis", "bar_top", "overview"]
+__all__ = [
+    "use_theme",
+    "new_ax",
+    "money_axis",
+    "percent_axis",
+    "bar_top",
+    "overview",
+    "demand",
+    "segmentation",
+    "clv",
+    "churn",
+]

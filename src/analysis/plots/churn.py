@@ -1,0 +1,3 @@
+"""Figures of the churn notebook."""
+
+from __future__ import annotations

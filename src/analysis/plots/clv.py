@@ -1,0 +1,3 @@
+"""Figures of the clv notebook."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Figures of the demand notebook."""
+
+from __future__ import annotations

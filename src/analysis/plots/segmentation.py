@@ -1,0 +1,3 @@
+"""Figures of the segmentation notebook."""
+
+from __future__ import annotations

@@ -1,0 +1,46 @@
+"""Shared fixtures: small real datasets and a papermill runner for notebooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.config import NOTEBOOKS_DIR
+from analysis.data import load_transactions
+from analysis.report import METRICS_SUBDIR, execute_notebook, notebook_paths
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def cdnow_sample():
+    """The 2,357-customer CDNOW sample (real; ships with lifetimes)."""
+    return load_transactions("cdnow_sample")
+
+
+@pytest.fixture(scope="session")
+def cdnow():
+    """The full CDNOW master log, 23,570 customers."""
+    return load_transactions("cdnow")
+
+
+@pytest.fixture(scope="session")
+def retail_sample():
+    """300 real Online Retail customers (data/online_retail_sample.csv)."""
+    return load_transactions("online_retail_sample")
+
+
+def run_notebook(name: str, tmp_path: Path, **parameters) -> tuple[dict, str | None, Path]:
+    """Execute notebook ``name`` (short name) with papermill into ``tmp_path``.
+
+    Returns the recorded metrics of that notebook, the error line (None when it
+    ran clean) and the output folder (exports land there).
+    """
+    (path,) = notebook_paths([name], NOTEBOOKS_DIR)
+    params = {"output_dir": str(tmp_path), **parameters}
+    error = execute_notebook(path, tmp_path / path.name, params)
+    metrics_file = tmp_path / METRICS_SUBDIR / f"{name}.json"
+    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    return metrics, error, tmp_path
