@@ -493,7 +493,7 @@ def clean_transactions(
 
     def drop(frame: pd.DataFrame, mask: pd.Series, step: str, note: str = "") -> pd.DataFrame:
         n = int(mask.sum())
-        steps.append((step, -n, note))
+        steps.append((step, -n, note if n else ""))
         return frame.loc[~mask]
 
     if duplicates == "drop":

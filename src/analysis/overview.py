@@ -21,7 +21,8 @@ def cleaning_table(tx: Transactions) -> pd.DataFrame:
             "note": log["note"],
         }
     )
-    return table.loc[(table["rows removed"] > 0) | (table["note"] != "") | table.index.isin([0])]
+    keep = (table["rows removed"] > 0) | (table["note"] != "") | log["step"].isin(["rows read", "rows kept"])
+    return table.loc[keep].reset_index(drop=True)
 
 
 def headline(tx: Transactions) -> dict:
@@ -76,6 +77,22 @@ def top_by(frame: pd.DataFrame, column: str, n: int = 10) -> pd.DataFrame:
     ).sort_values("revenue", ascending=False)
     out["revenue share"] = out["revenue"] / out["revenue"].sum()
     return out.head(n)
+
+
+def kpi_table(kpis: dict, currency: str = "") -> pd.DataFrame:
+    """Headline numbers formatted for display (label -> text)."""
+    rows = [
+        ("Customers", f"{kpis['customers']:,}"),
+        ("Orders", f"{kpis['orders']:,}"),
+        ("Revenue", f"{currency}{kpis['revenue']:,.0f}"),
+        ("Average order value", f"{currency}{kpis['avg_order_value']:,.2f}"),
+        ("Orders per customer", f"{kpis['orders_per_customer']:.2f}"),
+        ("Customers buying on 2+ days", f"{kpis['repeat_customer_share']:.1%}"),
+        ("First order", kpis["first_date"]),
+        ("Last order", kpis["last_date"]),
+        ("Rows read / kept", f"{kpis['rows_in']:,} / {kpis['rows_clean']:,}"),
+    ]
+    return pd.DataFrame(rows, columns=["measure", "value"]).set_index("measure")
 
 
 def takeaway(tx: Transactions, kpis: dict) -> str:

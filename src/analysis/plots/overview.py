@@ -15,7 +15,7 @@ def monthly_bars(month: pd.DataFrame, column: str, as_of, ax=None, currency: str
     """Bars of one monthly measure; a month still running at ``as_of`` is hatched."""
     ax = new_ax(ax)
     color = sns.color_palette(PALETTE)[0]
-    labels = [p.strftime("%b %y") for p in month.index]
+    labels = [p.strftime("%b %Y") for p in month.index]
     bars = ax.bar(labels, month[column].to_numpy(), color=color)
     for bar, period in zip(bars, month.index, strict=True):
         if month_is_partial(period, as_of):
