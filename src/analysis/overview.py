@@ -21,7 +21,8 @@ def cleaning_table(tx: Transactions) -> pd.DataFrame:
             "note": log["note"],
         }
     )
-    keep = (table["rows removed"] > 0) | (table["note"] != "") | log["step"].isin(["rows read", "rows kept"])
+    ends = log["step"].isin(["rows read", "rows kept"])
+    keep = (table["rows removed"] > 0) | (table["note"] != "") | ends
     return table.loc[keep].reset_index(drop=True)
 
 
@@ -127,8 +128,12 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
     best = complete["revenue"].idxmax()
     last, prev = complete.index[-1], complete.index[-2]
     change = complete.loc[last, "revenue"] / complete.loc[prev, "revenue"] - 1
-    partial = "" if len(complete) == len(month) else (
-        f" {month.index[-1]} is still running at the cutoff and is shown hatched, not as a drop."
+    partial = (
+        ""
+        if len(complete) == len(month)
+        else (
+            f" {month.index[-1]} is still running at the cutoff: shown hatched, not as a drop."
+        )
     )
     return (
         f"The strongest month was **{best}** ({currency}{complete.loc[best, 'revenue']:,.0f}). "

@@ -1,0 +1,201 @@
+"""The input contract: loading, column mapping, cleaning log, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.data import (
+    DataError,
+    load_transactions,
+    parse_amounts,
+    parse_column_map,
+    parse_dates,
+)
+
+
+def _log(tx) -> dict[str, int]:
+    return dict(zip(tx.log["step"], tx.log["rows"], strict=True))
+
+
+def test_online_retail_cleaning_log_counts_the_known_dirt():
+    tx = load_transactions("online_retail")
+    log = _log(tx)
+    assert tx.rows_in == 541_909
+    assert log["exact duplicate rows"] == -5_268  # the shared data README's count
+    assert log["missing customer id"] == -135_037  # 135,080 minus 43 duplicated
+    assert log["cancellations and returns"] == -8_872
+    assert log["non-product lines"] == -1_542
+    assert tx.rows_clean == 391_150
+    assert tx.frame["customer_id"].nunique() == 4_334
+    assert tx.as_of == pd.Timestamp("2011-12-09")
+    assert tx.currency == "£"
+    assert tx.has("product_id") and tx.has("region") and not tx.has("channel")
+    # amount derived as quantity x unit price; nothing non-positive survives
+    assert (tx.frame["amount"] > 0).all()
+    assert np.allclose(tx.frame["amount"], tx.frame["quantity"] * tx.frame["unit_price"])
+
+
+def test_cdnow_builtins_keep_every_purchase():
+    full = load_transactions("cdnow")
+    assert full.rows_clean == 69_659
+    assert full.frame["customer_id"].nunique() == 23_570
+    assert full.frame["order_date"].min() == pd.Timestamp("1997-01-01")
+    assert full.as_of == pd.Timestamp("1998-06-30")
+    sample = load_transactions("cdnow_sample")
+    assert sample.rows_clean == 6_919
+    assert sample.frame["customer_id"].nunique() == 2_357
+
+
+def test_foreign_column_names_are_mapped(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "Kunde;Datum;Umsatz;Land\n"
+        "A1;2024-01-05;10.50;DE\n"
+        "A1;2024-02-05;20.00;DE\n"
+        "B2;2024-01-07;5.00;AT\n"
+    )
+    columns = {"customer_id": "Kunde", "order_date": "Datum", "amount": "Umsatz", "region": "Land"}
+    tx = load_transactions(path, columns)
+    assert list(tx.frame.columns[:3]) == ["customer_id", "order_date", "amount"]
+    assert tx.frame["amount"].sum() == pytest.approx(35.5)
+    assert tx.frame["order_id"].nunique() == 3  # no order id: each row is an order
+    assert set(tx.frame["region"]) == {"DE", "AT"}
+    assert tx.as_of == pd.Timestamp("2024-02-05")
+
+
+def test_canonical_names_are_matched_regardless_of_case(tmp_path):
+    path = tmp_path / "shop.csv"
+    path.write_text("Customer ID,Order Date,Amount\n7,2024-03-01,3\n8,2024-03-02,4\n")
+    tx = load_transactions(path)
+    assert tx.frame["customer_id"].tolist() == ["7", "8"]
+    assert "column matched" in set(tx.log["step"])
+
+
+def test_missing_required_column_names_column_file_and_fix(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("client,when,total\n1,2024-01-01,3\n")
+    with pytest.raises(DataError) as err:
+        load_transactions(path)
+    message = str(err.value)
+    assert "customer_id" in message and str(path) in message
+    assert "available: client, when, total" in message and "--column customer_id=" in message
+    assert "\n" not in message
+
+
+def test_mapping_to_a_column_that_does_not_exist(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("client,when,total\n1,2024-01-01,3\n")
+    with pytest.raises(DataError, match="column 'CustomerID' .for customer_id. not found"):
+        load_transactions(path, {"customer_id": "CustomerID"})
+
+
+def test_amount_from_quantity_and_price_and_text_amounts():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_date": ["2024-01-01", "2024-01-02", "2024-01-03"],
+            "quantity": ["2", "1", "3"],
+            "unit_price": ["£1,000.50", "4", "0.5"],
+        }
+    )
+    tx = load_transactions(raw)
+    assert tx.frame["amount"].tolist() == [2001.0, 4.0, 1.5]
+    assert "amount derived" in set(tx.log["step"])
+
+
+def test_parse_amounts_handles_symbols_separators_and_brackets():
+    values, from_text = parse_amounts(
+        pd.Series(["£1,234.50", "1.234,50 €", "(12.00)", "7", "abc", "3,5", "12,000"])
+    )
+    expected = [1234.5, 1234.5, -12.0, 7.0, np.nan, 3.5, 12000.0]
+    np.testing.assert_allclose(values.to_numpy(), expected)
+    assert from_text == 5
+
+
+def test_parse_dates_mixed_formats_and_dayfirst():
+    values, mixed = parse_dates(pd.Series(["2024-01-05", "2024-02-07 10:00", "07/03/2024", "nope"]))
+    assert values.iloc[0] == pd.Timestamp("2024-01-05")
+    assert values.iloc[1] == pd.Timestamp("2024-02-07 10:00")
+    assert pd.isna(values.iloc[3])
+    assert mixed == 2
+    dayfirst, _ = parse_dates(pd.Series(["03/04/2011", "25/12/2011"]), dayfirst=True)
+    assert dayfirst.tolist() == [pd.Timestamp("2011-04-03"), pd.Timestamp("2011-12-25")]
+    named, _ = parse_dates(pd.Series(["03/04/2011"]), date_format="%d/%m/%Y")
+    assert named.iloc[0] == pd.Timestamp("2011-04-03")
+
+
+def test_returns_policy_drop_or_net():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "b"],
+            "order_date": ["2024-01-01", "2024-01-01", "2024-01-09", "2024-01-02"],
+            "order_id": ["1", "C1", "2", "3"],
+            "amount": [10.0, -4.0, 6.0, 0.0],
+        }
+    )
+    dropped = load_transactions(raw)
+    assert dropped.frame["amount"].tolist() == [10.0, 6.0]
+    assert _log(dropped)["cancellations and returns"] == -1
+    assert _log(dropped)["non-positive amount"] == -1
+    netted = load_transactions(raw, returns="net")
+    assert netted.frame["amount"].sum() == pytest.approx(12.0)
+    with pytest.raises(DataError, match="returns policy 'keep' unknown"):
+        load_transactions(raw, returns="keep")
+
+
+def test_as_of_drops_later_rows_and_rejects_dates_before_the_data():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "b"],
+            "order_date": ["2024-01-01", "2024-03-01 18:30", "2024-03-02"],
+            "amount": [1.0, 2.0, 3.0],
+        }
+    )
+    tx = load_transactions(raw, as_of="2024-03-01")
+    assert tx.frame["amount"].tolist() == [1.0, 2.0]  # the whole as_of day is included
+    assert _log(tx)["after as_of"] == -1
+    with pytest.raises(DataError, match="before the first order"):
+        load_transactions(raw, as_of="2023-12-31")
+    with pytest.raises(DataError, match="not a date"):
+        load_transactions(raw, as_of="last tuesday")
+
+
+def test_ids_numeric_and_text_are_one_key_and_personal_columns_go():
+    raw = pd.DataFrame(
+        {
+            "customer_id": [12345.0, "12345", " 12345 ", None, "x9"],
+            "order_date": ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"],
+            "amount": [1, 2, 3, 4, 5],
+            "Email": ["a@b.c"] * 5,
+            "phone": ["1"] * 5,
+            "Last Name": ["Doe"] * 5,
+            "segment_hint": ["vip"] * 5,
+        }
+    )
+    tx = load_transactions(raw)
+    assert tx.frame["customer_id"].tolist() == ["12345", "12345", "12345", "x9"]
+    assert not {"Email", "phone", "Last Name"} & set(tx.frame.columns)
+    assert "segment_hint" in tx.frame.columns  # extra non-personal columns are kept
+    assert _log(tx)["missing customer id"] == -1
+
+
+def test_unknown_file_type_and_missing_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        load_transactions(tmp_path / "nope.csv")
+    odd = tmp_path / "data.json"
+    odd.write_text("{}")
+    with pytest.raises(DataError, match="unknown file type"):
+        load_transactions(odd)
+
+
+def test_parse_column_map_checks_its_input():
+    assert parse_column_map(["customer_id=Kunde", "amount = Total"]) == {
+        "customer_id": "Kunde",
+        "amount": "Total",
+    }
+    with pytest.raises(DataError, match="not CANONICAL=SOURCE"):
+        parse_column_map(["customer_id"])
+    with pytest.raises(DataError, match="not a canonical column"):
+        parse_column_map(["client=Kunde"])

@@ -1,0 +1,121 @@
+"""The report runner: metrics, index, CLI end to end on a foreign-named export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.cli import main
+from analysis.config import DATA_DIR
+from analysis.data import load_transactions
+from analysis.report import build_index, notebook_paths, record_metrics, short_name
+
+FOREIGN = [
+    "--column",
+    "customer_id=CustomerID",
+    "--column",
+    "order_date=InvoiceDate",
+    "--column",
+    "order_id=InvoiceNo",
+    "--column",
+    "quantity=Quantity",
+    "--column",
+    "unit_price=UnitPrice",
+    "--column",
+    "region=Country",
+]
+
+
+def test_record_metrics_writes_plain_json(tmp_path):
+    table = record_metrics(
+        "demo",
+        {
+            "n": np.int64(3),
+            "x": np.float64(0.5),
+            "gone": float("nan"),
+            "day": pd.Timestamp("2024-01-31"),
+            "nested": {"a": np.float32(1.5)},
+        },
+        tmp_path,
+    )
+    saved = json.loads((tmp_path / "_metrics" / "demo.json").read_text())
+    assert saved == {"n": 3, "x": 0.5, "gone": None, "day": "2024-01-31", "nested": {"a": 1.5}}
+    assert table.loc["n", "value"] == 3
+    assert record_metrics("demo", {"n": 1}, None).loc["n", "value"] == 1  # interactive: no file
+
+
+def test_notebook_names():
+    assert short_name("notebooks/03_lifetime_value.ipynb") == "lifetime_value"
+    assert [short_name(p) for p in notebook_paths(["overview"])] == ["overview"]
+    with pytest.raises(ValueError, match="not found; choose from"):
+        notebook_paths(["nonsense"])
+
+
+def test_index_lists_periods_links_and_metric_changes(tmp_path):
+    for period, customers in (("2024-01-31", 100), ("2024-02-29", 120)):
+        folder = tmp_path / period
+        folder.mkdir()
+        (folder / "00_overview.html").write_text("<html></html>")
+        (folder / "metrics.json").write_text(json.dumps({"overview": {"customers": customers}}))
+        (folder / "run.json").write_text(json.dumps({"notebooks": {"overview": {"status": "ok"}}}))
+    html = build_index(tmp_path).read_text()
+    assert "2024-02-29/00_overview.html" in html and "2024-01-31/00_overview.html" in html
+    assert html.index("<th>2024-02-29</th>") < html.index("<th>2024-01-31</th>")  # newest first
+    assert "<td class='up'>120</td>" in html
+
+
+def test_validate_missing_column_exits_2_with_one_line(tmp_path, capsys):
+    path = tmp_path / "orders.csv"
+    path.write_text("client,when,total\n1,2024-01-01,3\n")
+    assert main(["validate", "--data", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("error: required column 'customer_id'") and "--column" in err
+
+
+def test_validate_prints_the_cleaning_log(capsys):
+    assert main(["validate", "--data", "online_retail_sample"]) == 0
+    out = capsys.readouterr().out
+    assert "missing customer id" in out and "customers 294" in out
+
+
+@pytest.mark.slow
+def test_report_on_an_export_with_foreign_column_names(tmp_path, capsys):
+    csv = DATA_DIR / "online_retail_sample.csv"
+    code = main(
+        [
+            "report",
+            "--data",
+            str(csv),
+            *FOREIGN,
+            "--as-of",
+            "2011-09-30",
+            "--notebooks",
+            "overview",
+            "--out",
+            str(tmp_path),
+            "--no-input",
+            "--jobs",
+            "1",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "00_overview.ipynb" in out and str(tmp_path / "index.html") in out
+    period = tmp_path / "2011-09-30"
+    metrics = json.loads((period / "metrics.json").read_text())["overview"]
+    expected = load_transactions(
+        csv, {a.split("=")[0]: a.split("=")[1] for a in FOREIGN[1::2]}, "2011-09-30"
+    )
+    assert metrics["customers"] == expected.frame["customer_id"].nunique()
+    assert metrics["last_date"] <= "2011-09-30"
+    assert metrics["rows_in"] == 31_583
+    html = (period / "00_overview.html").read_text()
+    assert "Cleaning log" in html and "missing customer id" in html
+    assert "<img" in html and "data:image/png;base64" in html  # images embedded
+    assert "load_transactions(" not in html  # --no-input hides code
+    assert (tmp_path / "index.html").exists()
+    assert not list(tmp_path.glob(".staging-*"))
