@@ -1,3 +1,230 @@
-"""Figures of the churn notebook."""
+"""Figures of the churn notebook.
+
+Every figure is drawn from aggregates (histogram counts, binned curves, at most a few
+hundred points), so it costs the same on 1,000 or 1,000,000 customers.
+"""
 
 from __future__ import annotations
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
+
+MONEY_FEATURES = {"revenue", "avg_order_value", "spend_recent", "spend_earlier"}
+SHORT = {
+    "logistic": "Logistic regression",
+    "boosting": "Gradient boosting",
+    "palive": "1 - P(alive) baseline",
+    "recency": "Recency-only baseline",
+}
+
+
+def _colors(keys):
+    palette = sns.color_palette(PALETTE)
+    fixed = {"logistic": 0, "boosting": 1, "palive": 2, "recency": 7}
+    return {k: palette[fixed.get(k, i % len(palette))] for i, k in enumerate(keys)}
+
+
+def gap_histogram(gaps: pd.Series, window_days: int, ax=None, max_quantile: float = 0.99):
+    """Histogram of days between consecutive purchase days, with the churn window marked."""
+    ax = new_ax(ax)
+    values = np.asarray(gaps, dtype="float64")
+    top = float(np.quantile(values, max_quantile)) if len(values) else 1.0
+    counts, edges = np.histogram(np.clip(values, 0, top), bins=40, range=(0, top))
+    ax.bar(
+        edges[:-1],
+        counts,
+        width=np.diff(edges),
+        align="edge",
+        color=sns.color_palette(PALETTE)[0],
+        alpha=0.8,
+    )
+    ax.axvline(window_days, color="black", linestyle="--", linewidth=1.5)
+    share = float((values <= window_days).mean()) if len(values) else 0.0
+    ax.annotate(
+        f"churn window: {window_days} days\n({share:.0%} of returns come sooner)",
+        xy=(window_days, counts.max() * 0.9),
+        xytext=(8, 0),
+        textcoords="offset points",
+        va="top",
+        fontsize=10,
+    )
+    ax.set_title("How long customers take to come back")
+    ax.set_xlabel(f"days between a customer's consecutive purchase days (capped at {top:.0f})")
+    ax.set_ylabel("repeat purchases")
+    return ax
+
+
+def design_timeline(design, ax=None):
+    """The three cutoffs on a time line: feature history, label window, future."""
+    ax = new_ax(ax, figsize=(11, 3.2))
+    palette = sns.color_palette(PALETTE)
+    window = pd.Timedelta(days=design.window_days)
+    stages = [
+        ("Score today", design.score_cutoff),
+        ("Evaluate (out of time)", design.test_cutoff),
+        ("Train", design.train_cutoff),
+    ]
+    for y, (_name, cutoff) in enumerate(stages):
+        start = mdates.date2num(design.first_date)
+        cut = mdates.date2num(cutoff)
+        end = mdates.date2num(cutoff + window)
+        ax.barh(
+            y,
+            cut - start,
+            left=start,
+            color=palette[0],
+            alpha=0.55,
+            height=0.5,
+            label="features: purchases up to the cutoff" if y == 0 else None,
+        )
+        future = cutoff >= design.score_cutoff
+        ax.barh(
+            y,
+            end - cut,
+            left=cut,
+            height=0.5,
+            color=palette[3] if not future else "white",
+            edgecolor=palette[3],
+            hatch="//" if future else None,
+            label=(
+                "churn label: next window"
+                if y == 1
+                else "prediction window (future)"
+                if future
+                else None
+            ),
+        )
+        ax.text(cut, y + 0.32, f"{cutoff:%d %b %Y}", ha="center", va="bottom", fontsize=9)
+    ax.set_yticks(range(len(stages)))
+    ax.set_yticklabels([s[0] for s in stages])
+    ax.set_ylim(-0.6, len(stages) - 0.1)
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
+    ax.set_title(f"Leakage-free design: {design.window_days}-day churn window")
+    ax.set_xlabel("date")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
+    return ax
+
+
+def reliability(curves: dict, ax=None):
+    """Predicted vs observed churn rate per probability bin, one line per score."""
+    ax = new_ax(ax, figsize=(6, 5))
+    colors = _colors(list(curves))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    for key, curve in curves.items():
+        ax.plot(
+            curve["predicted"],
+            curve["observed"],
+            marker="o",
+            color=colors[key],
+            label=SHORT.get(key, key),
+        )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    ax.set_title("Reliability: predicted vs actual churn")
+    ax.set_xlabel("predicted churn probability (bin average)")
+    ax.set_ylabel("share who actually churned")
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def gains(curves: dict, base_rate: float, ax=None):
+    """Cumulative gains: share of churners reached vs share of customers contacted."""
+    ax = new_ax(ax, figsize=(6, 5))
+    colors = _colors(list(curves))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random list")
+    best = min(1.0, base_rate) if base_rate > 0 else 1.0
+    ax.plot(
+        [0, best, 1], [0, 1, 1], color="grey", linestyle="--", linewidth=1, label="perfect list"
+    )
+    for key, curve in curves.items():
+        ax.plot(
+            curve["share_contacted"],
+            curve["share_captured"],
+            color=colors[key],
+            label=SHORT.get(key, key),
+        )
+    ax.axvline(0.1, color="black", linewidth=0.8, alpha=0.5)
+    ax.text(0.11, 0.03, "top 10 %", fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    ax.set_title("Cumulative gains: who to call first")
+    ax.set_xlabel("share of customers contacted (riskiest first)")
+    ax.set_ylabel("share of churners reached")
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
+def importance(table: pd.DataFrame, top: int = 10, ax=None):
+    """Permutation importance bars (drop in ROC-AUC when a feature is shuffled)."""
+    data = table.head(top).iloc[::-1]
+    ax = new_ax(ax, figsize=(9, 0.38 * len(data) + 1.4))
+    ax.barh(
+        data["label"],
+        data["importance"],
+        xerr=data["std"],
+        color=sns.color_palette(PALETTE)[0],
+        ecolor="grey",
+    )
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_title("What drives the churn warning")
+    ax.set_xlabel("drop in out-of-time ROC-AUC when the feature is shuffled")
+    return ax
+
+
+def partial_dependence(curves: pd.DataFrame, currency: str = ""):
+    """One panel per feature: average P(churn) as the feature moves over its usual range."""
+    features = list(dict.fromkeys(curves["feature"]))
+    fig, axes = plt.subplots(
+        1, max(len(features), 1), figsize=(4.2 * max(len(features), 1), 3.8), squeeze=False
+    )
+    color = sns.color_palette(PALETTE)[3]
+    for ax, feature in zip(axes[0], features, strict=False):
+        c = curves.loc[curves["feature"] == feature]
+        ax.plot(c["value"], c["p_churn"], marker="o", markersize=3, color=color)
+        ax.set_xlabel(
+            c["label"].iloc[0]
+            + (f" ({currency})" if feature in MONEY_FEATURES and currency else "")
+        )
+        if feature in MONEY_FEATURES:
+            money_axis(ax, "x", currency)
+        lo, hi = c["p_churn"].min(), c["p_churn"].max()
+        pad = max(0.05, (hi - lo) * 0.15)
+        ax.set_ylim(max(0, lo - pad), min(1, hi + pad))
+        percent_axis(ax, "y")
+        ax.set_ylabel("average predicted P(churn)")
+    fig.suptitle("How the top drivers move churn risk (others held as observed)", fontweight="bold")
+    return fig
+
+
+def value_at_risk_by_segment(risk: pd.DataFrame, currency: str = "", top: int = 12, ax=None):
+    """Stacked bars of expected value at risk per segment, split by risk band."""
+    table = risk.pivot_table(
+        index="segment",
+        columns="risk_band",
+        values="value_at_risk",
+        aggfunc="sum",
+        observed=False,
+        fill_value=0.0,
+    )
+    table = table.loc[table.sum(axis=1).sort_values(ascending=False).index[:top]].iloc[::-1]
+    ax = new_ax(ax, figsize=(9, 0.42 * len(table) + 1.6))
+    left = np.zeros(len(table))
+    colors = sns.color_palette("YlOrRd", len(table.columns))
+    for color, band in zip(colors, table.columns, strict=True):
+        ax.barh(table.index.astype(str), table[band], left=left, color=color, label=str(band))
+        left += table[band].to_numpy()
+    money_axis(ax, "x", currency)
+    ax.set_title("Where the value at risk sits")
+    ax.set_xlabel(f"expected value at risk ({currency})" if currency else "expected value at risk")
+    ax.legend(title="P(churn) band", loc="lower right", fontsize=9)
+    return ax

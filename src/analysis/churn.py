@@ -1,0 +1,879 @@
+"""Churn warning: who is about to leave, how good is the warning, how much value leaves.
+
+There is no contract in a purchase log, so churn is defined from behaviour: a customer
+*active* at a cutoff (a purchase in the ``active_days`` before it) **churns** if they make
+no purchase in the ``window_days`` after it. The window is derived from the purchase
+cycle (by default the 80th percentile of the days between a customer's consecutive
+purchase days) unless set explicitly.
+
+Leakage-free design (:func:`make_design`): features are computed only from rows up to a
+feature cutoff, labels only from the window after it.
+
+- *training*: features at ``as_of - 2 x window``, labels from the next window;
+- *evaluation* (out of time): features at ``as_of - window``, labels up to ``as_of``;
+- *scoring*: features at ``as_of``; the outcome lies in the future.
+
+Public API
+----------
+purchase_gaps, derive_window, make_design, design_table
+    The definition and the dates.
+churn_labels, churn_features, build_dataset
+    Labels and features at one cutoff (:func:`churn_features` never reads past its cutoff).
+fit_models, recency_baseline, predict, score_table, gains_curve, reliability_curve
+    Calibrated logistic regression and gradient boosting, the baselines, the comparison.
+permutation_drivers, partial_dependence_curves
+    What drives the prediction.
+risk_list, segment_band_table
+    Everyone active at ``as_of``, ranked by expected value at risk.
+The ``*_takeaway`` functions turn those numbers into sentences for the notebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.inspection import permutation_importance
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+from analysis.summary import purchase_days, summarise_days
+
+MODEL_LABELS = {
+    "logistic": "Logistic regression",
+    "boosting": "Gradient boosting",
+    "palive": "Baseline: 1 - P(alive) (BG/NBD)",
+    "recency": "Baseline: recency only",
+}
+
+FEATURE_LABELS = {
+    "recency_days": "days since last purchase",
+    "tenure_days": "days since first purchase",
+    "purchase_days": "purchase days",
+    "orders": "orders",
+    "revenue": "spend to date",
+    "avg_order_value": "average order value",
+    "days_recent": "purchase days, last window",
+    "days_earlier": "purchase days, window before",
+    "days_trend": "purchase-day trend (-1 to +1)",
+    "spend_recent": "spend, last window",
+    "spend_earlier": "spend, window before",
+    "spend_trend": "spend trend (-1 to +1)",
+    "gap_mean": "mean days between purchases",
+    "gap_std": "spread of days between purchases",
+    "overdue": "days since last / usual gap",
+    "n_products": "distinct products",
+    "n_categories": "distinct categories",
+    "n_channels": "distinct channels",
+    "p_alive": "P(alive), BG/NBD",
+}
+
+BREADTH = {"product_id": "n_products", "category": "n_categories", "channel": "n_channels"}
+
+
+# --------------------------------------------------------------------------- definition
+
+
+def purchase_gaps(frame: pd.DataFrame, as_of) -> pd.Series:
+    """Days between consecutive purchase days of the same customer, up to ``as_of``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions (``customer_id``, ``order_date``, ``amount``).
+    as_of : date-like
+        Cutoff day (inclusive).
+
+    Returns
+    -------
+    pandas.Series
+        One value per repeat purchase day (days, int), indexed by ``customer_id``.
+    """
+    daily = purchase_days(frame, end=as_of)
+    gaps = daily.groupby("customer_id", observed=True)["day"].diff().dt.days
+    out = pd.Series(gaps.to_numpy(), index=daily["customer_id"].to_numpy(), name="gap_days")
+    return out.dropna().astype("int64")
+
+
+def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None = None) -> int:
+    """Churn window in days: ``override`` when given, else the ``quantile`` of ``gaps``.
+
+    Raises ValueError when there are no repeat purchases to derive it from.
+    """
+    if override is not None:
+        if int(override) < 1:
+            raise ValueError(f"churn window must be at least 1 day, got {override}")
+        return int(override)
+    if not 0 < quantile < 1:
+        raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
+    if len(gaps) == 0:
+        raise ValueError(
+            "no customer bought on two different days, so the purchase cycle is unknown; "
+            "set churn_window_days explicitly"
+        )
+    return max(1, int(np.ceil(np.quantile(gaps.to_numpy(), quantile))))
+
+
+@dataclass(frozen=True)
+class Design:
+    """Dates of the leakage-free design (all cutoffs inclusive, whole days)."""
+
+    window_days: int
+    active_days: int
+    first_date: pd.Timestamp
+    train_cutoff: pd.Timestamp
+    test_cutoff: pd.Timestamp
+    score_cutoff: pd.Timestamp
+
+
+def make_design(frame: pd.DataFrame, as_of, window_days: int, active_days: int = 365) -> Design:
+    """Training, evaluation and scoring cutoffs for a churn window.
+
+    Raises ValueError when the data do not hold at least one window of history before
+    the training cutoff (the window is then too long for the data: shorten it).
+    """
+    score = pd.Timestamp(as_of).normalize()
+    window = pd.Timedelta(days=int(window_days))
+    first = frame["order_date"].min().normalize()
+    train = score - 2 * window
+    if train - window < first:
+        raise ValueError(
+            f"a {window_days}-day churn window needs history from {(train - window).date()} "
+            f"but the data start on {first.date()}; set a shorter churn_window_days"
+        )
+    return Design(int(window_days), int(active_days), first, train, score - window, score)
+
+
+def design_table(design: Design) -> pd.DataFrame:
+    """The three cutoffs as a table: what each stage uses as features and as labels."""
+    one = pd.Timedelta(days=1)
+    window = pd.Timedelta(days=design.window_days)
+    rows = []
+    for stage, cutoff in (
+        ("1. train the models", design.train_cutoff),
+        ("2. evaluate out of time", design.test_cutoff),
+        ("3. score today's customers", design.score_cutoff),
+    ):
+        label_end = cutoff + window
+        rows.append(
+            {
+                "stage": stage,
+                "features use data up to": cutoff.date(),
+                "customers": f"bought in the {design.active_days} days before",
+                "churn label from": (cutoff + one).date(),
+                "churn label to": label_end.date(),
+                "label known?": "yes" if label_end <= design.score_cutoff else "no (future)",
+            }
+        )
+    return pd.DataFrame(rows).set_index("stage")
+
+
+def definition_takeaway(
+    gaps: pd.Series, window_days: int, quantile: float, overridden: bool
+) -> str:
+    """One paragraph: how the window was chosen and what it means."""
+    median = float(np.median(gaps)) if len(gaps) else float("nan")
+    share = float((gaps <= window_days).mean()) if len(gaps) else float("nan")
+    how = (
+        "was set by the `churn_window_days` parameter"
+        if overridden
+        else f"is the {quantile:.0%} point of the days between a customer's purchases"
+    )
+    return (
+        f"**Churn window: {window_days} days.** It {how}: the typical repeat customer comes "
+        f"back after {median:.0f} days, and {share:.0%} of all returns happen within "
+        f"{window_days} days. A customer who has not bought for {window_days} days after a "
+        "cutoff is therefore unlikely to be merely between purchases, so we call them *churned*."
+    )
+
+
+# --------------------------------------------------------------------------- labels, features
+
+
+def _active(daily: pd.DataFrame, cutoff: pd.Timestamp, active_days: int) -> pd.Index:
+    """Customers with a purchase day in ``(cutoff - active_days, cutoff]``."""
+    start = cutoff - pd.Timedelta(days=int(active_days))
+    seen = daily.loc[(daily["day"] > start) & (daily["day"] <= cutoff), "customer_id"]
+    return pd.Index(pd.unique(seen), name="customer_id").sort_values()
+
+
+def churn_labels(
+    frame: pd.DataFrame, cutoff, window_days: int, active_days: int = 365
+) -> pd.Series:
+    """Churn label of every customer active at ``cutoff``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions (``customer_id``, ``order_date``, ``amount``).
+    cutoff : date-like
+        Feature cutoff (inclusive).
+    window_days : int
+        Label window: the days ``cutoff + 1`` .. ``cutoff + window_days``.
+    active_days : int
+        A customer is active when they bought in the ``active_days`` up to the cutoff.
+
+    Returns
+    -------
+    pandas.Series
+        Index ``customer_id`` (active customers), values 1 = no purchase day in the
+        window (churned), 0 = came back.
+    """
+    cutoff = pd.Timestamp(cutoff).normalize()
+    end = cutoff + pd.Timedelta(days=int(window_days))
+    daily = purchase_days(frame, end=end)
+    active = _active(daily, cutoff, active_days)
+    returned = pd.unique(daily.loc[daily["day"] > cutoff, "customer_id"])
+    return pd.Series((~active.isin(returned)).astype("int64"), index=active, name="churned")
+
+
+def _trend(recent: pd.Series, earlier: pd.Series) -> pd.Series:
+    """(recent - earlier) / (recent + earlier): -1 stopped, 0 steady, +1 new; 0 when both 0."""
+    total = recent + earlier
+    return ((recent - earlier) / total.where(total > 0)).fillna(0.0)
+
+
+def _window_sums(daily: pd.DataFrame, start, end, index: pd.Index) -> pd.DataFrame:
+    """Purchase days and spend per customer with ``start < day <= end``."""
+    part = daily.loc[(daily["day"] > start) & (daily["day"] <= end)]
+    grouped = part.groupby("customer_id", observed=True)["amount"].agg(["count", "sum"])
+    return grouped.reindex(index, fill_value=0)
+
+
+def churn_features(
+    frame: pd.DataFrame,
+    cutoff,
+    window_days: int,
+    active_days: int = 365,
+    palive_fn=None,
+) -> pd.DataFrame:
+    """Features of every customer active at ``cutoff``, from rows up to the cutoff only.
+
+    The first step drops every row after the cutoff day, so nothing later can leak in.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions: ``customer_id``, ``order_date``, ``amount``; optional
+        ``order_id``, ``product_id``, ``category``, ``channel`` (breadth features).
+    cutoff : date-like
+        Feature cutoff (inclusive).
+    window_days : int
+        Length of the "recent" and "earlier" periods of the trend features.
+    active_days : int
+        Keep customers who bought in the ``active_days`` up to the cutoff.
+    palive_fn : callable, optional
+        ``summary -> Series of P(alive)`` (e.g. :class:`BGNBDAlive`), called with the
+        weekly :func:`analysis.summary.customer_summary` of all customers at the cutoff;
+        adds ``p_alive`` unless it returns None.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; the columns of :data:`FEATURE_LABELS` that apply (days,
+        counts, money in the data's currency; trends in [-1, 1]; gap features NaN for
+        customers with too few purchase days).
+    """
+    cutoff = pd.Timestamp(cutoff).normalize()
+    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)]
+    daily = purchase_days(past, end=cutoff)
+    summary = summarise_days(daily, cutoff, time_unit="W")  # = customer_summary at cutoff
+    active = _active(daily, cutoff, active_days)
+    s = summary.reindex(active)
+    out = pd.DataFrame(index=active)
+    out["recency_days"] = (cutoff - s["last_purchase"]).dt.days.astype("float64")
+    out["tenure_days"] = (cutoff - s["first_purchase"]).dt.days.astype("float64")
+    for col in ("purchase_days", "orders", "revenue", "avg_order_value"):
+        out[col] = s[col].astype("float64")
+    window = pd.Timedelta(days=int(window_days))
+    recent = _window_sums(daily, cutoff - window, cutoff, active)
+    earlier = _window_sums(daily, cutoff - 2 * window, cutoff - window, active)
+    out["days_recent"], out["days_earlier"] = recent["count"], earlier["count"]
+    out["days_trend"] = _trend(recent["count"], earlier["count"])
+    out["spend_recent"], out["spend_earlier"] = recent["sum"], earlier["sum"]
+    out["spend_trend"] = _trend(recent["sum"], earlier["sum"])
+    gaps = daily.groupby("customer_id", observed=True)["day"].diff().dt.days
+    gap_stats = gaps.groupby(daily["customer_id"].to_numpy()).agg(["mean", "std"])
+    out["gap_mean"] = gap_stats["mean"].reindex(active)
+    out["gap_std"] = gap_stats["std"].reindex(active)
+    out["overdue"] = out["recency_days"] / out["gap_mean"]
+    keep = past["customer_id"].isin(active)
+    for column, name in BREADTH.items():
+        if column in past.columns and past[column].notna().any():
+            counts = past.loc[keep].groupby("customer_id", observed=True)[column].nunique()
+            out[name] = counts.reindex(active, fill_value=0).astype("float64")
+    if palive_fn is not None:
+        palive = palive_fn(summary)
+        if palive is not None:
+            out["p_alive"] = pd.Series(palive, index=summary.index).reindex(active)
+    return out
+
+
+class BGNBDAlive:
+    """``summary -> P(alive)`` through :mod:`analysis.clv` (BG/NBD); remembers failures.
+
+    Returns None (and appends the reason to ``errors``) when the model cannot be fitted,
+    so the churn analysis continues without the P(alive) feature and baseline.
+    """
+
+    def __init__(self, model: str = "bgnbd"):
+        self.model = model
+        self.errors: list[str] = []
+
+    def __call__(self, summary: pd.DataFrame) -> pd.Series | None:
+        try:
+            from analysis import clv
+
+            fitted = clv.fit_model(summary, model=self.model)
+            values = clv.probability_alive(fitted, summary)
+        except (ImportError, AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+            return None
+        return pd.Series(np.asarray(values, dtype="float64"), index=summary.index)
+
+
+def build_dataset(
+    frame: pd.DataFrame, cutoff, window_days: int, active_days: int = 365, palive_fn=None
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Features at ``cutoff`` and churn labels of the window after it, aligned."""
+    features = churn_features(frame, cutoff, window_days, active_days, palive_fn)
+    labels = churn_labels(frame, cutoff, window_days, active_days).reindex(features.index)
+    return features, labels
+
+
+# --------------------------------------------------------------------------- models
+
+
+def _signed_log1p(x):
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def make_model(kind: str, seed: int = 0, calibration: str = "sigmoid"):
+    """An unfitted, calibrated churn classifier.
+
+    ``kind`` is ``"logistic"`` (median imputation with missing-value flags, signed log,
+    standardisation, L2 logistic regression) or ``"boosting"`` (histogram gradient
+    boosting, which handles missing values itself). Both are wrapped in
+    ``CalibratedClassifierCV`` (``calibration``: ``"sigmoid"`` or ``"isotonic"``, 3 folds).
+    """
+    if kind == "logistic":
+        base = make_pipeline(
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            FunctionTransformer(_signed_log1p, feature_names_out="one-to-one"),
+            StandardScaler(),
+            LogisticRegression(C=1.0, max_iter=2000),
+        )
+    elif kind == "boosting":
+        base = HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=20,
+            l2_regularization=1.0,
+            random_state=seed,
+        )
+    else:
+        raise ValueError(f"model kind '{kind}' unknown; use 'logistic' or 'boosting'")
+    folds = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
+    return CalibratedClassifierCV(base, method=calibration, cv=folds)
+
+
+@dataclass
+class ModelFit:
+    """Fitted churn models, their in-time validation and the chosen one."""
+
+    models: dict
+    features: list
+    validation: pd.DataFrame
+    chosen: str | None
+    note: str = ""
+
+
+def fit_models(
+    X: pd.DataFrame,
+    y: pd.Series,
+    seed: int = 0,
+    max_rows: int = 200_000,
+    calibration: str = "sigmoid",
+    min_per_class: int = 20,
+) -> ModelFit:
+    """Fit both models on the training cutoff and choose one without touching the holdout.
+
+    A stratified sample of at most ``max_rows`` customers is used (scale); a quarter of it
+    is held back (same cutoff) to choose the model by log-loss; the out-of-time evaluation
+    set stays untouched. With fewer than ``min_per_class`` churners or stayers, no model
+    is fitted and ``note`` says why.
+    """
+    counts = y.value_counts()
+    if len(counts) < 2 or counts.min() < min_per_class:
+        note = (
+            f"too few {'stayers' if counts.get(0, 0) < counts.get(1, 0) else 'churners'} "
+            f"at the training cutoff ({counts.get(0, 0)} stayed, {counts.get(1, 0)} churned; "
+            f"need {min_per_class} of each) to fit a model"
+        )
+        return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
+    if len(X) > max_rows:
+        X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
+    X_fit, X_val, y_fit, y_val = train_test_split(
+        X, y, test_size=0.25, stratify=y, random_state=seed
+    )
+    models, rows = {}, []
+    for kind in ("logistic", "boosting"):
+        model = make_model(kind, seed, calibration).fit(X_fit, y_fit)
+        p = model.predict_proba(X_val)[:, 1]
+        models[kind] = model
+        rows.append(
+            {
+                "model": kind,
+                "log-loss": log_loss(y_val, p, labels=[0, 1]),
+                "ROC-AUC": roc_auc_score(y_val, p),
+            }
+        )
+    validation = pd.DataFrame(rows).set_index("model")
+    chosen = str(validation["log-loss"].idxmin())
+    return ModelFit(models, list(X.columns), validation, chosen)
+
+
+def refit(fit: ModelFit, X: pd.DataFrame, y: pd.Series, seed: int = 0, max_rows: int = 200_000):
+    """The chosen model refitted on newer labelled data (for scoring at ``as_of``)."""
+    if fit.chosen is None or y.nunique() < 2:
+        return fit.models.get(fit.chosen) if fit.chosen else None
+    if len(X) > max_rows:
+        X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
+    method = fit.models[fit.chosen].method
+    return make_model(fit.chosen, seed, method).fit(X.reindex(columns=fit.features), y)
+
+
+def recency_baseline(X: pd.DataFrame, y: pd.Series):
+    """Logistic regression on log(1 + days since last purchase) only: the simple rule.
+
+    Needs column ``recency_days``. Returns the fitted model (a constant base-rate model
+    when ``y`` holds one class).
+    """
+    if "recency_days" not in X.columns:
+        raise ValueError("features lack column 'recency_days'")
+    x = np.log1p(X[["recency_days"]].to_numpy(dtype="float64"))
+    if y.nunique() < 2:
+        return float(y.mean())
+    return LogisticRegression(max_iter=1000).fit(x, y.to_numpy())
+
+
+def predict(model, X: pd.DataFrame, features: list | None = None) -> np.ndarray:
+    """P(churn) from a fitted model (a churn model, the recency baseline or a constant)."""
+    if isinstance(model, float):
+        return np.full(len(X), model)
+    if isinstance(model, LogisticRegression):
+        return model.predict_proba(np.log1p(X[["recency_days"]].to_numpy(dtype="float64")))[:, 1]
+    cols = features if features is not None else list(model.feature_names_in_)
+    return model.predict_proba(X.reindex(columns=cols))[:, 1]
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def top_share_capture(y, score, share: float = 0.1) -> float:
+    """Share of all churners found among the ``share`` of customers with the highest score."""
+    y = np.asarray(y, dtype="float64")
+    if y.sum() == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(score, dtype="float64"), kind="stable")
+    k = int(np.ceil(share * len(y)))
+    return float(y[order[:k]].sum() / y.sum())
+
+
+def score_table(y: pd.Series, scores: dict) -> pd.DataFrame:
+    """Out-of-time metrics of each score: ROC-AUC, PR-AUC, Brier, log-loss, top-decile capture.
+
+    ``scores`` maps a key of :data:`MODEL_LABELS` to P(churn) aligned with ``y``; the
+    table is indexed by that key and has a ``label`` column for display.
+    """
+    y = np.asarray(y, dtype="int64")
+    two = len(np.unique(y)) == 2
+    rows = []
+    for key, p in scores.items():
+        p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+        rows.append(
+            {
+                "model": key,
+                "label": MODEL_LABELS.get(key, key),
+                "ROC-AUC": roc_auc_score(y, p) if two else np.nan,
+                "PR-AUC": average_precision_score(y, p) if two else np.nan,
+                "Brier": brier_score_loss(y, p),
+                "log-loss": log_loss(y, p, labels=[0, 1]),
+                "top-decile capture": top_share_capture(y, p),
+            }
+        )
+    return pd.DataFrame(rows).set_index("model")
+
+
+def gains_curve(y, score, points: int = 50) -> pd.DataFrame:
+    """Cumulative gains: share of churners reached when contacting the top share by score."""
+    y = np.asarray(y, dtype="float64")
+    order = np.argsort(-np.asarray(score, dtype="float64"), kind="stable")
+    captured = np.concatenate([[0.0], np.cumsum(y[order])]) / max(y.sum(), 1)
+    share = np.linspace(0, 1, points + 1)
+    idx = np.ceil(share * len(y)).astype(int)
+    return pd.DataFrame({"share_contacted": share, "share_captured": captured[idx]})
+
+
+def reliability_curve(y, p, bins: int = 10) -> pd.DataFrame:
+    """Mean predicted vs observed churn rate in ``bins`` equal-count bins of ``p``."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype="float64"), "p": np.asarray(p, dtype="float64")})
+    frame["bin"] = pd.qcut(frame["p"].rank(method="first"), q=min(bins, len(frame)), labels=False)
+    out = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- drivers
+
+
+def _sample(X: pd.DataFrame, y: pd.Series | None, max_rows: int, seed: int):
+    if len(X) <= max_rows:
+        return X, y
+    take = np.random.default_rng(seed).choice(len(X), size=max_rows, replace=False)
+    take.sort()
+    return X.iloc[take], (y.iloc[take] if y is not None else None)
+
+
+def permutation_drivers(
+    model, X: pd.DataFrame, y: pd.Series, seed: int = 0, max_rows: int = 5000, n_repeats: int = 5
+) -> pd.DataFrame:
+    """Drop in out-of-time ROC-AUC when each feature is shuffled (on a sample of ``max_rows``).
+
+    Returns index ``feature`` with ``label``, ``importance`` (mean AUC drop) and ``std``,
+    largest first.
+    """
+    Xs, ys = _sample(X.reindex(columns=list(model.feature_names_in_)), y, max_rows, seed)
+    result = permutation_importance(
+        model, Xs, ys, scoring="roc_auc", n_repeats=n_repeats, random_state=seed, n_jobs=1
+    )
+    out = pd.DataFrame(
+        {"importance": result.importances_mean, "std": result.importances_std},
+        index=pd.Index(Xs.columns, name="feature"),
+    )
+    out.insert(0, "label", [FEATURE_LABELS.get(c, c) for c in out.index])
+    return out.sort_values("importance", ascending=False, kind="stable")
+
+
+def partial_dependence_curves(
+    model, X: pd.DataFrame, features: list, max_rows: int = 2000, grid: int = 20, seed: int = 0
+) -> pd.DataFrame:
+    """Average predicted P(churn) as one feature moves over its 5-95 % range, others as observed.
+
+    Returns long rows ``feature``, ``label``, ``value``, ``p_churn`` (``grid`` points at
+    most per feature, on a sample of ``max_rows`` customers).
+    """
+    Xs, _ = _sample(X.reindex(columns=list(model.feature_names_in_)), None, max_rows, seed)
+    rows = []
+    for feature in features:
+        values = Xs[feature].dropna().to_numpy()
+        if len(values) == 0:
+            continue
+        points = np.unique(np.quantile(values, np.linspace(0.05, 0.95, grid)))
+        if np.all(np.mod(values, 1) == 0):
+            points = np.unique(np.round(points))
+        stacked = pd.concat([Xs.assign(**{feature: v}) for v in points], ignore_index=True)
+        p = model.predict_proba(stacked)[:, 1].reshape(len(points), len(Xs)).mean(axis=1)
+        label = FEATURE_LABELS.get(feature, feature)
+        rows += [
+            {"feature": feature, "label": label, "value": v, "p_churn": q}
+            for v, q in zip(points, p, strict=True)
+        ]
+    return pd.DataFrame(rows, columns=["feature", "label", "value", "p_churn"])
+
+
+# --------------------------------------------------------------------------- risk list
+
+
+def risk_list(
+    features: pd.DataFrame,
+    p_churn,
+    cutoff,
+    value: pd.Series | None = None,
+    segments: pd.Series | None = None,
+    bands: tuple = (0.3, 0.6),
+) -> pd.DataFrame:
+    """Every scored customer ranked by expected value at risk = P(churn) x value.
+
+    Parameters
+    ----------
+    features : pandas.DataFrame
+        :func:`churn_features` at ``cutoff`` (needs ``recency_days``, ``purchase_days``,
+        ``revenue``).
+    p_churn : array-like
+        P(churn) aligned with ``features``.
+    value : pandas.Series, optional
+        Expected customer lifetime value by ``customer_id``; when None, spend to date
+        (``revenue``) is the value basis.
+    segments : pandas.Series, optional
+        Segment name by ``customer_id``.
+    bands : tuple of float
+        P(churn) thresholds between the low / medium / high risk bands.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; ``rank``, ``p_churn``, ``risk_band``, ``segment``,
+        ``last_purchase``, ``days_since_last``, ``purchase_days``, ``spend_to_date``,
+        ``value`` (``clv`` or spend), ``value_at_risk``; sorted by value at risk.
+    """
+    for col in ("recency_days", "purchase_days", "revenue"):
+        if col not in features.columns:
+            raise ValueError(f"features lack column '{col}'")
+    cutoff = pd.Timestamp(cutoff).normalize()
+    lo, hi = bands
+    out = pd.DataFrame(index=features.index)
+    out["p_churn"] = np.asarray(p_churn, dtype="float64")
+    out["risk_band"] = pd.cut(
+        out["p_churn"],
+        [-np.inf, lo, hi, np.inf],
+        right=False,
+        labels=[f"low (<{lo:.0%})", f"medium ({lo:.0%}-{hi:.0%})", f"high (>={hi:.0%})"],
+    )
+    seg = segments.reindex(features.index) if segments is not None else None
+    out["segment"] = seg.fillna("unknown").astype(str) if seg is not None else "all customers"
+    out["days_since_last"] = features["recency_days"].astype("int64")
+    out["last_purchase"] = cutoff - pd.to_timedelta(out["days_since_last"], unit="D")
+    out["purchase_days"] = features["purchase_days"].astype("int64")
+    out["spend_to_date"] = features["revenue"]
+    basis = value.reindex(features.index).fillna(0.0) if value is not None else features["revenue"]
+    out["value"] = basis.clip(lower=0.0)
+    out["value_at_risk"] = out["p_churn"] * out["value"]
+    out = out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def segment_band_table(risk: pd.DataFrame) -> pd.DataFrame:
+    """Customers and value at risk per segment and risk band (columns ``band · measure``).
+
+    Needs :func:`risk_list` columns ``segment``, ``risk_band``, ``value_at_risk``.
+    """
+    grouped = risk.groupby(["segment", "risk_band"], observed=False)["value_at_risk"]
+    customers = grouped.size().unstack("risk_band", fill_value=0)
+    var = grouped.sum().unstack("risk_band", fill_value=0.0)
+    out = pd.concat({"customers": customers, "value at risk": var}, axis=1)
+    out.columns = [f"{measure} · {band}" for measure, band in out.columns]
+    out["value at risk · total"] = var.sum(axis=1)
+    out = out.loc[customers.sum(axis=1) > 0]
+    return out.sort_values("value at risk · total", ascending=False)
+
+
+def common_columns(*frames: pd.DataFrame) -> list[pd.DataFrame]:
+    """The frames restricted to the feature columns they all have (same order).
+
+    P(alive) can be fitted at one cutoff and not at another; a feature is used only when
+    it exists at every cutoff.
+    """
+    shared = [c for c in frames[0].columns if all(c in f.columns for f in frames[1:])]
+    return [f[shared] for f in frames]
+
+
+def value_and_segments(
+    frame: pd.DataFrame, as_of, horizon_months: int = 12, discount_rate: float = 0.10
+) -> tuple[pd.Series | None, pd.Series | None, list]:
+    """Expected CLV (BG/NBD + Gamma-Gamma) and RFM segment per customer at ``as_of``.
+
+    Uses :func:`analysis.clv.customer_value` and :func:`analysis.segmentation.rfm_segments`
+    on the shared summary at ``as_of``. Each is None when it cannot be computed; the
+    returned notes say why (the risk list then uses spend to date / no segment).
+    """
+    from analysis import clv, segmentation
+    from analysis.summary import customer_summary
+
+    summary = customer_summary(frame, as_of, time_unit="W")
+    notes, value, segments = [], None, None
+    try:
+        fitted = clv.fit_model(summary, model="bgnbd")
+        spend = clv.fit_spend(summary)
+        value = clv.customer_value(fitted, spend, summary, horizon_months, discount_rate)["clv"]
+    except (AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
+        notes.append(f"CLV unavailable ({exc}); value at risk uses spend to date instead.")
+    try:
+        segments = segmentation.rfm_segments(summary)["segment"]
+    except (AttributeError, ValueError) as exc:
+        notes.append(f"RFM segments unavailable ({exc}).")
+    return value, segments, notes
+
+
+# --------------------------------------------------------------------------- takeaways
+
+
+def design_takeaway(design: Design, y_train: pd.Series, y_test: pd.Series) -> str:
+    """The design in one paragraph, with the sample sizes and churn rates."""
+    return (
+        f"The models learn from {len(y_train):,} customers active on "
+        f"{design.train_cutoff:%d %b %Y} ({y_train.mean():.0%} of them churned in the next "
+        f"{design.window_days} days) and are judged on {len(y_test):,} customers active on "
+        f"{design.test_cutoff:%d %b %Y} ({y_test.mean():.0%} churned), a later period they "
+        "never saw. Features use only purchases up to each cutoff, so the test mimics "
+        "predicting the future."
+    )
+
+
+def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
+    """Which score wins on the out-of-time holdout, and by how much, in plain words."""
+    baselines = table.loc[table.index.isin(["palive", "recency"])]
+    if chosen is None or chosen not in table.index:
+        best = baselines["ROC-AUC"].idxmax() if len(baselines) else None
+        which = MODEL_LABELS.get(best, "none") if best else "none"
+        return f"No churn model could be fitted; the best available score is: {which}."
+    row = table.loc[chosen]
+    name = MODEL_LABELS[chosen].lower()
+    if baselines.empty:
+        return f"The {name} reaches ROC-AUC {row['ROC-AUC']:.3f}; no baseline to compare with."
+    best_auc = baselines["ROC-AUC"].idxmax()
+    best_brier = baselines["Brier"].idxmin()
+    d_auc = row["ROC-AUC"] - baselines.loc[best_auc, "ROC-AUC"]
+    d_brier = baselines.loc[best_brier, "Brier"] - row["Brier"]
+    others = "; ".join(
+        f"{MODEL_LABELS[k].replace('Baseline: ', '')}: "
+        f"AUC {r['ROC-AUC']:.3f}, Brier {r['Brier']:.3f}"
+        for k, r in baselines.iterrows()
+    )
+    if d_auc > 0 and d_brier > 0:
+        verdict = (
+            f"**The {name} wins.** On customers it never saw it ranks churners better "
+            f"(ROC-AUC {row['ROC-AUC']:.3f}, +{d_auc:.3f} over the best baseline) and its "
+            f"probabilities are closer to what happened (Brier {row['Brier']:.3f}, "
+            f"{d_brier / baselines.loc[best_brier, 'Brier']:.0%} lower)."
+        )
+    elif d_auc > 0 or d_brier > 0:
+        verdict = (
+            f"**Mixed result:** the {name} (ROC-AUC {row['ROC-AUC']:.3f}, Brier "
+            f"{row['Brier']:.3f}) beats the baselines on "
+            f"{'ranking' if d_auc > 0 else 'probability accuracy'} only "
+            f"(AUC {d_auc:+.3f}, Brier {-d_brier:+.3f} against the best baseline)."
+        )
+    else:
+        verdict = (
+            f"**The {name} does not beat the baselines** (ROC-AUC {row['ROC-AUC']:.3f}, "
+            f"{d_auc:+.3f}; Brier {row['Brier']:.3f}, {-d_brier:+.3f} against the best "
+            "baseline): the simple rule is as good a warning on these data."
+        )
+    return f"{verdict} Baselines: {others}."
+
+
+def gains_takeaway(table: pd.DataFrame, chosen: str, base_rate: float) -> str:
+    """Top-decile capture and lift of the chosen score, against the best possible."""
+    capture = table.loc[chosen, "top-decile capture"]
+    best = min(1.0, 0.1 / base_rate) if base_rate > 0 else float("nan")
+    return (
+        f"Calling the 10 % of customers the {MODEL_LABELS[chosen].lower()} ranks riskiest "
+        f"reaches {capture:.0%} of all who left (a random list reaches 10 %, a perfect one "
+        f"{best:.0%}): lift {capture / 0.1:.1f}x."
+    )
+
+
+def reliability_takeaway(curve: pd.DataFrame) -> str:
+    """How far predicted probabilities are from observed churn rates, on average."""
+    gap = float(np.average((curve["predicted"] - curve["observed"]).abs(), weights=curve["n"]))
+    worst = curve.loc[(curve["predicted"] - curve["observed"]).abs().idxmax()]
+    return (
+        f"Predicted churn probabilities are on average {gap:.0%} points from the churn rate "
+        f"observed out of time (largest gap: predicted {worst['predicted']:.0%} vs observed "
+        f"{worst['observed']:.0%}). Close to the diagonal means a '70 %' can be read as 7 in 10."
+    )
+
+
+def drivers_takeaway(importance: pd.DataFrame, curves: pd.DataFrame) -> str:
+    """The strongest drivers and in which direction they push churn risk."""
+    parts = []
+    for feature in importance.index[:3]:
+        c = curves.loc[curves["feature"] == feature]
+        label = FEATURE_LABELS.get(feature, feature)
+        if len(c) >= 2:
+            lo, hi = c["p_churn"].iloc[0], c["p_churn"].iloc[-1]
+            way = "raises" if hi > lo else "lowers"
+            parts.append(f"more *{label}* {way} risk ({lo:.0%} -> {hi:.0%})")
+        else:
+            parts.append(f"*{label}*")
+    top = importance.iloc[0]
+    return (
+        f"The warning leans most on *{top['label']}* (shuffling it costs {top['importance']:.3f} "
+        f"of ROC-AUC). Across the typical range: {'; '.join(parts)}."
+    )
+
+
+def risk_takeaway(risk: pd.DataFrame, top_n: int, currency: str, basis: str) -> str:
+    """Size of the problem and how concentrated it is in the top of the list."""
+    total = risk["value_at_risk"].sum()
+    top = risk["value_at_risk"].head(top_n).sum()
+    high = risk["risk_band"].astype(str).str.startswith("high")
+    return (
+        f"{len(risk):,} active customers scored; expected {basis} at risk "
+        f"{currency}{total:,.0f}. The top {top_n} alone hold {currency}{top:,.0f} "
+        f"({top / total if total else 0:.0%}); {int(high.sum()):,} customers are in the high "
+        f"risk band with {currency}{risk.loc[high, 'value_at_risk'].sum():,.0f} at risk. "
+        "Call from the top of the list: that is where a saved customer is worth most."
+    )
+
+
+# --------------------------------------------------------------------------- notebook glue
+
+
+def feature_profile(X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
+    """Median of each feature among customers who stayed and who churned (one cutoff)."""
+    grouped = X.groupby(y.reindex(X.index).map({0: "stayed", 1: "churned"})).median()
+    out = grouped.T.reindex(columns=["stayed", "churned"])
+    out.insert(0, "feature", [FEATURE_LABELS.get(c, c) for c in out.index])
+    return out.set_index("feature")
+
+
+def choose_score(fit: ModelFit, table: pd.DataFrame) -> str:
+    """The fitted model chosen in training, else the baseline with the best ROC-AUC."""
+    if fit.chosen is not None and fit.chosen in table.index:
+        return fit.chosen
+    return str(table["ROC-AUC"].fillna(0).idxmax())
+
+
+def final_scores(
+    fit: ModelFit,
+    chosen: str,
+    X_test: pd.DataFrame,
+    y_test: pd.Series,
+    X_now: pd.DataFrame,
+    seed: int = 0,
+) -> np.ndarray:
+    """P(churn) at ``as_of`` from the chosen score, refitted on the latest labelled cutoff.
+
+    The evaluation cutoff's labels end on ``as_of``, so refitting there uses the newest
+    behaviour without reading past ``as_of``.
+    """
+    if chosen == "palive":
+        return 1.0 - X_now["p_alive"].to_numpy()
+    if chosen == "recency":
+        return predict(recency_baseline(X_test, y_test), X_now)
+    model = refit(fit, X_test, y_test, seed)
+    return predict(model, X_now, fit.features)
+
+
+def churn_metrics(
+    design: Design, y_test: pd.Series, table: pd.DataFrame, chosen: str, risk: pd.DataFrame
+) -> dict:
+    """The ``churn`` metrics of ``metrics.json`` (out-of-time scores of the chosen model)."""
+
+    def get(key, column):
+        return float(table.loc[key, column]) if key in table.index else None
+
+    return {
+        "window_days": design.window_days,
+        "base_rate": float(y_test.mean()),
+        "model_auc": get(chosen, "ROC-AUC"),
+        "model_pr_auc": get(chosen, "PR-AUC"),
+        "model_brier": get(chosen, "Brier"),
+        "palive_auc": get("palive", "ROC-AUC"),
+        "palive_brier": get("palive", "Brier"),
+        "recency_auc": get("recency", "ROC-AUC"),
+        "chosen_model": chosen,
+        "top_decile_capture": get(chosen, "top-decile capture"),
+        "value_at_risk_total": round(float(risk["value_at_risk"].sum()), 2),
+        "customers_scored": int(len(risk)),
+    }
