@@ -12,12 +12,18 @@ Conventions (Fader, Hardie & Lee 2005; the ``lifetimes`` package):
 
 The cutoff day is included: a purchase on ``as_of`` counts, and a customer who
 first bought on 1997-01-01 has ``T`` = 272 / 7 = 38.86 weeks at 1997-09-30.
+
+The aggregation itself is defined once, as SQL in :mod:`analysis.engine`, and run
+here by DuckDB over the in-memory frame (faster than a pandas groupby at a million
+customers); the same SQL runs over a Parquet/CSV file or a warehouse table, on
+DuckDB or Spark, through :mod:`analysis.engine`.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
+
+from analysis import engine
 
 TIME_UNITS = {"D": 1.0, "days": 1.0, "W": 7.0, "weeks": 7.0}
 
@@ -39,7 +45,9 @@ def _unit_days(time_unit: str) -> float:
     try:
         return TIME_UNITS[time_unit]
     except KeyError:
-        raise ValueError(f"time_unit '{time_unit}' unknown; use one of {sorted(TIME_UNITS)}") from None
+        raise ValueError(
+            f"time_unit '{time_unit}' unknown; use one of {sorted(TIME_UNITS)}"
+        ) from None
 
 
 def _check(frame: pd.DataFrame) -> None:
@@ -74,66 +82,26 @@ def purchase_days(
         and are left out; a zero-amount purchase with no return is kept.
     """
     _check(frame)
-    day = frame["order_date"].dt.normalize()
-    keep = pd.Series(True, index=frame.index)
-    if start is not None:
-        keep &= day >= pd.Timestamp(start).normalize()
-    if end is not None:
-        keep &= day <= pd.Timestamp(end).normalize()
-    sub = pd.DataFrame(
-        {
-            "customer_id": frame["customer_id"][keep],
-            "day": day[keep],
-            "amount": frame["amount"][keep],
-        }
-    )
-    has_orders = "order_id" in frame.columns
-    if has_orders:
-        sub["order_id"] = frame["order_id"][keep]
-    grouped = sub.groupby(["customer_id", "day"], sort=True, observed=True)
-    daily = grouped["amount"].agg(["sum", "min"]).rename(columns={"sum": "amount"})
-    daily["orders"] = grouped["order_id"].nunique() if has_orders else grouped.size()
-    daily = daily.reset_index()
-    returned = (daily["amount"] < 0) | ((daily["amount"] == 0) & (daily["min"] < 0))
-    return daily.loc[~returned].drop(columns="min").reset_index(drop=True)
+    return engine.purchase_days(_clean_source(frame), start, end)
 
 
-def summarise_days(daily: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str = "W") -> pd.DataFrame:
+def summarise_days(
+    daily: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str = "W"
+) -> pd.DataFrame:
     """Per-customer summary from the output of :func:`purchase_days`.
 
     Returns one row per customer (index ``customer_id``) with
     :data:`SUMMARY_COLUMNS`.
     """
-    unit = _unit_days(time_unit)
-    cutoff = pd.Timestamp(as_of).normalize()
+    _unit_days(time_unit)
     if daily.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS), index=pd.Index([], name="customer_id"))
-    grouped = daily.groupby("customer_id", sort=True, observed=True)
-    first = grouped["day"].min()
-    last = grouped["day"].max()
-    n_days = grouped["day"].count()
-    revenue = grouped["amount"].sum()
-    first_amount = grouped["amount"].first()  # daily is sorted by day within customer
-    orders = grouped["orders"].sum()
-    frequency = n_days - 1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        monetary = np.where(frequency > 0, (revenue - first_amount) / frequency.clip(lower=1), 0.0)
-    out = pd.DataFrame(
-        {
-            "frequency": frequency.astype("int64"),
-            "recency": (last - first).dt.days / unit,
-            "T": (cutoff - first).dt.days / unit,
-            "monetary_value": monetary,
-            "first_purchase": first,
-            "last_purchase": last,
-            "purchase_days": n_days.astype("int64"),
-            "orders": orders.astype("int64"),
-            "revenue": revenue,
-            "avg_order_value": revenue / orders,
-        }
-    )
-    out.index.name = "customer_id"
-    return out
+    return engine.summarise_days(daily, as_of, time_unit)
+
+
+def _clean_source(frame: pd.DataFrame) -> engine.Source:
+    """The validated frame as an engine source (already clean: no SQL cleaning)."""
+    return engine.Source(frame=frame, clean=False)
 
 
 def customer_summary(
@@ -158,7 +126,12 @@ def customer_summary(
         ``monetary_value``, ``first_purchase``, ``last_purchase``,
         ``purchase_days``, ``orders``, ``revenue``, ``avg_order_value``.
     """
-    return summarise_days(purchase_days(frame, end=as_of), as_of, time_unit)
+    _check(frame)
+    _unit_days(time_unit)
+    out = engine.customer_summary(_clean_source(frame), as_of, time_unit)
+    if out.empty:
+        return pd.DataFrame(columns=list(SUMMARY_COLUMNS), index=pd.Index([], name="customer_id"))
+    return out
 
 
 def calibration_holdout(
@@ -180,22 +153,8 @@ def calibration_holdout(
         ``monetary_value_holdout`` (their mean amount, 0 when none),
         ``revenue_holdout`` and ``duration_holdout`` (holdout length in ``time_unit``).
     """
-    cal_end = pd.Timestamp(calibration_end).normalize()
-    obs_end = pd.Timestamp(observation_end).normalize()
-    if obs_end <= cal_end:
-        raise ValueError(
-            f"observation_end {obs_end.date()} must be after calibration_end {cal_end.date()}"
-        )
-    daily = purchase_days(frame, end=obs_end)
-    cal = summarise_days(daily.loc[daily["day"] <= cal_end], cal_end, time_unit)
-    hold = daily.loc[(daily["day"] > cal_end) & daily["customer_id"].isin(cal.index)]
-    grouped = hold.groupby("customer_id", observed=True)["amount"]
-    out = cal.copy()
-    out["frequency_holdout"] = grouped.count().reindex(cal.index, fill_value=0).astype("int64")
-    out["revenue_holdout"] = grouped.sum().reindex(cal.index, fill_value=0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["monetary_value_holdout"] = np.where(
-            out["frequency_holdout"] > 0, out["revenue_holdout"] / out["frequency_holdout"], 0.0
-        )
-    out["duration_holdout"] = (obs_end - cal_end).days / _unit_days(time_unit)
-    return out
+    _check(frame)
+    _unit_days(time_unit)
+    return engine.calibration_holdout(
+        _clean_source(frame), calibration_end, observation_end, time_unit
+    )
