@@ -142,6 +142,7 @@ def execute_notebook(
 ) -> str | None:
     """Execute one notebook with papermill; return None on success, else the error line."""
     import papermill
+    from traitlets.config import Config
 
     try:
         papermill.execute_notebook(
@@ -152,6 +153,9 @@ def execute_notebook(
             cwd=str(cwd),
             progress_bar=False,
             log_output=False,
+            # CurveZMQ keys for the kernel's sockets (the kernelspec supports it); this also
+            # silences ipykernel's "running over TCP without encryption" warning.
+            config=Config({"KernelManager": {"transport_encryption": "auto"}}),
         )
         return None
     except papermill.PapermillExecutionError as err:
