@@ -248,10 +248,15 @@ def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initia
         try:
             if model == "gamma_gamma":
                 engine.fit(f, compressed["monetary_value"], weights=w, initial_params=initial)
-            elif model == "pareto_nbd":
-                start = np.ones(4) if initial is None else initial
+            elif model == "pareto_nbd" and initial is None:
+                start = np.ones(4)  # deterministic start for lifetimes' Nelder-Mead
                 engine.fit(
                     f, compressed["recency"], compressed["T"], weights=w, initial_params=start
+                )
+            elif model == "pareto_nbd":  # warm start: the BFGS polish below is enough
+                scale = 1.0 / compressed["T"].max()
+                engine.params_ = pd.Series(
+                    initial * np.array([1, 1 / scale, 1, 1 / scale]), index=PARAM_NAMES[model]
                 )
             else:
                 engine.fit(
@@ -474,3 +479,793 @@ def customer_value(
     out["expected_spend"] = expected_spend(spend, summary)
     out["clv"] = discounted[codes] * out["expected_spend"].to_numpy()
     return out
+
+
+# --------------------------------------------------------------------------- holdout validation
+
+
+def holdout_prediction(fitted: FittedModel, calibration: pd.DataFrame) -> pd.Series:
+    """Expected purchases of each calibration customer in the holdout window.
+
+    Parameters
+    ----------
+    calibration : pandas.DataFrame
+        Output of :func:`analysis.summary.calibration_holdout`: ``frequency``,
+        ``recency``, ``T`` and ``duration_holdout`` (holdout length, same unit).
+    """
+    _check_columns(calibration, RFT + ["duration_holdout"])
+    duration = float(calibration["duration_holdout"].iloc[0]) if len(calibration) else 0.0
+    return expected_purchases(fitted, calibration, duration).rename("predicted")
+
+
+def baseline_predictions(calibration: pd.DataFrame) -> dict[str, pd.Series]:
+    """Naive holdout forecasts to beat, per customer.
+
+    - ``zero``: nobody buys again;
+    - ``calibration rate``: each customer repeats their own calibration rate
+      (repeat purchases / T) over the holdout;
+    - ``average rate``: everyone buys at the population's calibration rate.
+    """
+    _check_columns(calibration, RFT + ["duration_holdout"])
+    duration = calibration["duration_holdout"].to_numpy(dtype=float)
+    t = calibration["T"].to_numpy(dtype=float)
+    f = calibration["frequency"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        own = np.where(t > 0, f / t, 0.0) * duration
+    pooled = f.sum() / max(t.sum(), 1e-12) * duration
+    index = calibration.index
+    return {
+        "zero": pd.Series(0.0, index=index),
+        "calibration rate": pd.Series(own, index=index),
+        "average rate": pd.Series(pooled, index=index),
+    }
+
+
+def top_decile_capture(predicted: pd.Series, actual: pd.Series) -> float:
+    """Share of holdout purchases made by the 10 % of customers ranked highest by ``predicted``.
+
+    Ties are broken by customer order (stable sort), so a constant forecast captures
+    about 10 % (chance level).
+    """
+    total = float(actual.sum())
+    if total <= 0 or len(predicted) == 0:
+        return float("nan")
+    n = max(1, int(round(0.1 * len(predicted))))
+    order = np.argsort(-predicted.to_numpy(dtype=float), kind="stable")[:n]
+    return float(actual.to_numpy(dtype=float)[order].sum() / total)
+
+
+def score(predicted: pd.Series, actual: pd.Series) -> dict:
+    """Holdout error of one per-customer forecast: MAE, RMSE, totals, top-decile capture."""
+    err = predicted.to_numpy(dtype=float) - actual.to_numpy(dtype=float)
+    total_pred, total_act = float(predicted.sum()), float(actual.sum())
+    return {
+        "mae": float(np.abs(err).mean()) if len(err) else float("nan"),
+        "rmse": float(np.sqrt((err**2).mean())) if len(err) else float("nan"),
+        "predicted_total": total_pred,
+        "actual_total": total_act,
+        "aggregate_error": total_pred / total_act - 1 if total_act > 0 else float("nan"),
+        "top_decile_capture": top_decile_capture(predicted, actual),
+    }
+
+
+def _param_text(params: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in params.items())
+
+
+def compare_models(
+    calibration: pd.DataFrame, models=PURCHASE_MODELS, time_unit: str = "W"
+) -> tuple[dict[str, FittedModel], pd.DataFrame]:
+    """Fit each purchase model on the calibration summary and score it on the holdout.
+
+    Parameters
+    ----------
+    calibration : pandas.DataFrame
+        :func:`analysis.summary.calibration_holdout` output (``frequency``, ``recency``,
+        ``T``, ``frequency_holdout``, ``duration_holdout``).
+    models : sequence of str
+        Purchase models to try.
+
+    Returns
+    -------
+    fits : dict
+        model -> :class:`FittedModel`, only for models that could be fitted.
+    table : pandas.DataFrame
+        One row per model (index ``model``): ``name``, ``parameters``, ``loglik``,
+        ``aic``, ``converged``, ``predicted_total``, ``actual_total``,
+        ``aggregate_error``, ``mae``, ``rmse``, ``top_decile_capture``, ``note``
+        (why a model could not be fitted; empty otherwise).
+    """
+    _check_columns(calibration, RFT + ["frequency_holdout", "duration_holdout"])
+    compressed = compress(calibration)
+    actual = calibration["frequency_holdout"]
+    fits, rows = {}, []
+    for model in models:
+        row = {"model": model, "name": MODEL_NAMES[model]}
+        try:
+            fitted = _fit_compressed(model, compressed, time_unit)
+        except ModelFitError as exc:
+            row.update(parameters="", converged=False, note=str(exc))
+            rows.append(row)
+            continue
+        fits[model] = fitted
+        row.update(
+            parameters=_param_text(fitted.params),
+            loglik=fitted.loglik,
+            aic=fitted.aic,
+            converged=fitted.converged,
+            note=fitted.message,
+            **score(holdout_prediction(fitted, calibration), actual),
+        )
+        rows.append(row)
+    columns = [
+        "name", "parameters", "loglik", "aic", "converged", "predicted_total", "actual_total",
+        "aggregate_error", "mae", "rmse", "top_decile_capture", "note",
+    ]  # fmt: skip
+    table = pd.DataFrame(rows).set_index("model").reindex(columns=columns)
+    return fits, table
+
+
+def choose_model(table: pd.DataFrame, override: str | None = None, criterion: str = "mae") -> str:
+    """The purchase model to use: ``override`` if given, else the lowest holdout error.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`compare_models` table.
+    override : str, optional
+        Force a model (must have been fitted).
+    criterion : {"mae", "rmse", "aggregate_error"}
+        Holdout error to minimise (absolute value for ``aggregate_error``).
+
+    Raises
+    ------
+    ModelFitError
+        When no model could be fitted.
+    """
+    fitted = table.dropna(subset=[criterion])
+    if fitted.empty:
+        raise ModelFitError("no purchase model could be fitted on these data")
+    if override:
+        if override not in fitted.index:
+            raise ValueError(f"model '{override}' was not fitted; choose from {list(fitted.index)}")
+        return override
+    return str(fitted[criterion].abs().idxmin())
+
+
+# ------------------------------------------------------------------ validation figures' data
+
+
+def tracking(
+    frame: pd.DataFrame,
+    calibration: pd.DataFrame,
+    fitted: FittedModel,
+    calibration_end,
+    observation_end,
+) -> pd.DataFrame:
+    """Weekly repeat transactions of the calibration customers, actual vs model.
+
+    Weeks are counted from the first purchase day in ``calibration`` (week 1 = its
+    first 7 days) up to ``observation_end``; a repeat transaction is a purchase day
+    after the customer's first. The model line is the unconditional expectation
+    ``sum_i E[X(t - first_i)]`` (grouped by first-purchase day, so it is cheap at scale).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions (``customer_id``, ``order_date``, ``amount``).
+    calibration : pandas.DataFrame
+        :func:`analysis.summary.calibration_holdout` output (``first_purchase``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``week`` (1, 2, ...): ``week_end`` (last day), ``period``
+        (calibration / holdout), ``actual``, ``predicted``, ``cum_actual``,
+        ``cum_predicted``.
+    """
+    from analysis.summary import purchase_days
+
+    _check_columns(calibration, ["first_purchase"])
+    cal_end = pd.Timestamp(calibration_end).normalize()
+    obs_end = pd.Timestamp(observation_end).normalize()
+    first = calibration["first_purchase"]
+    start = first.min()
+    n_weeks = int(np.ceil(((obs_end - start).days + 1) / 7))
+    last_day = np.minimum(np.arange(1, n_weeks + 1) * 7 - 1, (obs_end - start).days)
+
+    daily = purchase_days(frame, start=start, end=obs_end)
+    daily = daily.loc[daily["customer_id"].isin(calibration.index)]
+    repeat = daily["day"].to_numpy() > first.reindex(daily["customer_id"]).to_numpy()
+    offsets = (daily.loc[repeat, "day"] - start).dt.days.to_numpy()
+    actual = np.bincount(offsets // 7, minlength=n_weeks)[:n_weeks].astype(float)
+
+    cohorts = ((first - start).dt.days).value_counts()
+    unit = TIME_UNITS[fitted.time_unit]
+    age = (last_day[:, None] - cohorts.index.to_numpy()[None, :]) / unit
+    with _quiet():
+        expected = np.where(
+            age > 0, fitted.engine.expected_number_of_purchases_up_to_time(np.clip(age, 0, None)), 0
+        )
+    cum_pred = (np.nan_to_num(expected) * cohorts.to_numpy()[None, :]).sum(axis=1)
+    week_end = start + pd.to_timedelta(last_day, unit="D")
+    out = pd.DataFrame(
+        {
+            "week_end": week_end,
+            "period": np.where(week_end <= cal_end, "calibration", "holdout"),
+            "actual": actual,
+            "predicted": np.diff(cum_pred, prepend=0.0),
+            "cum_actual": actual.cumsum(),
+            "cum_predicted": cum_pred,
+        },
+        index=pd.RangeIndex(1, n_weeks + 1, name="week"),
+    )
+    return out
+
+
+def _simulate_repeat(fitted: FittedModel, ages: np.ndarray, rng) -> np.ndarray:
+    """Repeat purchases of simulated customers of the given ages under the model."""
+    p = fitted.params
+    n = len(ages)
+    lam = rng.gamma(p["r"], 1.0 / p["alpha"], n)
+    if fitted.model == "pareto_nbd":
+        mu = rng.gamma(p["s"], 1.0 / p["beta"], n)
+        lifetime = rng.exponential(1.0 / np.maximum(mu, 1e-300))
+        return rng.poisson(lam * np.minimum(lifetime, ages))
+    drop = rng.beta(p["a"], p["b"], n)
+    # BG/NBD: dropout after each repeat purchase; MBG/NBD: also right at the first one
+    before_dropout = rng.geometric(np.clip(drop, 1e-12, 1.0)) - (fitted.model == "mbgnbd")
+    return np.minimum(rng.poisson(lam * ages), before_dropout)
+
+
+def calibration_fit(
+    fitted: FittedModel,
+    calibration: pd.DataFrame,
+    max_frequency: int = 7,
+    seed: int = 0,
+    draws: int = 200_000,
+) -> pd.DataFrame:
+    """Customers by number of repeat purchases in the calibration window, actual vs model.
+
+    The model column is the expected count of customers (with the observed ages ``T``)
+    making 0, 1, ... repeat purchases, estimated by simulating ``draws`` customers
+    (seeded) from the fitted model.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``repeat purchases`` (``"0"`` ... ``"7+"``): ``actual``, ``model``.
+    """
+    _check_columns(calibration, ["frequency", "T"])
+    rng = np.random.default_rng(seed)
+    n = len(calibration)
+    reps = max(1, int(np.ceil(draws / max(n, 1))))
+    ages = np.tile(calibration["T"].to_numpy(dtype=float), reps)
+    sim = _simulate_repeat(fitted, ages, rng)
+    labels = [str(i) for i in range(max_frequency)] + [f"{max_frequency}+"]
+
+    def counts(x):
+        return np.bincount(np.minimum(x, max_frequency), minlength=max_frequency + 1)
+
+    return pd.DataFrame(
+        {
+            "actual": counts(calibration["frequency"].to_numpy(dtype=int)),
+            "model": counts(sim) / reps,
+        },
+        index=pd.Index(labels, name="repeat purchases"),
+    )
+
+
+def holdout_by_frequency(
+    calibration: pd.DataFrame, predicted: pd.Series, max_frequency: int = 7
+) -> pd.DataFrame:
+    """Mean holdout purchases by calibration repeat purchases, actual vs predicted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``repeat purchases in calibration`` (``"0"`` ... ``"7+"``):
+        ``customers``, ``actual``, ``predicted`` (means per customer).
+    """
+    _check_columns(calibration, ["frequency", "frequency_holdout"])
+    bucket = np.minimum(calibration["frequency"].to_numpy(dtype=int), max_frequency)
+    frame = pd.DataFrame(
+        {
+            "bucket": bucket,
+            "actual": calibration["frequency_holdout"].to_numpy(dtype=float),
+            "predicted": predicted.reindex(calibration.index).to_numpy(dtype=float),
+        }
+    )
+    out = frame.groupby("bucket").agg(
+        customers=("actual", "size"), actual=("actual", "mean"), predicted=("predicted", "mean")
+    )
+    labels = {i: (str(i) if i < max_frequency else f"{max_frequency}+") for i in out.index}
+    out.index = pd.Index([labels[i] for i in out.index], name="repeat purchases in calibration")
+    return out
+
+
+# --------------------------------------------------------------------------- uncertainty
+
+
+def value_segment(values: pd.DataFrame) -> pd.Series:
+    """Purchase-history segment of each customer: one-time buyers, 2-3 purchases, 4+ purchases.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        ``frequency`` (repeat purchases) per customer.
+    """
+    _check_columns(values, ["frequency"])
+    f = values["frequency"].to_numpy()
+    labels = np.where(f == 0, "one-time buyers", np.where(f <= 2, "2-3 purchases", "4+ purchases"))
+    order = ["one-time buyers", "2-3 purchases", "4+ purchases"]
+    return pd.Series(pd.Categorical(labels, categories=order), index=values.index, name="segment")
+
+
+def _warm_start(fitted: FittedModel, compressed: pd.DataFrame) -> np.ndarray:
+    """Initial parameters for lifetimes in its own (time-scaled, log or natural) space."""
+    theta = np.array([fitted.params[k] for k in PARAM_NAMES[fitted.model]], dtype=float)
+    if fitted.model == "gamma_gamma":
+        return np.log(theta)
+    theta[1] *= 1.0 / compressed["T"].max()
+    if fitted.model == "pareto_nbd":
+        theta[3] *= 1.0 / compressed["T"].max()
+        return theta
+    return np.log(theta)
+
+
+def bootstrap(
+    fitted: FittedModel,
+    spend: FittedModel,
+    summary: pd.DataFrame,
+    draws: int = 50,
+    seed: int = 0,
+    horizon_months: int = 12,
+    discount_rate: float = 0.10,
+) -> pd.DataFrame:
+    """Bootstrap over customers, on compressed data: parameters and total / segment CLV.
+
+    Each draw resamples customers with replacement (multinomial counts over the
+    unique (frequency, recency, T, monetary_value) rows, so the cost does not grow
+    with the number of customers), refits the purchase and spend models (warm
+    start), and values the *actual* customer base with the refitted parameters.
+
+    Parameters
+    ----------
+    fitted, spend : FittedModel
+        Point fits on ``summary`` (purchase model; Gamma-Gamma).
+    summary : pandas.DataFrame
+        ``frequency``, ``recency``, ``T``, ``monetary_value`` per customer.
+    draws : int
+        Bootstrap replicates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per successful draw: the parameters of both models (spend ones
+        prefixed ``spend_``), ``total_clv`` and ``clv: <segment>`` per
+        :func:`value_segment`.
+    """
+    cols = RFT + ["monetary_value"]
+    joint, _ = _codes(summary, cols)
+    rft_unique, rft_codes = _codes(joint, RFT)
+    spend_rows = (joint["frequency"] > 0) & (joint["monetary_value"] > 0)
+
+    base_unique, base_codes = _codes(summary, RFT)
+    segments = value_segment(summary)
+    rng = np.random.default_rng(seed)
+    p = joint["weights"].to_numpy(dtype=float)
+    p /= p.sum()
+    n = len(summary)
+    rows = []
+    for _ in range(int(draws)):
+        counts = rng.multinomial(n, p)
+        rft = rft_unique[RFT].assign(weights=np.bincount(rft_codes, counts, len(rft_unique)))
+        rft = rft.loc[rft["weights"] > 0]
+        gg = joint.loc[spend_rows, ["frequency", "monetary_value"]].assign(
+            weights=counts[spend_rows.to_numpy()]
+        )
+        gg = gg.loc[gg["weights"] > 0]
+        try:
+            f_b = _fit_compressed(fitted.model, rft, fitted.time_unit, _warm_start(fitted, rft))
+            s_b = _fit_compressed("gamma_gamma", gg, "W", _warm_start(spend, gg))
+        except ModelFitError:
+            continue
+        discounted, _ = _discounted_purchases(f_b, base_unique, horizon_months, discount_rate)
+        p_, q_, v_ = (s_b.params[k] for k in ("p", "q", "v"))
+        spend_each = expected_spend(s_b, summary).to_numpy()
+        clv_each = pd.Series(discounted[base_codes] * spend_each, index=summary.index)
+        row = dict(f_b.params)
+        row.update({f"spend_{k}": v for k, v in s_b.params.items()})
+        row["total_clv"] = float(clv_each.sum()) if q_ > 1 and p_ > 0 and v_ > 0 else np.nan
+        for name, value in clv_each.groupby(segments, observed=False).sum().items():
+            row[f"clv: {name}"] = float(value)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def intervals(point: dict, draws: pd.DataFrame, level: float = 0.90) -> pd.DataFrame:
+    """Point estimates with bootstrap percentile intervals.
+
+    Parameters
+    ----------
+    point : dict
+        Name -> point estimate (names as :func:`bootstrap` columns).
+    draws : pandas.DataFrame
+        :func:`bootstrap` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index name: ``estimate``, ``low``, ``high``, ``draws`` (successful replicates).
+    """
+    tail = (1 - level) / 2
+    rows = []
+    for name, value in point.items():
+        col = draws[name].dropna() if name in draws else pd.Series(dtype=float)
+        low, high = col.quantile([tail, 1 - tail]).tolist() if len(col) >= 2 else [np.nan] * 2
+        rows.append(
+            {"quantity": name, "estimate": value, "low": low, "high": high, "draws": len(col)}
+        )
+    return pd.DataFrame(rows).set_index("quantity")
+
+
+# --------------------------------------------------------------------------- spend model checks
+
+
+def spend_correlation(summary: pd.DataFrame) -> dict:
+    """Correlation between repeat purchases and mean spend among repeat buyers.
+
+    Gamma-Gamma assumes spend per purchase does not depend on how often a customer buys.
+
+    Returns
+    -------
+    dict
+        ``pearson``, ``spearman`` (NaN with fewer than 3 repeat buyers), ``repeat_buyers``.
+    """
+    _check_columns(summary, ["frequency", "monetary_value"])
+    rows = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(rows) < 3:
+        return {"pearson": np.nan, "spearman": np.nan, "repeat_buyers": len(rows)}
+    x, m = rows["frequency"].astype(float), rows["monetary_value"].astype(float)
+    return {
+        "pearson": float(x.corr(m)),
+        "spearman": float(x.rank().corr(m.rank())),
+        "repeat_buyers": len(rows),
+    }
+
+
+def spend_by_frequency(summary: pd.DataFrame, max_frequency: int = 7) -> pd.DataFrame:
+    """Quartiles of mean repeat spend by number of repeat purchases (repeat buyers only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``repeat purchases`` (``"1"`` ... ``"7+"``): ``customers``, ``q25``,
+        ``median``, ``q75``, ``mean``.
+    """
+    _check_columns(summary, ["frequency", "monetary_value"])
+    rows = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    bucket = np.minimum(rows["frequency"].to_numpy(dtype=int), max_frequency)
+    grouped = rows["monetary_value"].groupby(bucket)
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "q25": grouped.quantile(0.25),
+            "median": grouped.median(),
+            "q75": grouped.quantile(0.75),
+            "mean": grouped.mean(),
+        }
+    )
+    out.index = pd.Index(
+        [str(i) if i < max_frequency else f"{max_frequency}+" for i in out.index],
+        name="repeat purchases",
+    )
+    return out
+
+
+def spend_takeaway(corr: dict, spend: FittedModel | None, currency: str = "") -> str:
+    """Plain-words check of the Gamma-Gamma independence assumption and its fit."""
+    if not np.isfinite(corr["pearson"]):
+        return (
+            f"Only {corr['repeat_buyers']} repeat buyers: too few to check whether spend "
+            "depends on purchase frequency, or to fit a spend model."
+        )
+    r = corr["pearson"]
+    if abs(r) < 0.3:
+        verdict = (
+            f"Spend per purchase barely moves with purchase frequency (correlation {r:.2f} "
+            f"across {corr['repeat_buyers']:,} repeat buyers), so the Gamma-Gamma spend model's "
+            "key assumption holds."
+        )
+    else:
+        verdict = (
+            f"**Caution:** spend per purchase is correlated with purchase frequency "
+            f"(correlation {r:.2f}), which the Gamma-Gamma model assumes away; CLV of "
+            "frequent buyers is biased accordingly and should be read as indicative."
+        )
+    if spend is not None:
+        p, q, v = (spend.params[k] for k in ("p", "q", "v"))
+        if q > 1:
+            verdict += (
+                f" The fitted model expects an average of {currency}{p * v / (q - 1):,.2f} per "
+                "purchase for a new or one-time customer."
+            )
+    return verdict
+
+
+# --------------------------------------------------------------------------- CLV tables
+
+
+def segment_table(values: pd.DataFrame) -> pd.DataFrame:
+    """Customers and CLV by purchase-history segment (one-time buyers shown explicitly).
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        :func:`customer_value` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``segment``: ``customers``, ``share of customers``, ``mean P(alive)``,
+        ``expected purchases``, ``expected spend``, ``CLV per customer``,
+        ``total CLV``, ``share of CLV``.
+    """
+    _check_columns(values, ["frequency", "p_alive", "expected_purchases", "expected_spend", "clv"])
+    grouped = values.groupby(value_segment(values), observed=False)
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "mean P(alive)": grouped["p_alive"].mean(),
+            "expected purchases": grouped["expected_purchases"].mean(),
+            "expected spend": grouped["expected_spend"].mean(),
+            "CLV per customer": grouped["clv"].mean(),
+            "total CLV": grouped["clv"].sum(),
+        }
+    )
+    out.insert(1, "share of customers", out["customers"] / max(len(values), 1))
+    out["share of CLV"] = out["total CLV"] / out["total CLV"].sum()
+    out.index.name = "segment"
+    return out
+
+
+def one_time_takeaway(segments: pd.DataFrame, fitted: FittedModel, currency: str = "") -> str:
+    """How one-time buyers are treated and what they are worth, in words."""
+    row = segments.loc["one-time buyers"]
+    if row["customers"] == 0:
+        return "Every customer has bought at least twice, so no one-time-buyer caveat applies."
+    text = (
+        f"{row['share of customers']:.0%} of customers ({int(row['customers']):,}) have bought "
+        f"only once. They hold {row['share of CLV']:.0%} of total CLV "
+        f"({currency}{row['CLV per customer']:,.2f} each on average). "
+        "With no repeat purchase there is no spend history to learn from, so each is valued at "
+        f"the population's average spend ({currency}{row['expected spend']:,.2f}). "
+    )
+    if fitted.model == "bgnbd":
+        text += (
+            "BG/NBD also reports P(alive) = 100 % for every one-time buyer (in that model a "
+            "customer can only drop out right after a repeat purchase); this is a modelling "
+            "artefact, not a sign they are active: their expected purchases still fall with "
+            "the time since their only purchase, so do not use P(alive) alone to rank them."
+        )
+    else:
+        text += (
+            f"{fitted.name} lets one-time buyers drop out, so their P(alive) "
+            f"(average {row['mean P(alive)']:.0%}) falls with the time since their only purchase."
+        )
+    return text
+
+
+def top_customers(values: pd.DataFrame, n: int = 10, anonymize: bool = False) -> pd.DataFrame:
+    """The ``n`` customers with the highest CLV, ids pseudonymised when asked.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``purchases`` (purchase days so far), ``weeks since last purchase``
+        (in the summary's time unit), ``P(alive)``, ``expected purchases``,
+        ``expected spend``, ``CLV``.
+    """
+    from analysis.privacy import display_ids
+
+    top = values.nlargest(n, "clv")
+    out = pd.DataFrame(
+        {
+            "customer_id": top.index.astype(str),
+            "purchases": (top["frequency"] + 1).astype(int).to_numpy(),
+            "time since last purchase": (top["T"] - top["recency"]).to_numpy(),
+            "P(alive)": top["p_alive"].to_numpy(),
+            "expected purchases": top["expected_purchases"].to_numpy(),
+            "expected spend": top["expected_spend"].to_numpy(),
+            "CLV": top["clv"].to_numpy(),
+        }
+    )
+    return display_ids(out, anonymize).reset_index(drop=True)
+
+
+FREQUENCY_BINS = [-0.5, 0.5, 1.5, 2.5, 3.5, 5.5, 9.5, 19.5, np.inf]
+FREQUENCY_LABELS = ["0", "1", "2", "3", "4-5", "6-9", "10-19", "20+"]
+WEEK_BINS = [-np.inf, 4, 8, 13, 26, 39, 52, 78, np.inf]
+WEEK_LABELS = ["<4", "4-8", "8-13", "13-26", "26-39", "39-52", "52-78", "78+"]
+
+
+def behaviour_matrix(values: pd.DataFrame, column: str, time_unit: str = "W") -> pd.DataFrame:
+    """Mean of ``column`` by repeat purchases (rows) x weeks since last purchase (columns).
+
+    An aggregate over the actual customers (cheap at any scale); empty cells are NaN.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        ``frequency``, ``recency``, ``T`` and ``column`` (e.g. ``p_alive``).
+    """
+    _check_columns(values, RFT + [column])
+    weeks = (values["T"] - values["recency"]) * TIME_UNITS[time_unit] / 7.0
+    rows = pd.cut(values["frequency"], FREQUENCY_BINS, labels=FREQUENCY_LABELS)
+    cols = pd.cut(weeks, WEEK_BINS, labels=WEEK_LABELS, right=False)
+    table = values[column].groupby([rows, cols], observed=False).mean().unstack()
+    table.index.name = "repeat purchases"
+    table.columns.name = "weeks since last purchase"
+    return table.dropna(how="all").dropna(axis=1, how="all")
+
+
+# --------------------------------------------------------------------------- scorecard and words
+
+
+def scorecard(calibration: pd.DataFrame, fits: dict[str, FittedModel]) -> pd.DataFrame:
+    """Per-customer holdout error of each fitted model next to naive baselines.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``forecast`` (model names, then ``baseline: ...``): ``kind``, ``mae``,
+        ``rmse``, ``predicted_total``, ``actual_total``, ``aggregate_error``,
+        ``top_decile_capture``.
+    """
+    actual = calibration["frequency_holdout"]
+    rows = {}
+    for fitted in fits.values():
+        rows[fitted.name] = {
+            "kind": "model",
+            **score(holdout_prediction(fitted, calibration), actual),
+        }
+    for name, predicted in baseline_predictions(calibration).items():
+        rows[f"baseline: {name}"] = {"kind": "baseline", **score(predicted, actual)}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "forecast"
+    return out
+
+
+def _pct(x: float) -> str:
+    return f"{x:+.1%}"
+
+
+def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
+    """Which model is used below, and why, in words."""
+    row = table.loc[chosen]
+    failed = table.loc[table["mae"].isna()]
+    text = (
+        f"**{row['name']}** is used below: over the holdout it predicts "
+        f"{row['predicted_total']:,.0f} repeat purchases against {row['actual_total']:,.0f} "
+        f"actual ({_pct(row['aggregate_error'])}), with a per-customer error of "
+        f"{row['mae']:.2f} purchases (MAE)."
+    )
+    others = table.drop(index=[chosen]).dropna(subset=["mae"])
+    if len(others):
+        parts = [f"{r['name']} {r['mae']:.2f}" for _, r in others.iterrows()]
+        text += " Other models' MAE: " + ", ".join(parts) + "."
+    not_converged = table.loc[table["mae"].notna() & ~table["converged"].astype(bool)]
+    for _, r in not_converged.iterrows():
+        text += f" {r['name']} did not fully converge ({r['note']}); treat its numbers with care."
+    for _, r in failed.iterrows():
+        text += f" {r['name']} could not be fitted: {r['note']}."
+    return text
+
+
+def tracking_takeaway(track: pd.DataFrame) -> str:
+    """How closely the model tracks weekly repeat purchases, in calibration and holdout."""
+    cal = track.loc[track["period"] == "calibration"]
+    hold = track.loc[track["period"] == "holdout"]
+    text = ""
+    if len(cal):
+        end = cal.iloc[-1]
+        text += (
+            f"By the end of calibration (week {cal.index[-1]}) customers had made "
+            f"{end['cum_actual']:,.0f} repeat purchases; "
+            f"the model says {end['cum_predicted']:,.0f}. "
+        )
+    if len(hold):
+        actual = hold["actual"].sum()
+        predicted = hold["predicted"].sum()
+        error = predicted / actual - 1 if actual > 0 else np.nan
+        direction = "under" if error < 0 else "over"
+        text += (
+            f"Over the {len(hold)}-week holdout, which the model never saw, it predicted "
+            f"{predicted:,.0f} against {actual:,.0f} actual ({_pct(error)}): it "
+            f"{direction}-forecasts by {abs(error):.0%}, "
+        )
+        text += (
+            "close enough to plan volumes with."
+            if abs(error) <= 0.15
+            else "so treat forward totals as rough and watch the trend."
+        )
+    return text
+
+
+def calibration_takeaway(fit: pd.DataFrame) -> str:
+    """Whether the model reproduces how many customers bought 0, 1, 2, ... times again."""
+    share_zero = fit["actual"].iloc[0] / fit["actual"].sum()
+    model_zero = fit["model"].iloc[0] / fit["model"].sum()
+    gap = (fit["model"] - fit["actual"]).abs().sum() / 2 / fit["actual"].sum()
+    return (
+        f"{share_zero:.0%} of customers made no repeat purchase in the calibration window; the "
+        f"model expects {model_zero:.0%}. Across all purchase counts the model misplaces "
+        f"{gap:.1%} of customers, "
+        + ("a good fit." if gap < 0.05 else "so the shape of buying is only roughly captured.")
+    )
+
+
+def conditional_takeaway(by_freq: pd.DataFrame) -> str:
+    """How holdout predictions hold up for light and heavy buyers."""
+    heavy = by_freq.iloc[-1]
+    light = by_freq.iloc[0]
+    return (
+        f"Customers with {by_freq.index[0]} repeat purchases in calibration bought "
+        f"{light['actual']:.2f} times on average in the holdout (model {light['predicted']:.2f}); "
+        f"those with {by_freq.index[-1]} bought {heavy['actual']:.2f} times "
+        f"(model {heavy['predicted']:.2f}). The model ranks customers the right way: "
+        "past frequency is a strong signal of future buying, shrunk towards the average."
+    )
+
+
+def clv_takeaway(values: pd.DataFrame, horizon_months: int, rate: float, currency: str = "") -> str:
+    """Total CLV and its concentration, in words."""
+    clv = values["clv"].sort_values(ascending=False)
+    total = clv.sum()
+    top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
+    return (
+        f"The {len(clv):,} customers are expected to bring {currency}{total:,.0f} over the next "
+        f"{horizon_months} months (discounted at {rate:.0%} a year), {currency}{clv.mean():,.2f} "
+        f"per customer on average but a median of {currency}{clv.median():,.2f}: the top 10 % "
+        f"of customers hold {top:.0%} of that value, so retention effort pays most there."
+    )
+
+
+def uncertainty_takeaway(table: pd.DataFrame, level: float, currency: str = "") -> str:
+    """The CLV total with its interval, in words."""
+    row = table.loc["total_clv"]
+    if not np.isfinite(row["low"]):
+        return (
+            "The bootstrap could not produce an interval (too few successful refits); the total "
+            "CLV above has no range and should not be quoted alone."
+        )
+    spread = (row["high"] - row["low"]) / 2 / row["estimate"] if row["estimate"] else np.nan
+    return (
+        f"Total CLV is {currency}{row['estimate']:,.0f}, with a {level:.0%} interval of "
+        f"{currency}{row['low']:,.0f} to {currency}{row['high']:,.0f} (about ±{spread:.0%}, from "
+        f"{int(row['draws'])} bootstrap refits over customers). The interval covers uncertainty "
+        "in the model's parameters, not a change in how customers behave."
+    )
+
+
+def scorecard_takeaway(card: pd.DataFrame, chosen_name: str) -> str:
+    """How the chosen model compares with the naive forecasts, in words."""
+    model = card.loc[chosen_name]
+    baselines = card.loc[card["kind"] == "baseline"]
+    best = baselines["mae"].idxmin()
+    capture_best = baselines["top_decile_capture"].max()
+    beats = model["mae"] < baselines.loc[best, "mae"]
+    text = (
+        f"{chosen_name} errs by {model['mae']:.2f} purchases per customer (MAE) against "
+        f"{baselines.loc[best, 'mae']:.2f} for the best naive forecast ({best.split(': ')[1]}); "
+    )
+    text += (
+        "it beats every baseline. " if beats else "a naive forecast is as good on this measure. "
+    )
+    text += (
+        f"The 10 % of customers it ranks highest made {model['top_decile_capture']:.0%} of all "
+        f"holdout purchases (best baseline {capture_best:.0%}), and its total is off by "
+        f"{_pct(model['aggregate_error'])}."
+    )
+    return text
