@@ -1,23 +1,79 @@
 """Command line: ``analysis report`` and ``analysis validate``.
 
 Exit codes: 0 success; 1 a notebook failed (the others still rendered);
-2 bad input or usage (one line on stderr says what is wrong and how to fix it).
+2 bad input or usage (one line on stderr says what is wrong and how to fix it);
+130 interrupted (Ctrl-C or SIGTERM: the previous report of the period is kept).
+
+Back-fill: ``analysis report --from 2011-01 --to 2011-12 --every month`` renders one
+report per period end (the month's last day, or the last order date for a month
+still running); periods that already have a complete report are skipped unless
+``--force``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
 
-from analysis.config import DEFAULT_DATASET, REPORTS_DIR
+import pandas as pd
+
+from analysis.config import DEFAULT_DATASET, NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.data import BUILTINS, DataError, load_transactions, log_text, parse_column_map
 
 
 class UsageError(Exception):
     """Bad command-line input; reported in one line with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (not the whole usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
+
+
+EVERY = {"month": "M", "quarter": "Q", "week": "W-SUN"}
+
+
+def period_ends(
+    start: str, end: str, every: str, first_day: pd.Timestamp, last_day: pd.Timestamp
+) -> list[str]:
+    """The as_of dates of a back-fill: each period's last day, capped at the last order.
+
+    ``start``/``end`` are ``YYYY-MM`` (or ``YYYY-MM-DD``); periods ending before the
+    first order are left out (there is nothing to report yet).
+
+    >>> period_ends("2011-10", "2012-01", "month", pd.Timestamp("2010-12-01"),
+    ...             pd.Timestamp("2011-12-09"))
+    ['2011-10-31', '2011-11-30', '2011-12-09']
+    """
+    bounds = []
+    for flag, value in (("--from", start), ("--to", end)):
+        if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", value or ""):
+            raise UsageError(f"{flag} '{value}' is not a month; use YYYY-MM, e.g. {flag} 2011-01")
+        try:
+            bounds.append(pd.Timestamp(value if len(value) > 7 else f"{value}-01"))
+        except ValueError:
+            raise UsageError(f"{flag} '{value}' is not a month; use YYYY-MM") from None
+    if bounds[1] < bounds[0]:
+        raise UsageError(f"--to {end} is before --from {start}; swap them")
+    periods = pd.period_range(bounds[0], bounds[1], freq=EVERY[every])
+    ends = []
+    for period in periods:
+        day = min(period.end_time.normalize(), last_day.normalize())
+        if day >= first_day.normalize():
+            ends.append(f"{day:%Y-%m-%d}")
+    ends = list(dict.fromkeys(ends))
+    if not ends:
+        raise UsageError(
+            f"no period between {start} and {end} has orders (data runs "
+            f"{first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}); choose another --from/--to"
+        )
+    return ends
 
 
 def _parse_value(text: str):
@@ -65,7 +121,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--date-format", help="strftime format of the dates, e.g. %%d/%%m/%%Y")
     parser.add_argument("--dayfirst", action="store_true", help="read 03/04/2011 as 3 April")
     parser.add_argument(
-        "--returns", choices=("drop", "net"), help="cancellations/returns: drop them (default) or net them"
+        "--returns",
+        choices=("drop", "net"),
+        help="cancellations/returns: drop them (default) or net them",
     )
     parser.add_argument("--encoding", help="CSV encoding (default: sniffed)")
     parser.add_argument("--sep", help="CSV delimiter (default: sniffed)")
@@ -83,9 +141,7 @@ def _data_options(args: argparse.Namespace) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="analysis", description="Customer analytics reports from a purchase log."
-    )
+    parser = _Parser(prog="analysis", description="Customer analytics reports from a purchase log.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -99,6 +155,19 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
     rep.add_argument("--anonymize", action="store_true", help="pseudonymise customer ids")
     rep.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2)")
+    rep.add_argument(
+        "--notebooks-dir",
+        default=str(NOTEBOOKS_DIR),
+        help="folder of the notebooks (default notebooks/)",
+    )
+    rep.add_argument("--from", dest="start", metavar="YYYY-MM", help="back-fill: first period")
+    rep.add_argument("--to", dest="end", metavar="YYYY-MM", help="back-fill: last period")
+    rep.add_argument(
+        "--every", choices=tuple(EVERY), default="month", help="back-fill period (default month)"
+    )
+    rep.add_argument(
+        "--force", action="store_true", help="back-fill: redo periods that already have a report"
+    )
 
     val = sub.add_parser("validate", help="load, validate and print the cleaning log")
     _add_data_options(val)
@@ -130,12 +199,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import build_index, notebook_parameters, notebook_paths, render_period
 
+    folder = Path(args.notebooks_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise UsageError(f"--notebooks-dir {folder} is not a folder; pass the notebooks folder")
     try:
-        notebooks = notebook_paths(args.notebooks)
+        notebooks = notebook_paths(args.notebooks, folder)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    if not notebooks:
+        raise UsageError(f"no notebooks (*.ipynb) in {folder}; pass --notebooks-dir")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    backfill = bool(args.start or args.end)
+    if backfill and not (args.start and args.end):
+        raise UsageError("back-fill needs both --from YYYY-MM and --to YYYY-MM")
+    if backfill and args.as_of:
+        raise UsageError("--as-of and --from/--to exclude each other; use one of them")
     extra = _parse_params(args.param)
     declared = set().union(*(notebook_parameters(p) for p in notebooks))
     unknown = sorted(set(extra) - declared)
@@ -159,23 +238,41 @@ def cmd_report(args: argparse.Namespace) -> int:
         **extra,
     }
     out = Path(args.out).expanduser().resolve()
-    print(f"rendering {len(notebooks)} notebook(s) into {out / as_of} with {args.jobs} job(s)")
-    result = render_period(params, as_of, out, notebooks, jobs=args.jobs, no_input=args.no_input)
+    if backfill:
+        periods = period_ends(
+            args.start, args.end, args.every, tx.frame["order_date"].min(), tx.as_of
+        )
+    else:
+        periods = [as_of]
+    failed = []
+    for period in periods:
+        if backfill and (out / period / "metrics.json").exists() and not args.force:
+            print(f"{period}: report exists, skipped (--force to render it again)")
+            continue
+        print(f"rendering {len(notebooks)} notebook(s) into {out / period} with {args.jobs} job(s)")
+        result = render_period(
+            params, period, out, notebooks, jobs=args.jobs, no_input=args.no_input
+        )
+        failed.extend((period, f) for f in result.failed)
+        index = build_index(out)
     index = build_index(out)
     print(f"done in {time.perf_counter() - start:.1f} s")
-    for failed in result.failed:
-        print(f"FAILED {failed.name}: {failed.error}", file=sys.stderr)
+    for period, f in failed:
+        print(f"FAILED {f.name} ({period}): {f.error}", file=sys.stderr)
     print(f"index: {index}")
-    if result.failed:
-        names = ", ".join(f.name for f in result.failed)
-        print(f"{len(result.failed)} notebook(s) failed: {names}; see their HTML", file=sys.stderr)
+    if failed:
+        names = ", ".join(dict.fromkeys(f.name for _, f in failed))
+        print(f"{len(failed)} notebook run(s) failed: {names}; see their HTML", file=sys.stderr)
         return 1
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # usage error (one line, see _Parser) or --help
+        return int(exit_.code or 0)
     try:
         if args.command == "validate":
             return cmd_validate(args)
@@ -184,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; the previous report (if any) is unchanged", file=sys.stderr)
+        print("error: interrupted; the previous report (if any) is unchanged", file=sys.stderr)
         return 130
     except Exception as err:  # never a bare traceback for users
         if args.debug:
             raise
         first = (str(err).strip().splitlines() or [""])[0]
-        print(f"error: {type(err).__name__}: {first} (rerun with --debug for details)", file=sys.stderr)
+        print(
+            f"error: {type(err).__name__}: {first} (rerun with --debug for details)",
+            file=sys.stderr,
+        )
         return 2
 
 

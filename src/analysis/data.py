@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,7 +230,12 @@ def _sniff_csv(path: Path, encoding: str | None) -> tuple[str, str]:
         else:  # pragma: no cover - latin-1 decodes any byte string
             raise DataError(f"cannot decode {path}; pass --encoding")
     else:
-        text = raw.decode(encoding, errors="replace")
+        try:
+            text = raw.decode(encoding, errors="replace")
+        except LookupError as err:
+            raise DataError(
+                f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, cp1252 or latin-1"
+            ) from err
     try:
         delimiter = csv.Sniffer().sniff(text.split("\n", 20)[0], delimiters=",;\t|").delimiter
     except csv.Error:
@@ -272,9 +278,13 @@ def read_table(
         if suffix in (".xlsx", ".xlsm", ".xls"):
             return pd.read_excel(path, sheet_name=sheet, dtype=object)
         if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz") or suffix == "":
-            delimiter, enc = _sniff_csv(path, encoding) if not suffix.endswith(".gz") else (
-                sep or ",",
-                encoding or "utf-8",
+            delimiter, enc = (
+                _sniff_csv(path, encoding)
+                if not suffix.endswith(".gz")
+                else (
+                    sep or ",",
+                    encoding or "utf-8",
+                )
             )
             return pd.read_csv(
                 path,
@@ -287,6 +297,10 @@ def read_table(
             )
     except pd.errors.EmptyDataError as err:
         raise DataError(f"data file {path} has no header or rows; export it again") from err
+    except LookupError as err:
+        raise DataError(
+            f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, cp1252 or latin-1"
+        ) from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"cannot read {path}: {first}; check the delimiter/encoding") from err
@@ -302,7 +316,9 @@ def parse_column_map(items: list[str] | None) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
-            raise DataError(f"--column '{item}' is not CANONICAL=SOURCE, e.g. customer_id=CustomerID")
+            raise DataError(
+                f"--column '{item}' is not CANONICAL=SOURCE, e.g. customer_id=CustomerID"
+            )
         key, value = (part.strip() for part in item.split("=", 1))
         if key not in CANONICAL:
             raise DataError(
@@ -348,7 +364,9 @@ def _map_columns(
             if match != canonical:
                 notes.append(f"column '{match}' used as {canonical}")
     # A column already named like a canonical one but not chosen must not clash.
-    clashes = [c for c in raw.columns if c in CANONICAL and c not in rename and c in rename.values()]
+    clashes = [
+        c for c in raw.columns if c in CANONICAL and c not in rename and c in rename.values()
+    ]
     frame = raw.drop(columns=clashes).rename(columns=rename)
     frame = frame.loc[:, ~frame.columns.duplicated()]
     missing = [c for c in ("customer_id", "order_date") if c not in frame.columns]
@@ -358,14 +376,16 @@ def _map_columns(
     if missing:
         col = missing[0]
         hint = " (or quantity and unit_price)" if col == "amount" else ""
+        fix = f"pass --column {col}=<name>"
+        if len(raw.columns) == 1 and re.search(r"[,;\t|]", str(raw.columns[0])):
+            fix = "the file has one column only: check the delimiter (drop --sep or pass another)"
         raise DataError(
-            f"required column '{col}'{hint} not found in {source}; available: {available}; "
-            f"pass --column {col}=<name>"
+            f"required column '{col}'{hint} not found in {source}; available: {available}; {fix}"
         )
     return frame, notes
 
 
-_NUMBER_CHARS = re.compile(r"[^0-9,.\-()eE+]")
+_NUMBER_CHARS = re.compile(r"[^0-9,.\-()]")
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, int]:
@@ -389,7 +409,9 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, int]:
     comma_decimal = both & (t.str.rfind(",") > t.str.rfind("."))
     only_comma = t.str.contains(",", regex=False) & ~t.str.contains(".", regex=False)
     thousands_comma = only_comma & t.str.fullmatch(r"-?\d{1,3}(,\d{3})+")
-    t = t.mask(comma_decimal, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False))
+    t = t.mask(
+        comma_decimal, t.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    )
     t = t.mask(both & ~comma_decimal, t.str.replace(",", "", regex=False))
     t = t.mask(thousands_comma, t.str.replace(",", "", regex=False))
     t = t.mask(only_comma & ~thousands_comma, t.str.replace(",", ".", regex=False))
@@ -415,18 +437,51 @@ def parse_dates(
         return pd.to_datetime(text, format=date_format, errors="coerce").astype("datetime64[ns]"), 0
     nonblank = text.notna() & (text != "")
     first = text[nonblank].iloc[0] if nonblank.any() else None
-    try:
-        fmt = pd.tseries.api.guess_datetime_format(first, dayfirst=dayfirst) if first else None
-    except (TypeError, ValueError):  # pragma: no cover - defensive
-        fmt = None
-    out = pd.to_datetime(text, format=fmt, dayfirst=dayfirst, errors="coerce")
-    retry = out.isna() & nonblank
-    mixed = 0
-    if retry.any():
-        again = pd.to_datetime(text[retry], format="mixed", dayfirst=dayfirst, errors="coerce")
-        out[retry] = again
-        mixed = int(again.notna().sum())
+    # pandas warns when it cannot infer one format or when the guess contradicts
+    # ``dayfirst``; both cases are handled here (per-cell retry, counted in the
+    # cleaning log; day order decided by :func:`day_order`), so the warnings would
+    # only be noise on the user's terminal. Silenced for these calls only.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*(infer format|dayfirst).*", category=UserWarning
+        )
+        try:
+            fmt = pd.tseries.api.guess_datetime_format(first, dayfirst=dayfirst) if first else None
+        except (TypeError, ValueError):  # pragma: no cover - defensive
+            fmt = None
+        out = pd.to_datetime(text, format=fmt, dayfirst=dayfirst, errors="coerce")
+        retry = out.isna() & nonblank
+        mixed = 0
+        if retry.any():
+            again = pd.to_datetime(text[retry], format="mixed", dayfirst=dayfirst, errors="coerce")
+            out[retry] = again
+            mixed = int(again.notna().sum())
     return out.astype("datetime64[ns]"), mixed
+
+
+_NUMERIC_DATE = re.compile(r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
+
+
+def day_order(values: pd.Series) -> tuple[str | None, int]:
+    """Which way round numeric dates like ``03/04/2011`` are written.
+
+    Returns ``("dayfirst", n)`` when ``n`` dates have a first number above 12 and
+    none has a second number above 12; ``("monthfirst", n)`` for the reverse;
+    ``("ambiguous", n)`` when ``n`` such dates exist and every part is 12 or less
+    (or both orders occur); ``(None, 0)`` when there are no such dates (ISO dates).
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return None, 0
+    parts = values.astype("string").str.extract(_NUMERIC_DATE).dropna()
+    if parts.empty:
+        return None, 0
+    a, b = parts[0].astype(int), parts[1].astype(int)
+    day_first, month_first = int((a > 12).sum()), int((b > 12).sum())
+    if day_first and not month_first:
+        return "dayfirst", day_first
+    if month_first and not day_first:
+        return "monthfirst", month_first
+    return "ambiguous", len(parts)
 
 
 def _clean_ids(values: pd.Series) -> pd.Series:
@@ -434,6 +489,68 @@ def _clean_ids(values: pd.Series) -> pd.Series:
     text = values.astype("string").str.strip()
     text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
     return text.mask(text.isin(["", "nan", "NaN", "None", "NULL", "null", "<NA>"]))
+
+
+def _first_text(values: pd.Series) -> str:
+    """The first non-blank cell of a column, shortened, for error messages."""
+    text = values.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    return text.iloc[0][:40] if len(text) else ""
+
+
+_EMPTY_HINTS = {
+    "missing customer id": "the customer id column is empty; map another with "
+    "--column customer_id=<name>",
+    "unparseable order date": "dates look like '{order_date}'; pass --date-format "
+    "(e.g. %d/%m/%Y) or map another --column order_date=<name>",
+    "unparseable amount": "amounts look like '{amount}'; map a numeric column with "
+    "--column amount=<name>",
+    "cancellations and returns": "every row is a cancellation or return; check "
+    "--column amount=<name> or pass --returns net",
+    "non-positive amount": "every amount is zero or negative; check that --column amount "
+    "points at the order value",
+    "zero amount": "every amount is zero; check that --column amount points at the order value",
+    "non-product lines": "every row is a non-product line (postage, fees)",
+}
+
+
+def _raise_nothing_left(steps: list, source: str, samples: Mapping[str, str]) -> None:
+    """Raise the one-line error for a log that cleaning emptied, with the likely fix."""
+    removed = [(s, -n) for s, n, _ in steps[1:] if n < 0]
+    reasons = "; ".join(f"{s}: {n}" for s, n in removed)
+    main = max(removed, key=lambda item: item[1])[0] if removed else ""
+    hint = _EMPTY_HINTS.get(main, "check the column map")
+    hint = hint.format(**{k: samples.get(k, "") for k in ("order_date", "amount")})
+    raise DataError(f"no usable rows left in {source} after cleaning ({reasons}); {hint}")
+
+
+def _isolated_dates(dates: pd.Series, gap_days: int = 366, share: float = 0.01) -> pd.Series:
+    """Rows dated over ``gap_days`` away from every other order, at either end of the
+    log, when they are a small minority (typos such as 2099-01-01 or placeholders such
+    as 1900-01-01 that would otherwise move the cutoff or every customer's age)."""
+    limit = max(1, int(share * len(dates)))
+    days = dates.dt.normalize()
+    unique = np.sort(days.unique())
+    mask = pd.Series(False, index=dates.index)
+    if len(unique) < 2:
+        return mask
+    big = np.flatnonzero(np.diff(unique) > np.timedelta64(gap_days, "D"))
+    if len(big):
+        late = days > unique[big[-1]]
+        if late.sum() <= limit:
+            mask |= late
+        early = days < unique[big[0] + 1]
+        if early.sum() <= limit:
+            mask |= early
+    return mask
+
+
+def _very_large(amounts: pd.Series, factor: float = 1000.0) -> pd.Series:
+    """Rows whose amount exceeds ``factor`` times the median positive row amount."""
+    positive = amounts[amounts > 0]
+    if len(positive) < 3:
+        return pd.Series(False, index=amounts.index)
+    return amounts > factor * positive.median()
 
 
 def clean_transactions(
@@ -512,10 +629,28 @@ def clean_transactions(
     available = [c for c in CANONICAL if c in frame.columns]
 
     frame = frame.copy()
+    samples = {
+        col: _first_text(frame[col])
+        for col in ("customer_id", "order_date", "amount")
+        if col in frame.columns
+    }
     frame["customer_id"] = _clean_ids(frame["customer_id"])
     frame = drop(frame, frame["customer_id"].isna(), "missing customer id")
     frame["customer_id"] = frame["customer_id"].astype(str)
 
+    if not date_format and not dayfirst:
+        order, n = day_order(frame["order_date"])
+        if order == "dayfirst":
+            dayfirst = True
+            steps.append(("dates read day-first", 0, f"{n} dates have a day above 12 first"))
+        elif order == "ambiguous":
+            steps.append(
+                (
+                    "day/month order ambiguous",
+                    0,
+                    f"{n} dates like 03/04 read month-first; else pass --dayfirst or --date-format",
+                )
+            )
     frame["order_date"], mixed = parse_dates(frame["order_date"], date_format, dayfirst)
     if mixed:
         steps.append(("dates in a second format", 0, f"{mixed} cells parsed one by one"))
@@ -547,8 +682,11 @@ def clean_transactions(
         cancelled |= frame["order_id"].str.upper().str.startswith("C")
     if returns == "drop":
         frame = drop(frame, cancelled, "cancellations and returns", "policy returns='drop'")
-        frame = drop(frame, frame["amount"] <= 0 if zero_amounts == "drop" else frame["amount"] < 0,
-                     "non-positive amount" if zero_amounts == "drop" else "negative amount")
+        frame = drop(
+            frame,
+            frame["amount"] <= 0 if zero_amounts == "drop" else frame["amount"] < 0,
+            "non-positive amount" if zero_amounts == "drop" else "negative amount",
+        )
     else:
         steps.append(("cancellations and returns kept", 0, f"{int(cancelled.sum())} rows netted"))
         if zero_amounts == "drop":
@@ -562,8 +700,17 @@ def clean_transactions(
         )
 
     if frame.empty:
-        reasons = "; ".join(f"{s}: {-n}" for s, n, _ in steps[1:] if n < 0)
-        raise DataError(f"no usable rows left in {source} after cleaning ({reasons})")
+        _raise_nothing_left(steps, source, samples)
+
+    isolated = _isolated_dates(frame["order_date"])
+    if isolated.any():
+        days = frame.loc[isolated, "order_date"].dt.strftime("%Y-%m-%d").unique()
+        frame = drop(
+            frame,
+            isolated,
+            "dates far from the rest",
+            f"over a year from all other orders ({', '.join(days[:3])}); fix them or pass --as-of",
+        )
 
     first_day = frame["order_date"].min().normalize()
     last_day = frame["order_date"].max().normalize()
@@ -576,7 +723,8 @@ def clean_transactions(
             raise DataError(f"as_of '{as_of}' is not a date; use YYYY-MM-DD") from err
         if cutoff < first_day:
             raise DataError(
-                f"as_of {cutoff.date()} is before the first order ({first_day.date()}) in {source}; "
+                f"as_of {cutoff.date()} is before the first order ({first_day.date()}) "
+                f"in {source}; "
                 "choose a later --as-of"
             )
         if cutoff > last_day:
@@ -589,6 +737,16 @@ def clean_transactions(
         "after as_of",
         f"orders after {cutoff.date()} are ignored",
     )
+    huge = _very_large(frame["amount"])
+    if huge.any():
+        steps.append(
+            (
+                "very large amounts (kept)",
+                0,
+                f"{int(huge.sum())} rows over {frame.loc[huge, 'amount'].min():,.0f}, "
+                "over 1000x the median row; check them",
+            )
+        )
     if "order_id" not in frame.columns:
         frame["order_id"] = np.arange(len(frame)).astype(str)
     lead = [c for c in CANONICAL if c in frame.columns]

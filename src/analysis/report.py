@@ -13,6 +13,24 @@ Layout of the output folder (default ``reports/``)::
 A period is rendered into a private staging folder and swapped in only when
 complete, so an interrupted run leaves the previous report in place and two runs
 for the same period cannot mix their files.
+
+Text from the data in HTML
+--------------------------
+Product names, countries and other text come from the user's file and may hold
+``<`` ``>`` or even ``<script>``. Notebooks show such text only through:
+
+- ``display(df)``: pandas escapes cell text itself;
+- a Styler made by :func:`style_table` (``style_table(df, {"revenue": "£{:,.0f}"})``),
+  which escapes cells and index/column labels. A bare ``df.style.format(...)``
+  does **not** escape (pandas' default), so do not use it on frames holding data text;
+- :func:`md_text` around every data value put into ``Markdown(...)``
+  (``Markdown(f"Top product: {report.md_text(name)}")``), since Markdown passes
+  raw HTML through.
+
+As a safety net, :func:`export_html` also defuses active HTML (``<script>``,
+``<iframe>``, ``on...=`` handlers, ``javascript:`` links) in every cell output
+before converting, so the rendered report never runs script from the data; and it
+loads nothing from the network (images are embedded, CDN scripts removed).
 """
 
 from __future__ import annotations
@@ -27,9 +45,10 @@ import re
 import shutil
 import signal
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,7 +110,7 @@ def record_metrics(notebook: str, metrics: Mapping, output_dir: str | Path | Non
     if output_dir is not None:
         folder = Path(output_dir) / METRICS_SUBDIR
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{notebook}.json.tmp"
+        tmp = folder / f".{notebook}.json.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(clean, indent=2, sort_keys=True))
         os.replace(tmp, folder / f"{notebook}.json")
     rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in clean.items()]
@@ -105,6 +124,79 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return folder / filename
+
+
+# --------------------------------------------------------------------------- safe text
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+
+
+def md_text(value) -> str:
+    """Text from the data made safe to put inside ``Markdown(...)``.
+
+    HTML is escaped (``<script>`` shows as text) and Markdown markup characters
+    are backslash-escaped (a product called ``*NEW*`` does not turn bold).
+
+    >>> print(md_text("<b>*NEW*</b>"))
+    &lt;b&gt;\\*NEW\\*&lt;/b&gt;
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
+
+
+def style_table(
+    frame: pd.DataFrame, formats: Mapping | str | None = None, hide_index: bool = False
+):
+    """A pandas Styler that escapes the data's text, with number formats.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Any table; text cells, index and column labels are HTML-escaped.
+    formats : mapping or str, optional
+        Passed to ``Styler.format`` (e.g. ``{"revenue": "£{:,.0f}"}``).
+    hide_index : bool
+        Hide the index column.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Chain further styling on it, but not another ``.format`` without
+        ``escape="html"``.
+    """
+    styler = frame.style.format(formats, escape="html")
+    styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    return styler.hide(axis="index") if hide_index else styler
+
+
+_ACTIVE_TAG = re.compile(
+    r"<(/?)(script|iframe|object|embed|applet|base|form|meta|link|frame|frameset)\b", re.IGNORECASE
+)
+_EVENT_ATTR = re.compile(r"(<[^>]*?\s)(on[a-z]+)(\s*=)", re.IGNORECASE)
+_JS_URL = re.compile(r"(href|src|action)(\s*=\s*[\"']?)\s*javascript:", re.IGNORECASE)
+
+
+def defuse_html(text: str) -> str:
+    """Make HTML from a cell output inert: active tags become visible text,
+    event-handler attributes and ``javascript:`` URLs are disabled. Tables,
+    styles and embedded images are left as they are."""
+    text = _ACTIVE_TAG.sub(r"&lt;\1\2", text)
+    previous = None
+    while previous != text:  # handlers may repeat in one tag
+        previous = text
+        text = _EVENT_ATTR.sub(r"\1data-blocked-\2\3", text)
+    return _JS_URL.sub(r"\1\2blocked:", text)
+
+
+def _defuse_outputs(nb) -> None:
+    """Apply :func:`defuse_html` to every HTML / Markdown output of a notebook, in place."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in ("text/html", "text/markdown", "image/svg+xml"):
+                if mime in data:
+                    value = data[mime]
+                    joined = "".join(value) if isinstance(value, list) else value
+                    data[mime] = defuse_html(joined)
 
 
 # --------------------------------------------------------------------------- notebooks
@@ -164,7 +256,9 @@ def execute_notebook(
         return f"{type(err).__name__}: {err}".strip().splitlines()[0][:500]
 
 
-def export_html(ipynb: Path, out_html: Path, no_input: bool = False, title: str | None = None) -> None:
+def export_html(
+    ipynb: Path, out_html: Path, no_input: bool = False, title: str | None = None
+) -> None:
     """Convert an executed notebook to one self-contained HTML file (no network needed)."""
     import nbformat
     from nbconvert import HTMLExporter
@@ -172,6 +266,7 @@ def export_html(ipynb: Path, out_html: Path, no_input: bool = False, title: str 
     nb = nbformat.read(str(ipynb), as_version=4)
     if title:
         nb.metadata["title"] = title
+    _defuse_outputs(nb)
     exporter = HTMLExporter(
         template_name="lab",
         exclude_input=no_input,
@@ -184,6 +279,7 @@ def export_html(ipynb: Path, out_html: Path, no_input: bool = False, title: str 
     exporter.require_js_url = ""
     body, _ = exporter.from_notebook_node(nb)
     body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
     tmp = out_html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, out_html)
@@ -235,16 +331,23 @@ def _terminate_as_interrupt():
 def _swap_in(staging: Path, final: Path) -> None:
     """Replace ``final`` by ``staging`` under a lock; the old report is removed after."""
     lock_path = final.parent / f".{final.name}.lock"
-    with open(lock_path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        trash = None
-        if final.exists():
-            trash = final.parent / f".trash-{final.name}-{os.getpid()}-{time.time_ns()}"
-            os.replace(final, trash)
-        os.replace(staging, final)
-        fcntl.flock(lock, fcntl.LOCK_UN)
-    if trash is not None:
-        shutil.rmtree(trash, ignore_errors=True)
+    # Signals wait until the swap is over: an interrupt between the two renames
+    # would leave the period with no report at all.
+    blocked = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    try:
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            trash = None
+            if final.exists():
+                trash = final.parent / f".trash-{final.name}-{os.getpid()}-{time.time_ns()}"
+                os.replace(final, trash)
+            os.replace(staging, final)
+            fcntl.flock(lock, fcntl.LOCK_UN)
+        if trash is not None:
+            shutil.rmtree(trash, ignore_errors=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def render_period(
@@ -280,15 +383,24 @@ def render_period(
     params = {**parameters, "as_of": as_of, "output_dir": str(staging)}
     result = PeriodResult(as_of, final)
 
+    cancelled = threading.Event()
+    started = time.time()
+
     def run(path: Path) -> NotebookResult:
         start = time.perf_counter()
+        if cancelled.is_set():
+            return NotebookResult(short_name(path), 0.0, "cancelled")
         declared = notebook_parameters(path)
         own = {k: v for k, v in params.items() if k in declared}
         ipynb = staging / path.name
-        error = execute_notebook(path, ipynb, own)
+        error = execute_notebook(path, ipynb, own, cwd=path.parent)
+        if cancelled.is_set():
+            return NotebookResult(short_name(path), time.perf_counter() - start, "cancelled")
         if ipynb.exists():
             try:
-                export_html(ipynb, ipynb.with_suffix(".html"), no_input, f"{short_name(path)} {as_of}")
+                export_html(
+                    ipynb, ipynb.with_suffix(".html"), no_input, f"{short_name(path)} {as_of}"
+                )
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
@@ -296,20 +408,32 @@ def render_period(
         log(f"  {path.name:<28} {seconds:6.1f} s  {status}")
         return NotebookResult(short_name(path), seconds, error)
 
+    # Notebooks run in worker threads even with jobs=1, so that the main thread only
+    # waits and an interrupt (Ctrl-C, or SIGTERM turned into one) is handled here:
+    # stop the kernels, let the workers return, then remove the staging folder.
+    pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))))
     try:
         with _terminate_as_interrupt():
-            if jobs > 1 and len(notebooks) > 1:
-                with ThreadPoolExecutor(max_workers=jobs) as pool:
-                    result.results = list(pool.map(run, notebooks))
-            else:
-                result.results = [run(p) for p in notebooks]
+            futures: list[Future] = [pool.submit(run, p) for p in notebooks]
+            try:
+                result.results = [f.result() for f in futures]
+            except BaseException:
+                cancelled.set()
+                for f in futures:
+                    f.cancel()
+                _stop_kernels(started)
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             metrics = collect_metrics(staging, [r.name for r in result.results])
             (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
             run_info = {
                 "as_of": as_of,
                 "notebooks": {
-                    r.name: {"status": "ok" if r.ok else "failed", "error": r.error,
-                             "seconds": round(r.seconds, 2)}
+                    r.name: {
+                        "status": "ok" if r.ok else "failed",
+                        "error": r.error,
+                        "seconds": round(r.seconds, 2),
+                    }
                     for r in result.results
                 },
                 "parameters": {k: v for k, v in params.items() if k != "output_dir"},
@@ -319,9 +443,31 @@ def render_period(
             staging.chmod(0o755)
             _swap_in(staging, final)
     finally:
+        pool.shutdown(wait=False)
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _stop_kernels(since: float) -> None:
+    """Kill the Jupyter kernels this process started after ``since`` (epoch seconds).
+
+    Used on interrupt so that no notebook keeps writing into a staging folder that
+    is being removed. Only direct children running ``ipykernel`` are touched.
+    """
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with ipykernel
+        return
+    kernels = []
+    for child in psutil.Process().children(recursive=False):
+        with contextlib.suppress(psutil.Error):
+            if child.create_time() >= since - 1 and "ipykernel" in " ".join(child.cmdline()):
+                kernels.append(child)
+    for kernel in kernels:
+        with contextlib.suppress(psutil.Error):
+            kernel.kill()
+    psutil.wait_procs(kernels, timeout=5)
 
 
 def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
@@ -338,8 +484,9 @@ def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
 PERIOD_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 _INDEX_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
-color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}p.sub{color:#52606d;margin-top:0}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
+max-width:1200px;color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}
+p.sub{color:#52606d;margin-top:0}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
 padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
 thead th{background:#f5f7fa}td.up{color:#1b7a3d}td.down{color:#b42318}a{color:#1d4ed8}
@@ -368,23 +515,50 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
+def _read_json(path: Path) -> dict:
+    """A JSON file's content, or {} when it is missing or unreadable (being replaced)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 def build_index(out: Path, max_periods: int = 12) -> Path:
-    """Write ``out/index.html``: every period's notebooks and their headline metrics."""
-    periods = sorted((p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
-                     key=lambda p: p.name, reverse=True)
+    """Write ``out/index.html``: every period's notebooks and their headline metrics.
+
+    Runs under a lock (``out/.index.lock``) so that concurrent runs writing into the
+    same report folder never interleave their index files.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _write_index(out, max_periods)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_index(out: Path, max_periods: int) -> Path:
+    periods = sorted(
+        (p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
+        key=lambda p: p.name,
+        reverse=True,
+    )
     shown = periods[:max_periods]
     data = {}
     for p in shown:
-        metrics = json.loads((p / "metrics.json").read_text()) if (p / "metrics.json").exists() else {}
-        run = json.loads((p / "run.json").read_text()) if (p / "run.json").exists() else {}
+        metrics = _read_json(p / "metrics.json")
+        run = _read_json(p / "run.json")
         data[p.name] = (metrics, run.get("notebooks", {}))
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>Customer analytics reports</title>",
         f"<style>{_INDEX_CSS}</style></head><body>",
         "<h1>Customer analytics reports</h1>",
-        f"<p class='sub'>{len(periods)} period(s); newest first. Each link opens a self-contained report.</p>",
-        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>notebooks</th></tr></thead><tbody>",
+        f"<p class='sub'>{len(periods)} period(s); newest first. "
+        "Each link opens a self-contained report.</p>",
+        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>notebooks</th></tr></thead>"
+        "<tbody>",
     ]
     for p in periods:
         links = []
@@ -393,21 +567,30 @@ def build_index(out: Path, max_periods: int = 12) -> Path:
             status = data.get(p.name, ({}, {}))[1].get(name, {})
             if status.get("status") == "failed":
                 err = html.escape(status.get("error") or "")
-                links.append(f"<a class='failed' href='{p.name}/{html_file.name}' title='{err}'>"
-                             f"{html.escape(name)} (failed)</a>")
+                links.append(
+                    f"<a class='failed' href='{p.name}/{html_file.name}' title='{err}'>"
+                    f"{html.escape(name)} (failed)</a>"
+                )
             else:
                 links.append(f"<a href='{p.name}/{html_file.name}'>{html.escape(name)}</a>")
-        parts.append(f"<tr><td>{p.name}</td><td style='text-align:left'>{' · '.join(links)}</td></tr>")
+        parts.append(
+            f"<tr><td>{p.name}</td><td style='text-align:left'>{' · '.join(links)}</td></tr>"
+        )
     parts.append("</tbody></table>")
     if shown:
         parts.append("<h2>Headline metrics</h2><table><thead><tr><th>metric</th>")
         parts.extend(f"<th>{p.name}</th>" for p in shown)
         parts.append("</tr></thead><tbody>")
-        notebooks = sorted({nb for m, _ in data.values() for nb in (m or {})},
-                           key=lambda n: min((i for i, p in enumerate(notebook_paths()) if short_name(p) == n),
-                                             default=99))
+        notebooks = sorted(
+            {nb for m, _ in data.values() for nb in (m or {})},
+            key=lambda n: min(
+                (i for i, p in enumerate(notebook_paths()) if short_name(p) == n), default=99
+            ),
+        )
         for nb in notebooks:
-            parts.append(f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>")
+            parts.append(
+                f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>"
+            )
             flat = {period: _flatten((m or {}).get(nb)) for period, (m, _) in data.items()}
             keys = list(dict.fromkeys(k for f in flat.values() for k in f))
             for key in keys:
@@ -416,14 +599,20 @@ def build_index(out: Path, max_periods: int = 12) -> Path:
                     value = flat[p.name].get(key)
                     older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
                     cls = ""
-                    if isinstance(value, (int, float)) and isinstance(older, (int, float)) and value != older:
+                    if (
+                        isinstance(value, (int, float))
+                        and isinstance(older, (int, float))
+                        and value != older
+                    ):
                         cls = " class='up'" if value > older else " class='down'"
                     cells.append(f"<td{cls}>{_fmt(value)}</td>")
                 parts.append(f"<tr><td>{html.escape(key)}</td>{''.join(cells)}</tr>")
-        parts.append("</tbody></table><p class='sub'>Green: higher than the period before; red: lower.</p>")
+        parts.append(
+            "</tbody></table><p class='sub'>Green: higher than the period before; red: lower.</p>"
+        )
     parts.append("</body></html>")
     index = out / "index.html"
-    tmp = out / ".index.html.tmp"
+    tmp = out / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
     tmp.write_text("\n".join(parts), encoding="utf-8")
     os.replace(tmp, index)
     return index
