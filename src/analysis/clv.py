@@ -52,6 +52,17 @@ PARAM_NAMES = {
     "gamma_gamma": ("p", "q", "v"),
 }
 RFT = ["frequency", "recency", "T"]
+LABELS = {
+    "name": "model",
+    "loglik": "log-likelihood",
+    "aic": "AIC",
+    "predicted_total": "holdout predicted",
+    "actual_total": "holdout actual",
+    "aggregate_error": "total error",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "top_decile_capture": "top-10% capture",
+}  # display names of the comparison / scorecard columns
 DAYS_PER_MONTH = 365.25 / 12
 MIN_REPEAT_BUYERS = 10
 
@@ -549,7 +560,7 @@ def score(predicted: pd.Series, actual: pd.Series) -> dict:
     }
 
 
-def _param_text(params: dict) -> str:
+def param_text(params: dict) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in params.items())
 
 
@@ -590,7 +601,7 @@ def compare_models(
             continue
         fits[model] = fitted
         row.update(
-            parameters=_param_text(fitted.params),
+            parameters=param_text(fitted.params),
             loglik=fitted.loglik,
             aic=fitted.aic,
             converged=fitted.converged,
@@ -606,7 +617,9 @@ def compare_models(
     return fits, table
 
 
-def choose_model(table: pd.DataFrame, override: str | None = None, criterion: str = "mae") -> str:
+def choose_model(
+    table: pd.DataFrame, override: str | None = None, criterion: str = "mae"
+) -> str | None:
     """The purchase model to use: ``override`` if given, else the lowest holdout error.
 
     Parameters
@@ -614,23 +627,78 @@ def choose_model(table: pd.DataFrame, override: str | None = None, criterion: st
     table : pandas.DataFrame
         :func:`compare_models` table.
     override : str, optional
-        Force a model (must have been fitted).
+        Force a model (it must have been fitted).
     criterion : {"mae", "rmse", "aggregate_error"}
         Holdout error to minimise (absolute value for ``aggregate_error``).
 
-    Raises
-    ------
-    ModelFitError
-        When no model could be fitted.
+    Returns
+    -------
+    str or None
+        The model key; None when no model could be fitted.
     """
+    if criterion not in ("mae", "rmse", "aggregate_error"):
+        raise ValueError(f"criterion '{criterion}' unknown; use mae, rmse or aggregate_error")
     fitted = table.dropna(subset=[criterion])
     if fitted.empty:
-        raise ModelFitError("no purchase model could be fitted on these data")
+        return None
     if override:
         if override not in fitted.index:
             raise ValueError(f"model '{override}' was not fitted; choose from {list(fitted.index)}")
         return override
     return str(fitted[criterion].abs().idxmin())
+
+
+def attempt(function, *args, **kwargs):
+    """Call a fitting function; return ``(result, None)``, or ``(None, reason)`` on ModelFitError.
+
+    Lets a notebook say in words why a model is missing and carry on.
+    """
+    try:
+        return function(*args, **kwargs), None
+    except ModelFitError as exc:
+        return None, str(exc)
+
+
+def windows(first_date, as_of, holdout_days: int) -> dict:
+    """Calibration and holdout windows: calibration ends ``holdout_days`` before ``as_of``.
+
+    Returns
+    -------
+    dict
+        ``calibration_end``, ``observation_end`` (Timestamps) and ``holdout_days``.
+
+    Raises
+    ------
+    ValueError
+        When the holdout would start before the data does.
+    """
+    as_of = pd.Timestamp(as_of).normalize()
+    calibration_end = as_of - pd.Timedelta(days=int(holdout_days))
+    if int(holdout_days) <= 0 or calibration_end <= pd.Timestamp(first_date).normalize():
+        raise ValueError(
+            f"holdout_days={holdout_days} leaves no calibration window: the data start on "
+            f"{pd.Timestamp(first_date).date()} and as_of is {as_of.date()}; use a shorter holdout"
+        )
+    return {
+        "calibration_end": calibration_end,
+        "observation_end": as_of,
+        "holdout_days": int(holdout_days),
+    }
+
+
+def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit: str) -> str:
+    """The windows and their counts, in words (markdown)."""
+    unit_name = {"W": "weeks", "weeks": "weeks", "D": "days", "days": "days"}[unit]
+    return (
+        f"**Calibration** up to {win['calibration_end']:%Y-%m-%d}: "
+        f"{len(calibration):,} customers made {int(calibration['frequency'].sum()):,} repeat "
+        f"purchases. **Holdout** {win['calibration_end'] + pd.Timedelta(days=1):%Y-%m-%d} to "
+        f"{win['observation_end']:%Y-%m-%d} ({win['holdout_days']} days): the same customers made "
+        f"{int(calibration['frequency_holdout'].sum()):,} repeat purchases. "
+        f"**Forward-looking numbers** use all {len(summary):,} customers up to "
+        f"{win['observation_end']:%Y-%m-%d}. Time is measured in {unit_name}; purchases on the "
+        "same day count once."
+    )
 
 
 # ------------------------------------------------------------------ validation figures' data
@@ -1057,24 +1125,27 @@ def one_time_takeaway(segments: pd.DataFrame, fitted: FittedModel, currency: str
     return text
 
 
-def top_customers(values: pd.DataFrame, n: int = 10, anonymize: bool = False) -> pd.DataFrame:
+def top_customers(
+    values: pd.DataFrame, n: int = 10, anonymize: bool = False, time_unit: str = "W"
+) -> pd.DataFrame:
     """The ``n`` customers with the highest CLV, ids pseudonymised when asked.
 
     Returns
     -------
     pandas.DataFrame
         ``customer_id``, ``purchases`` (purchase days so far), ``weeks since last purchase``
-        (in the summary's time unit), ``P(alive)``, ``expected purchases``,
+        (``days ...`` when ``time_unit`` is days), ``P(alive)``, ``expected purchases``,
         ``expected spend``, ``CLV``.
     """
     from analysis.privacy import display_ids
 
     top = values.nlargest(n, "clv")
+    since = f"{'days' if TIME_UNITS[time_unit] == 1 else 'weeks'} since last purchase"
     out = pd.DataFrame(
         {
             "customer_id": top.index.astype(str),
             "purchases": (top["frequency"] + 1).astype(int).to_numpy(),
-            "time since last purchase": (top["T"] - top["recency"]).to_numpy(),
+            since: (top["T"] - top["recency"]).to_numpy(),
             "P(alive)": top["p_alive"].to_numpy(),
             "expected purchases": top["expected_purchases"].to_numpy(),
             "expected spend": top["expected_spend"].to_numpy(),
@@ -1171,6 +1242,8 @@ def tracking_takeaway(track: pd.DataFrame) -> str:
     if len(cal):
         end = cal.iloc[-1]
         text += (
+            "This is the population-level forecast (it does not use each customer's own "
+            "history). "
             f"By the end of calibration (week {cal.index[-1]}) customers had made "
             f"{end['cum_actual']:,.0f} repeat purchases; "
             f"the model says {end['cum_predicted']:,.0f}. "
@@ -1269,3 +1342,71 @@ def scorecard_takeaway(card: pd.DataFrame, chosen_name: str) -> str:
         f"{_pct(model['aggregate_error'])}."
     )
     return text
+
+
+def headline_metrics(
+    fits: dict[str, FittedModel],
+    spend: FittedModel | None,
+    card: pd.DataFrame | None,
+    chosen: str | None,
+    values: pd.DataFrame | None,
+    uncertainty: pd.DataFrame | None,
+) -> dict:
+    """The ``lifetime_value`` metrics (models and spend model fitted on the calibration window).
+
+    Parameters
+    ----------
+    fits : dict
+        Calibration fits from :func:`compare_models` (missing models become None).
+    spend : FittedModel or None
+        Gamma-Gamma fitted on the calibration window.
+    card : pandas.DataFrame or None
+        :func:`scorecard` table.
+    chosen : str or None
+        Chosen model key.
+    values : pandas.DataFrame or None
+        Forward :func:`customer_value` output.
+    uncertainty : pandas.DataFrame or None
+        :func:`intervals` table with a ``total_clv`` row.
+
+    Returns
+    -------
+    dict
+        ``bgnbd``, ``pareto_nbd``, ``mbgnbd`` ({params..., loglik} or None),
+        ``gamma_gamma`` ({p, q, v} or None), ``holdout_actual_total``,
+        ``holdout_predicted_total``, ``holdout_mae``, ``baseline_mae``,
+        ``chosen_model``, ``total_clv``, ``total_clv_interval``, ``customers``.
+    """
+    out = {}
+    for model in PURCHASE_MODELS:
+        f = fits.get(model)
+        out[model] = None if f is None else {**f.params, "loglik": f.loglik}
+    out["gamma_gamma"] = None if spend is None else dict(spend.params)
+    row = card.loc[MODEL_NAMES[chosen]] if card is not None and chosen else None
+    base = card.loc["baseline: calibration rate"] if card is not None else None
+    out["holdout_actual_total"] = None if base is None else base["actual_total"]
+    out["holdout_predicted_total"] = None if row is None else row["predicted_total"]
+    out["holdout_mae"] = None if row is None else row["mae"]
+    out["baseline_mae"] = None if base is None else base["mae"]
+    out["chosen_model"] = chosen
+    out["total_clv"] = None if values is None else float(values["clv"].sum())
+    interval = None
+    if uncertainty is not None and "total_clv" in uncertainty.index:
+        interval = uncertainty.loc["total_clv", ["low", "high"]].tolist()
+    out["total_clv_interval"] = interval
+    out["customers"] = None if values is None else len(values)
+    return out
+
+
+def interval_style(table: pd.DataFrame, currency: str = ""):
+    """Styled :func:`intervals` table: parameters to 4 significant digits, CLV rows as money."""
+    money = [i for i in table.index if str(i).startswith("clv") or i == "total_clv"]
+    other = [i for i in table.index if i not in money]
+    cols = ["estimate", "low", "high"]
+    renamed = {"total_clv": "CLV: all customers"}
+    renamed.update({i: "CLV: " + str(i)[5:] for i in money if str(i).startswith("clv: ")})
+    return (
+        table.style.format("{:.4g}", subset=pd.IndexSlice[other, cols], na_rep="–")
+        .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
+        .format_index(lambda i: renamed.get(i, i), axis=0)
+    )
