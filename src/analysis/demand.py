@@ -1,0 +1,991 @@
+"""Demand: how revenue, orders and customers move over time, what drives it, what comes next.
+
+Each aggregation of the transaction log lives in one function with a plain
+signature (transactions in, small table out), so that the heavy ones
+(:func:`period_series`, :func:`new_vs_returning`, :func:`cohort_tables`,
+:func:`purchase_gaps`) can later be expressed as SQL without touching the rest.
+Everything downstream (comparisons, ABC classes, forecast, backtest, takeaway
+sentences) works on those small tables.
+
+Conventions
+-----------
+- Periods are calendar months (``"M"``) or weeks ending on Sunday (``"W"``).
+- A period is *partial* when it ends after ``as_of`` (still running) or starts
+  before the first day of the log (the log begins mid-period). Partial periods
+  are shown marked and never compared, modelled or read as a collapse.
+- A *repeat* purchase is any purchase day of a customer after their first one.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from analysis.summary import purchase_days
+
+FREQS = {"W": "W-SUN", "M": "M"}
+FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
+SEASON = {"W": 52, "M": 12}
+MEASURES = ("revenue", "orders", "customers", "avg_order_value")
+MEASURE_LABELS = {
+    "revenue": "Revenue",
+    "orders": "Orders",
+    "customers": "Active customers",
+    "avg_order_value": "Average order value",
+}
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _check(frame: pd.DataFrame, columns) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"transactions lack column(s) {missing}; load them with analysis.data.load_transactions"
+        )
+
+
+def _freq(freq: str) -> str:
+    if freq not in FREQS:
+        raise ValueError(f"freq '{freq}' unknown; use 'W' (weeks) or 'M' (months)")
+    return FREQS[freq]
+
+
+def _money(value: float, currency: str) -> str:
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e6:
+        return f"{sign}{currency}{value / 1e6:.2f}M"
+    if value >= 1e4:
+        return f"{sign}{currency}{value / 1e3:.0f}k"
+    return f"{sign}{currency}{value:,.0f}"
+
+
+def period_label(period: pd.Period) -> str:
+    """``Nov 2011`` for a month, ``week of 28 Nov 2011`` for a week (its Monday)."""
+    if period.freqstr.startswith("M"):
+        return period.strftime("%b %Y")
+    return f"week of {period.start_time:%d %b %Y}"
+
+
+# --------------------------------------------------------------------------- 1. trends
+
+
+def period_series(
+    frame: pd.DataFrame, freq: str = "M", as_of: pd.Timestamp | str | None = None
+) -> pd.DataFrame:
+    """Revenue, orders, active customers and average order value per period.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``customer_id``, ``order_date``, ``amount``, ``order_id``.
+    freq : {"M", "W"}
+        Calendar months or weeks ending on Sunday.
+    as_of : date-like, optional
+        The cutoff (whole day included); default the last order date. Periods up
+        to the one holding ``as_of`` are listed, with zeros where nothing was sold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``period`` (Period); columns ``revenue``, ``orders``, ``customers``,
+        ``avg_order_value`` and ``complete`` (False for a period still running at
+        ``as_of`` or begun before the first order of the log).
+    """
+    _check(frame, ("customer_id", "order_date", "amount", "order_id"))
+    rule = _freq(freq)
+    cutoff = pd.Timestamp(as_of if as_of is not None else frame["order_date"].max()).normalize()
+    period = frame["order_date"].dt.to_period(rule)
+    grouped = frame.groupby(period)
+    out = pd.DataFrame(
+        {
+            "revenue": grouped["amount"].sum(),
+            "orders": grouped["order_id"].nunique(),
+            "customers": grouped["customer_id"].nunique(),
+        }
+    )
+    full = pd.period_range(out.index.min(), pd.Period(cutoff, rule), freq=rule, name="period")
+    out = out.reindex(full, fill_value=0)
+    out["avg_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
+    first_day = frame["order_date"].min().normalize()
+    ends = full.end_time.normalize()
+    starts = full.start_time
+    out["complete"] = (ends <= cutoff) & (starts >= first_day)
+    return out
+
+
+def compare_periods(series: pd.DataFrame) -> pd.DataFrame:
+    """The last complete period against the one before and the same period a year earlier.
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        Output of :func:`period_series` (columns ``revenue``, ``orders``,
+        ``customers``, ``avg_order_value``, ``complete``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure; columns ``last``, ``previous``, ``change``
+        (fraction), ``year_earlier``, ``change_vs_year`` (NaN when the data does
+        not reach back a full complete year). ``attrs`` holds the periods compared.
+    """
+    _check(series, MEASURES + ("complete",))
+    complete = series.loc[series["complete"]]
+    table = pd.DataFrame(index=list(MEASURES), columns=["last", "previous", "change",
+                                                        "year_earlier", "change_vs_year"],
+                         dtype=float)
+    table.attrs = {"last": None, "previous": None, "year_earlier": None}
+    if complete.empty:
+        return table
+    last = complete.index[-1]
+    table["last"] = complete.loc[last, list(MEASURES)].astype(float).to_numpy()
+    table.attrs["last"] = last
+    if len(complete) >= 2:
+        prev = complete.index[-2]
+        table["previous"] = complete.loc[prev, list(MEASURES)].astype(float).to_numpy()
+        table.attrs["previous"] = prev
+    season = SEASON["M"] if last.freqstr.startswith("M") else SEASON["W"]
+    year_ago = last - season
+    if year_ago in complete.index:
+        table["year_earlier"] = complete.loc[year_ago, list(MEASURES)].astype(float).to_numpy()
+        table.attrs["year_earlier"] = year_ago
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["change"] = table["last"] / table["previous"] - 1
+        table["change_vs_year"] = table["last"] / table["year_earlier"] - 1
+    return table.replace([np.inf, -np.inf], np.nan)
+
+
+def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """:func:`compare_periods` with readable row and column names (periods named)."""
+    names = {
+        "last": "last",
+        "previous": "previous",
+        "year_earlier": "year_earlier",
+    }
+    for key in names:
+        period = comparison.attrs.get(key)
+        names[key] = period_label(period) if period is not None else "a year earlier (n/a)"
+    return comparison.rename(index=MEASURE_LABELS).rename(
+        columns={
+            "last": names["last"],
+            "previous": names["previous"],
+            "change": "change",
+            "year_earlier": names["year_earlier"],
+            "change_vs_year": "change vs a year earlier",
+        }
+    )
+
+
+def trend_takeaway(comparison: pd.DataFrame, series: pd.DataFrame, currency: str = "") -> str:
+    """Sentences on the last complete period vs the one before / a year before, and on
+    any partial period shown.
+
+    Parameters
+    ----------
+    comparison : pandas.DataFrame
+        Output of :func:`compare_periods`.
+    series : pandas.DataFrame
+        The :func:`period_series` it was computed from (for the partial periods).
+    """
+    last = comparison.attrs.get("last")
+    if last is None:
+        return "No complete period before the cutoff yet: nothing to compare."
+    rev = comparison.loc["revenue"]
+    cust = comparison.loc["customers"]
+    aov = comparison.loc["avg_order_value"]
+    text = (
+        f"In **{period_label(last)}**, the last complete period, revenue was "
+        f"**{_money(rev['last'], currency)}** from {cust['last']:,.0f} active customers "
+    )
+    prev = comparison.attrs.get("previous")
+    if prev is not None and pd.notna(rev["change"]):
+        text += (
+            f"(**{rev['change']:+.0%}** on {period_label(prev)}; customers {cust['change']:+.0%}, "
+            f"average order value {aov['change']:+.0%})."
+        )
+        driver = (
+            "the number of active customers"
+            if abs(cust["change"]) >= abs(aov["change"])
+            else "the average order value"
+        )
+        if abs(rev["change"]) >= 0.05:
+            text += f" The move is driven mainly by {driver}."
+    else:
+        text += "."
+    year = comparison.attrs.get("year_earlier")
+    if year is not None and pd.notna(rev["change_vs_year"]):
+        text += (
+            f" Against the same period a year earlier ({period_label(year)}) revenue is "
+            f"**{rev['change_vs_year']:+.0%}**."
+        )
+    else:
+        text += " The data does not reach a complete year back, so there is no year-on-year view."
+    partial = series.loc[~series["complete"]]
+    if len(partial):
+        names = ", ".join(period_label(p) for p in partial.index)
+        text += f" Partial periods ({names}) are hatched: their totals are incomplete, not a drop."
+    return text
+
+
+# --------------------------------------------------------------------------- 2. new vs returning
+
+
+def new_vs_returning(frame: pd.DataFrame) -> pd.DataFrame:
+    """Revenue and customers per month from first purchases vs repeat purchases.
+
+    A customer's first purchase day is "new"; every later purchase day is a
+    "repeat". A customer is *new* in the month of their first purchase and
+    *returning* in every later month in which they buy.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``customer_id``, ``order_date``, ``amount``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``month`` (Period); columns ``new_revenue``, ``repeat_revenue``,
+        ``new_customers``, ``returning_customers``.
+    """
+    _check(frame, ("customer_id", "order_date", "amount"))
+    daily = purchase_days(frame)
+    first = daily.groupby("customer_id")["day"].transform("min")
+    daily["month"] = daily["day"].dt.to_period("M")
+    is_first_day = daily["day"] == first
+    is_first_month = daily["month"] == first.dt.to_period("M")
+    grouped = daily.groupby("month")
+    out = pd.DataFrame(
+        {
+            "new_revenue": daily["amount"].where(is_first_day, 0.0).groupby(daily["month"]).sum(),
+            "repeat_revenue": daily["amount"].where(~is_first_day, 0.0)
+            .groupby(daily["month"])
+            .sum(),
+            "new_customers": daily["customer_id"].where(is_first_month)
+            .groupby(daily["month"])
+            .nunique(),
+            "returning_customers": daily["customer_id"].where(~is_first_month)
+            .groupby(daily["month"])
+            .nunique(),
+        }
+    )
+    out = out.reindex(pd.period_range(grouped.size().index.min(), out.index.max(), freq="M"),
+                      fill_value=0)
+    out.index.name = "month"
+    return out
+
+
+def repeat_revenue_share(table: pd.DataFrame) -> float | None:
+    """Share of all revenue that came from repeat purchases (output of :func:`new_vs_returning`)."""
+    total = table["new_revenue"].sum() + table["repeat_revenue"].sum()
+    return float(table["repeat_revenue"].sum() / total) if total > 0 else None
+
+
+def new_returning_takeaway(table: pd.DataFrame, as_of, currency: str = "") -> str:
+    """What share of revenue repeat buyers bring, and how it moved over the log."""
+    share = repeat_revenue_share(table)
+    if share is None:
+        return "No revenue in the period: nothing to split into new and repeat buyers."
+    complete = table.loc[table.index.end_time.normalize() <= pd.Timestamp(as_of).normalize()]
+    text = f"Over the whole log **{share:.0%} of revenue came from repeat purchases**."
+    if len(complete) >= 2:
+        rev = complete["new_revenue"] + complete["repeat_revenue"]
+        shares = complete["repeat_revenue"] / rev.where(rev > 0)
+        last = complete.index[-1]
+        text += (
+            f" In {period_label(last)} it was {shares.iloc[-1]:.0%} "
+            f"({complete.loc[last, 'new_customers']:,} new and "
+            f"{complete.loc[last, 'returning_customers']:,} returning customers)."
+        )
+    text += (
+        f" The first months of the log (from {period_label(table.index[0])}) count a buyer as "
+        "new even if they bought before the data starts, so the repeat share there may be "
+        "understated; later months show the settled mix."
+    )
+    return text
+
+
+# --------------------------------------------------------------------------- 3. seasonality, cycle
+
+
+def has_time_of_day(frame: pd.DataFrame) -> bool:
+    """Whether order dates carry clock times (most rows not at midnight)."""
+    _check(frame, ("order_date",))
+    d = frame["order_date"]
+    return bool((d != d.dt.normalize()).mean() > 0.5)
+
+
+def activity_heatmap(frame: pd.DataFrame) -> pd.DataFrame:
+    """Average orders per day by weekday × hour (timed data) or weekday × calendar month.
+
+    Counts are divided by the number of such days in the log's date range, so a
+    weekday that occurs more often, or a month covered twice, is not inflated.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``order_date`` and ``order_id``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``Mon`` .. ``Sun``; columns hours (0-23, only those with orders) or
+        ``Jan`` .. ``Dec`` (only months in the data). ``attrs["by"]`` is
+        ``"hour"`` or ``"month"``.
+    """
+    _check(frame, ("order_date", "order_id"))
+    orders = frame.groupby("order_id", sort=False)["order_date"].min()
+    days = pd.date_range(orders.min().normalize(), orders.max().normalize(), freq="D")
+    by = "hour" if has_time_of_day(frame) else "month"
+    if by == "hour":
+        counts = pd.crosstab(orders.dt.weekday, orders.dt.hour)
+        n_days = pd.Series(days.weekday).value_counts()
+        table = counts.div(n_days.reindex(counts.index), axis=0)
+    else:
+        counts = pd.crosstab(orders.dt.weekday, orders.dt.month)
+        n_days = pd.crosstab(days.weekday, days.month)
+        table = counts / n_days.reindex(index=counts.index, columns=counts.columns)
+        table.columns = [MONTHS[m - 1] for m in table.columns]
+    table = table.reindex(range(7), fill_value=0.0)
+    table.index = list(WEEKDAYS)
+    table.attrs["by"] = by
+    return table.astype(float)
+
+
+def heatmap_takeaway(table: pd.DataFrame) -> str:
+    """Busiest and quietest weekday, and the peak hour or month."""
+    by_day = table.mean(axis=1)
+    busiest, quietest = by_day.idxmax(), by_day.idxmin()
+    peak = table.sum(axis=0).idxmax()
+    unit = "hour" if table.attrs.get("by") == "hour" else "month"
+    text = f"**{busiest}** is the busiest weekday"
+    if by_day.min() == 0:
+        text += f"; there are **no orders on {quietest}**"
+    else:
+        text += f", {quietest} the quietest ({by_day.min() / by_day.max():.0%} of the peak)"
+    peak_name = f"{peak}:00-{peak + 1}:00" if unit == "hour" else str(peak)
+    text += f". Orders peak in **{peak_name}**: the window for campaigns and staffing."
+    if unit == "month":
+        text += (
+            " The data has dates only, no times, so the view is weekday × calendar month; with "
+            "under two years of data each month is seen once or twice, so a peak month may be a "
+            "one-off (a launch, an acquisition push) rather than a season."
+        )
+    return text
+
+
+def purchase_gaps(frame: pd.DataFrame) -> pd.Series:
+    """Days between a customer's consecutive purchase days (same-day orders merged).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``customer_id``, ``order_date``, ``amount``.
+
+    Returns
+    -------
+    pandas.Series
+        One value (int days) per repeat purchase, named ``days_between``.
+    """
+    daily = purchase_days(frame)
+    gaps = daily.groupby("customer_id")["day"].diff().dt.days.dropna().astype("int64")
+    return gaps.rename("days_between").reset_index(drop=True)
+
+
+def gap_stats(gaps: pd.Series) -> dict:
+    """Median and quartiles of the gaps (days); None values when there are no repeats."""
+    if gaps.empty:
+        return {"median": None, "q1": None, "q3": None, "repeats": 0}
+    q1, med, q3 = gaps.quantile([0.25, 0.5, 0.75]).to_list()
+    return {"median": float(med), "q1": float(q1), "q3": float(q3), "repeats": int(len(gaps))}
+
+
+def gaps_takeaway(stats: dict) -> str:
+    """The purchase cycle in words, and what it means for the churn window."""
+    if not stats["repeats"]:
+        return "No customer bought twice, so there is no purchase cycle to measure yet."
+    return (
+        f"Half of all repeat purchases come within **{stats['median']:.0f} days** of the "
+        f"previous one; the middle half within {stats['q1']:.0f}-{stats['q3']:.0f} days "
+        f"({stats['repeats']:,} repeat purchases). A customer silent for much longer than "
+        f"{stats['q3']:.0f} days is outside the usual cycle: that is the natural starting "
+        "point for the churn window."
+    )
+
+
+# --------------------------------------------------------------------------- 4. cohorts
+
+
+def cohort_tables(
+    frame: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Monthly acquisition cohorts × months since first purchase.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``customer_id``, ``order_date``, ``amount``.
+    as_of : date-like, optional
+        Cutoff; cells falling in a calendar month still running at ``as_of`` are
+        left empty (NaN) instead of showing an incomplete month as a drop.
+
+    Returns
+    -------
+    (retention, revenue) : tuple of pandas.DataFrame
+        Index ``cohort`` (month of first purchase), columns 0, 1, 2 ... months
+        since. ``retention``: share of the cohort buying in that month (month 0
+        is 1.0). ``revenue``: cumulative revenue per cohort customer up to and
+        including that month. ``retention.attrs["size"]``: customers per cohort.
+    """
+    _check(frame, ("customer_id", "order_date", "amount"))
+    daily = purchase_days(frame)
+    cutoff = pd.Timestamp(as_of if as_of is not None else daily["day"].max()).normalize()
+    month_no = daily["day"].dt.year * 12 + daily["day"].dt.month - 1
+    first_no = month_no.groupby(daily["customer_id"]).transform("min")
+    age = (month_no - first_no).astype("int64")
+    cohort = pd.PeriodIndex.from_fields(year=first_no // 12, month=first_no % 12 + 1, freq="M")
+    key = [pd.Series(cohort, index=daily.index, name="cohort"), age.rename("age")]
+    buyers = daily["customer_id"].groupby(key).nunique().unstack(fill_value=0)
+    revenue = daily["amount"].groupby(key).sum().unstack(fill_value=0.0)
+    size = buyers[0]
+    last_month = pd.Period(cutoff, "M")
+    if pd.Timestamp(last_month.end_time).normalize() > cutoff:
+        last_month -= 1  # the month holding as_of is still running
+    ages = np.arange(buyers.columns.max() + 1)
+    buyers = buyers.reindex(columns=ages, fill_value=0)
+    revenue = revenue.reindex(columns=ages, fill_value=0.0)
+    cohort_idx = buyers.index.to_numpy()
+    valid = np.array(
+        [[(c + int(a)) <= last_month for a in ages] for c in cohort_idx], dtype=bool
+    )
+    retention = (buyers.div(size, axis=0)).where(valid)
+    retention[0] = 1.0
+    cum_rev = revenue.cumsum(axis=1).div(size, axis=0)
+    cum_rev = cum_rev.where(valid | (np.arange(len(ages)) == 0))
+    retention.attrs["size"] = size
+    retention.columns.name = cum_rev.columns.name = "months since first purchase"
+    return retention, cum_rev
+
+
+def cohort_takeaway(retention: pd.DataFrame, revenue: pd.DataFrame, currency: str = "") -> str:
+    """Typical month-1 and month-3 retention and revenue per customer after six months."""
+    size = retention.attrs.get("size")
+    text = ""
+    for month in (1, 3):
+        if month in retention.columns and retention[month].notna().any():
+            col = retention[month]
+            weights = size.reindex(col.index)[col.notna()] if size is not None else None
+            avg = np.average(col.dropna(), weights=weights) if weights is not None else col.mean()
+            text += (
+                f"On average **{avg:.0%}** of a cohort buys again in month {month} after its "
+                f"first purchase. "
+            )
+    if not text:
+        return "The log is too short for cohorts to have a second month yet."
+    horizon = min(6, revenue.columns.max())
+    col = revenue[horizon].dropna()
+    if len(col):
+        text += (
+            f"After {horizon} months a customer has brought **{_money(col.median(), currency)}** "
+            f"(median over {len(col)} cohorts) including the first order; "
+            "a cohort that stays above that line is being acquired well. "
+        )
+    text += "Empty cells are months that have not happened yet or are still running."
+    return text
+
+
+# --------------------------------------------------------------------------- 5. mix
+
+
+def item_names(frame: pd.DataFrame, column: str, names: str | None) -> pd.Series | None:
+    """The most common name per item from an extra column (e.g. product descriptions)."""
+    if not names or names not in frame.columns:
+        return None
+    return frame.groupby(column)[names].agg(lambda s: s.mode().iat[0] if len(s.mode()) else "")
+
+
+def top_items(frame: pd.DataFrame, column: str, n: int = 10, by: str = "revenue") -> pd.DataFrame:
+    """The ``n`` largest values of ``column`` by revenue or by buyers.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``customer_id``, ``amount`` and ``column`` (e.g.
+        ``product_id``, ``category``, ``region``, ``channel``).
+    by : {"revenue", "buyers"}
+        Ranking measure.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the item; columns ``revenue``, ``buyers``, ``revenue_share``.
+    """
+    _check(frame, ("customer_id", "amount", column))
+    if by not in ("revenue", "buyers"):
+        raise ValueError("by must be 'revenue' or 'buyers'")
+    grouped = frame.groupby(column)
+    out = pd.DataFrame(
+        {"revenue": grouped["amount"].sum(), "buyers": grouped["customer_id"].nunique()}
+    )
+    out["revenue_share"] = out["revenue"] / out["revenue"].sum()
+    return out.sort_values([by, "revenue"], ascending=False).head(n)
+
+
+def abc_classes(
+    frame: pd.DataFrame, column: str = "product_id", thresholds: tuple = (0.8, 0.95)
+) -> pd.DataFrame:
+    """ABC classes by cumulative revenue share.
+
+    Items are sorted by revenue; an item is A while the cumulative share *before*
+    it is below ``thresholds[0]`` (so the item that crosses 80 % is still A), B
+    while below ``thresholds[1]``, C after.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``amount`` and ``column``.
+    thresholds : (float, float)
+        Cumulative revenue shares closing classes A and B.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the item, sorted by revenue; columns ``revenue``, ``share``,
+        ``cum_share``, ``abc``.
+    """
+    _check(frame, ("amount", column))
+    a, b = (float(t) for t in thresholds)
+    if not 0 < a < b <= 1:
+        raise ValueError(f"abc_thresholds must satisfy 0 < A < B <= 1, got {thresholds}")
+    revenue = frame.groupby(column)["amount"].sum().sort_values(ascending=False, kind="stable")
+    share = revenue / revenue.sum()
+    before = share.cumsum() - share
+    abc = np.select([before < a - 1e-12, before < b - 1e-12], ["A", "B"], "C")
+    return pd.DataFrame(
+        {"revenue": revenue, "share": share, "cum_share": share.cumsum(), "abc": abc}
+    )
+
+
+def abc_summary(classes: pd.DataFrame) -> pd.DataFrame:
+    """Items and revenue per ABC class (output of :func:`abc_classes`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``A``, ``B``, ``C``; columns ``items``, ``item_share``, ``revenue``,
+        ``revenue_share``.
+    """
+    grouped = classes.groupby("abc")
+    out = pd.DataFrame({"items": grouped.size(), "revenue": grouped["revenue"].sum()})
+    out = out.reindex(["A", "B", "C"], fill_value=0)
+    out["item_share"] = out["items"] / out["items"].sum()
+    out["revenue_share"] = out["revenue"] / out["revenue"].sum()
+    out.index.name = "class"
+    return out[["items", "item_share", "revenue", "revenue_share"]]
+
+
+def movers(
+    frame: pd.DataFrame, column: str, series: pd.DataFrame, n: int = 5
+) -> pd.DataFrame:
+    """Items whose revenue grew or fell most from the previous to the last complete period.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Transactions with ``order_date``, ``amount`` and ``column``.
+    series : pandas.DataFrame
+        Output of :func:`period_series` (its index sets the periods; ``complete``
+        picks the last two complete ones).
+    n : int
+        Growers and decliners to keep each.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the item; columns ``previous``, ``last``, ``change`` (last -
+        previous), sorted by change; the ``n`` largest rises and ``n`` largest
+        falls. ``attrs`` holds the two periods. Empty without two complete periods.
+    """
+    _check(frame, ("order_date", "amount", column))
+    complete = series.index[series["complete"].to_numpy()]
+    if len(complete) < 2:
+        return pd.DataFrame(columns=["previous", "last", "change"])
+    prev, last = complete[-2], complete[-1]
+    period = frame["order_date"].dt.to_period(prev.freq)
+    sub = frame.loc[period.isin([prev, last])]
+    table = sub.groupby([sub[column], period[sub.index].rename("p")])["amount"].sum().unstack()
+    table = table.reindex(columns=[prev, last], fill_value=0.0).fillna(0.0)
+    table.columns = ["previous", "last"]
+    table["change"] = table["last"] - table["previous"]
+    up = table.loc[table["change"] > 0].nlargest(n, "change")
+    down = table.loc[table["change"] < 0].nsmallest(n, "change")
+    out = pd.concat([up, down]).sort_values("change", ascending=False)
+    out.attrs = {"previous": prev, "last": last}
+    return out
+
+
+def mix_takeaway(summary: pd.DataFrame, top: pd.DataFrame, label: str = "products") -> str:
+    """How concentrated revenue is (ABC) and how much the top item brings."""
+    a = summary.loc["A"]
+    text = (
+        f"**{int(a['items']):,} {label} ({a['item_share']:.0%} of the range) bring "
+        f"{a['revenue_share']:.0%} of revenue** (class A); "
+        f"{int(summary.loc['C', 'items']):,} class-C {label} ({summary.loc['C', 'item_share']:.0%}) "
+        f"bring only {summary.loc['C', 'revenue_share']:.0%}. "
+    )
+    if len(top):
+        text += (
+            f"The top {min(10, len(top))} alone make {top['revenue_share'].head(10).sum():.0%}. "
+            "Keep A items in stock and visible; C items are candidates for range review."
+        )
+        single = int((top["buyers"].head(10) == 1).sum())
+        if single:
+            text += (
+                f" {single} of the top {label} by revenue had a single buyer: one bulk order, "
+                "worth checking before reading it as broad demand."
+            )
+    return text
+
+
+def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | None = None) -> str:
+    """The biggest rise and fall between the two periods in words."""
+    if table.empty:
+        return "Fewer than two complete periods: no movers to compare yet."
+
+    def name(item):
+        if names is not None and item in names.index and names[item]:
+            return f"{item} ({str(names[item]).strip().title()})"
+        return str(item)
+
+    prev, last = table.attrs["previous"], table.attrs["last"]
+    up, down = table["change"].idxmax(), table["change"].idxmin()
+    text = f"From {period_label(prev)} to {period_label(last)}, "
+    if table.loc[up, "change"] > 0:
+        text += f"**{name(up)}** rose most ({_money(table.loc[up, 'change'], currency)})"
+    if table.loc[down, "change"] < 0:
+        text += f" and **{name(down)}** fell most ({_money(table.loc[down, 'change'], currency)})"
+    return text + "."
+
+
+def share_takeaway(table: pd.DataFrame, label: str) -> str:
+    """Top value of a split (region, channel) and its share."""
+    top = table.index[0]
+    rest = table.iloc[1:4]
+    others = ", ".join(f"{i} {s:.0%}" for i, s in rest["revenue_share"].items())
+    return (
+        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue; "
+        f"next come {others}. " if others else
+        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue. "
+    ) + f"Demand outside the top {label} is small: plan it as one group."
+
+
+# --------------------------------------------------------------------------- 6. forecast
+
+
+def model_spec(n: int, season: int) -> dict:
+    """Which exponential-smoothing model the history supports.
+
+    Seasonal (additive, damped trend) needs two full seasons plus two points;
+    a damped trend needs 10 points; below that, simple exponential smoothing.
+    """
+    if n >= 2 * season + 2:
+        return {"trend": "add", "damped_trend": True, "seasonal": "add",
+                "seasonal_periods": season, "name": "ETS with damped trend and seasonality"}
+    if n >= 10:
+        return {"trend": "add", "damped_trend": True, "seasonal": None,
+                "seasonal_periods": None, "name": "ETS with damped trend, no seasonality"}
+    return {"trend": None, "damped_trend": False, "seasonal": None,
+            "seasonal_periods": None, "name": "simple exponential smoothing"}
+
+
+def ets_forecast(train: pd.Series, steps: int, season: int, level: float = 0.8) -> pd.DataFrame:
+    """Fit statsmodels' ETS on ``train`` and forecast ``steps`` ahead, with an interval.
+
+    When every value is positive the model (additive errors, see
+    :func:`model_spec`) is fitted to ``log(value)`` and transformed back, so
+    forecasts and intervals stay positive and a trend acts as a percentage change
+    per period (a decline flattens out instead of running below zero); the point
+    forecast is then the back-transformed median. A history with a zero period
+    (a closed week) is modelled on the original scale, with forecasts and
+    bounds clipped at 0.
+
+    Parameters
+    ----------
+    train : pandas.Series
+        Values of complete periods, oldest first.
+    season : int
+        Periods per year (12 or 52); seasonality is used only with enough history.
+    level : float
+        Coverage of the prediction interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``forecast``, ``lower``, ``upper``, one row per step;
+        ``attrs["model"]`` names the model used.
+    """
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    spec = model_spec(len(train), season)
+    values = np.clip(np.asarray(train, dtype=float), 0, None)
+    use_log = bool((values > 0).all())
+    y = pd.Series(np.log(values) if use_log else values, index=pd.RangeIndex(len(values)))
+    model = ETSModel(
+        y,
+        error="add",
+        trend=spec["trend"],
+        damped_trend=spec["damped_trend"],
+        seasonal=spec["seasonal"],
+        seasonal_periods=spec["seasonal_periods"],
+    )
+    with warnings.catch_warnings():
+        # The optimiser may warn about convergence on very short or flat series; the
+        # fit is still the maximum-likelihood point it reached, and the backtest
+        # below measures how good that is.
+        warnings.filterwarnings("ignore", message=".*converge.*")
+        warnings.filterwarnings("ignore", category=RuntimeWarning)
+        fit = model.fit(disp=False)
+        pred = fit.get_prediction(start=len(y), end=len(y) + steps - 1)
+        frame = pred.summary_frame(alpha=1 - level)
+    back = np.exp if use_log else (lambda v: np.clip(v, 0, None))
+    out = pd.DataFrame(
+        {
+            "forecast": back(frame["mean"].to_numpy()),
+            "lower": back(frame["pi_lower"].to_numpy()),
+            "upper": back(frame["pi_upper"].to_numpy()),
+        }
+    )
+    out.attrs["model"] = spec["name"]
+    return out
+
+
+def seasonal_naive(train: pd.Series, steps: int, season: int) -> tuple[np.ndarray, str]:
+    """Same period one season earlier; the last value when the history is under a season."""
+    values = np.asarray(train, dtype=float)
+    if len(values) >= season:
+        idx = len(values) - season + (np.arange(steps) % season)
+        return values[idx], "seasonal naive (same period a year earlier)"
+    return np.repeat(values[-1], steps), "naive (last complete period)"
+
+
+def backtest(
+    series: pd.Series, horizon: int, season: int, min_train: int | None = None, fit=None
+) -> pd.DataFrame:
+    """Rolling-origin backtest of the forecast against the seasonal-naive baseline.
+
+    At each origin ``t`` (from ``min_train`` to the end) the model sees only
+    ``series.iloc[:t]`` and forecasts up to ``horizon`` periods after it.
+
+    Parameters
+    ----------
+    series : pandas.Series
+        Values of complete periods, oldest first.
+    min_train : int, optional
+        First origin; default ``max(6, len(series) // 2)``.
+    fit : callable, optional
+        ``fit(train, steps, season) -> DataFrame`` with a ``forecast`` column;
+        default :func:`ets_forecast`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``origin`` (period of the last training value), ``step``, ``period``,
+        ``actual``, ``forecast``, ``baseline``; ``attrs["baseline"]`` names it.
+    """
+    fit = fit or ets_forecast
+    n = len(series)
+    start = max(6, n // 2) if min_train is None else min_train
+    rows = []
+    kinds = set()
+    for t in range(max(start, 2), n):
+        train = series.iloc[:t]
+        steps = min(horizon, n - t)
+        pred = fit(train, steps, season)["forecast"].to_numpy()
+        base, kind = seasonal_naive(train, steps, season)
+        kinds.add(kind)
+        for h in range(steps):
+            rows.append((series.index[t - 1], h + 1, series.index[t + h], series.iloc[t + h],
+                         pred[h], base[h]))
+    out = pd.DataFrame(rows, columns=["origin", "step", "period", "actual", "forecast",
+                                      "baseline"])
+    out.attrs["baseline"] = " / ".join(sorted(kinds)) if kinds else None
+    return out
+
+
+def mape(actual, predicted) -> float | None:
+    """Mean absolute percentage error (fraction); periods with actual 0 are skipped."""
+    a = np.asarray(actual, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    keep = a != 0
+    if not keep.any():
+        return None
+    return float(np.mean(np.abs(p[keep] - a[keep]) / np.abs(a[keep])))
+
+
+def demand_forecast(
+    series: pd.DataFrame, column: str, periods: int, freq: str, level: float = 0.8
+) -> pd.DataFrame:
+    """Forecast ``column`` of a :func:`period_series` for the ``periods`` after the last
+    complete period, with a ``level`` prediction interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``period``; ``forecast``, ``lower``, ``upper``, ``actual_so_far``
+        (the partial total of a period still running, else NaN), ``year_earlier``
+        (actual of the same period a year before, when in the data).
+        ``attrs``: ``model``, ``history`` (periods used), ``seasonal_possible``.
+    """
+    _check(series, (column, "complete"))
+    season = SEASON[freq]
+    history = series.loc[series["complete"], column]
+    # A complete period can only follow the leading partial ones; gaps never occur.
+    if len(history) < 3:
+        raise ValueError(f"only {len(history)} complete periods: too few to forecast")
+    fc = ets_forecast(history, periods, season, level)
+    index = pd.period_range(history.index[-1] + 1, periods=periods, freq=history.index.freq)
+    fc.index = index
+    fc.index.name = "period"
+    fc["actual_so_far"] = series[column].reindex(index)
+    year = series.loc[series["complete"], column].reindex(index - season)
+    fc["year_earlier"] = year.to_numpy()
+    fc.attrs = {"model": fc.attrs["model"], "history": len(history),
+                "seasonal_possible": len(history) >= 2 * season + 2, "level": level}
+    return fc
+
+
+def forecast_takeaway(
+    fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: str = ""
+) -> str:
+    """The next periods' forecast, its accuracy against the baseline, and its limits."""
+    one, many, _ = FREQ_WORDS[freq]
+    first = fc.index[0]
+    row = fc.iloc[0]
+    text = (
+        f"Expected revenue for **{period_label(first)}**: **{_money(row['forecast'], currency)}** "
+        f"({fc.attrs['level']:.0%} interval {_money(row['lower'], currency)}-"
+        f"{_money(row['upper'], currency)})"
+    )
+    if pd.notna(row["actual_so_far"]):
+        text += f"; {_money(row['actual_so_far'], currency)} is already booked in the part to date"
+    total = fc["forecast"].sum()
+    text += f". Over the next {len(fc)} {many}: {_money(total, currency)} in total. "
+    model_err, base_err = mape(bt["actual"], bt["forecast"]), mape(bt["actual"], bt["baseline"])
+    if model_err is not None and base_err is not None:
+        if abs(model_err - base_err) < 0.02:
+            verdict = "is about as accurate as"
+        else:
+            verdict = "beats" if model_err < base_err else "does not beat"
+        text += (
+            f"In the backtest ({bt['origin'].nunique()} origins) the model was off by "
+            f"**{model_err:.0%}** on average (MAPE) against {base_err:.0%} for the "
+            f"seasonal-naive baseline (same {one} a year earlier, or the last {one} while "
+            f"under a year of history exists): it {verdict} the baseline. "
+        )
+        if model_err > base_err + 0.02:
+            text += "Read the forecast as a trend indication, not as a target. "
+    if not fc.attrs["seasonal_possible"]:
+        text += (
+            f"With {fc.attrs['history']} complete {many} of history (two years are needed) the "
+            f"model cannot learn seasonality, so it uses {fc.attrs['model']}: it does not "
+            "know about seasonal peaks or troughs ahead."
+        )
+        year = fc["year_earlier"]
+        if year.notna().any() and pd.notna(year.iloc[0]):
+            text += (
+                f" A year earlier the same {one} brought {_money(year.iloc[0], currency)}; "
+                "use that as a sense check."
+            )
+    else:
+        text += f"The model is {fc.attrs['model']}."
+    return text
+
+
+def metrics(
+    comparison: pd.DataFrame,
+    new_returning: pd.DataFrame,
+    stats: dict,
+    fc: pd.DataFrame | None,
+    bt: pd.DataFrame | None,
+    abc: pd.DataFrame | None,
+) -> dict:
+    """The demand notebook's headline numbers, keyed as in ``metrics.json``."""
+    rev = comparison.loc["revenue"]
+    return {
+        "revenue_last_period": None if pd.isna(rev["last"]) else round(float(rev["last"]), 2),
+        "revenue_change_pct": None if pd.isna(rev["change"]) else round(100 * rev["change"], 2),
+        "active_customers_last_period": None
+        if pd.isna(comparison.loc["customers", "last"])
+        else int(comparison.loc["customers", "last"]),
+        "repeat_revenue_share": None
+        if (share := repeat_revenue_share(new_returning)) is None
+        else round(share, 4),
+        "median_days_between_orders": stats["median"],
+        "forecast_next_period": None if fc is None else round(float(fc["forecast"].iloc[0]), 2),
+        "forecast_mape": None if bt is None else mape(bt["actual"], bt["forecast"]),
+        "baseline_mape": None if bt is None else mape(bt["actual"], bt["baseline"]),
+        "abc_counts": None if abc is None else {k: int(v) for k, v in abc["items"].items()},
+    }
+
+
+def forecast_bundle(series: pd.DataFrame, freq: str, periods: int | None, level: float = 0.8) -> dict:
+    """Revenue and orders forecasts plus the revenue backtest, or a note on why not.
+
+    Parameters
+    ----------
+    series : pandas.DataFrame
+        Output of :func:`period_series` at ``freq``.
+    periods : int, optional
+        Periods to forecast; None means 3 months or 12 weeks.
+
+    Returns
+    -------
+    dict
+        ``revenue``, ``orders`` (:func:`demand_forecast` tables or None),
+        ``backtest`` (:func:`backtest` of revenue or None), ``note`` (str or None).
+    """
+    periods = int(periods) if periods else (3 if freq == "M" else 12)
+    if periods < 1:
+        raise ValueError("forecast_periods must be at least 1")
+    out = {"revenue": None, "orders": None, "backtest": None, "note": None}
+    history = series.loc[series["complete"], "revenue"]
+    if len(history) < 8:
+        one, many, _ = FREQ_WORDS[freq]
+        out["note"] = (
+            f"Only {len(history)} complete {many} of history: at least 8 are needed for a "
+            f"forecast and its backtest. Try freq='W' for more, shorter periods, or wait for "
+            "more data."
+        )
+        return out
+    out["revenue"] = demand_forecast(series, "revenue", periods, freq, level)
+    out["orders"] = demand_forecast(series, "orders", periods, freq, level)
+    out["backtest"] = backtest(history, periods, SEASON[freq])
+    return out
+
+
+def absent_note(column: str, what: str) -> str:
+    """The sentence shown instead of a section whose optional column is missing."""
+    return (
+        f"*No `{column}` column in this data, so there is no {what} here. "
+        f"With one (map it with `--column {column}=<your column>` or the `columns` parameter) "
+        f"this section shows {what}.*"
+    )
+
+
+def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+    """Revenue and orders forecasts side by side, periods named, columns readable."""
+    cols = {"forecast": "forecast", "lower": "low", "upper": "high",
+            "actual_so_far": "booked so far", "year_earlier": "a year earlier"}
+    parts = [
+        frame[list(cols)].rename(columns=cols).set_axis(
+            pd.MultiIndex.from_product([[what], list(cols.values())]), axis=1
+        )
+        for what, frame in (("revenue", revenue), ("orders", orders))
+    ]
+    out = pd.concat(parts, axis=1)
+    out.index = [period_label(p) for p in out.index]
+    return out
