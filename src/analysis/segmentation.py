@@ -197,3 +197,784 @@ def rfm_segments(
     names = grid[out["r_score"] - 1, out["f_score"] - 1, out["m_score"] - 1]
     out["segment"] = pd.Categorical(names, categories=list(segment_map))
     return out
+
+
+def segment_map_table(segment_map: Mapping[str, str] | None = None, n_scores: int = 5):
+    """The score map as a display table: segment, rule, and score cells it names."""
+    segment_map = dict(segment_map or DEFAULT_SEGMENT_MAP)
+    grid = segment_grid(segment_map, n_scores)
+    cells = pd.Series(grid.ravel()).value_counts()
+    return pd.DataFrame(
+        {
+            "segment": list(segment_map),
+            "rule (first match wins)": [segment_map[s] or "any" for s in segment_map],
+            "score cells": [int(cells.get(s, 0)) for s in segment_map],
+        }
+    )
+
+
+def segment_table(rfm: pd.DataFrame) -> pd.DataFrame:
+    """Customers and revenue per RFM segment, in map order.
+
+    Parameters
+    ----------
+    rfm : pandas.DataFrame
+        :func:`rfm_segments` output (``segment``, ``revenue``, ``recency_days``,
+        ``purchase_days``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``segment``; ``customers``, ``customer_share``, ``revenue``,
+        ``revenue_share``, ``revenue_per_customer``, ``median_days_since_purchase``,
+        ``mean_purchase_days``. Empty segments are kept with zeros.
+    """
+    _need(rfm, ("segment", "revenue", "recency_days", "purchase_days"), "RFM table")
+    grouped = rfm.groupby("segment", observed=False)
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "revenue": grouped["revenue"].sum(),
+            "median_days_since_purchase": grouped["recency_days"].median(),
+            "mean_purchase_days": grouped["purchase_days"].mean(),
+        }
+    )
+    total_rev = out["revenue"].sum()
+    out.insert(1, "customer_share", out["customers"] / max(len(rfm), 1))
+    out.insert(3, "revenue_share", out["revenue"] / total_rev if total_rev else 0.0)
+    out.insert(
+        4, "revenue_per_customer", out["revenue"] / out["customers"].where(out["customers"] > 0)
+    )
+    out.index.name = "segment"
+    return out
+
+
+def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
+    """A sentence on where customers and revenue sit across the RFM segments."""
+    top = table.sort_values("revenue_share", ascending=False)
+    best = top.index[0]
+    biggest = table["customers"].idxmax()
+    worth = [s for s in ("At Risk", "Can't Lose Them") if s in table.index]
+    risk = table.loc[worth] if worth else table.iloc[0:0]
+    risk_text = ""
+    if len(risk) and risk["customers"].sum() > 0:
+        risk_text = (
+            f" {', '.join(worth)} hold {risk['customers'].sum():,.0f} customers and "
+            f"**{risk['revenue_share'].sum():.0%} of revenue** to date: lapsing buyers who used "
+            f"to buy often, the first target for a win-back campaign."
+        )
+    return (
+        f"**{best}** are {table.loc[best, 'customer_share']:.0%} of customers but bring "
+        f"**{table.loc[best, 'revenue_share']:.0%} of revenue** "
+        f"({currency}{table.loc[best, 'revenue_per_customer']:,.0f} per customer). "
+        f"The largest group is **{biggest}** "
+        f"({table.loc[biggest, 'customer_share']:.0%} of customers, "
+        f"{table.loc[biggest, 'revenue_share']:.0%} of revenue).{risk_text}"
+    )
+
+
+# --------------------------------------------------------------------------- value tiers
+
+TIERS = ("high", "mid", "low")
+
+
+def value_tiers(summary: pd.DataFrame, shares: tuple[float, float] = (0.8, 0.95)) -> pd.DataFrame:
+    """High / mid / low value tiers by cumulative share of revenue.
+
+    Customers are sorted by revenue, largest first. The *high* tier is the smallest
+    group of top customers that together make ``shares[0]`` of revenue; *mid* the
+    next customers up to ``shares[1]``; *low* the rest (ties broken by customer id).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Customer summary with ``revenue`` (index ``customer_id``).
+    shares : (float, float)
+        Cumulative revenue shares closing the high and the mid tier.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id`` (summary order); ``revenue``, ``cum_share`` (revenue
+        share of all customers ranked above, this one included) and ``tier``
+        (categorical high/mid/low).
+    """
+    _need(summary, ("revenue",))
+    high, mid = shares
+    if not 0 < high <= mid <= 1:
+        raise ValueError(f"tier shares {shares} must satisfy 0 < high <= mid <= 1")
+    revenue = summary["revenue"].astype(float).clip(lower=0)
+    order = pd.DataFrame({"revenue": revenue, "cid": summary.index.astype(str)})
+    order = order.sort_values(["revenue", "cid"], ascending=[False, True])
+    total = order["revenue"].sum()
+    cum = order["revenue"].cumsum() / total if total > 0 else pd.Series(1.0, index=order.index)
+    before = cum - (order["revenue"] / total if total > 0 else 0.0)
+    tol = 1e-12  # cumulative float sums: 0.8 must not read as 0.8000000001
+    tier = np.where(before < high - tol, "high", np.where(before < mid - tol, "mid", "low"))
+    out = pd.DataFrame({"revenue": revenue, "cum_share": cum, "tier": tier}, index=order.index)
+    out = out.reindex(summary.index)
+    out["tier"] = pd.Categorical(out["tier"], categories=list(TIERS))
+    return out
+
+
+def tier_table(tiers: pd.DataFrame) -> pd.DataFrame:
+    """Customers, revenue and the revenue range per value tier."""
+    _need(tiers, ("tier", "revenue"), "tier table")
+    grouped = tiers.groupby("tier", observed=False)["revenue"]
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "revenue": grouped.sum(),
+            "min_revenue": grouped.min(),
+            "max_revenue": grouped.max(),
+        }
+    )
+    out.insert(1, "customer_share", out["customers"] / max(len(tiers), 1))
+    out.insert(3, "revenue_share", out["revenue"] / max(out["revenue"].sum(), 1e-12))
+    return out
+
+
+def gini(values) -> float:
+    """Gini coefficient of non-negative values (0 = all equal, near 1 = one holds all).
+
+    Negative values (net refunds) are treated as 0. Returns NaN for no data or a
+    zero total.
+    """
+    x = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+    n, total = len(x), x.sum()
+    if n == 0 or total <= 0:
+        return float("nan")
+    ranks = np.arange(1, n + 1)
+    return float(2 * np.sum(ranks * x) / (n * total) - (n + 1) / n)
+
+
+def lorenz_curve(values, points: int = 201) -> pd.DataFrame:
+    """The Lorenz (concentration) curve sampled at ``points`` customer shares.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_share`` (0..1, customers sorted from the smallest spender up)
+        and ``revenue_share`` (their cumulative share of revenue). A fixed number of
+        points, whatever the number of customers.
+    """
+    x = np.sort(np.clip(np.asarray(values, dtype=float), 0, None))
+    cum = np.concatenate([[0.0], np.cumsum(x)])
+    cum = cum / cum[-1] if cum[-1] > 0 else np.linspace(0, 1, len(cum))
+    grid = np.linspace(0, 1, points)
+    share = np.interp(grid * len(x), np.arange(len(x) + 1), cum)
+    return pd.DataFrame({"customer_share": grid, "revenue_share": share})
+
+
+def tier_takeaway(table: pd.DataFrame, gini_value: float, currency: str = "") -> str:
+    """A sentence on revenue concentration: who makes most of the revenue."""
+    high = table.loc["high"]
+    return (
+        f"The top **{high['customer_share']:.0%} of customers** "
+        f"({high['customers']:,.0f}, each with at least {currency}{high['min_revenue']:,.0f}) "
+        f"make **{high['revenue_share']:.0%} of revenue**; the low tier "
+        f"({table.loc['low', 'customer_share']:.0%} of customers) makes "
+        f"{table.loc['low', 'revenue_share']:.0%}. Gini = **{gini_value:.2f}** "
+        f"({'highly' if gini_value >= 0.6 else 'moderately'} concentrated): losing a few "
+        f"high-tier customers costs more than losing hundreds of low-tier ones."
+    )
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+STAGES = ("new", "active repeat", "loyal", "at risk", "lapsed")
+
+
+def purchase_gaps(frame: pd.DataFrame, as_of) -> pd.Series:
+    """Days between consecutive purchase days of the same customer, up to ``as_of``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions (``customer_id``, ``order_date``, ``amount``).
+
+    Returns
+    -------
+    pandas.Series of float
+        One value per repeat purchase day (days since that customer's previous one).
+    """
+    from analysis.summary import purchase_days
+
+    daily = purchase_days(frame, end=as_of)
+    gaps = daily.groupby("customer_id", sort=False, observed=True)["day"].diff().dt.days
+    return gaps.dropna().astype(float).rename("gap_days").reset_index(drop=True)
+
+
+def lifecycle_thresholds(
+    gaps: pd.Series,
+    summary: pd.DataFrame,
+    cycle_quantile: float = 0.5,
+    lapse_quantile: float = 0.9,
+    loyal_purchases: int | None = None,
+) -> dict:
+    """Lifecycle thresholds from the data's own inter-purchase gaps.
+
+    Parameters
+    ----------
+    gaps : pandas.Series
+        :func:`purchase_gaps` output (days).
+    summary : pandas.DataFrame
+        Customer summary with ``purchase_days`` (for the loyal threshold).
+    cycle_quantile, lapse_quantile : float
+        Quantiles of the gaps giving the *purchase cycle* (default: the median gap)
+        and the *lapse* gap (default: 90 % of repeat purchases come sooner).
+    loyal_purchases : int, optional
+        Purchase days that make a customer loyal; None derives it as the 75th
+        percentile of purchase days among repeat buyers (at least 3).
+
+    Returns
+    -------
+    dict
+        ``cycle_days``, ``lapse_days``, ``loyal_purchases``, ``gaps`` (count) and
+        the quantiles used.
+    """
+    _need(summary, ("purchase_days",))
+    if not 0 < cycle_quantile < lapse_quantile < 1:
+        raise ValueError("need 0 < cycle_quantile < lapse_quantile < 1")
+    if len(gaps):
+        cycle, lapse = (float(v) for v in np.quantile(gaps, [cycle_quantile, lapse_quantile]))
+    else:  # nobody bought twice: no cycle to learn from; everything beyond a year is lapsed
+        cycle, lapse = 30.0, 365.0
+    if loyal_purchases is None:
+        repeat = summary.loc[summary["purchase_days"] > 1, "purchase_days"]
+        loyal_purchases = max(3, int(np.ceil(repeat.quantile(0.75)))) if len(repeat) else 3
+    return {
+        "cycle_days": round(max(cycle, 1.0), 1),
+        "lapse_days": round(max(lapse, cycle, 1.0), 1),
+        "loyal_purchases": int(loyal_purchases),
+        "gaps": int(len(gaps)),
+        "cycle_quantile": cycle_quantile,
+        "lapse_quantile": lapse_quantile,
+    }
+
+
+def lifecycle_stages(summary: pd.DataFrame, thresholds: Mapping) -> pd.DataFrame:
+    """Life stage of each customer at the cutoff.
+
+    Rules, first match wins (all times in days; the summary must use
+    ``time_unit="D"``):
+
+    1. **lapsed**: no purchase for longer than ``lapse_days``;
+    2. **new**: first purchase within the last purchase cycle (``T <= cycle_days``);
+    3. **at risk**: silent for longer than their usual gap, which is their own mean
+       gap between purchases but at least the typical ``cycle_days`` (one-time
+       buyers: the typical cycle);
+    4. **loyal**: at least ``loyal_purchases`` purchase days;
+    5. **active repeat**: the other repeat buyers.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Customer summary in days with ``frequency``, ``recency``, ``T``,
+        ``purchase_days``.
+    thresholds : mapping
+        :func:`lifecycle_thresholds` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; ``days_since_purchase``, ``usual_gap_days`` and
+        ``stage`` (categorical in :data:`STAGES` order).
+    """
+    _need(summary, ("frequency", "recency", "T", "purchase_days"))
+    cycle, lapse = thresholds["cycle_days"], thresholds["lapse_days"]
+    since = summary["T"] - summary["recency"]
+    own_gap = summary["recency"] / summary["frequency"].where(summary["frequency"] > 0)
+    usual = own_gap.fillna(cycle).clip(lower=cycle)
+    conditions = [
+        since > lapse,
+        summary["T"] <= cycle,
+        since > usual,
+        summary["purchase_days"] >= thresholds["loyal_purchases"],
+    ]
+    stage = np.select(conditions, ["lapsed", "new", "at risk", "loyal"], "active repeat")
+    return pd.DataFrame(
+        {
+            "days_since_purchase": since,
+            "usual_gap_days": usual,
+            "stage": pd.Categorical(stage, categories=list(STAGES)),
+        },
+        index=summary.index,
+    )
+
+
+def stage_table(stages: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
+    """Customers, revenue and median days since the last purchase per life stage."""
+    _need(stages, ("stage", "days_since_purchase"), "stage table")
+    frame = stages.assign(revenue=revenue.reindex(stages.index).to_numpy())
+    grouped = frame.groupby("stage", observed=False)
+    out = pd.DataFrame(
+        {
+            "customers": grouped.size(),
+            "revenue": grouped["revenue"].sum(),
+            "median_days_since_purchase": grouped["days_since_purchase"].median(),
+        }
+    )
+    out.insert(1, "customer_share", out["customers"] / max(len(stages), 1))
+    out.insert(3, "revenue_share", out["revenue"] / max(out["revenue"].sum(), 1e-12))
+    return out
+
+
+def lifecycle_takeaway(table: pd.DataFrame, thresholds: Mapping) -> str:
+    """A sentence on the purchase cycle and how many customers are slipping away."""
+    at_risk, lapsed, new = table.loc["at risk"], table.loc["lapsed"], table.loc["new"]
+    cycle_share = thresholds["cycle_quantile"]
+    lead = "Half" if cycle_share == 0.5 else f"{cycle_share:.0%}"
+    text = (
+        f"{lead} of all repeat purchases come within **{thresholds['cycle_days']:.0f} days** of "
+        f"the previous one and {thresholds['lapse_quantile']:.0%} within "
+        f"**{thresholds['lapse_days']:.0f} days**; a customer silent for longer counts as lapsed. "
+        f"**{at_risk['customers']:,.0f} customers ({at_risk['customer_share']:.0%}, "
+        f"{at_risk['revenue_share']:.0%} of revenue) are at risk**: past their usual gap but "
+        f"not yet lapsed, the window in which a reminder still works. "
+        f"{lapsed['customer_share']:.0%} of customers have already lapsed."
+    )
+    if new["customers"] == 0:
+        text += (
+            " Nobody bought for the first time within the last purchase cycle: no new customers."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- clusters
+
+FIT_SAMPLE = 200_000  # customers used to place the final k-means centres
+CLUSTER_FEATURES = ("recency", "frequency", "monetary", "tenure", "avg_order_value")
+
+
+def cluster_features(summary: pd.DataFrame) -> pd.DataFrame:
+    """Raw behavioural features per customer for clustering (days and money).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; ``recency`` (time since the last purchase),
+        ``frequency`` (purchase days), ``monetary`` (revenue), ``tenure`` (``T``,
+        time since the first purchase), ``avg_order_value``.
+    """
+    _need(summary, ("recency", "T", "purchase_days", "revenue", "avg_order_value"))
+    return pd.DataFrame(
+        {
+            "recency": summary["T"] - summary["recency"],
+            "frequency": summary["purchase_days"].astype(float),
+            "monetary": summary["revenue"].astype(float),
+            "tenure": summary["T"].astype(float),
+            "avg_order_value": summary["avg_order_value"].astype(float),
+        },
+        index=summary.index,
+    )
+
+
+def cluster_columns(features: pd.DataFrame, min_log_std: float = 0.1) -> list[str]:
+    """Features that vary enough to separate customers.
+
+    Standardising blows a near-constant feature up to the same weight as the
+    others (CDNOW: every customer joined within 12 weeks, so tenure varies by a
+    few percent). Features whose log1p values have a standard deviation below
+    ``min_log_std`` (about a 10 % spread) are left out of the clustering.
+    """
+    logged = np.log1p(features.clip(lower=0).fillna(0))
+    return [c for c in features.columns if logged[c].std() >= min_log_std]
+
+
+def _standardise(features: pd.DataFrame) -> np.ndarray:
+    logged = np.log1p(features.clip(lower=0).fillna(0).to_numpy(dtype=float))
+    std = logged.std(axis=0)
+    return (logged - logged.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+def choose_k(
+    features: pd.DataFrame,
+    k_values=range(3, 9),
+    seed: int = 42,
+    n_seeds: int = 3,
+    sample_size: int = 5000,
+) -> pd.DataFrame:
+    """Silhouette and stability of k-means for each k, on a fixed random sample.
+
+    Features are log1p-scaled and standardised. For each k, k-means is fitted with
+    ``n_seeds`` seeds on a sample of ``sample_size`` customers (so the cost does not
+    grow with the customer base); *silhouette* is the mean silhouette over seeds and
+    *stability* the mean adjusted Rand index between the seeds' labelings (1 = the
+    same clusters whatever the seed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``k``; ``silhouette``, ``stability``, ``inertia``.
+    """
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    x = _standardise(features)
+    rng = np.random.default_rng(seed)
+    if len(x) > sample_size:
+        x = x[rng.choice(len(x), sample_size, replace=False)]
+    rows = []
+    for k in k_values:
+        if k >= len(x):
+            break
+        labels, sils, inertia = [], [], []
+        for i in range(n_seeds):
+            model = KMeans(n_clusters=k, n_init=3, random_state=seed + i).fit(x)
+            labels.append(model.labels_)
+            inertia.append(model.inertia_)
+            n_labels = len(np.unique(model.labels_))
+            sils.append(silhouette_score(x, model.labels_) if n_labels > 1 else np.nan)
+        pairs = [
+            adjusted_rand_score(labels[a], labels[b])
+            for a in range(n_seeds)
+            for b in range(a + 1, n_seeds)
+        ]
+        rows.append(
+            {
+                "k": k,
+                "silhouette": float(np.nanmean(sils)),
+                "stability": float(np.mean(pairs)) if pairs else 1.0,
+                "inertia": float(np.mean(inertia)),
+            }
+        )
+    return pd.DataFrame(rows).set_index("k")
+
+
+def best_k(scores: pd.DataFrame, min_stability: float = 0.8) -> int:
+    """The k with the highest silhouette among the stable ones (all k if none is stable)."""
+    if scores.empty:
+        raise ValueError("no k could be evaluated: too few customers to cluster")
+    stable = scores.loc[scores["stability"] >= min_stability]
+    pool = stable if len(stable) else scores
+    return int(pool["silhouette"].idxmax())
+
+
+def fit_clusters(features: pd.DataFrame, k: int, seed: int = 42) -> pd.Series:
+    """K-means labels for every customer, numbered by revenue per customer (0 = highest).
+
+    Same standardisation as :func:`choose_k`; a fixed ``seed`` gives the same labels
+    on every run.
+
+    Returns
+    -------
+    pandas.Series of int
+        Index ``customer_id``, named ``cluster``.
+    """
+    from sklearn.cluster import KMeans
+
+    x = _standardise(features)
+    fit_on = x
+    if len(x) > FIT_SAMPLE:  # centres from a large sample are as good and much cheaper
+        fit_on = x[np.random.default_rng(seed).choice(len(x), FIT_SAMPLE, replace=False)]
+    labels = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(fit_on).predict(x)
+    value = pd.Series(features["monetary"].to_numpy()).groupby(labels).mean()
+    rank = {old: new for new, old in enumerate(value.sort_values(ascending=False).index)}
+    return pd.Series([rank[v] for v in labels], index=features.index, name="cluster")
+
+
+def _describe(z: pd.Series, ratio: pd.Series) -> str:
+    # a word only for a clear difference: half a standard deviation on the log scale
+    # *and* a mean at least a third above or a quarter below the mean of all customers
+    z = z.where((ratio >= 4 / 3) | (ratio <= 3 / 4), 0.0)
+    words = []
+    if z["recency"] < -0.5:
+        words.append("recent")
+    elif z["recency"] > 0.5:
+        words.append("lapsed")
+    if z["frequency"] > 0.5:
+        words.append("frequent")
+    elif z["frequency"] < -0.5:
+        words.append("one-off")
+    if z["monetary"] > 0.5:
+        words.append("high-spend")
+    elif z["monetary"] < -0.5:
+        words.append("low-spend")
+    if z["tenure"] < -0.7:
+        words.append("newcomers")
+    elif z["tenure"] > 0.7 and "lapsed" not in words:
+        words.append("long-standing")
+    if z["avg_order_value"] > 0.7 and "high-spend" not in words:
+        words.append("big baskets")
+    return " ".join(words) or "average"
+
+
+def cluster_profiles(features: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
+    """Profile of each cluster: size, medians of the raw features, and a name.
+
+    The name reads each cluster's centre on the standardised log scale: a feature
+    more than half a standard deviation above or below the average customer gives
+    a word (recent / lapsed, frequent / one-off, high-spend / low-spend, ...).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``cluster``; ``name``, ``customers``, ``customer_share``,
+        ``revenue_share``, then the median of each feature.
+    """
+    z = pd.DataFrame(_standardise(features), index=features.index, columns=features.columns)
+    centre = z.groupby(clusters.to_numpy()).mean()
+    medians = features.groupby(clusters.to_numpy()).median()
+    means = features.groupby(clusters.to_numpy()).mean()
+    ratio = means / features.mean().replace(0, np.nan)
+    sizes = clusters.value_counts().sort_index()
+    revenue = features["monetary"].groupby(clusters.to_numpy()).sum()
+    names = [f"{c}: {_describe(centre.loc[c], ratio.loc[c].fillna(1.0))}" for c in centre.index]
+    out = pd.DataFrame(
+        {
+            "name": names,
+            "customers": sizes,
+            "customer_share": sizes / sizes.sum(),
+            "revenue_share": revenue / max(revenue.sum(), 1e-12),
+        }
+    )
+    out = out.join(medians.add_prefix("median_"))
+    out.index.name = "cluster"
+    return out
+
+
+def cluster_takeaway(scores: pd.DataFrame, k: int, profiles: pd.DataFrame) -> str:
+    """A sentence on the chosen k and the most valuable cluster."""
+    top = profiles.iloc[0]
+    sil = scores.loc[k, "silhouette"]
+    quality = "clear" if sil >= 0.5 else ("moderate" if sil >= 0.3 else "weak, overlapping")
+    return (
+        f"**k = {k}** clusters score best (silhouette {sil:.2f}, {quality} separation; "
+        f"stability across seeds {scores.loc[k, 'stability']:.2f}). The most valuable cluster, "
+        f"**{top['name']}**, is {top['customer_share']:.0%} of customers and "
+        f"{top['revenue_share']:.0%} of revenue. Clusters describe behaviour without a preset "
+        f"rule, a cross-check of the RFM segments rather than a replacement."
+    )
+
+
+# --------------------------------------------------------------------------- migration
+
+NEW_LABEL = "(not yet a customer)"
+
+
+def migration_matrix(
+    before: pd.Series, after: pd.Series, weights: pd.Series | None = None
+) -> pd.DataFrame:
+    """Who moved from which segment to which between two cutoffs.
+
+    Parameters
+    ----------
+    before, after : pandas.Series
+        Segment per customer (index ``customer_id``) at the earlier and the later
+        cutoff. Customers only in ``after`` appear in the row ``(not yet a customer)``.
+    weights : pandas.Series, optional
+        A value per customer (e.g. revenue) to sum instead of counting customers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows = segment before, columns = segment after (categories kept in order,
+        empty ones included).
+    """
+    cats_after = list(after.cat.categories) if hasattr(after, "cat") else sorted(after.unique())
+    cats_before = list(before.cat.categories) if hasattr(before, "cat") else sorted(before.unique())
+    prev = before.astype(object).reindex(after.index).fillna(NEW_LABEL)
+    value = (
+        pd.Series(1.0, index=after.index)
+        if weights is None
+        else weights.reindex(after.index).fillna(0).astype(float)
+    )
+    frame = pd.DataFrame({"before": prev.to_numpy(), "after": after.astype(object).to_numpy()})
+    frame["value"] = value.to_numpy()
+    table = frame.pivot_table(
+        index="before", columns="after", values="value", aggfunc="sum", fill_value=0
+    )
+    rows = cats_before + ([NEW_LABEL] if (prev == NEW_LABEL).any() else [])
+    table = table.reindex(index=rows, columns=cats_after, fill_value=0)
+    table.index.name, table.columns.name = "segment before", "segment now"
+    return table.astype(int) if weights is None else table
+
+
+def migrated_share(before: pd.Series, after: pd.Series) -> float:
+    """Share of the customers present at both cutoffs whose segment changed."""
+    common = before.index.intersection(after.index)
+    if len(common) == 0:
+        return float("nan")
+    changed = before.loc[common].astype(object) != after.loc[common].astype(object)
+    return float(changed.mean())
+
+
+def migration_takeaway(counts: pd.DataFrame, share: float, compare_label: str) -> str:
+    """A sentence on how many customers changed segment and the biggest harmful moves."""
+    moves = counts.drop(index=NEW_LABEL, errors="ignore").stack()
+    moves = moves[[a != b for a, b in moves.index]].sort_values(ascending=False)
+    good = {"Champions", "Loyal", "Potential Loyalist", "Can't Lose Them"}
+    bad = {"At Risk", "Can't Lose Them", "Hibernating", "Lost", "About to Sleep"}
+    worst = moves[[a in good and b in bad and a != b for a, b in moves.index]]
+    new = int(counts.loc[NEW_LABEL].sum()) if NEW_LABEL in counts.index else 0
+    text = (
+        f"Since {compare_label}, **{share:.0%} of existing customers changed segment** and "
+        f"{new:,} new customers arrived."
+    )
+    if len(moves):
+        (a, b), n = moves.index[0], moves.iloc[0]
+        text += f" The largest flow is {a} → {b} ({n:,.0f} customers)."
+    if len(worst) and worst.iloc[0] > 0:
+        (a, b), n = worst.index[0], worst.iloc[0]
+        text += (
+            f" Watch **{a} → {b}: {n:,.0f} customers** who were valuable a period ago and are "
+            f"now slipping; they are the cheapest to win back now."
+        )
+    return text
+
+
+# --------------------------------------------------------------------------- actions
+
+DEFAULT_TREATMENTS: dict[str, str] = {
+    "Champions": "reward: VIP perks, early access, ask for reviews and referrals",
+    "Loyal": "loyalty programme; upsell higher-value products",
+    "Potential Loyalist": "nurture: membership offer, personalised recommendations",
+    "New": "onboarding series; make the second purchase easy",
+    "Promising": "build the habit: welcome-back offer within the purchase cycle",
+    "Need Attention": "limited-time personalised offer; reactivate interest",
+    "About to Sleep": "reminder with popular products; small incentive",
+    "Can't Lose Them": "personal win-back: call or premium offer, ask what went wrong",
+    "At Risk": "win-back campaign with a strong offer",
+    "Hibernating": "low-cost reactivation; seasonal offers only",
+    "Lost": "no spend beyond a last low-cost win-back; suppress from paid media",
+}
+
+
+def actions_table(table: pd.DataFrame, treatments: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Size, revenue share and the recommended treatment per segment.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`segment_table` output (index ``segment``; ``customers``,
+        ``customer_share``, ``revenue_share``, ``revenue_per_customer``,
+        ``median_days_since_purchase``).
+    treatments : mapping, optional
+        Segment -> treatment; given entries override :data:`DEFAULT_TREATMENTS`.
+        A segment with no treatment reads "(no treatment set)".
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-empty segment, largest revenue share first.
+    """
+    _need(table, ("customers", "customer_share", "revenue_share", "revenue_per_customer"), "table")
+    merged = {**DEFAULT_TREATMENTS, **dict(treatments or {})}
+    out = table.loc[table["customers"] > 0].copy()
+    out = out[
+        ["customers", "customer_share", "revenue_share", "revenue_per_customer"]
+        + (["median_days_since_purchase"] if "median_days_since_purchase" in out else [])
+    ]
+    out["treatment"] = [merged.get(str(s), "(no treatment set)") for s in out.index]
+    return out.sort_values("revenue_share", ascending=False)
+
+
+def segments_export(
+    rfm: pd.DataFrame, tiers: pd.DataFrame, stages: pd.DataFrame, clusters: pd.Series | None
+) -> pd.DataFrame:
+    """One row per customer for a CRM: customer_id, segment, tier, stage, cluster.
+
+    ``cluster`` holds the cluster name (empty when clustering was not possible).
+    Also carries ``r_score``, ``f_score``, ``m_score``.
+    """
+    out = pd.DataFrame(
+        {
+            "segment": rfm["segment"].astype(str),
+            "tier": tiers["tier"].reindex(rfm.index).astype(str),
+            "stage": stages["stage"].reindex(rfm.index).astype(str),
+            "cluster": (clusters.reindex(rfm.index).astype(str) if clusters is not None else ""),
+            "r_score": rfm["r_score"],
+            "f_score": rfm["f_score"],
+            "m_score": rfm["m_score"],
+        },
+        index=rfm.index,
+    )
+    out.index.name = "customer_id"
+    return out.reset_index()
+
+
+def counts_add_up(n_customers: int, *counts: Mapping) -> bool:
+    """Whether every count mapping sums to the number of customers."""
+    return all(sum(c.values()) == n_customers for c in counts)
+
+
+def cluster_analysis(
+    summary: pd.DataFrame,
+    k_values=range(3, 9),
+    seed: int = 42,
+    sample_size: int = 5000,
+    min_stability: float = 0.8,
+) -> dict:
+    """Choose k, fit k-means and profile the clusters, or say why it cannot be done.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Customer summary in days (see :func:`cluster_features`).
+    k_values : iterable of int
+        The k to try. Other arguments: see :func:`choose_k` and :func:`best_k`.
+
+    Returns
+    -------
+    dict
+        ``columns`` (features used), ``scores`` (:func:`choose_k`), ``k``,
+        ``silhouette``, ``clusters`` (Series of labels), ``profiles``
+        (:func:`cluster_profiles`), ``names`` (cluster name per customer) and ``note``
+        (None when clustering worked, else the reason in words; then the other
+        entries are None).
+    """
+    features = cluster_features(summary)
+    columns = cluster_columns(features)
+    empty = dict.fromkeys(("scores", "k", "silhouette", "clusters", "profiles", "names"))
+    k_values = [k for k in k_values if k >= 2]
+    if len(columns) < 2:
+        return {
+            **empty,
+            "columns": columns,
+            "note": "fewer than two features vary between customers",
+        }
+    if not k_values or len(summary) < 10 * max(k_values):
+        return {
+            **empty,
+            "columns": columns,
+            "note": f"{len(summary)} customers are too few to cluster into up to "
+            f"{max(k_values, default=0)} groups (need 10 per cluster)",
+        }
+    scores = choose_k(features[columns], k_values, seed=seed, sample_size=sample_size)
+    k = best_k(scores, min_stability)
+    clusters = fit_clusters(features[columns], k, seed)
+    profiles = cluster_profiles(features, clusters)
+    return {
+        "columns": columns,
+        "scores": scores,
+        "k": k,
+        "silhouette": float(scores.loc[k, "silhouette"]),
+        "clusters": clusters,
+        "profiles": profiles,
+        "names": profiles["name"].reindex(clusters.to_numpy()).set_axis(clusters.index),
+        "note": None,
+    }
+
+
+def previous_segments(
+    frame: pd.DataFrame, as_of, compare_days: int, segment_map: Mapping[str, str] | None = None
+) -> tuple[pd.Timestamp, pd.DataFrame]:
+    """The RFM segmentation at the earlier cutoff ``as_of - compare_days``.
+
+    Only transactions up to the earlier cutoff are used, and scores are relative to
+    the customers of that time, exactly as the report of that period showed them.
+
+    Returns
+    -------
+    (pandas.Timestamp, pandas.DataFrame)
+        The earlier cutoff and :func:`rfm_segments` at it (empty when nobody had
+        bought yet).
+    """
+    from analysis.summary import customer_summary
+
+    if compare_days <= 0:
+        raise ValueError(f"compare_days must be positive, got {compare_days}")
+    before = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=int(compare_days))
+    summary = customer_summary(frame, before, time_unit="D")
+    return before, rfm_segments(summary, segment_map)

@@ -1,3 +1,197 @@
-"""Figures of the segmentation notebook."""
+"""Figures of the segmentation notebook.
+
+Every figure takes aggregated inputs (one row per segment, tier, k or a fixed
+number of curve points), so it draws the same at a million customers.
+"""
 
 from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from analysis.plots import PALETTE, new_ax, percent_axis
+
+
+def share_bars(table: pd.DataFrame, title: str, ax=None, label: str = "segment"):
+    """Share of customers next to share of revenue, one pair of bars per group.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Index = group (segment, tier, stage); ``customers``, ``customer_share`` and
+        ``revenue_share``. Groups are drawn top to bottom in index order.
+    """
+    ax = new_ax(ax, figsize=(10, 0.45 * len(table) + 1.6))
+    colors = sns.color_palette(PALETTE)
+    y = np.arange(len(table))[::-1]
+    height = 0.4
+    ax.barh(y + height / 2, table["customer_share"], height, color=colors[0], label="customers")
+    ax.barh(y - height / 2, table["revenue_share"], height, color=colors[1], label="revenue")
+    top = float(np.nanmax(table[["customer_share", "revenue_share"]].to_numpy(dtype=float)))
+    for yi, (n, cs, rs) in zip(
+        y, table[["customers", "customer_share", "revenue_share"]].to_numpy(), strict=True
+    ):
+        ax.text(cs + top * 0.01, yi + height / 2, f"{cs:.0%} ({n:,.0f})", va="center", fontsize=9)
+        ax.text(rs + top * 0.01, yi - height / 2, f"{rs:.0%}", va="center", fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_xlim(0, top * 1.25 if top > 0 else 1)
+    percent_axis(ax, "x")
+    ax.set_xlabel("share of all customers / of all revenue to date")
+    ax.set_ylabel(label)
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    return ax
+
+
+def lorenz(curve: pd.DataFrame, gini_value: float, tiers: pd.DataFrame, ax=None):
+    """Lorenz curve of revenue with the line of equality and the high-tier cut marked.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`analysis.segmentation.lorenz_curve` (``customer_share``, ``revenue_share``).
+    tiers : pandas.DataFrame
+        :func:`analysis.segmentation.tier_table` (index high/mid/low; ``customer_share``,
+        ``revenue_share``).
+    """
+    ax = new_ax(ax, figsize=(6.5, 5.5))
+    colors = sns.color_palette(PALETTE)
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="every customer spends the same")
+    ax.plot(
+        curve["customer_share"],
+        curve["revenue_share"],
+        color=colors[0],
+        lw=2.5,
+        label=f"actual (Gini {gini_value:.2f})",
+    )
+    ax.fill_between(
+        curve["customer_share"],
+        curve["revenue_share"],
+        curve["customer_share"],
+        color=colors[0],
+        alpha=0.12,
+    )
+    high = tiers.loc["high"]
+    x = 1 - high["customer_share"]
+    y = 1 - high["revenue_share"]
+    ax.scatter([x], [y], color=colors[3], zorder=3)
+    ax.annotate(
+        f"top {high['customer_share']:.0%} of customers\nmake {high['revenue_share']:.0%} "
+        "of revenue",
+        (x, y),
+        xytext=(0.05, 0.55),
+        textcoords="axes fraction",
+        arrowprops={"arrowstyle": "->", "color": "0.3"},
+        fontsize=10,
+    )
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    percent_axis(ax, "x")
+    percent_axis(ax, "y")
+    ax.set_xlabel("customers, smallest spenders first (cumulative share)")
+    ax.set_ylabel("revenue (cumulative share)")
+    ax.set_title("Revenue concentration (Lorenz curve)")
+    ax.legend(loc="upper left")
+    return ax
+
+
+def gap_histogram(gaps: pd.Series, thresholds: dict, ax=None, bins: int = 60):
+    """Histogram of days between repeat purchases with the cycle and lapse thresholds.
+
+    The histogram is computed with numpy on fixed bins (up to the 99th percentile),
+    so only ``bins`` bars are drawn whatever the number of gaps.
+    """
+    ax = new_ax(ax, figsize=(10, 4))
+    colors = sns.color_palette(PALETTE)
+    values = np.asarray(gaps, dtype=float)
+    upper = (
+        max(float(np.quantile(values, 0.99)), thresholds["lapse_days"] * 1.1) if len(values) else 1
+    )
+    counts, edges = np.histogram(np.clip(values, 0, upper), bins=bins, range=(0, upper))
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=colors[0], alpha=0.8)
+    for key, color, text in (
+        ("cycle_days", colors[2], "purchase cycle"),
+        ("lapse_days", colors[3], "lapsed beyond"),
+    ):
+        ax.axvline(thresholds[key], color=color, lw=2)
+        ax.text(
+            thresholds[key],
+            ax.get_ylim()[1] * 0.95,
+            f" {text}: {thresholds[key]:.0f} days",
+            color=color,
+            va="top",
+            fontsize=10,
+            fontweight="bold",
+        )
+    ax.set_xlim(0, upper)
+    ax.set_xlabel("days between a purchase and the same customer's next one")
+    ax.set_ylabel("repeat purchases")
+    ax.set_title("How long customers take to come back")
+    return ax
+
+
+def k_selection(scores: pd.DataFrame, k: int, ax=None):
+    """Silhouette and stability across seeds for each k; the chosen k marked."""
+    ax = new_ax(ax, figsize=(8, 4))
+    colors = sns.color_palette(PALETTE)
+    ax.plot(
+        scores.index,
+        scores["silhouette"],
+        marker="o",
+        color=colors[0],
+        label="silhouette (separation, higher is better)",
+    )
+    ax.plot(
+        scores.index,
+        scores["stability"],
+        marker="s",
+        color=colors[1],
+        label="stability across seeds (adjusted Rand)",
+    )
+    ax.axvline(k, color="grey", ls="--", lw=1)
+    ax.text(k, 0.02, f" chosen k = {k}", color="0.3", fontsize=10)
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(list(scores.index))
+    ax.set_xlabel("number of clusters k")
+    ax.set_ylabel("score (0 to 1)")
+    ax.set_title("Choosing the number of behavioural clusters")
+    ax.legend(loc="center right")
+    return ax
+
+
+def migration_heatmap(counts: pd.DataFrame, ax=None):
+    """Where each segment's customers went: row shares coloured, customer counts written.
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        :func:`analysis.segmentation.migration_matrix` (rows = segment before,
+        columns = segment now, customer counts).
+    """
+    rows = counts.loc[counts.sum(axis=1) > 0]
+    cols = counts.columns[counts.sum(axis=0) > 0]
+    rows = rows[cols]
+    share = rows.div(rows.sum(axis=1), axis=0)
+    ax = new_ax(ax, figsize=(0.85 * len(cols) + 3.5, 0.5 * len(rows) + 2.2))
+    labels = rows.map(lambda v: f"{v:,.0f}" if v else "")
+    sns.heatmap(
+        share,
+        annot=labels.to_numpy(),
+        fmt="",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        ax=ax,
+        cbar_kws={"label": "share of the row's customers", "format": "{x:.0%}"},
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"fontsize": 9},
+    )
+    ax.set_xlabel("segment now")
+    ax.set_ylabel("segment at the previous cutoff")
+    ax.set_title("Segment migration (numbers = customers)")
+    plt.setp(ax.get_xticklabels(), rotation=35, ha="right")
+    return ax
