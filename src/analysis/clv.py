@@ -645,7 +645,31 @@ def choose_model(
         if override not in fitted.index:
             raise ValueError(f"model '{override}' was not fitted; choose from {list(fitted.index)}")
         return override
-    return str(fitted[criterion].abs().idxmin())
+    error = fitted[criterion].abs()
+    # near-ties (within 0.1 %) go to the first model listed, not to numerical noise
+    return str(error.index[(error <= error.min() * 1.001 + 1e-12).to_numpy()][0])
+
+
+def dropout_note(fitted: FittedModel) -> str:
+    """A sentence when the fit finds (almost) no customer dropout, else an empty string.
+
+    BG/NBD and MBG/NBD: mean dropout chance per purchase ``a / (a + b)`` below 1 %;
+    Pareto/NBD: ``s`` below 0.01 (dropout rates concentrated at zero).
+    """
+    p = fitted.params
+    if fitted.model in ("bgnbd", "mbgnbd"):
+        none = p["a"] / (p["a"] + p["b"]) < 0.01
+    elif fitted.model == "pareto_nbd":
+        none = p["s"] < 0.01
+    else:
+        return ""
+    if not none:
+        return ""
+    return (
+        f"{fitted.name} finds almost no customer dropout in these data (its dropout parameters "
+        "sit at their lower bound), so P(alive) is close to 100 % for everyone and the models "
+        "behave alike; rank customers by expected purchases or CLV, not by P(alive)."
+    )
 
 
 def attempt(function, *args, **kwargs):
@@ -728,7 +752,8 @@ def tracking(
     Returns
     -------
     pandas.DataFrame
-        Index ``week`` (1, 2, ...): ``week_end`` (last day), ``period``
+        Index ``week`` (1, 2, ...): ``week_end`` (last day), ``days`` (7, fewer for a
+        partial last week), ``period``
         (calibration / holdout), ``actual``, ``predicted``, ``cum_actual``,
         ``cum_predicted``.
     """
@@ -760,6 +785,7 @@ def tracking(
     out = pd.DataFrame(
         {
             "week_end": week_end,
+            "days": np.diff(last_day, prepend=-1),
             "period": np.where(week_end <= cal_end, "calibration", "holdout"),
             "actual": actual,
             "predicted": np.diff(cum_pred, prepend=0.0),
@@ -1117,11 +1143,40 @@ def one_time_takeaway(segments: pd.DataFrame, fitted: FittedModel, currency: str
             "artefact, not a sign they are active: their expected purchases still fall with "
             "the time since their only purchase, so do not use P(alive) alone to rank them."
         )
+    elif dropout_note(fitted):
+        text += dropout_note(fitted)
     else:
         text += (
             f"{fitted.name} lets one-time buyers drop out, so their P(alive) "
             f"(average {row['mean P(alive)']:.0%}) falls with the time since their only purchase."
         )
+    return text
+
+
+def top_customers_takeaway(top: pd.DataFrame, spend: FittedModel, currency: str = "") -> str:
+    """What drives the top of the CLV list, flagging values that rest on outsized orders.
+
+    Parameters
+    ----------
+    top : pandas.DataFrame
+        :func:`top_customers` output (``customer_id``, ``expected spend``, ``CLV``).
+    """
+    if top.empty:
+        return ""
+    p, q, v = (spend.params[k] for k in ("p", "q", "v"))
+    typical = p * v / (q - 1) if q > 1 else np.nan
+    text = f"The top {len(top)} customers are worth {currency}{top['CLV'].sum():,.0f} together. "
+    odd = top.loc[top["expected spend"] > 10 * typical]
+    if np.isfinite(typical) and len(odd):
+        ids = ", ".join(odd["customer_id"].astype(str).head(3))
+        text += (
+            f"**Check before acting:** the value of {len(odd)} of them ({ids}) rests on an "
+            f"average order more than ten times the typical {currency}{typical:,.0f}; confirm "
+            "those orders were not cancelled, wholesale or one-off before treating them as "
+            "repeatable."
+        )
+    else:
+        text += "Their value comes from frequent, recent buying rather than a few outsized orders."
     return text
 
 
@@ -1231,6 +1286,9 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
         text += f" {r['name']} did not fully converge ({r['note']}); treat its numbers with care."
     for _, r in failed.iterrows():
         text += f" {r['name']} could not be fitted: {r['note']}."
+    spread = others["mae"].max() - row["mae"] if len(others) else np.inf
+    if spread <= 0.001 * row["mae"] + 1e-12:
+        text += " All models forecast practically the same, so the choice hardly matters."
     return text
 
 
@@ -1409,4 +1467,31 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
         table.style.format("{:.4g}", subset=pd.IndexSlice[other, cols], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
+    )
+
+
+def matrix_takeaway(values: pd.DataFrame, fitted: FittedModel) -> str:
+    """What the P(alive) grid says about silence after frequent buying, in words.
+
+    Compares customers with 4 or more repeat purchases whose last purchase was under
+    8 weeks ago with those silent for 26 weeks or more.
+    """
+    _check_columns(values, RFT + ["p_alive", "expected_purchases"])
+    note = dropout_note(fitted)
+    if note:
+        return note
+    weeks = (values["T"] - values["recency"]) * TIME_UNITS[fitted.time_unit] / 7.0
+    frequent = values["frequency"] >= 4
+    recent = values.loc[frequent & (weeks < 8), "p_alive"]
+    silent = values.loc[frequent & (weeks >= 26), "p_alive"]
+    if len(recent) == 0 or len(silent) == 0:
+        return (
+            "Customers who bought often and recently are the ones the model expects back; "
+            "too few frequent buyers have gone quiet to compare the two."
+        )
+    return (
+        f"Frequent buyers (5+ purchases) who bought in the last 8 weeks are {recent.mean():.0%} "
+        f"likely to still be active; the same kind of customer silent for 26 weeks or more only "
+        f"{silent.mean():.0%} ({len(silent):,} customers): for a regular buyer, a long silence is "
+        "the clearest churn signal, and worth a win-back contact."
     )

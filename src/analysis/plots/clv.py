@@ -68,6 +68,7 @@ def tracking(track, model_name: str = "model", unit_label: str = "purchases"):
     """
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     hold = track.index[track["period"] == "holdout"]
+    full = track["days"] == 7 if "days" in track else np.ones(len(track), dtype=bool)
     for ax, (act, pred, title) in zip(
         axes,
         [
@@ -76,8 +77,11 @@ def tracking(track, model_name: str = "model", unit_label: str = "purchases"):
         ],
         strict=True,
     ):
-        ax.plot(track.index, track[act], label="actual", color=ACTUAL)
-        ax.plot(track.index, track[pred], label=model_name, color=MODEL, ls="--")
+        rows = (
+            track.loc[full] if act == "actual" else track
+        )  # a partial last week looks like a drop
+        ax.plot(rows.index, rows[act], label="actual", color=ACTUAL)
+        ax.plot(rows.index, rows[pred], label=model_name, color=MODEL, ls="--")
         if len(hold):
             ax.axvspan(hold[0] - 0.5, hold[-1] + 0.5, color="0.9", zorder=0)
             ax.text(hold[0], ax.get_ylim()[1] * 0.97, " holdout", va="top", ha="left", color="0.35")
@@ -146,11 +150,13 @@ def clv_concentration(values, ax=None, currency: str = ""):
     return ax
 
 
-def matrix(table, ax=None, title: str = "", fmt: str = ".0%", label: str = ""):
-    """Heatmap of a :func:`analysis.clv.behaviour_matrix` table."""
+def matrix(table, ax=None, title: str = "", fmt: str = ".0%", label: str = "", vmax=None):
+    """Heatmap of a :func:`analysis.clv.behaviour_matrix` table (colour scale from 0)."""
     ax = new_ax(ax, figsize=(7, 4.5))
     sns.heatmap(
         table,
+        vmin=0,
+        vmax=vmax,
         ax=ax,
         annot=True,
         fmt=fmt,
@@ -173,7 +179,14 @@ def bootstrap_total(draws, estimate: float, low: float, high: float, ax=None, cu
     ax.hist(values, bins=min(30, max(5, len(values) // 3)), color=ACTUAL, alpha=0.7)
     ax.axvline(estimate, color="black", label="estimate")
     ax.axvspan(low, high, color=MODEL, alpha=0.15, label="interval")
-    money_axis(ax, "x", currency)
+    span = max(values.max() - values.min(), abs(estimate) * 1e-3, 1e-9)
+    scale, suffix = (
+        (1e6, "M") if abs(estimate) >= 1e6 else (1e3, "k") if abs(estimate) >= 1e4 else (1, "")
+    )
+    decimals = int(max(0, np.ceil(-np.log10(span / scale / 5))))
+    ax.xaxis.set_major_formatter(
+        plt.FuncFormatter(lambda x, _: f"{currency}{x / scale:,.{decimals}f}{suffix}")
+    )
     ax.set_xlabel("total CLV of today's customers")
     ax.set_ylabel("bootstrap refits")
     ax.set_title("How sure is the total? (bootstrap over customers)")
