@@ -259,7 +259,7 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
     risk_text = ""
     if len(risk) and risk["customers"].sum() > 0:
         risk_text = (
-            f" {', '.join(worth)} hold {risk['customers'].sum():,.0f} customers and "
+            f" {' and '.join(worth)} hold {risk['customers'].sum():,.0f} customers and "
             f"**{risk['revenue_share'].sum():.0%} of revenue** to date: lapsing buyers who used "
             f"to buy often, the first target for a win-back campaign."
         )
@@ -451,6 +451,15 @@ def lifecycle_thresholds(
         "cycle_quantile": cycle_quantile,
         "lapse_quantile": lapse_quantile,
     }
+
+
+def thresholds_note(thresholds: Mapping) -> str:
+    """One line stating the lifecycle thresholds in use."""
+    return (
+        f"Thresholds from {thresholds['gaps']:,} repeat purchases: purchase cycle "
+        f"**{thresholds['cycle_days']:.0f} days**, lapsed after **{thresholds['lapse_days']:.0f} "
+        f"days** without a purchase, loyal from **{thresholds['loyal_purchases']} purchase days**."
+    )
 
 
 def lifecycle_stages(summary: pd.DataFrame, thresholds: Mapping) -> pd.DataFrame:
@@ -711,7 +720,9 @@ def cluster_profiles(features: pd.DataFrame, clusters: pd.Series) -> pd.DataFram
     -------
     pandas.DataFrame
         Index ``cluster``; ``name``, ``customers``, ``customer_share``,
-        ``revenue_share``, then the median of each feature.
+        ``revenue_share``, then the median of each feature:
+        ``median_days_since_purchase``, ``median_purchase_days``, ``median_revenue``,
+        ``median_tenure_days``, ``median_avg_order_value``.
     """
     z = pd.DataFrame(_standardise(features), index=features.index, columns=features.columns)
     centre = z.groupby(clusters.to_numpy()).mean()
@@ -729,7 +740,14 @@ def cluster_profiles(features: pd.DataFrame, clusters: pd.Series) -> pd.DataFram
             "revenue_share": revenue / max(revenue.sum(), 1e-12),
         }
     )
-    out = out.join(medians.add_prefix("median_"))
+    readable = {
+        "recency": "median_days_since_purchase",
+        "frequency": "median_purchase_days",
+        "monetary": "median_revenue",
+        "tenure": "median_tenure_days",
+        "avg_order_value": "median_avg_order_value",
+    }
+    out = out.join(medians.rename(columns=readable))
     out.index.name = "cluster"
     return out
 
@@ -978,3 +996,49 @@ def previous_segments(
     before = pd.Timestamp(as_of).normalize() - pd.Timedelta(days=int(compare_days))
     summary = customer_summary(frame, before, time_unit="D")
     return before, rfm_segments(summary, segment_map)
+
+
+# --------------------------------------------------------------------------- display
+
+_PERCENT = ("share",)
+_MONEY = ("revenue", "monetary", "order_value")
+_DAYS = ("days", "recency", "tenure")
+
+
+def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False):
+    """A table styled for a business reader: readable headers, %, money, days.
+
+    Column names lose their underscores; ``*share*`` columns show as percentages,
+    revenue / monetary / order value as money (blank when zero in an all-money
+    matrix), days and counts as whole numbers, text left-aligned.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+    """
+
+    def money(v):
+        if pd.isna(v):
+            return "–"
+        return "" if all_money and v == 0 else f"{currency}{v:,.0f}"
+
+    formats = {}
+    for col in table.columns:
+        name = str(col)
+        if all_money:
+            formats[col] = money
+        elif any(k in name for k in _PERCENT):
+            formats[col] = "{:.1%}"
+        elif any(k in name for k in _MONEY):
+            formats[col] = money
+        elif any(k in name for k in _DAYS) or name == "customers":
+            formats[col] = "{:,.0f}"
+        elif pd.api.types.is_float_dtype(table[col]):
+            formats[col] = "{:,.1f}"
+    styler = table.style.format(formats, na_rep="–")
+    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    labels = [str(c).replace("_", " ") for c in table.columns]
+    styler = styler.relabel_index(labels, axis="columns")
+    return styler
