@@ -54,6 +54,8 @@ def _freq(freq: str) -> str:
 
 
 def _money(value: float, currency: str) -> str:
+    """Compact money for sentences; ``$`` is escaped so Markdown does not read it as math."""
+    currency = currency.replace("$", "\\$")
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value >= 1e6:
@@ -135,9 +137,11 @@ def compare_periods(series: pd.DataFrame) -> pd.DataFrame:
     """
     _check(series, MEASURES + ("complete",))
     complete = series.loc[series["complete"]]
-    table = pd.DataFrame(index=list(MEASURES), columns=["last", "previous", "change",
-                                                        "year_earlier", "change_vs_year"],
-                         dtype=float)
+    table = pd.DataFrame(
+        index=list(MEASURES),
+        columns=["last", "previous", "change", "year_earlier", "change_vs_year"],
+        dtype=float,
+    )
     table.attrs = {"last": None, "previous": None, "year_earlier": None}
     if complete.empty:
         return table
@@ -262,19 +266,23 @@ def new_vs_returning(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "new_revenue": daily["amount"].where(is_first_day, 0.0).groupby(daily["month"]).sum(),
-            "repeat_revenue": daily["amount"].where(~is_first_day, 0.0)
+            "repeat_revenue": daily["amount"]
+            .where(~is_first_day, 0.0)
             .groupby(daily["month"])
             .sum(),
-            "new_customers": daily["customer_id"].where(is_first_month)
+            "new_customers": daily["customer_id"]
+            .where(is_first_month)
             .groupby(daily["month"])
             .nunique(),
-            "returning_customers": daily["customer_id"].where(~is_first_month)
+            "returning_customers": daily["customer_id"]
+            .where(~is_first_month)
             .groupby(daily["month"])
             .nunique(),
         }
     )
-    out = out.reindex(pd.period_range(grouped.size().index.min(), out.index.max(), freq="M"),
-                      fill_value=0)
+    out = out.reindex(
+        pd.period_range(grouped.size().index.min(), out.index.max(), freq="M"), fill_value=0
+    )
     out.index.name = "month"
     return out
 
@@ -342,12 +350,12 @@ def activity_heatmap(frame: pd.DataFrame) -> pd.DataFrame:
     days = pd.date_range(orders.min().normalize(), orders.max().normalize(), freq="D")
     by = "hour" if has_time_of_day(frame) else "month"
     if by == "hour":
-        counts = pd.crosstab(orders.dt.weekday, orders.dt.hour)
-        n_days = pd.Series(days.weekday).value_counts()
+        counts = pd.crosstab(orders.dt.day_of_week, orders.dt.hour)
+        n_days = pd.Series(days.day_of_week).value_counts()
         table = counts.div(n_days.reindex(counts.index), axis=0)
     else:
-        counts = pd.crosstab(orders.dt.weekday, orders.dt.month)
-        n_days = pd.crosstab(days.weekday, days.month)
+        counts = pd.crosstab(orders.dt.day_of_week, orders.dt.month)
+        n_days = pd.crosstab(days.day_of_week, days.month)
         table = counts / n_days.reindex(index=counts.index, columns=counts.columns)
         table.columns = [MONTHS[m - 1] for m in table.columns]
     table = table.reindex(range(7), fill_value=0.0)
@@ -459,9 +467,7 @@ def cohort_tables(
     buyers = buyers.reindex(columns=ages, fill_value=0)
     revenue = revenue.reindex(columns=ages, fill_value=0.0)
     cohort_idx = buyers.index.to_numpy()
-    valid = np.array(
-        [[(c + int(a)) <= last_month for a in ages] for c in cohort_idx], dtype=bool
-    )
+    valid = np.array([[(c + int(a)) <= last_month for a in ages] for c in cohort_idx], dtype=bool)
     retention = (buyers.div(size, axis=0)).where(valid)
     retention[0] = 1.0
     cum_rev = revenue.cumsum(axis=1).div(size, axis=0)
@@ -588,9 +594,7 @@ def abc_summary(classes: pd.DataFrame) -> pd.DataFrame:
     return out[["items", "item_share", "revenue", "revenue_share"]]
 
 
-def movers(
-    frame: pd.DataFrame, column: str, series: pd.DataFrame, n: int = 5
-) -> pd.DataFrame:
+def movers(frame: pd.DataFrame, column: str, series: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     """Items whose revenue grew or fell most from the previous to the last complete period.
 
     Parameters
@@ -634,7 +638,8 @@ def mix_takeaway(summary: pd.DataFrame, top: pd.DataFrame, label: str = "product
     text = (
         f"**{int(a['items']):,} {label} ({a['item_share']:.0%} of the range) bring "
         f"{a['revenue_share']:.0%} of revenue** (class A); "
-        f"{int(summary.loc['C', 'items']):,} class-C {label} ({summary.loc['C', 'item_share']:.0%}) "
+        f"{int(summary.loc['C', 'items']):,} class-C {label} "
+        f"({summary.loc['C', 'item_share']:.0%}) "
         f"bring only {summary.loc['C', 'revenue_share']:.0%}. "
     )
     if len(top):
@@ -677,9 +682,9 @@ def share_takeaway(table: pd.DataFrame, label: str) -> str:
     rest = table.iloc[1:4]
     others = ", ".join(f"{i} {s:.0%}" for i, s in rest["revenue_share"].items())
     return (
-        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue; "
-        f"next come {others}. " if others else
-        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue. "
+        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue; next come {others}. "
+        if others
+        else f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue. "
     ) + f"Demand outside the top {label} is small: plan it as one group."
 
 
@@ -693,13 +698,28 @@ def model_spec(n: int, season: int) -> dict:
     a damped trend needs 10 points; below that, simple exponential smoothing.
     """
     if n >= 2 * season + 2:
-        return {"trend": "add", "damped_trend": True, "seasonal": "add",
-                "seasonal_periods": season, "name": "ETS with damped trend and seasonality"}
+        return {
+            "trend": "add",
+            "damped_trend": True,
+            "seasonal": "add",
+            "seasonal_periods": season,
+            "name": "ETS with damped trend and seasonality",
+        }
     if n >= 10:
-        return {"trend": "add", "damped_trend": True, "seasonal": None,
-                "seasonal_periods": None, "name": "ETS with damped trend, no seasonality"}
-    return {"trend": None, "damped_trend": False, "seasonal": None,
-            "seasonal_periods": None, "name": "simple exponential smoothing"}
+        return {
+            "trend": "add",
+            "damped_trend": True,
+            "seasonal": None,
+            "seasonal_periods": None,
+            "name": "ETS with damped trend, no seasonality",
+        }
+    return {
+        "trend": None,
+        "damped_trend": False,
+        "seasonal": None,
+        "seasonal_periods": None,
+        "name": "simple exponential smoothing",
+    }
 
 
 def ets_forecast(train: pd.Series, steps: int, season: int, level: float = 0.8) -> pd.DataFrame:
@@ -808,10 +828,17 @@ def backtest(
         base, kind = seasonal_naive(train, steps, season)
         kinds.add(kind)
         for h in range(steps):
-            rows.append((series.index[t - 1], h + 1, series.index[t + h], series.iloc[t + h],
-                         pred[h], base[h]))
-    out = pd.DataFrame(rows, columns=["origin", "step", "period", "actual", "forecast",
-                                      "baseline"])
+            rows.append(
+                (
+                    series.index[t - 1],
+                    h + 1,
+                    series.index[t + h],
+                    series.iloc[t + h],
+                    pred[h],
+                    base[h],
+                )
+            )
+    out = pd.DataFrame(rows, columns=["origin", "step", "period", "actual", "forecast", "baseline"])
     out.attrs["baseline"] = " / ".join(sorted(kinds)) if kinds else None
     return out
 
@@ -853,14 +880,16 @@ def demand_forecast(
     fc["actual_so_far"] = series[column].reindex(index)
     year = series.loc[series["complete"], column].reindex(index - season)
     fc["year_earlier"] = year.to_numpy()
-    fc.attrs = {"model": fc.attrs["model"], "history": len(history),
-                "seasonal_possible": len(history) >= 2 * season + 2, "level": level}
+    fc.attrs = {
+        "model": fc.attrs["model"],
+        "history": len(history),
+        "seasonal_possible": len(history) >= 2 * season + 2,
+        "level": level,
+    }
     return fc
 
 
-def forecast_takeaway(
-    fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: str = ""
-) -> str:
+def forecast_takeaway(fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: str = "") -> str:
     """The next periods' forecast, its accuracy against the baseline, and its limits."""
     one, many, _ = FREQ_WORDS[freq]
     first = fc.index[0]
@@ -932,7 +961,9 @@ def metrics(
     }
 
 
-def forecast_bundle(series: pd.DataFrame, freq: str, periods: int | None, level: float = 0.8) -> dict:
+def forecast_bundle(
+    series: pd.DataFrame, freq: str, periods: int | None, level: float = 0.8
+) -> dict:
     """Revenue and orders forecasts plus the revenue backtest, or a note on why not.
 
     Parameters
@@ -978,12 +1009,17 @@ def absent_note(column: str, what: str) -> str:
 
 def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     """Revenue and orders forecasts side by side, periods named, columns readable."""
-    cols = {"forecast": "forecast", "lower": "low", "upper": "high",
-            "actual_so_far": "booked so far", "year_earlier": "a year earlier"}
+    cols = {
+        "forecast": "forecast",
+        "lower": "low",
+        "upper": "high",
+        "actual_so_far": "booked so far",
+        "year_earlier": "a year earlier",
+    }
     parts = [
-        frame[list(cols)].rename(columns=cols).set_axis(
-            pd.MultiIndex.from_product([[what], list(cols.values())]), axis=1
-        )
+        frame[list(cols)]
+        .rename(columns=cols)
+        .set_axis(pd.MultiIndex.from_product([[what], list(cols.values())]), axis=1)
         for what, frame in (("revenue", revenue), ("orders", orders))
     ]
     out = pd.concat(parts, axis=1)

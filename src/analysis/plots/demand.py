@@ -63,8 +63,12 @@ def period_bars(series: pd.DataFrame, column: str, ax=None, currency: str = "", 
 
 def _partial_patch():
     color = sns.color_palette(PALETTE)[0]
-    return Patch(facecolor=color, alpha=0.35, hatch="///",
-                 label="partial period (incomplete total, not a drop)")
+    return Patch(
+        facecolor=color,
+        alpha=0.35,
+        hatch="///",
+        label="partial period (incomplete total, not a drop)",
+    )
 
 
 def trend_panels(series: pd.DataFrame, currency: str = ""):
@@ -74,7 +78,11 @@ def trend_panels(series: pd.DataFrame, currency: str = ""):
         period_bars(series, column, ax=ax, currency=currency, legend=False)
     if (~series["complete"]).any():
         fig.legend(handles=[_partial_patch()], loc="upper right", bbox_to_anchor=(1.0, 1.0))
-        fig.get_layout_engine().set(rect=(0, 0, 1, 0.96))
+        engine = fig.get_layout_engine()
+        if engine is not None and hasattr(engine, "set"):
+            engine.set(rect=(0, 0, 1, 0.96))
+        else:
+            fig.subplots_adjust(top=0.9)
     return fig
 
 
@@ -111,7 +119,7 @@ def new_returning(table: pd.DataFrame, as_of, currency: str = ""):
             ax.set_ylabel("Customers buying in the month")
             ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
         _sparse_xticks(ax, labels)
-        ax.legend(loc="upper left")
+        ax.legend(loc="best")
     return fig
 
 
@@ -131,7 +139,8 @@ def activity_heatmap(table: pd.DataFrame, ax=None):
         cbar_kws={"label": "orders per day" if by == "month" else "orders per day in that hour"},
     )
     ax.set_title(
-        "Average orders by weekday and hour of day" if by == "hour"
+        "Average orders by weekday and hour of day"
+        if by == "hour"
         else "Average orders per day by weekday and calendar month"
     )
     ax.set_xlabel("hour of day (start of the hour)" if by == "hour" else "calendar month")
@@ -155,14 +164,19 @@ def gap_histogram(gaps: pd.Series, stats: dict, ax=None, max_days: int | None = 
     shown = gaps.loc[gaps <= limit]
     bins = np.arange(0, limit + 2, max(1, limit // 60))
     ax.hist(shown, bins=bins, color=sns.color_palette(PALETTE)[0])
-    for key, style, name in (("q1", ":", "quartile"), ("median", "-", "median"),
-                             ("q3", ":", None)):
-        ax.axvline(stats[key], color="black", linestyle=style, linewidth=1.5,
-                   label=f"{name}: {stats[key]:.0f} days" if name else
-                   f"quartile: {stats[key]:.0f} days")
+    for key, style, name in (("q1", ":", "quartile"), ("median", "-", "median"), ("q3", ":", None)):
+        ax.axvline(
+            stats[key],
+            color="black",
+            linestyle=style,
+            linewidth=1.5,
+            label=f"{name}: {stats[key]:.0f} days" if name else f"quartile: {stats[key]:.0f} days",
+        )
     cut = 1 - len(shown) / len(gaps)
-    ax.set_title(f"Days between a customer's consecutive purchases "
-                 f"({cut:.0%} of gaps above {limit} days not shown)")
+    ax.set_title(
+        f"Days between a customer's consecutive purchases "
+        f"({cut:.0%} of gaps above {limit} days not shown)"
+    )
     ax.set_xlabel("days since the previous purchase")
     ax.set_ylabel("repeat purchases")
     ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
@@ -203,11 +217,16 @@ def cohort_heatmaps(retention: pd.DataFrame, revenue: pd.DataFrame, currency: st
         fmt=",.0f",
         annot_kws={"size": 8},
         linewidths=0.3,
-        cbar_kws={"label": f"revenue per customer ({currency})" if currency else "revenue",
-                  "format": money},
+        cbar_kws={
+            "label": f"revenue per customer ({currency})" if currency else "revenue",
+            "format": money,
+        },
     )
-    axes[1].set_title(f"Cumulative revenue per cohort customer ({currency})" if currency
-                      else "Cumulative revenue per cohort customer")
+    axes[1].set_title(
+        f"Cumulative revenue per cohort customer ({currency})"
+        if currency
+        else "Cumulative revenue per cohort customer"
+    )
     for ax in axes:
         ax.grid(False)
         ax.set_xlabel("months since first purchase (0 = month of first purchase)")
@@ -235,15 +254,20 @@ def _month_axis(ax, freq_is_month: bool) -> None:
 
 
 def top_items(
-    by_revenue: pd.DataFrame, by_buyers: pd.DataFrame, label: str, currency: str = "",
+    by_revenue: pd.DataFrame,
+    by_buyers: pd.DataFrame,
+    label: str,
+    currency: str = "",
     names: pd.Series | None = None,
 ):
     """Side by side: top items by revenue and by number of buyers (largest on top)."""
     n = max(len(by_revenue), len(by_buyers))
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.38 * n + 1.6))
     color = sns.color_palette(PALETTE)
-    for ax, table, col, c in ((axes[0], by_revenue, "revenue", color[0]),
-                              (axes[1], by_buyers, "buyers", color[2])):
+    for ax, table, col, c in (
+        (axes[0], by_revenue, "revenue", color[0]),
+        (axes[1], by_buyers, "buyers", color[2]),
+    ):
         data = table[col].iloc[::-1]
         ax.barh(_item_labels(data.index, names), data.to_numpy(), color=c)
         ax.set_title(f"Top {len(table)} {label} by {col}")
@@ -264,10 +288,16 @@ def abc_bars(summary: pd.DataFrame, label: str = "products", ax=None):
     x = np.arange(len(summary))
     ax.bar(x - 0.2, summary["item_share"], width=0.4, color=colors[7], label=f"share of {label}")
     ax.bar(x + 0.2, summary["revenue_share"], width=0.4, color=colors[0], label="share of revenue")
-    for i, (items, share) in enumerate(zip(summary["items"], summary["revenue_share"],
-                                           strict=True)):
-        ax.annotate(f"{int(items):,} {label}", (i - 0.2, summary["item_share"].iloc[i]),
-                    ha="center", va="bottom", fontsize=9)
+    for i, (items, share) in enumerate(
+        zip(summary["items"], summary["revenue_share"], strict=True)
+    ):
+        ax.annotate(
+            f"{int(items):,} {label}",
+            (i - 0.2, summary["item_share"].iloc[i]),
+            ha="center",
+            va="bottom",
+            fontsize=9,
+        )
         ax.annotate(f"{share:.0%}", (i + 0.2, share), ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x)
     ax.set_xticklabels([f"class {c}" for c in summary.index])
@@ -287,8 +317,11 @@ def movers_bars(table: pd.DataFrame, currency: str = "", names: pd.Series | None
         return ax
     data = table["change"].iloc[::-1]
     colors = sns.color_palette(PALETTE)
-    ax.barh(_item_labels(data.index, names), data.to_numpy(),
-            color=[colors[2] if v > 0 else colors[3] for v in data.to_numpy()])
+    ax.barh(
+        _item_labels(data.index, names),
+        data.to_numpy(),
+        color=[colors[2] if v > 0 else colors[3] for v in data.to_numpy()],
+    )
     ax.axvline(0, color="black", linewidth=0.8)
     prev, last = table.attrs["previous"], table.attrs["last"]
     ax.set_title(f"Biggest revenue movers: {period_label(last)} vs {period_label(prev)}")
@@ -302,8 +335,11 @@ def share_bars(table: pd.DataFrame, label: str, currency: str = "", ax=None):
     """Horizontal bars of revenue by a split (region, channel), with the share printed."""
     ax = new_ax(ax, figsize=(10, 0.38 * len(table) + 1.4))
     data = table.iloc[::-1]
-    ax.barh([str(i) for i in data.index], data["revenue"].to_numpy(),
-            color=sns.color_palette(PALETTE)[0])
+    ax.barh(
+        [str(i) for i in data.index],
+        data["revenue"].to_numpy(),
+        color=sns.color_palette(PALETTE)[0],
+    )
     for i, (rev, share) in enumerate(zip(data["revenue"], data["revenue_share"], strict=True)):
         ax.annotate(f" {share:.1%}", (rev, i), va="center", fontsize=9)
     ax.set_title(f"Revenue by {label} (top {len(table)}, share of all revenue)")
@@ -313,9 +349,7 @@ def share_bars(table: pd.DataFrame, label: str, currency: str = "", ax=None):
     return ax
 
 
-def forecast_plot(
-    series: pd.DataFrame, column: str, fc: pd.DataFrame, currency: str = "", ax=None
-):
+def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency: str = "", ax=None):
     """History of complete periods, the forecast with its interval, the partial actual so
     far and, when in the data, the same periods a year earlier."""
     ax = new_ax(ax, figsize=(12, 4.5))
@@ -324,17 +358,44 @@ def forecast_plot(
     x_hist = hist.index.to_timestamp()
     x_fc = fc.index.to_timestamp()
     ax.plot(x_hist, hist.to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
-    ax.plot(np.r_[x_hist[-1:], x_fc], np.r_[hist.to_numpy()[-1:], fc["forecast"].to_numpy()],
-            marker="o", markersize=3, color=colors[1], linestyle="--", label="forecast")
+    ax.plot(
+        np.r_[x_hist[-1:], x_fc],
+        np.r_[hist.to_numpy()[-1:], fc["forecast"].to_numpy()],
+        marker="o",
+        markersize=3,
+        color=colors[1],
+        linestyle="--",
+        label="forecast",
+    )
     level = fc.attrs.get("level", 0.8)
-    ax.fill_between(x_fc, fc["lower"].to_numpy(), fc["upper"].to_numpy(), color=colors[1],
-                    alpha=0.2, label=f"{level:.0%} interval")
+    ax.fill_between(
+        x_fc,
+        fc["lower"].to_numpy(),
+        fc["upper"].to_numpy(),
+        color=colors[1],
+        alpha=0.2,
+        label=f"{level:.0%} interval",
+    )
     if fc["year_earlier"].notna().any():
-        ax.plot(x_fc, fc["year_earlier"].to_numpy(), marker="s", markersize=4, linestyle="none",
-                color="grey", label="same period a year earlier")
+        ax.plot(
+            x_fc,
+            fc["year_earlier"].to_numpy(),
+            marker="s",
+            markersize=4,
+            linestyle="none",
+            color="grey",
+            label="same period a year earlier",
+        )
     if fc["actual_so_far"].notna().any():
-        ax.plot(x_fc, fc["actual_so_far"].to_numpy(), marker="x", markersize=8, linestyle="none",
-                color="black", label="booked so far (period still running)")
+        ax.plot(
+            x_fc,
+            fc["actual_so_far"].to_numpy(),
+            marker="x",
+            markersize=8,
+            linestyle="none",
+            color="black",
+            label="booked so far (period still running)",
+        )
     label = MEASURE_LABELS.get(column, column)
     unit = "month" if fc.index.freqstr.startswith("M") else "week"
     ax.set_title(f"{label} per {unit}: history and forecast ({fc.attrs.get('model', '')})")
@@ -347,7 +408,7 @@ def forecast_plot(
     else:
         ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_ylim(bottom=0)
-    ax.legend(loc="upper left", fontsize=9)
+    ax.legend(loc="best", fontsize=9)
     return ax
 
 
@@ -360,12 +421,25 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
         return ax
     colors = sns.color_palette(PALETTE)
     x = pd.PeriodIndex(one["period"]).to_timestamp()
-    ax.plot(x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0],
-            label="actual")
-    ax.plot(x, one["forecast"].to_numpy(), marker="o", markersize=3, color=colors[1],
-            linestyle="--", label="model, forecast one period ahead")
-    ax.plot(x, one["baseline"].to_numpy(), marker="o", markersize=3, color="grey",
-            linestyle=":", label="baseline, one period ahead")
+    ax.plot(x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
+    ax.plot(
+        x,
+        one["forecast"].to_numpy(),
+        marker="o",
+        markersize=3,
+        color=colors[1],
+        linestyle="--",
+        label="model, forecast one period ahead",
+    )
+    ax.plot(
+        x,
+        one["baseline"].to_numpy(),
+        marker="o",
+        markersize=3,
+        color="grey",
+        linestyle=":",
+        label="baseline, one period ahead",
+    )
     ax.set_title("Backtest: what the forecast would have said one period ahead")
     ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
     ax.set_xlabel("period forecast (start date)")
