@@ -241,6 +241,43 @@ def _polish_pareto(engine, compressed: pd.DataFrame) -> tuple[dict, bool, str]:
     return dict(zip(PARAM_NAMES["pareto_nbd"], theta.tolist(), strict=True)), ok, message
 
 
+def _bounded_fit(engine, model: str, compressed: pd.DataFrame) -> str:
+    """Fallback when lifetimes' unbounded BFGS fails (typically a parameter running to 0).
+
+    Minimises the same likelihood with L-BFGS-B, log-parameters bounded to [-25, 25];
+    sets ``engine.params_`` and returns a message for the comparison table.
+    """
+    f = compressed["frequency"].to_numpy(dtype=float)
+    w = compressed["weights"].to_numpy(dtype=float)
+    if model == "gamma_gamma":
+        args = (f, compressed["monetary_value"].to_numpy(dtype=float), w, 0.0)
+        scale = 1.0
+    else:
+        scale = 1.0 / compressed["T"].max()
+        args = (f, compressed["recency"].to_numpy(dtype=float) * scale,
+                compressed["T"].to_numpy(dtype=float) * scale, w, 0.0)  # fmt: skip
+
+    def objective(log_theta):
+        value = engine._negative_log_likelihood(log_theta, *args)
+        return float(value) if np.isfinite(value) else 1e10
+
+    start = np.zeros(len(PARAM_NAMES[model]))
+    out = minimize(objective, start, method="L-BFGS-B", bounds=[(-25, 25)] * len(start))
+    if not np.isfinite(out.fun) or out.fun >= 1e10:
+        raise ModelFitError(f"{MODEL_NAMES[model]} could not be fitted: {out.message}")
+    theta = np.exp(out.x)
+    if model != "gamma_gamma":
+        theta[1] /= scale
+    engine.params_ = pd.Series(theta, index=list(PARAM_NAMES[model]))
+    at_bound = np.abs(out.x) >= 24.9
+    if out.success and not at_bound.any():
+        return ""
+    names = [n for n, b in zip(PARAM_NAMES[model], at_bound, strict=True) if b]
+    return "refitted with bounds; " + (
+        f"{', '.join(names)} at the boundary" if names else str(out.message)
+    )
+
+
 def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initial=None):
     """Fit ``model`` on compressed rows; return a :class:`FittedModel`."""
     cls = _engine_class(model)
@@ -274,18 +311,23 @@ def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initia
                     f, compressed["recency"], compressed["T"], weights=w, initial_params=initial
                 )
         except Exception as exc:  # lifetimes raises ConvergenceError / LinAlgError / ValueError
-            raise ModelFitError(f"{MODEL_NAMES[model]} could not be fitted: {exc}".strip()) from exc
-        converged = True
+            if model == "pareto_nbd":
+                raise ModelFitError(f"{MODEL_NAMES[model]} could not be fitted: {exc}") from exc
+            message = _bounded_fit(engine, model, compressed)
+        converged = not message
         if model == "pareto_nbd":
             params, converged, message = _polish_pareto(engine, compressed)
             engine.params_ = pd.Series(params)[list(PARAM_NAMES[model])]
         params = {k: float(v) for k, v in engine.params_.items()}
+        ll = loglik(model, params, compressed) if all(v > 0 for v in params.values()) else np.nan
+    if not np.isfinite(ll):
+        message = (message + "; " if message else "") + "log-likelihood not computable here"
     if not all(np.isfinite(v) and v > 0 for v in params.values()):
         raise ModelFitError(f"{MODEL_NAMES[model]} fit gave invalid parameters {params}")
     return FittedModel(
         model=model,
         params=params,
-        loglik=loglik(model, params, compressed),
+        loglik=float(ll),
         converged=converged,
         customers=customers,
         time_unit=time_unit,

@@ -1,0 +1,340 @@
+"""analysis.clv: published CDNOW results, hand-checkable pieces, and the notebook end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHARED, run_notebook
+
+from analysis import clv
+from analysis.cli import main
+from analysis.summary import calibration_holdout
+
+CAL_END, OBS_END = "1997-09-30", "1998-06-30"
+
+
+def sig3(x: float) -> float:
+    """Round to 3 significant digits."""
+    return float(f"{x:.3g}")
+
+
+@pytest.fixture(scope="module")
+def calibration(cdnow_sample):
+    return calibration_holdout(cdnow_sample.frame, CAL_END, OBS_END, "W")
+
+
+@pytest.fixture(scope="module")
+def compared(calibration):
+    return clv.compare_models(calibration)
+
+
+# --------------------------------------------------------------------------- published results
+
+
+def test_calibration_and_holdout_repeat_counts(calibration):
+    assert len(calibration) == 2357
+    assert calibration["frequency"].sum() == 2457
+    assert calibration["frequency_holdout"].sum() == 1882
+    assert calibration["duration_holdout"].iloc[0] == pytest.approx(39.0)
+
+
+def test_bgnbd_reproduces_fader_hardie_lee(compared):
+    fits, _ = compared
+    p = fits["bgnbd"].params
+    assert [sig3(p[k]) for k in ("r", "alpha", "a", "b")] == [0.243, 4.41, 0.793, 2.43]
+    assert p["alpha"] == pytest.approx(4.414, abs=5e-4)
+    assert fits["bgnbd"].loglik == pytest.approx(-9582.4, abs=0.1)
+    assert fits["bgnbd"].converged
+
+
+def test_pareto_nbd_reproduces_published(compared):
+    fits, _ = compared
+    p = fits["pareto_nbd"].params
+    assert [sig3(p[k]) for k in ("r", "alpha", "s", "beta")] == [0.553, 10.6, 0.606, 11.7]
+    assert p["alpha"] == pytest.approx(10.578, abs=2e-3)
+    assert p["beta"] == pytest.approx(11.669, abs=2e-3)
+    assert fits["pareto_nbd"].loglik == pytest.approx(-9595.0, abs=0.1)
+    assert fits["pareto_nbd"].converged
+
+
+def test_mbgnbd_matches_lead_measurement(compared):
+    fits, _ = compared
+    p = fits["mbgnbd"].params
+    assert [sig3(p[k]) for k in ("r", "alpha", "a", "b")] == [0.525, 6.18, 0.891, 1.61]
+
+
+def test_gamma_gamma_reproduces_note_025(calibration):
+    spend = clv.fit_spend(calibration)
+    assert spend.customers == 946
+    assert [sig3(spend.params[k]) for k in ("p", "q", "v")] == [6.25, 3.74, 15.4]
+    assert spend.params["v"] == pytest.approx(15.44, abs=5e-3)
+
+
+def test_point_check_expected_purchases_and_p_alive(compared):
+    fitted = compared[0]["bgnbd"]
+    one = pd.DataFrame({"frequency": [2], "recency": [30.43], "T": [38.86]}, index=["x"])
+    assert clv.expected_purchases(fitted, one, 39).iloc[0] == pytest.approx(1.2259, abs=5e-4)
+    assert clv.probability_alive(fitted, one).iloc[0] == pytest.approx(0.7266, abs=5e-4)
+
+
+def test_compressed_fit_is_exact(calibration):
+    """Unique (frequency, recency, T) rows with counts give the same fit as one row each."""
+    compressed = clv.compress(calibration)
+    assert len(compressed) < len(calibration) / 2
+    assert compressed["weights"].sum() == len(calibration)
+    raw = calibration[clv.RFT].assign(weights=1)
+    for model in ("bgnbd", "pareto_nbd"):
+        a = clv._fit_compressed(model, compressed, "W")
+        b = clv._fit_compressed(model, raw, "W")
+        for k in a.params:
+            assert a.params[k] == pytest.approx(b.params[k], rel=1e-4), (model, k)
+        assert a.loglik == pytest.approx(b.loglik, abs=1e-3)
+
+
+def test_tracking_actual_series_equals_published(cdnow_sample, calibration, compared):
+    path = SHARED / "cdnow_sample_tracking_78wk.csv"
+    if not SHARED.exists():
+        pytest.skip(f"shared reference data folder {SHARED} is absent")
+    published = pd.read_csv(path, index_col="week")["cum_repeat_trans"]
+    track = clv.tracking(cdnow_sample.frame, calibration, compared[0]["bgnbd"], CAL_END, OBS_END)
+    assert len(track) == 78
+    assert track["cum_actual"].astype(int).tolist() == published.tolist()
+    assert track.loc[39, "period"] == "calibration" and track.loc[40, "period"] == "holdout"
+    # the model line: FHL (2005) report about 4,156 cumulative repeat purchases at week 78
+    assert track.loc[78, "cum_predicted"] == pytest.approx(4156, rel=0.01)
+
+
+# --------------------------------------------------------------------------- hand-checkable pieces
+
+
+def test_compress_counts_identical_rows():
+    s = pd.DataFrame(
+        {"frequency": [0, 0, 1, 1, 1], "recency": [0.0, 0.0, 2.0, 2.0, 3.0], "T": [5.0] * 5},
+        index=list("abcde"),
+    )
+    out = clv.compress(s)
+    assert out.to_dict("list") == {
+        "frequency": [0, 1, 1],
+        "recency": [0.0, 2.0, 3.0],
+        "T": [5.0, 5.0, 5.0],
+        "weights": [2, 2, 1],
+    }
+    with pytest.raises(ValueError, match="recency"):
+        clv.compress(s.drop(columns="recency"))
+
+
+def test_expected_spend_shrinks_towards_population_mean():
+    spend = clv.FittedModel("gamma_gamma", {"p": 2.0, "q": 3.0, "v": 10.0}, 0.0, True, 3)
+    s = pd.DataFrame({"frequency": [0, 1, 3], "monetary_value": [0.0, 40.0, 40.0]})
+    # population mean p v / (q - 1) = 10; weight on it (q - 1) / (p x + q - 1)
+    expected = [10.0, 0.5 * 10 + 0.5 * 40, 0.25 * 10 + 0.75 * 40]
+    assert clv.expected_spend(spend, s).tolist() == pytest.approx(expected)
+
+
+def test_baselines_and_score_by_hand():
+    cal = pd.DataFrame(
+        {
+            "frequency": [2, 0, 1],
+            "recency": [8.0, 0.0, 4.0],
+            "T": [10.0, 5.0, 10.0],
+            "duration_holdout": [5.0] * 3,
+            "frequency_holdout": [1, 0, 3],
+        }
+    )
+    base = clv.baseline_predictions(cal)
+    assert base["calibration rate"].tolist() == pytest.approx([1.0, 0.0, 0.5])
+    assert base["average rate"].tolist() == pytest.approx([0.6] * 3)  # 3 purchases / 25 weeks
+    s = clv.score(base["calibration rate"], cal["frequency_holdout"])
+    assert s["mae"] == pytest.approx((0 + 0 + 2.5) / 3)
+    assert s["rmse"] == pytest.approx(math.sqrt(2.5**2 / 3))
+    assert s["aggregate_error"] == pytest.approx(1.5 / 4 - 1)
+
+
+def test_top_decile_capture_by_hand():
+    predicted = pd.Series(np.arange(20, dtype=float))  # customers 18, 19 ranked top
+    actual = pd.Series([1.0] * 18 + [5.0, 3.0])
+    assert clv.top_decile_capture(predicted, actual) == pytest.approx(8 / 26)
+
+
+def test_choose_model_lowest_error_ties_override_and_none():
+    table = pd.DataFrame(
+        {"mae": [0.80, 0.75, 0.7500001], "aggregate_error": [-0.1, 0.2, -0.05]},
+        index=["bgnbd", "pareto_nbd", "mbgnbd"],
+    )
+    assert clv.choose_model(table) == "pareto_nbd"
+    assert clv.choose_model(table, criterion="aggregate_error") == "mbgnbd"
+    assert clv.choose_model(table, override="bgnbd") == "bgnbd"
+    tie = table.assign(mae=[0.75, 0.75, 0.75])
+    assert clv.choose_model(tie) == "bgnbd"
+    assert clv.choose_model(table.assign(mae=np.nan)) is None
+    with pytest.raises(ValueError, match="criterion"):
+        clv.choose_model(table, criterion="r2")
+
+
+def test_too_few_repeat_buyers_is_a_model_fit_error():
+    s = pd.DataFrame({"frequency": [0] * 20 + [1] * 3, "recency": [0.0] * 20 + [2.0] * 3})
+    s["T"] = 10.0
+    with pytest.raises(clv.ModelFitError, match="3"):
+        clv.fit_model(s)
+    fitted, reason = clv.attempt(clv.fit_model, s, "pareto_nbd")
+    assert fitted is None and "repeat buyers" in reason
+
+
+def test_windows_reject_a_holdout_longer_than_the_data():
+    win = clv.windows("1997-01-01", "1998-06-30", 273)
+    assert win["calibration_end"] == pd.Timestamp(CAL_END)
+    with pytest.raises(ValueError, match="holdout_days"):
+        clv.windows("1998-01-01", "1998-06-30", 400)
+
+
+def test_discounting_matches_the_monthly_sum(compared, calibration):
+    fitted = compared[0]["bgnbd"]
+    spend = clv.FittedModel("gamma_gamma", {"p": 2.0, "q": 3.0, "v": 20.0}, 0.0, True, 1)
+    one = calibration.iloc[:1].assign(frequency=2, recency=30.43, T=38.86, monetary_value=20.0)
+    step = 365.25 / 12 / 7  # weeks per month
+    e1 = clv.expected_purchases(fitted, one, step).iloc[0]
+    e2 = clv.expected_purchases(fitted, one, 2 * step).iloc[0]
+    each = clv.expected_spend(spend, one).iloc[0]
+    flat = clv.customer_value(fitted, spend, one, horizon_months=2, discount_rate=0.0)
+    assert flat["clv"].iloc[0] == pytest.approx(e2 * each)
+    m = 1.10 ** (1 / 12)
+    disc = clv.customer_value(fitted, spend, one, horizon_months=2, discount_rate=0.10)
+    assert disc["clv"].iloc[0] == pytest.approx((e1 / m + (e2 - e1) / m**2) * each)
+    assert disc["expected_purchases"].iloc[0] == pytest.approx(e2)
+
+
+def test_customer_value_scores_unique_rows_back_to_every_customer(compared, calibration):
+    fitted = compared[0]["pareto_nbd"]
+    spend = clv.fit_spend(calibration)
+    values = clv.customer_value(fitted, spend, calibration)
+    assert values.index.equals(calibration.index)
+    twins = values.groupby(["frequency", "recency", "T", "monetary_value"])["clv"].nunique()
+    assert (twins == 1).all()
+    one_time = values.loc[values["one_time_buyer"]]
+    assert one_time["expected_spend"].nunique() == 1  # the population mean
+    segments = clv.segment_table(values)
+    assert segments["customers"].sum() == len(values)
+    assert segments.loc["one-time buyers", "customers"] == (calibration["frequency"] == 0).sum()
+    assert segments["share of CLV"].sum() == pytest.approx(1.0)
+
+
+def test_bgnbd_gives_one_time_buyers_p_alive_one_and_says_so(compared, calibration):
+    fitted = compared[0]["bgnbd"]
+    p = clv.probability_alive(fitted, calibration)
+    assert (p[calibration["frequency"] == 0] == 1.0).all()
+    values = clv.customer_value(fitted, clv.fit_spend(calibration), calibration)
+    text = clv.one_time_takeaway(clv.segment_table(values), fitted, "$")
+    assert "P(alive) = 100 %" in text and "1,411" in text
+
+
+def test_calibration_fit_and_holdout_by_frequency(compared, calibration):
+    fitted = compared[0]["bgnbd"]
+    fit = clv.calibration_fit(fitted, calibration, seed=1)
+    assert fit["actual"].tolist() == [1411, 439, 214, 100, 62, 38, 29, 64]
+    assert fit["model"].sum() == pytest.approx(2357)
+    assert fit.loc["0", "model"] == pytest.approx(1411, rel=0.03)
+    by_freq = clv.holdout_by_frequency(calibration, clv.holdout_prediction(fitted, calibration))
+    assert by_freq["customers"].sum() == 2357
+    assert by_freq["predicted"].is_monotonic_increasing
+
+
+def test_comparison_table_and_scorecard(compared, calibration):
+    fits, table = compared
+    assert set(table.index) == {"bgnbd", "pareto_nbd", "mbgnbd"}
+    assert (table["actual_total"] == 1882).all()
+    assert table.loc["bgnbd", "aic"] == pytest.approx(2 * 4 + 2 * 9582.43, abs=0.1)
+    card = clv.scorecard(calibration, fits)
+    assert card.loc["baseline: zero", "mae"] == pytest.approx(1882 / 2357)
+    assert card.loc["BG/NBD", "mae"] < card.loc["baseline: calibration rate", "mae"]
+    assert card.loc["BG/NBD", "top_decile_capture"] > 0.4
+
+
+def test_bootstrap_on_compressed_data_is_seeded_and_brackets_the_estimate(compared, calibration):
+    fitted = compared[0]["bgnbd"]
+    spend = clv.fit_spend(calibration)
+    a = clv.bootstrap(fitted, spend, calibration, draws=12, seed=3)
+    b = clv.bootstrap(fitted, spend, calibration, draws=12, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert len(a) == 12 and {"r", "spend_p", "total_clv", "clv: one-time buyers"} <= set(a)
+    total = clv.customer_value(fitted, spend, calibration)["clv"].sum()
+    iv = clv.intervals({"total_clv": total, "r": fitted.params["r"]}, a, 0.9)
+    assert iv.loc["total_clv", "low"] < total < iv.loc["total_clv", "high"]
+    assert iv.loc["r", "low"] < 0.2426 < iv.loc["r", "high"]
+
+
+def test_spend_correlation_and_takeaway(calibration):
+    corr = clv.spend_correlation(calibration)
+    assert corr["repeat_buyers"] == 946
+    assert abs(corr["pearson"]) < 0.3
+    assert "assumption holds" in clv.spend_takeaway(corr, None)
+    strong = {"pearson": 0.6, "spearman": 0.6, "repeat_buyers": 50}
+    assert "Caution" in clv.spend_takeaway(strong, None)
+
+
+# --------------------------------------------------------------------------- notebook / CLI
+
+
+def test_cli_writes_published_values_into_metrics(tmp_path):
+    code = main(
+        [
+            "report",
+            "--data", "cdnow_sample",
+            "--as-of", OBS_END,
+            "--param", "holdout_days=273",
+            "--param", "bootstrap_draws=10",
+            "--notebooks", "lifetime_value",
+            "--out", str(tmp_path),
+        ]
+    )  # fmt: skip
+    assert code == 0
+    m = json.loads((tmp_path / OBS_END / "metrics.json").read_text())["lifetime_value"]
+    assert set(m) >= {
+        "bgnbd", "pareto_nbd", "mbgnbd", "gamma_gamma", "time_unit", "calibration_end",
+        "holdout_actual_total", "holdout_predicted_total", "holdout_mae", "baseline_mae",
+        "chosen_model", "total_clv", "total_clv_interval", "customers",
+    }  # fmt: skip
+    assert m["calibration_end"] == CAL_END and m["time_unit"] == "W"
+    assert [sig3(m["bgnbd"][k]) for k in ("r", "alpha", "a", "b")] == [0.243, 4.41, 0.793, 2.43]
+    assert m["bgnbd"]["loglik"] == pytest.approx(-9582.4, abs=0.1)
+    assert [sig3(m["pareto_nbd"][k]) for k in ("r", "alpha", "s", "beta")] == [
+        0.553, 10.6, 0.606, 11.7,
+    ]  # fmt: skip
+    assert m["pareto_nbd"]["loglik"] == pytest.approx(-9595.0, abs=0.1)
+    assert [sig3(m["gamma_gamma"][k]) for k in ("p", "q", "v")] == [6.25, 3.74, 15.4]
+    assert m["holdout_actual_total"] == 1882
+    assert m["chosen_model"] in ("bgnbd", "pareto_nbd", "mbgnbd")
+    low, high = m["total_clv_interval"]
+    assert low < m["total_clv"] < high
+    assert m["customers"] == 2357
+    assert m["holdout_mae"] < m["baseline_mae"]
+
+
+def test_notebook_on_retail_sample_with_anonymised_export(tmp_path):
+    metrics, error, out = run_notebook(
+        "lifetime_value", tmp_path, data="online_retail_sample", anonymize=True, bootstrap_draws=5
+    )
+    assert error is None, error
+    assert metrics["customers"] == 294  # customers with a purchase day left at as_of
+    assert metrics["total_clv"] > 0
+    export = pd.read_csv(out / "lifetime_value.csv", dtype={"customer_id": str})
+    assert len(export) == 294 and export["customer_id"].str.startswith("C-").all()
+
+
+def test_notebook_continues_when_no_model_can_be_fitted(tmp_path):
+    rows = pd.DataFrame(
+        {
+            "customer_id": [f"c{i}" for i in range(40)],
+            "order_date": pd.date_range("2020-01-01", periods=40, freq="5D").strftime("%Y-%m-%d"),
+            "amount": 10.0,
+        }
+    )
+    path = tmp_path / "one_purchase_each.csv"
+    rows.to_csv(path, index=False)
+    metrics, error, _ = run_notebook("lifetime_value", tmp_path, data=str(path), holdout_days=60)
+    assert error is None, error
+    assert metrics["chosen_model"] is None and metrics["bgnbd"] is None
+    assert metrics["total_clv"] is None
