@@ -987,7 +987,8 @@ def forecast_bundle(
     if len(history) < 8:
         one, many, _ = FREQ_WORDS[freq]
         out["note"] = (
-            f"Only {len(history)} complete {many} of history: at least 8 are needed for a "
+            f"Only {len(history)} complete {one if len(history) == 1 else many} of history: "
+            "at least 8 are needed for a "
             f"forecast and its backtest. Try freq='W' for more, shorter periods, or wait for "
             "more data."
         )

@@ -17,6 +17,14 @@ from analysis.demand import MEASURE_LABELS, period_label
 from analysis.plots import PALETTE, SEQUENTIAL, money_axis, new_ax, percent_axis
 
 
+def _money_axis(ax, axis: str, currency: str) -> None:
+    """Money ticks on round steps (1, 2, 5, 10 x 10^k): the shared formatter prints whole
+    thousands, so a 2.5k step would read as "2k"."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    target.set_major_locator(mticker.MaxNLocator(nbins=8, steps=[1, 2, 5, 10]))
+    money_axis(ax, axis, currency)
+
+
 def _tick_labels(index: pd.PeriodIndex) -> list[str]:
     if index.freqstr.startswith("M"):
         return [p.strftime("%b %y") for p in index]
@@ -52,7 +60,7 @@ def period_bars(series: pd.DataFrame, column: str, ax=None, currency: str = "", 
     ax.set_ylabel(f"{label} ({currency})" if money and currency else label)
     ax.set_xlabel(f"{unit} (weeks start Monday)" if unit == "week" else unit)
     if money:
-        money_axis(ax, "y", currency)
+        _money_axis(ax, "y", currency)
     else:
         ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     _sparse_xticks(ax, labels)
@@ -114,7 +122,7 @@ def new_returning(table: pd.DataFrame, as_of, currency: str = ""):
         ax.set_xlabel("month" + (" (hatched: still running)" if partial.any() else ""))
         if title == "Revenue":
             ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
-            money_axis(ax, "y", currency)
+            _money_axis(ax, "y", currency)
         else:
             ax.set_ylabel("Customers buying in the month")
             ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
@@ -273,7 +281,7 @@ def top_items(
         ax.set_title(f"Top {len(table)} {label} by {col}")
         if col == "revenue":
             ax.set_xlabel(f"revenue ({currency})" if currency else "revenue")
-            money_axis(ax, "x", currency)
+            _money_axis(ax, "x", currency)
         else:
             ax.set_xlabel("customers who bought it")
             ax.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
@@ -326,7 +334,7 @@ def movers_bars(table: pd.DataFrame, currency: str = "", names: pd.Series | None
     prev, last = table.attrs["previous"], table.attrs["last"]
     ax.set_title(f"Biggest revenue movers: {period_label(last)} vs {period_label(prev)}")
     ax.set_xlabel(f"change in revenue ({currency})" if currency else "change in revenue")
-    money_axis(ax, "x", currency)
+    _money_axis(ax, "x", currency)
     ax.tick_params(axis="y", labelsize=9)
     return ax
 
@@ -344,7 +352,7 @@ def share_bars(table: pd.DataFrame, label: str, currency: str = "", ax=None):
         ax.annotate(f" {share:.1%}", (rev, i), va="center", fontsize=9)
     ax.set_title(f"Revenue by {label} (top {len(table)}, share of all revenue)")
     ax.set_xlabel(f"revenue ({currency})" if currency else "revenue")
-    money_axis(ax, "x", currency)
+    _money_axis(ax, "x", currency)
     ax.set_xlim(0, data["revenue"].max() * 1.12)
     return ax
 
@@ -404,7 +412,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
     ax.set_xlabel(f"{unit} (start date)")
     _month_axis(ax, unit == "month")
     if money:
-        money_axis(ax, "y", currency)
+        _money_axis(ax, "y", currency)
     else:
         ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
     ax.set_ylim(bottom=0)
@@ -444,7 +452,7 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
     ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
     ax.set_xlabel("period forecast (start date)")
     _month_axis(ax, pd.PeriodIndex(one["period"]).freqstr.startswith("M"))
-    money_axis(ax, "y", currency)
+    _money_axis(ax, "y", currency)
     ax.set_ylim(bottom=0)
     ax.legend(loc="upper left", fontsize=9)
     return ax
