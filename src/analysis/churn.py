@@ -30,6 +30,7 @@ The ``*_takeaway`` functions turn those numbers into sentences for the notebook.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +44,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, log_loss,
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
 
 from analysis.summary import purchase_days, summarise_days
 
@@ -74,6 +76,11 @@ FEATURE_LABELS = {
     "n_channels": "distinct channels",
     "p_alive": "P(alive), BG/NBD",
 }
+
+# Gradient boosting runs single-threaded: the report runner executes notebooks in parallel on
+# small machines, where OpenMP threads oversubscribe the cores (measured: a 2.8 s fit took
+# 24 s with default threads while another notebook ran).
+THREADS = 1
 
 BREADTH = {"product_id": "n_products", "category": "n_categories", "channel": "n_channels"}
 
@@ -334,9 +341,20 @@ class BGNBDAlive:
             fitted = clv.fit_model(summary, model=self.model)
             values = clv.probability_alive(fitted, summary)
         except (ImportError, AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
+            self.errors.append(" ".join(str(exc).split()))
             return None
         return pd.Series(np.asarray(values, dtype="float64"), index=summary.index)
+
+
+def palive_note(palive: BGNBDAlive, cutoffs: int = 3) -> str:
+    """A sentence for the notebook when P(alive) failed at some cutoff, else ``""``."""
+    if not palive.errors:
+        return ""
+    reasons = "; ".join(dict.fromkeys(palive.errors))
+    return (
+        f"*The BG/NBD model could not be fitted at {len(palive.errors)} of the {cutoffs} "
+        f"cutoffs ({reasons}), so P(alive) is left out, both as a feature and as a baseline.*"
+    )
 
 
 def build_dataset(
@@ -349,6 +367,17 @@ def build_dataset(
 
 
 # --------------------------------------------------------------------------- models
+
+
+def _limited(func):
+    """Run ``func`` with at most :data:`THREADS` OpenMP threads."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with threadpool_limits(limits=THREADS, user_api="openmp"):
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
 def _signed_log1p(x):
@@ -396,6 +425,7 @@ class ModelFit:
     note: str = ""
 
 
+@_limited
 def fit_models(
     X: pd.DataFrame,
     y: pd.Series,
@@ -441,6 +471,7 @@ def fit_models(
     return ModelFit(models, list(X.columns), validation, chosen)
 
 
+@_limited
 def refit(fit: ModelFit, X: pd.DataFrame, y: pd.Series, seed: int = 0, max_rows: int = 200_000):
     """The chosen model refitted on newer labelled data (for scoring at ``as_of``)."""
     if fit.chosen is None or y.nunique() < 2:
@@ -465,6 +496,7 @@ def recency_baseline(X: pd.DataFrame, y: pd.Series):
     return LogisticRegression(max_iter=1000).fit(x, y.to_numpy())
 
 
+@_limited
 def predict(model, X: pd.DataFrame, features: list | None = None) -> np.ndarray:
     """P(churn) from a fitted model (a churn model, the recency baseline or a constant)."""
     if isinstance(model, float):
@@ -542,6 +574,7 @@ def _sample(X: pd.DataFrame, y: pd.Series | None, max_rows: int, seed: int):
     return X.iloc[take], (y.iloc[take] if y is not None else None)
 
 
+@_limited
 def permutation_drivers(
     model, X: pd.DataFrame, y: pd.Series, seed: int = 0, max_rows: int = 5000, n_repeats: int = 5
 ) -> pd.DataFrame:
@@ -562,6 +595,7 @@ def permutation_drivers(
     return out.sort_values("importance", ascending=False, kind="stable")
 
 
+@_limited
 def partial_dependence_curves(
     model, X: pd.DataFrame, features: list, max_rows: int = 2000, grid: int = 20, seed: int = 0
 ) -> pd.DataFrame:
@@ -761,6 +795,27 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
     return f"{verdict} Baselines: {others}."
 
 
+def palive_caveat(X: pd.DataFrame, y: pd.Series) -> str:
+    """Why 1 - P(alive) can be a weak churn score here (one-time buyers count as alive).
+
+    Needs ``purchase_days`` and ``p_alive``; returns ``""`` when there is no P(alive).
+    """
+    if "p_alive" not in X.columns:
+        return ""
+    one = X["purchase_days"] == 1
+    text = (
+        "*Reading the P(alive) baseline: P(alive) estimates whether someone is still a "
+        "customer at all, not whether they buy within the window"
+    )
+    if one.any():
+        text += (
+            f"; and BG/NBD treats every one-time buyer as alive (here {one.mean():.0%} of the "
+            f"evaluated customers, median P(alive) {X.loc[one, 'p_alive'].median():.0%}, of "
+            f"whom {y.reindex(X.index)[one].mean():.0%} churned)"
+        )
+    return text + ".*"
+
+
 def gains_takeaway(table: pd.DataFrame, chosen: str, base_rate: float) -> str:
     """Top-decile capture and lift of the chosen score, against the best possible."""
     capture = table.loc[chosen, "top-decile capture"]
@@ -823,6 +878,7 @@ def feature_profile(X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
     """Median of each feature among customers who stayed and who churned (one cutoff)."""
     grouped = X.groupby(y.reindex(X.index).map({0: "stayed", 1: "churned"})).median()
     out = grouped.T.reindex(columns=["stayed", "churned"])
+    out.columns.name = None
     out.insert(0, "feature", [FEATURE_LABELS.get(c, c) for c in out.index])
     return out.set_index("feature")
 
@@ -877,3 +933,37 @@ def churn_metrics(
         "value_at_risk_total": round(float(risk["value_at_risk"].sum()), 2),
         "customers_scored": int(len(risk)),
     }
+
+
+def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str) -> pd.DataFrame:
+    """The top ``top_n`` rows of :func:`risk_list` with display names (ids pseudonymised)."""
+    from analysis.privacy import display_ids
+
+    top = display_ids(risk.head(top_n), anonymize)
+    return top.drop(columns=["purchase_days"]).rename(
+        columns={
+            "p_churn": "P(churn)",
+            "risk_band": "risk band",
+            "days_since_last": "days since last purchase",
+            "last_purchase": "last purchase",
+            "spend_to_date": "spend to date",
+            "value": value_label,
+            "value_at_risk": "value at risk",
+        }
+    )
+
+
+def findings(metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk) -> str:
+    """The notebook's conclusions as a short markdown list, from the recorded metrics."""
+    chosen = metrics["chosen_model"]
+    lines = [
+        f"- **Definition:** no purchase in the {metrics['window_days']} days after a cutoff; "
+        f"{metrics['base_rate']:.0%} of active customers churned in the latest test window.",
+        "- **Warning quality:** " + comparison_takeaway(table, chosen),
+        f"- **Who to call:** the top 10 % by risk hold {metrics['top_decile_capture']:.0%} of "
+        "the churners.",
+        f"- **Value at stake:** {currency}{metrics['value_at_risk_total']:,.0f} expected value "
+        f"at risk across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
+        f"{currency}{risk['value_at_risk'].head(top_n).sum():,.0f} (`churn_risk.csv`).",
+    ]
+    return "\n".join(lines)

@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
 
@@ -197,6 +198,8 @@ def partial_dependence(curves: pd.DataFrame, currency: str = ""):
         )
         if feature in MONEY_FEATURES:
             money_axis(ax, "x", currency)
+        elif np.all(np.mod(c["value"], 1) == 0):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         lo, hi = c["p_churn"].min(), c["p_churn"].max()
         pad = max(0.05, (hi - lo) * 0.15)
         ax.set_ylim(max(0, lo - pad), min(1, hi + pad))
@@ -226,5 +229,5 @@ def value_at_risk_by_segment(risk: pd.DataFrame, currency: str = "", top: int = 
     money_axis(ax, "x", currency)
     ax.set_title("Where the value at risk sits")
     ax.set_xlabel(f"expected value at risk ({currency})" if currency else "expected value at risk")
-    ax.legend(title="P(churn) band", loc="lower right", fontsize=9)
+    ax.legend(title="P(churn) band", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     return ax

@@ -1,0 +1,213 @@
+"""Churn: labels, leakage-free features, models vs baselines, risk list, notebook."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import run_notebook
+
+from analysis import churn
+
+
+def _log(rows):
+    """Hand-made clean log: (customer, date, amount[, product])."""
+    frame = pd.DataFrame(rows, columns=["customer_id", "order_date", "amount", "product_id"])
+    frame["order_date"] = pd.to_datetime(frame["order_date"], format="ISO8601")
+    frame["order_id"] = [f"o{i}" for i in range(len(frame))]
+    return frame
+
+
+# Cutoff 2020-03-01, window 10 days (label window 03-02 .. 03-11), active 60 days.
+LOG = _log(
+    [
+        ("A", "2020-01-01", 10.0, "p1"),
+        ("A", "2020-01-01 15:00", 5.0, "p2"),  # same day: one purchase day, 2 orders
+        ("A", "2020-02-10", 20.0, "p1"),
+        ("A", "2020-02-25", 30.0, "p3"),
+        ("A", "2020-03-11", 99.0, "p9"),  # last day of the label window: A returns
+        ("B", "2020-02-20", 40.0, "p1"),
+        ("B", "2020-03-01 23:00", 8.0, "p1"),  # on the cutoff day: a feature, not a return
+        ("B", "2020-03-12", 50.0, "p2"),  # one day after the window: B churned
+        ("C", "2019-10-01", 70.0, "p1"),  # last purchase > 60 days before: not active
+        ("D", "2020-03-05", 60.0, "p1"),  # first purchase after the cutoff: not scored
+    ]
+)
+CUTOFF = pd.Timestamp("2020-03-01")
+
+
+def test_purchase_gaps_and_window():
+    gaps = churn.purchase_gaps(LOG, CUTOFF)
+    assert sorted(gaps[gaps.index == "A"].tolist()) == [15, 40]  # 01-01 -> 02-10 -> 02-25
+    assert gaps[gaps.index == "B"].tolist() == [10]  # 02-20 -> 03-01
+    assert "C" not in gaps.index
+    assert churn.derive_window(pd.Series([10, 20, 30, 40, 50]), 0.8) == 42  # quantile 42.0
+    assert churn.derive_window(pd.Series([10, 20]), 0.8, override=7) == 7
+    with pytest.raises(ValueError, match="churn_window_days"):
+        churn.derive_window(pd.Series([], dtype="int64"))
+
+
+def test_design_dates_and_too_long_window():
+    frame = _log([("A", "2020-01-01", 1.0, "p"), ("A", "2020-12-31", 1.0, "p")])
+    design = churn.make_design(frame, "2020-12-31", 60)
+    assert design.train_cutoff == pd.Timestamp("2020-09-02")  # 120 days before 12-31
+    assert design.test_cutoff == pd.Timestamp("2020-11-01")
+    table = churn.design_table(design)
+    assert table["label known?"].tolist() == ["yes", "yes", "no (future)"]
+    with pytest.raises(ValueError, match="shorter churn_window_days"):
+        churn.make_design(frame, "2020-12-31", 200)
+
+
+def test_labels_on_hand_made_log():
+    labels = churn.churn_labels(LOG, CUTOFF, window_days=10, active_days=60)
+    assert labels.to_dict() == {"A": 0, "B": 1}
+
+
+def test_features_known_values():
+    f = churn.churn_features(LOG, CUTOFF, window_days=10, active_days=60)
+    assert f.index.tolist() == ["A", "B"]
+    a, b = f.loc["A"], f.loc["B"]
+    assert a["recency_days"] == 5 and a["tenure_days"] == 60  # last 02-25, first 01-01
+    assert a["purchase_days"] == 3 and a["orders"] == 4 and a["revenue"] == 65.0
+    assert a["gap_mean"] == 27.5 and a["gap_std"] == pytest.approx(np.std([40, 15], ddof=1))
+    assert a["overdue"] == pytest.approx(5 / 27.5)
+    assert a["n_products"] == 3
+    # recent window (02-20, 03-01]: A 02-25 (30); earlier (02-10, 02-20]: nothing for A
+    assert (a["days_recent"], a["days_earlier"], a["days_trend"]) == (1, 0, 1.0)
+    assert (a["spend_recent"], a["spend_trend"]) == (30.0, 1.0)
+    assert b["recency_days"] == 0 and b["purchase_days"] == 2 and b["revenue"] == 48.0
+    # B: 03-01 in the recent window; 02-20 is the boundary, so in the earlier window
+    assert (b["days_recent"], b["days_earlier"], b["days_trend"]) == (1, 1, 0.0)
+    assert b["gap_mean"] == 10 and np.isnan(b["gap_std"]) and b["n_products"] == 1
+
+
+@pytest.mark.parametrize(
+    "dataset, cutoff, window",
+    [("retail_sample", "2011-08-31", 70), ("cdnow_sample", "1997-11-04", 119)],
+)
+def test_no_feature_reads_past_its_cutoff(request, dataset, cutoff, window):
+    """Features at a cutoff are identical whatever happens after it; labels are not."""
+    frame = request.getfixturevalue(dataset).frame
+    cutoff = pd.Timestamp(cutoff)
+    after = frame["order_date"] >= cutoff + pd.Timedelta(days=1)
+    rng = np.random.default_rng(1)
+    scrambled = frame.copy()
+    n = int(after.sum())
+    scrambled.loc[after, "amount"] = rng.uniform(1, 5000, n)
+    scrambled.loc[after, "customer_id"] = rng.choice(frame["customer_id"].unique(), n)
+    if "product_id" in frame.columns:
+        scrambled.loc[after, "product_id"] = "NEW"
+    variants = {"deleted": frame.loc[~after], "scrambled": scrambled}
+    palive = churn.BGNBDAlive()
+    expected = churn.churn_features(frame, cutoff, window, 365, palive)
+    if dataset == "cdnow_sample":
+        assert "p_alive" in expected.columns, palive.errors
+    for name, variant in variants.items():
+        got = churn.churn_features(variant, cutoff, window, 365, churn.BGNBDAlive())
+        pd.testing.assert_frame_equal(got, expected, obj=f"features ({name} after cutoff)")
+    labels = churn.churn_labels(frame, cutoff, window)
+    assert 0 < labels.mean() < 1
+    assert churn.churn_labels(frame.loc[~after], cutoff, window).eq(1).all()  # labels look ahead
+
+
+def test_scores_and_curves_hand_checked():
+    y = pd.Series([0, 0, 1, 1])
+    table = churn.score_table(y, {"recency": [0.1, 0.4, 0.35, 0.8]})
+    row = table.loc["recency"]
+    assert row["ROC-AUC"] == pytest.approx(0.75)  # 3 of 4 churner/stayer pairs ordered
+    assert row["Brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    y10 = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    score = np.linspace(1, 0, 10)  # ranks customers in the given order
+    assert churn.top_share_capture(y10, score, 0.1) == pytest.approx(1 / 3)
+    assert churn.top_share_capture(y10, score, 0.3) == pytest.approx(2 / 3)
+    gains = churn.gains_curve(y10, score, points=10)
+    assert gains["share_captured"].iloc[0] == 0 and gains["share_captured"].iloc[-1] == 1
+    curve = churn.reliability_curve(y10, score, bins=2)
+    assert curve["n"].tolist() == [5, 5] and curve["observed"].tolist() == [0.2, 0.4]
+
+
+def test_comparison_says_when_model_loses():
+    table = churn.score_table(
+        pd.Series([0, 0, 1, 1]),
+        {"logistic": [0.6, 0.5, 0.4, 0.45], "recency": [0.1, 0.2, 0.8, 0.9]},
+    )
+    text = churn.comparison_takeaway(table, "logistic")
+    assert "does not beat the baselines" in text
+
+
+def test_risk_list_ordering_and_fallbacks():
+    features = pd.DataFrame(
+        {
+            "recency_days": [5, 40, 0, 10],
+            "purchase_days": [3, 1, 2, 5],
+            "revenue": [100.0, 1000.0, 50.0, 400.0],
+        },
+        index=pd.Index(["a", "b", "c", "d"], name="customer_id"),
+    )
+    p = [0.9, 0.2, 0.5, 0.5]
+    risk = churn.risk_list(features, p, "2020-03-01")  # value = spend to date
+    assert risk.index.tolist() == ["d", "b", "a", "c"]  # 200, 200 (tie: higher p first), 90, 25
+    assert risk["value_at_risk"].tolist() == [200.0, 200.0, 90.0, 25.0]
+    assert risk["rank"].tolist() == [1, 2, 3, 4]
+    assert risk.loc["b", "last_purchase"] == pd.Timestamp("2020-01-21")
+    assert risk.loc["a", "risk_band"] == "high (>=60%)" and risk.loc["b", "risk_band"].startswith(
+        "low"
+    )
+    assert (risk["segment"] == "all customers").all()
+    clv = pd.Series({"a": 10.0, "b": 0.0, "c": 1000.0})  # d missing -> 0
+    risk = churn.risk_list(features, p, "2020-03-01", clv, pd.Series({"a": "Loyal"}))
+    assert risk.index[0] == "c" and risk.loc["d", "value"] == 0.0
+    assert risk.loc["a", "segment"] == "Loyal" and risk.loc["b", "segment"] == "unknown"
+    bands = churn.segment_band_table(risk)
+    assert bands["customers · high (>=60%)"].sum() == 1
+    assert bands["value at risk · total"].sum() == pytest.approx(risk["value_at_risk"].sum())
+
+
+def test_models_on_cdnow_sample_beat_chance_and_are_deterministic(cdnow_sample):
+    frame = cdnow_sample.frame
+    design = churn.make_design(frame, cdnow_sample.as_of, 119)
+    X_tr, y_tr = churn.build_dataset(frame, design.train_cutoff, 119)
+    X_te, y_te = churn.build_dataset(frame, design.test_cutoff, 119)
+    fits = [churn.fit_models(X_tr, y_tr, seed=3) for _ in range(2)]
+    assert fits[0].chosen in ("logistic", "boosting")
+    p = [churn.predict(f.models[f.chosen], X_te, f.features) for f in fits]
+    np.testing.assert_array_equal(p[0], p[1])
+    table = churn.score_table(y_te, {"model": p[0]})
+    assert table.loc["model", "ROC-AUC"] > 0.7
+    drivers = churn.permutation_drivers(fits[0].models[fits[0].chosen], X_te, y_te, seed=3)
+    assert drivers["importance"].iloc[0] > 0.01
+
+
+def test_too_few_churners_fits_nothing():
+    X = pd.DataFrame({"recency_days": range(30)})
+    fit = churn.fit_models(X, pd.Series([0] * 25 + [1] * 5))
+    assert fit.models == {} and fit.chosen is None and "too few churners" in fit.note
+
+
+@pytest.mark.slow
+def test_notebook_on_retail_sample(tmp_path):
+    metrics, error, out = run_notebook(
+        "churn", tmp_path, data="online_retail_sample", anonymize=True
+    )
+    assert error is None, error
+    keys = {
+        "window_days",
+        "base_rate",
+        "model_auc",
+        "model_pr_auc",
+        "model_brier",
+        "palive_auc",
+        "palive_brier",
+        "recency_auc",
+        "chosen_model",
+        "top_decile_capture",
+        "value_at_risk_total",
+        "customers_scored",
+    }
+    assert keys <= set(metrics)
+    assert 0 < metrics["base_rate"] < 1 and metrics["customers_scored"] > 100
+    risk = pd.read_csv(out / "churn_risk.csv")
+    assert len(risk) == metrics["customers_scored"]
+    assert risk["customer_id"].str.startswith("C-").all()
+    assert risk["value_at_risk"].is_monotonic_decreasing
+    assert risk["value_at_risk"].sum() == pytest.approx(metrics["value_at_risk_total"], rel=1e-6)
