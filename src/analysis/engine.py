@@ -4,7 +4,7 @@ Transactions -> purchase days -> one row per customer (or per period) is the onl
 step whose cost grows with the number of order lines; everything after it works
 on one row per customer. This module holds that step as SQL text, written in the
 subset that DuckDB, Spark SQL and the common warehouses share (CTEs, GROUP BY,
-joins, ``CASE``, ``CAST(x AS DATE)``, ``COUNT(DISTINCT)``, ``date_trunc``,
+joins, ``CASE``, ``MIN_BY``, ``CAST(x AS DATE)``, ``COUNT(DISTINCT)``, ``date_trunc``,
 ``DATE 'YYYY-MM-DD'`` literals). The queries do no date arithmetic: they return
 dates, and the per-customer arithmetic (recency and T in days or weeks, monetary
 value) happens once, in pandas, on one row per customer (:func:`finish_summary`).
@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,7 +44,9 @@ PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 # --------------------------------------------------------------------------- the SQL
 # {tx}: a relation with customer_id, order_date, amount[, order_id]; {days}: the
-# purchase-days relation; {orders}: the expression counting orders of a day.
+# purchase-days relation. Orders of a day are counted by grouping on the order id
+# first (two GROUP BYs are several times faster than COUNT(DISTINCT) in DuckDB);
+# without order ids each line is an order ({orders} = SUM(lines)).
 
 #: One row per customer and purchase day. Days whose returns cancel their
 #: purchases (net amount < 0, or 0 with a negative line) are not purchase events;
@@ -51,27 +55,29 @@ PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 PURCHASE_DAYS_SQL = """
 SELECT customer_id, day, amount, orders
 FROM (
-    SELECT customer_id, CAST(order_date AS DATE) AS day, SUM(amount) AS amount,
-           MIN(amount) AS min_amount, {orders} AS orders
-    FROM {tx}
-    WHERE {where}
-    GROUP BY customer_id, CAST(order_date AS DATE)
+    SELECT customer_id, day, SUM(amount) AS amount, MIN(min_amount) AS min_amount,
+           {orders} AS orders
+    FROM (
+        SELECT customer_id, CAST(order_date AS DATE) AS day{order_key},
+               SUM(amount) AS amount, MIN(amount) AS min_amount, COUNT(*) AS lines
+        FROM {tx}
+        WHERE {where}
+        GROUP BY customer_id, CAST(order_date AS DATE){order_group}
+    ) o
+    GROUP BY customer_id, day
 ) d
 WHERE NOT (ROUND(amount, 6) < 0 OR (ROUND(amount, 6) = 0 AND min_amount < 0))
 """
 
 #: One row per customer: first and last purchase day, number of purchase days,
-#: orders, revenue and the amount of the first purchase day.
+#: orders, revenue and the amount of the first purchase day. ``MIN_BY`` (DuckDB,
+#: Spark >= 3.0, Snowflake, Databricks, Trino) saves a join back to the days.
 CUSTOMERS_SQL = """
-SELECT c.customer_id, c.first_purchase, c.last_purchase, c.purchase_days, c.orders,
-       c.revenue, f.amount AS first_amount
-FROM (
-    SELECT customer_id, MIN(day) AS first_purchase, MAX(day) AS last_purchase,
-           COUNT(*) AS purchase_days, SUM(orders) AS orders, SUM(amount) AS revenue
-    FROM {days}
-    GROUP BY customer_id
-) c
-JOIN {days} f ON f.customer_id = c.customer_id AND f.day = c.first_purchase
+SELECT customer_id, MIN(day) AS first_purchase, MAX(day) AS last_purchase,
+       COUNT(*) AS purchase_days, SUM(orders) AS orders, SUM(amount) AS revenue,
+       MIN_BY(amount, day) AS first_amount
+FROM {days}
+GROUP BY customer_id
 """
 
 #: Purchase days in the holdout window, per customer.
@@ -123,8 +129,14 @@ def purchase_days_cte(
     if start is not None:
         bounds.append(f"CAST(order_date AS DATE) >= {_date(start)}")
     where = " AND ".join(bounds)
-    orders = "COUNT(DISTINCT order_id)" if has_orders else "COUNT(*)"
-    return "purchase_days", PURCHASE_DAYS_SQL.format(tx="transactions", where=where, orders=orders)
+    sql = PURCHASE_DAYS_SQL.format(
+        tx="transactions",
+        where=where,
+        order_key=", order_id AS order_key" if has_orders else "",
+        order_group=", order_id" if has_orders else "",
+        orders="COUNT(order_key)" if has_orders else "SUM(lines)",
+    )
+    return "purchase_days", sql
 
 
 def summary_sql(as_of: pd.Timestamp, has_orders: bool = True) -> str:
@@ -191,7 +203,7 @@ def as_source(data, columns: Mapping[str, str] | None = None) -> Source:
     """
     if isinstance(data, Source):
         return data
-    if hasattr(data, "frame") and isinstance(getattr(data, "frame"), pd.DataFrame):
+    if hasattr(data, "frame") and isinstance(data.frame, pd.DataFrame):
         return Source(frame=data.frame, columns=dict(columns or {}), clean=False)
     if isinstance(data, pd.DataFrame):
         return Source(frame=data, columns=dict(columns or {}), clean=False)
@@ -314,7 +326,8 @@ class SparkEngine:
         if source.frame is not None:
             df = source.frame
             if isinstance(df, pd.DataFrame):
-                df = self.spark.createDataFrame(df)
+                with _quiet_spark():
+                    df = self.spark.createDataFrame(_spark_ready(df))
         elif source.path is not None:
             reader = self.spark.read
             if ".csv" in source.path.lower():
@@ -331,7 +344,29 @@ class SparkEngine:
         return source.columns.get("order_id", "order_id") in fields
 
     def query(self, sql: str) -> pd.DataFrame:
-        return self.spark.sql(sql).toPandas()
+        with _quiet_spark():
+            return self.spark.sql(sql).toPandas()
+
+
+def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """Microsecond timestamps (Spark has no nanoseconds) and plain object strings."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].astype("datetime64[us]")
+        elif pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].astype(object)
+    return out
+
+
+@contextmanager
+def _quiet_spark():
+    # PySpark warns on every pandas conversion that pandas >= 3 is not fully supported;
+    # the conversions used here (strings, floats, ints, dates) are checked by
+    # tests/test_engine.py, so this one warning is silenced here only.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        yield
 
 
 def local_spark(cores: int = 2, memory: str = "2g"):
@@ -341,7 +376,7 @@ def local_spark(cores: int = 2, memory: str = "2g"):
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    return (
+    spark = (
         SparkSession.builder.master(f"local[{cores}]")
         .appName("analysis")
         .config("spark.driver.memory", memory)
@@ -349,8 +384,11 @@ def local_spark(cores: int = 2, memory: str = "2g"):
         .config("spark.sql.shuffle.partitions", str(4 * cores))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
 
 
 def get_engine(engine="duckdb"):
@@ -414,7 +452,12 @@ def purchase_days(data, start=None, end=None, engine="duckdb") -> pd.DataFrame:
 
 
 def summarise_days(daily: pd.DataFrame, as_of, time_unit: str = "W", engine="duckdb"):
-    """Per-customer summary from purchase days (``customer_id``, ``day``, ``amount``, ``orders``)."""
+    """Per-customer summary from purchase days.
+
+    ``daily`` has ``customer_id``, ``day``, ``amount``, ``orders`` (see :func:`purchase_days`).
+
+    Returns the columns of :func:`finish_summary`.
+    """
     missing = [c for c in ("customer_id", "day", "amount", "orders") if c not in daily.columns]
     if missing:
         raise ValueError(f"purchase days lack column(s) {missing}; build them with purchase_days")
@@ -422,7 +465,9 @@ def summarise_days(daily: pd.DataFrame, as_of, time_unit: str = "W", engine="duc
     if isinstance(eng, DuckDBEngine):
         eng.con.register("purchase_days_in", daily)
     else:
-        eng.spark.createDataFrame(daily).createOrReplaceTempView("purchase_days_in")
+        with _quiet_spark():
+            frame = eng.spark.createDataFrame(_spark_ready(daily))
+        frame.createOrReplaceTempView("purchase_days_in")
     days = (
         "purchase_days",
         "SELECT customer_id, CAST(day AS DATE) AS day, amount, orders FROM purchase_days_in",
