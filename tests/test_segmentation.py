@@ -206,6 +206,8 @@ def test_best_k_prefers_stable_solutions():
     scores = pd.DataFrame({"silhouette": [0.5, 0.6], "stability": [0.95, 0.4]}, index=[3, 4])
     assert seg.best_k(scores, 0.8) == 3
     assert seg.best_k(scores, 0.3) == 4
+    near_tie = pd.DataFrame({"silhouette": [0.400, 0.405], "stability": [0.9, 0.9]}, index=[3, 8])
+    assert seg.best_k(near_tie) == 3  # a hundredth apart is a tie: fewer clusters win
 
 
 def test_near_constant_feature_is_left_out_and_too_few_customers_explained():

@@ -42,7 +42,7 @@ def share_bars(table: pd.DataFrame, title: str, ax=None, label: str = "segment")
     ax.set_xlabel("share of all customers / of all revenue to date")
     ax.set_ylabel(label)
     ax.set_title(title)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over a bar label
     return ax
 
 
@@ -127,7 +127,9 @@ def gap_histogram(gaps: pd.Series, thresholds: dict, ax=None, bins: int = 60):
             fontweight="bold",
         )
     ax.set_xlim(0, upper)
-    ax.set_xlabel("days between a purchase and the same customer's next one")
+    ax.set_xlabel(
+        "days between a purchase and the same customer's next one (longer gaps in the last bar)"
+    )
     ax.set_ylabel("repeat purchases")
     ax.set_title("How long customers take to come back")
     return ax
