@@ -52,8 +52,10 @@ def money_axis(ax, axis: str = "y", currency: str = "") -> None:
         x = abs(x)
         if x >= 1e6:
             return f"{sign}{currency}{x / 1e6:.1f}M"
-        if x >= 1e3:
+        if x >= 1e4:
             return f"{sign}{currency}{x / 1e3:.0f}k"
+        if x >= 1e3:
+            return f"{sign}{currency}{x / 1e3:.1f}k".replace(".0k", "k")
         return f"{sign}{currency}{x:.0f}"
 
     target = ax.yaxis if axis == "y" else ax.xaxis
