@@ -9,8 +9,20 @@ rfm_segments(summary, segment_map=None, n_scores=5)
     RFM scores 1-5 and the named RFM segment of each customer (index ``customer_id``;
     columns ``recency_days``, ``purchase_days``, ``revenue``, ``r_score``, ``f_score``,
     ``m_score``, ``rfm``, ``segment``). Stable signature: other notebooks (churn) use it.
-score_quantiles, parse_segment_map, segment_grid
-    The scoring and the score map behind it.
+score_quantiles, parse_segment_map, segment_grid, segment_map_table, segment_table
+    The scoring, the score map behind it, and customers / revenue per segment.
+value_tiers, tier_table, gini, lorenz_curve
+    High / mid / low tiers by cumulative revenue share; concentration.
+purchase_gaps, lifecycle_thresholds, lifecycle_stages, stage_table
+    Life stages with thresholds from the data's own inter-purchase gaps.
+cluster_features, cluster_columns, choose_k, best_k, fit_clusters, cluster_profiles,
+cluster_analysis
+    K-means on log-scaled standardised features; k by silhouette and stability on a sample.
+previous_segments, migration_matrix, migrated_share
+    Segments at ``as_of - compare_days`` and who moved where.
+actions_table, segments_export, style_table, *_takeaway
+    Treatments per segment (an editable mapping), the CRM export, display helpers and
+    the sentences the notebook shows after each figure.
 
 How scores stay meaningful with ties and one-time buyers
 --------------------------------------------------------
@@ -283,7 +295,8 @@ def value_tiers(summary: pd.DataFrame, shares: tuple[float, float] = (0.8, 0.95)
 
     Customers are sorted by revenue, largest first. The *high* tier is the smallest
     group of top customers that together make ``shares[0]`` of revenue; *mid* the
-    next customers up to ``shares[1]``; *low* the rest (ties broken by customer id).
+    next customers up to ``shares[1]``; *low* the rest (ties in the summary's order,
+    i.e. by customer id).
 
     Parameters
     ----------
@@ -304,15 +317,17 @@ def value_tiers(summary: pd.DataFrame, shares: tuple[float, float] = (0.8, 0.95)
     if not 0 < high <= mid <= 1:
         raise ValueError(f"tier shares {shares} must satisfy 0 < high <= mid <= 1")
     revenue = summary["revenue"].astype(float).clip(lower=0)
-    order = pd.DataFrame({"revenue": revenue, "cid": summary.index.astype(str)})
-    order = order.sort_values(["revenue", "cid"], ascending=[False, True])
-    total = order["revenue"].sum()
-    cum = order["revenue"].cumsum() / total if total > 0 else pd.Series(1.0, index=order.index)
-    before = cum - (order["revenue"] / total if total > 0 else 0.0)
+    values = revenue.to_numpy()
+    order = np.argsort(-values, kind="stable")  # ties keep the summary's (customer id) order
+    total = values.sum()
+    ranked = values[order] / total if total > 0 else np.zeros(len(values))
+    cum_sorted = np.cumsum(ranked) if total > 0 else np.ones(len(values))
+    before = cum_sorted - ranked
     tol = 1e-12  # cumulative float sums: 0.8 must not read as 0.8000000001
-    tier = np.where(before < high - tol, "high", np.where(before < mid - tol, "mid", "low"))
-    out = pd.DataFrame({"revenue": revenue, "cum_share": cum, "tier": tier}, index=order.index)
-    out = out.reindex(summary.index)
+    tier_sorted = np.where(before < high - tol, "high", np.where(before < mid - tol, "mid", "low"))
+    cum, tier = np.empty(len(values)), np.empty(len(values), dtype=object)
+    cum[order], tier[order] = cum_sorted, tier_sorted
+    out = pd.DataFrame({"revenue": revenue, "cum_share": cum, "tier": tier}, index=summary.index)
     out["tier"] = pd.Categorical(out["tier"], categories=list(TIERS))
     return out
 
@@ -859,6 +874,7 @@ def migration_takeaway(counts: pd.DataFrame, share: float, compare_label: str) -
     """A sentence on how many customers changed segment and the biggest harmful moves."""
     moves = counts.drop(index=NEW_LABEL, errors="ignore").stack()
     moves = moves[[a != b for a, b in moves.index]].sort_values(ascending=False)
+    moves = moves[moves > 0]
     good = {"Champions", "Loyal", "Potential Loyalist", "Can't Lose Them"}
     bad = {"At Risk", "Can't Lose Them", "Hibernating", "Lost", "About to Sleep"}
     worst = moves[[a in good and b in bad and a != b for a, b in moves.index]]
