@@ -366,27 +366,36 @@ def _quiet_spark():
     # tests/test_engine.py, so this one warning is silenced here only.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        # pyspark's own astype(copy=False) calls, deprecated by pandas 3 (not our code).
+        warnings.filterwarnings("ignore", message="The copy keyword is deprecated")
         yield
 
 
-def local_spark(cores: int = 2, memory: str = "2g"):
-    """The active Spark session, or a local one (UTC, Arrow transfers) when none is active."""
+def local_spark(cores: int = 2, memory: str = "2g", conf: Mapping[str, str] | None = None):
+    """The active Spark session, or a local one (UTC, Arrow transfers) when none is active.
+
+    ``conf`` adds Spark settings, e.g. ``{"spark.sql.shuffle.partitions": "2"}``.
+    """
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    spark = (
-        SparkSession.builder.master(f"local[{cores}]")
-        .appName("analysis")
-        .config("spark.driver.memory", memory)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(4 * cores))
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    with _quiet_spark():
+        spark = (
+            builder.master(f"local[{cores}]")
+            .appName("analysis")
+            .config("spark.driver.memory", memory)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", str(4 * cores))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .getOrCreate()
+        )
     spark.sparkContext.setLogLevel("ERROR")
     return spark
 
