@@ -211,3 +211,10 @@ def test_notebook_on_retail_sample(tmp_path):
     assert risk["customer_id"].str.startswith("C-").all()
     assert risk["value_at_risk"].is_monotonic_decreasing
     assert risk["value_at_risk"].sum() == pytest.approx(metrics["value_at_risk_total"], rel=1e-6)
+
+
+def test_common_columns_drops_missing_and_constant_features():
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0], "p_alive": [0.99999, 1.0, 0.99998], "b": [1, 0, 1]})
+    test = pd.DataFrame({"a": [1.0], "p_alive": [0.5]})  # no "b" at this cutoff
+    got_train, got_test = churn.common_columns(train, test)
+    assert list(got_train.columns) == ["a"] and list(got_test.columns) == ["a"]

@@ -346,15 +346,22 @@ class BGNBDAlive:
         return pd.Series(np.asarray(values, dtype="float64"), index=summary.index)
 
 
-def palive_note(palive: BGNBDAlive, cutoffs: int = 3) -> str:
-    """A sentence for the notebook when P(alive) failed at some cutoff, else ``""``."""
-    if not palive.errors:
-        return ""
-    reasons = "; ".join(dict.fromkeys(palive.errors))
-    return (
-        f"*The BG/NBD model could not be fitted at {len(palive.errors)} of the {cutoffs} "
-        f"cutoffs ({reasons}), so P(alive) is left out, both as a feature and as a baseline.*"
-    )
+def palive_note(palive: BGNBDAlive, features: pd.DataFrame, cutoffs: int = 3) -> str:
+    """A sentence when P(alive) is not a usable feature (``features``: after
+    :func:`common_columns`), else ``""``."""
+    if palive.errors:
+        reasons = "; ".join(dict.fromkeys(palive.errors))
+        return (
+            f"*The BG/NBD model could not be fitted at {len(palive.errors)} of the {cutoffs} "
+            f"cutoffs ({reasons}), so P(alive) is left out as a feature.*"
+        )
+    if "p_alive" not in features.columns:
+        return (
+            "*At the training cutoff BG/NBD gives practically every customer the same P(alive) "
+            "(it finds almost no dropout in these data), so P(alive) carries no information "
+            "and is left out as a feature; it stays in the comparison as a baseline.*"
+        )
+    return ""
 
 
 def build_dataset(
@@ -701,12 +708,19 @@ def segment_band_table(risk: pd.DataFrame) -> pd.DataFrame:
 
 
 def common_columns(*frames: pd.DataFrame) -> list[pd.DataFrame]:
-    """The frames restricted to the feature columns they all have (same order).
+    """The frames restricted to the informative feature columns they all have (same order).
 
-    P(alive) can be fitted at one cutoff and not at another; a feature is used only when
-    it exists at every cutoff.
+    A feature is kept when it exists at every cutoff (P(alive) can be fitted at one cutoff
+    and not at another) and varies in the first (training) frame: a feature that is the same
+    for everybody there (to 3 decimals; e.g. P(alive) when BG/NBD finds almost no dropout)
+    teaches nothing and would only be extrapolated wildly when it varies at scoring time.
     """
-    shared = [c for c in frames[0].columns if all(c in f.columns for f in frames[1:])]
+    first = frames[0]
+    shared = [
+        c
+        for c in first.columns
+        if all(c in f.columns for f in frames[1:]) and first[c].std() > 1e-3
+    ]
     return [f[shared] for f in frames]
 
 
@@ -795,14 +809,21 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
     return f"{verdict} Baselines: {others}."
 
 
-def palive_caveat(X: pd.DataFrame, y: pd.Series) -> str:
+def palive_caveat(p_alive: pd.Series | None, X: pd.DataFrame, y: pd.Series) -> str:
     """Why 1 - P(alive) can be a weak churn score here (one-time buyers count as alive).
 
-    Needs ``purchase_days`` and ``p_alive``; returns ``""`` when there is no P(alive).
+    ``p_alive`` by customer (None: returns ``""``); ``X`` needs ``purchase_days``.
     """
-    if "p_alive" not in X.columns:
+    if p_alive is None:
         return ""
     one = X["purchase_days"] == 1
+    p_alive = p_alive.reindex(X.index)
+    if p_alive.std() <= 1e-3:
+        return (
+            f"*Reading the P(alive) baseline: BG/NBD gives practically everyone the same P(alive) "
+            f"(median {p_alive.median():.1%}; it finds almost no dropout in these data), so "
+            "1 - P(alive) cannot rank customers at all and its probabilities say 'nobody leaves'.*"
+        )
     text = (
         "*Reading the P(alive) baseline: P(alive) estimates whether someone is still a "
         "customer at all, not whether they buy within the window"
@@ -810,7 +831,7 @@ def palive_caveat(X: pd.DataFrame, y: pd.Series) -> str:
     if one.any():
         text += (
             f"; and BG/NBD treats every one-time buyer as alive (here {one.mean():.0%} of the "
-            f"evaluated customers, median P(alive) {X.loc[one, 'p_alive'].median():.0%}, of "
+            f"evaluated customers, median P(alive) {p_alive[one].median():.0%}, of "
             f"whom {y.reindex(X.index)[one].mean():.0%} churned)"
         )
     return text + ".*"
@@ -901,11 +922,13 @@ def final_scores(
     """P(churn) at ``as_of`` from the chosen score, refitted on the latest labelled cutoff.
 
     The evaluation cutoff's labels end on ``as_of``, so refitting there uses the newest
-    behaviour without reading past ``as_of``.
+    behaviour without reading past ``as_of``. Features are clipped to the range seen in
+    that refit, so a model never extrapolates beyond the customers it learnt from.
     """
-    if chosen == "palive":
+    if chosen == "palive" and "p_alive" in X_now.columns:
         return 1.0 - X_now["p_alive"].to_numpy()
-    if chosen == "recency":
+    X_now = X_now.clip(X_test.min(), X_test.max(), axis=1)
+    if chosen in ("palive", "recency"):
         return predict(recency_baseline(X_test, y_test), X_now)
     model = refit(fit, X_test, y_test, seed)
     return predict(model, X_now, fit.features)
@@ -961,7 +984,8 @@ def findings(metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk
         f"{metrics['base_rate']:.0%} of active customers churned in the latest test window.",
         "- **Warning quality:** " + comparison_takeaway(table, chosen),
         f"- **Who to call:** the top 10 % by risk hold {metrics['top_decile_capture']:.0%} of "
-        "the churners.",
+        f"the churners (a random list: 10 %; a perfect one: "
+        f"{min(1.0, 0.1 / metrics['base_rate']) if metrics['base_rate'] else 0:.0%}).",
         f"- **Value at stake:** {currency}{metrics['value_at_risk_total']:,.0f} expected value "
         f"at risk across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
         f"{currency}{risk['value_at_risk'].head(top_n).sum():,.0f} (`churn_risk.csv`).",
