@@ -404,11 +404,15 @@ def get_engine(engine="duckdb"):
     """``"duckdb"``, ``"spark"``, a duckdb connection or a SparkSession -> an engine."""
     if isinstance(engine, (DuckDBEngine, SparkEngine)):
         return engine
-    if engine == "duckdb" or engine is None:
-        return DuckDBEngine()
-    if engine == "spark":
-        return SparkEngine()
-    if type(engine).__module__.startswith("duckdb"):
+    if isinstance(engine, str) or engine is None:
+        if engine in ("duckdb", None):
+            return DuckDBEngine()
+        if engine == "spark":
+            return SparkEngine()
+        raise ValueError(
+            f"engine '{engine}' unknown; use 'duckdb', 'spark', a session or connection"
+        )
+    if "duckdb" in type(engine).__module__ and hasattr(engine, "cursor"):
         return DuckDBEngine(engine)
     if type(engine).__name__ == "SparkSession":
         return SparkEngine(engine)
