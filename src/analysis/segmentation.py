@@ -193,7 +193,8 @@ def rfm_segments(
     segment_map = dict(segment_map or DEFAULT_SEGMENT_MAP)
     grid = segment_grid(segment_map, n_scores)
     out = pd.DataFrame(index=summary.index)
-    out["recency_days"] = summary["T"] - summary["recency"]
+    # rounded: in weeks, T - recency carries float noise that would split ties
+    out["recency_days"] = (summary["T"] - summary["recency"]).round(6)
     out["purchase_days"] = summary["purchase_days"].astype("int64")
     out["revenue"] = summary["revenue"].astype(float)
     out["r_score"] = score_quantiles(out["recency_days"], n_scores, higher_is_better=False)
