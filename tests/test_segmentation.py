@@ -328,3 +328,28 @@ def test_notebook_runs_on_cdnow_sample(tmp_path):
     assert m["segment_counts"]["New"] == 0  # CDNOW's cohort all joined in early 1997
     export = pd.read_csv(out / "segments.csv", dtype=str)
     assert export["customer_id"].str.fullmatch(r"\d{5}").all()  # anonymize off: real ids
+
+
+def test_findings_and_takeaways_quote_the_numbers():
+    segments = pd.DataFrame(
+        {
+            "customers": [10, 30, 5],
+            "customer_share": [10 / 45, 30 / 45, 5 / 45],
+            "revenue": [700.0, 200, 100],
+            "revenue_share": [0.7, 0.2, 0.1],
+            "revenue_per_customer": [70.0, 200 / 30, 20],
+        },
+        index=pd.Index(["Champions", "Lost", "At Risk"], name="segment"),
+    )
+    tiers = seg.tier_table(seg.value_tiers(_summary(revenue=[50.0, 30, 10, 5, 5])))
+    stages = pd.DataFrame(
+        {"customers": [7], "customer_share": [0.2], "revenue_share": [0.15]}, index=["at risk"]
+    )
+    text = seg.findings(segments, tiers, 0.5, stages, 0.25, "$")
+    assert "**Champions** (22% of customers) bring 70% of revenue" in text
+    assert "40% of customers make 80%" in text and "Gini 0.50" in text
+    assert "7 customers are past their usual purchase gap" in text
+    assert "5 formerly frequent buyers are slipping (At Risk), worth $100" in text
+    assert "25% of existing customers changed" in text
+    assert "changed" not in seg.findings(segments, tiers, 0.5, stages, float("nan"))
+    assert "£70 per customer" in seg.rfm_takeaway(segments, "£")

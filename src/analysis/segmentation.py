@@ -1096,3 +1096,46 @@ def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False
     labels = [str(c).replace("_", " ") for c in table.columns]
     styler = styler.relabel_index(labels, axis="columns")
     return styler
+
+
+def findings(
+    segments: pd.DataFrame,
+    tiers: pd.DataFrame,
+    gini_value: float,
+    stages: pd.DataFrame,
+    migrated: float,
+    currency: str = "",
+) -> str:
+    """The report's findings as a short markdown list built from the section tables.
+
+    Parameters
+    ----------
+    segments, tiers, stages : pandas.DataFrame
+        :func:`segment_table`, :func:`tier_table`, :func:`stage_table`.
+    migrated : float
+        :func:`migrated_share` (NaN when there was no earlier cutoff).
+    """
+    best = segments["revenue_share"].idxmax()
+    high = tiers.loc["high"]
+    at_risk = stages.loc["at risk"]
+    lapsing = segments.loc[[s for s in ("At Risk", "Can't Lose Them") if s in segments.index]]
+    items = [
+        f"**{best}** ({segments.loc[best, 'customer_share']:.0%} of customers) bring "
+        f"{segments.loc[best, 'revenue_share']:.0%} of revenue: keep them with service and "
+        "recognition rather than discounts.",
+        f"Revenue is concentrated (Gini {gini_value:.2f}): {high['customer_share']:.0%} of "
+        f"customers make {high['revenue_share']:.0%} of it.",
+        f"{at_risk['customers']:,.0f} customers are past their usual purchase gap but not lapsed "
+        f"({at_risk['revenue_share']:.0%} of revenue to date): the timely win-back list.",
+    ]
+    if len(lapsing) and lapsing["customers"].sum() > 0:
+        items.append(
+            f"{lapsing['customers'].sum():,.0f} formerly frequent buyers are slipping "
+            f"({' and '.join(lapsing.index)}), worth {currency}"
+            f"{lapsing['revenue'].sum():,.0f} to date."
+        )
+    if not np.isnan(migrated):
+        items.append(
+            f"{migrated:.0%} of existing customers changed RFM segment since the last period."
+        )
+    return "\n".join(f"- {item}" for item in items)
