@@ -173,17 +173,28 @@ _ACTIVE_TAG = re.compile(
 )
 _EVENT_ATTR = re.compile(r"(<[^>]*?\s)(on[a-z]+)(\s*=)", re.IGNORECASE)
 _JS_URL = re.compile(r"(href|src|action)(\s*=\s*[\"']?)\s*javascript:", re.IGNORECASE)
+_MEDIA_TAG = re.compile(r"<(img|video|audio|source|track|input|image)\b([^>]*)>", re.IGNORECASE)
+_REMOTE_CSS = re.compile(r"@import|url\(\s*[\"']?\s*(https?:)?//", re.IGNORECASE)
+
+
+def _media(match: re.Match) -> str:
+    """Keep embedded (``data:``) images; show any other media tag as text (no loads)."""
+    if re.search(r"\ssrc\s*=\s*[\"']?data:", match.group(2), re.IGNORECASE):
+        return match.group(0)
+    return "&lt;" + match.group(0)[1:]
 
 
 def defuse_html(text: str) -> str:
-    """Make HTML from a cell output inert: active tags become visible text,
-    event-handler attributes and ``javascript:`` URLs are disabled. Tables,
-    styles and embedded images are left as they are."""
+    """Make HTML from a cell output inert: active tags and media that would load a URL
+    become visible text, event-handler attributes, ``javascript:`` URLs and remote CSS
+    are disabled. Tables, styles and embedded (``data:``) images are left as they are."""
     text = _ACTIVE_TAG.sub(r"&lt;\1\2", text)
+    text = _MEDIA_TAG.sub(_media, text)
     previous = None
     while previous != text:  # handlers may repeat in one tag
         previous = text
         text = _EVENT_ATTR.sub(r"\1data-blocked-\2\3", text)
+    text = _REMOTE_CSS.sub("blocked-", text)
     return _JS_URL.sub(r"\1\2blocked:", text)
 
 
@@ -278,7 +289,8 @@ def export_html(
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
     body, _ = exporter.from_notebook_node(nb)
-    body = re.sub(r'<script[^>]+src="https?://[^"]*"[^>]*>\s*</script>', "", body)
+    # ... and leaves empty ``<script src="">`` placeholders for them: both go.
+    body = re.sub(r'<script[^>]+src="(https?://[^"]*)?"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
     tmp = out_html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
@@ -378,6 +390,7 @@ def render_period(
         Hide code cells in the HTML.
     """
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
     final = out / as_of
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
     params = {**parameters, "as_of": as_of, "output_dir": str(staging)}
@@ -447,6 +460,18 @@ def render_period(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _remove_stale(out: Path, hours: float = 24.0) -> None:
+    """Remove staging/trash folders left by runs killed outright (SIGKILL, power loss).
+
+    Only folders untouched for ``hours`` go, so a run still working is never disturbed.
+    """
+    limit = time.time() - hours * 3600
+    for folder in [*out.glob(".staging-*"), *out.glob(".trash-*")]:
+        with contextlib.suppress(OSError):
+            if folder.is_dir() and folder.stat().st_mtime < limit:
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _stop_kernels(since: float) -> None:
