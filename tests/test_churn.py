@@ -8,6 +8,7 @@ import pytest
 from conftest import run_notebook
 
 from analysis import churn
+from analysis.summary import customer_summary
 
 
 def _log(rows):
@@ -66,6 +67,10 @@ def test_labels_on_hand_made_log():
 def test_features_known_values():
     f = churn.churn_features(LOG, CUTOFF, window_days=10, active_days=60)
     assert f.index.tolist() == ["A", "B"]
+    shared = customer_summary(LOG, CUTOFF).loc[["A", "B"]]  # the one shared summary
+    assert f["purchase_days"].tolist() == shared["purchase_days"].tolist()
+    assert f["revenue"].tolist() == shared["revenue"].tolist()
+    assert f["tenure_days"].tolist() == (shared["T"] * 7).round().tolist()
     a, b = f.loc["A"], f.loc["B"]
     assert a["recency_days"] == 5 and a["tenure_days"] == 60  # last 02-25, first 01-01
     assert a["purchase_days"] == 3 and a["orders"] == 4 and a["revenue"] == 65.0
@@ -107,6 +112,9 @@ def test_no_feature_reads_past_its_cutoff(request, dataset, cutoff, window):
         pd.testing.assert_frame_equal(got, expected, obj=f"features ({name} after cutoff)")
     labels = churn.churn_labels(frame, cutoff, window)
     assert 0 < labels.mean() < 1
+    X, y = churn.build_dataset(frame, cutoff, window, 365, churn.BGNBDAlive())
+    pd.testing.assert_frame_equal(X, expected)
+    pd.testing.assert_series_equal(y, labels)
     assert churn.churn_labels(frame.loc[~after], cutoff, window).eq(1).all()  # labels look ahead
 
 

@@ -235,10 +235,15 @@ def churn_labels(
     """
     cutoff = pd.Timestamp(cutoff).normalize()
     end = cutoff + pd.Timedelta(days=int(window_days))
-    daily = purchase_days(frame, end=end)
+    return _labels_from(purchase_days(frame, end=end), cutoff, active_days)
+
+
+def _labels_from(daily: pd.DataFrame, cutoff: pd.Timestamp, active_days: int) -> pd.Series:
+    """Labels from purchase days that end with the label window."""
     active = _active(daily, cutoff, active_days)
-    returned = pd.unique(daily.loc[daily["day"] > cutoff, "customer_id"])
-    return pd.Series((~active.isin(returned)).astype("int64"), index=active, name="churned")
+    after = daily.loc[daily["day"] > cutoff, "customer_id"].value_counts()
+    returned = after.reindex(active, fill_value=0).to_numpy() > 0
+    return pd.Series((~returned).astype("int64"), index=active, name="churned")
 
 
 def _trend(recent: pd.Series, earlier: pd.Series) -> pd.Series:
@@ -290,7 +295,13 @@ def churn_features(
     """
     cutoff = pd.Timestamp(cutoff).normalize()
     past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)]
-    daily = purchase_days(past, end=cutoff)
+    return _features_from(
+        past, purchase_days(past, end=cutoff), cutoff, window_days, active_days, palive_fn
+    )
+
+
+def _features_from(past, daily, cutoff, window_days, active_days, palive_fn) -> pd.DataFrame:
+    """:func:`churn_features` from rows and purchase days already cut at ``cutoff``."""
     summary = summarise_days(daily, cutoff, time_unit="W")  # = customer_summary at cutoff
     active = _active(daily, cutoff, active_days)
     s = summary.reindex(active)
@@ -311,10 +322,9 @@ def churn_features(
     out["gap_mean"] = gap_stats["mean"].reindex(active)
     out["gap_std"] = gap_stats["std"].reindex(active)
     out["overdue"] = out["recency_days"] / out["gap_mean"]
-    keep = past["customer_id"].isin(active)
     for column, name in BREADTH.items():
         if column in past.columns and past[column].notna().any():
-            counts = past.loc[keep].groupby("customer_id", observed=True)[column].nunique()
+            counts = past.groupby("customer_id", observed=True)[column].nunique()
             out[name] = counts.reindex(active, fill_value=0).astype("float64")
     if palive_fn is not None:
         palive = palive_fn(summary)
@@ -367,9 +377,17 @@ def palive_note(palive: BGNBDAlive, features: pd.DataFrame, cutoffs: int = 3) ->
 def build_dataset(
     frame: pd.DataFrame, cutoff, window_days: int, active_days: int = 365, palive_fn=None
 ) -> tuple[pd.DataFrame, pd.Series]:
-    """Features at ``cutoff`` and churn labels of the window after it, aligned."""
-    features = churn_features(frame, cutoff, window_days, active_days, palive_fn)
-    labels = churn_labels(frame, cutoff, window_days, active_days).reindex(features.index)
+    """Features at ``cutoff`` and churn labels of the window after it, aligned.
+
+    Same values as :func:`churn_features` and :func:`churn_labels`, with the purchase days
+    computed once: the features see only the days up to the cutoff.
+    """
+    cutoff = pd.Timestamp(cutoff).normalize()
+    daily = purchase_days(frame, end=cutoff + pd.Timedelta(days=int(window_days)))
+    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)]
+    up_to = daily.loc[daily["day"] <= cutoff].reset_index(drop=True)
+    features = _features_from(past, up_to, cutoff, window_days, active_days, palive_fn)
+    labels = _labels_from(daily, cutoff, active_days).reindex(features.index)
     return features, labels
 
 
