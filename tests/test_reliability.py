@@ -37,7 +37,9 @@ from analysis.cli import main, period_ends
 from analysis.config import DATA_DIR
 from analysis.data import ONLINE_RETAIL_COLUMNS, DataError, load_transactions
 
-pytestmark = pytest.mark.xdist_group("reliability")
+# Tests that share one rendered report (the ``shared`` fixture) run on one xdist worker
+# so that it is rendered once; the others spread over the workers.
+SHARED_GROUP = pytest.mark.xdist_group("reliability-shared")
 
 ANALYSIS = str(Path(sys.executable).with_name("analysis"))
 KEY = "test-key-not-secret"
@@ -627,6 +629,7 @@ def test_true_exit_code_and_no_traceback_from_the_console_script(tmp_path, args,
 
 
 # one_day_history is also "every customer a one-time buyer"
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["one_customer", "one_day_history"])
 def test_degenerate_data_still_renders_the_overview(tmp_path, case):
     _, name, content, *_ = next(c for c in CASES if c[0] == case)
@@ -655,6 +658,7 @@ def test_degenerate_data_still_renders_the_overview(tmp_path, case):
     assert sha256(path) == before
 
 
+@pytest.mark.slow
 def test_every_notebook_survives_a_log_without_repeat_buyers(tmp_path):
     """80 customers who each bought once over a year: no repeat-purchase model can be
     fitted. Every notebook must still render and say so in words, not crash the report."""
@@ -736,6 +740,7 @@ def leftovers(out: Path) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_a_failing_notebook_does_not_sink_the_run(tmp_path):
     nbs = tmp_path / "nbs"
     make_notebook(nbs, "00_fine", OK_BODY)
@@ -760,6 +765,7 @@ def test_a_failing_notebook_does_not_sink_the_run(tmp_path):
     assert "failing (failed)" in index and "boom" in index
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "sig, jobs", [(signal.SIGTERM, 2), (signal.SIGINT, 1)], ids=["term", "int"]
 )
@@ -796,6 +802,7 @@ def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig, jobs):
     assert leftovers(out) == []
 
 
+@pytest.mark.slow
 def test_two_runs_for_the_same_period_cannot_mix(tmp_path):
     nbs = tmp_path / "nbs"
     make_notebook(nbs, "00_fine", OK_BODY)
@@ -841,6 +848,7 @@ def test_two_runs_for_the_same_period_cannot_mix(tmp_path):
     assert "2011-12-09/00_fine.html" in (out / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_backfill_one_report_per_month_end_skips_existing(tmp_path):
     nbs = tmp_path / "nbs"
     make_notebook(nbs, "00_fine", OK_BODY)
@@ -983,6 +991,8 @@ def readable_text(path: Path) -> str:
     return re.sub(r'"image/(png|jpeg)": "[A-Za-z0-9+/=\\n]+"', "", text)
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_every_notebook_renders_on_the_shared_data(shared):
     names = sorted(report.short_name(p) for p in report.notebook_paths())
     run = json.loads((shared["period"] / "run.json").read_text())
@@ -994,6 +1004,8 @@ def test_every_notebook_renders_on_the_shared_data(shared):
         assert "Traceback" not in readable_text(html)
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_anonymized_outputs_hold_no_raw_customer_id(shared):
     """Each raw id, as a whole token (not inside a longer number, word or decimal), in
     every output: HTML, ipynb, CSV exports, metrics.json, run.json and index.html."""
@@ -1018,6 +1030,8 @@ def test_anonymized_outputs_hold_no_raw_customer_id(shared):
         assert seen, "no pseudonymised id in any output: are ids shown at all?"
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_personal_data_is_never_printed(shared):
     for path in output_files(shared["period"]):
         text = readable_text(path)
@@ -1058,6 +1072,8 @@ def active_content(html: str) -> list[str]:
     return parser.found
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_text_from_the_data_is_escaped(shared):
     """No script, event handler or loaded media from the data in any notebook's HTML;
     the hostile country name shows as text in the overview's country table."""
@@ -1067,6 +1083,8 @@ def test_text_from_the_data_is_escaped(shared):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in overview  # shown as text
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_reports_load_nothing_from_the_network(shared):
     remote = re.compile(
         r"<(script|link|img|iframe|source|video|audio)\b[^>]*\s(src|href)\s*=\s*[\"']?(https?:)?//"
@@ -1098,6 +1116,8 @@ def differences(a, b, path="") -> list[str]:
     return [] if a == b else [f"{path}: {a!r} != {b!r}"]
 
 
+@pytest.mark.slow
+@SHARED_GROUP
 def test_same_inputs_give_identical_metrics(shared):
     """A second render with the same inputs: overview plus every notebook that has a
     ``seed`` parameter (where randomness lives); the others are plain aggregations."""
