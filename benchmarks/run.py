@@ -73,7 +73,10 @@ def measure(cmd: list[str], cwd: Path = ROOT, timeout: float = 3600) -> dict:
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=err)
     root = psutil.Process(proc.pid)
     peak = 0
-    while proc.poll() is None:
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:  # exited; usage covers the process and its waited-for children
+            break
         total = 0
         try:
             for p in [root, *root.children(recursive=True)]:
@@ -87,12 +90,14 @@ def measure(cmd: list[str], cwd: Path = ROOT, timeout: float = 3600) -> dict:
         if time.perf_counter() - start > timeout:
             proc.kill()
         time.sleep(0.05)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.perf_counter() - start
     out.seek(0)
     err.seek(0)
     return {
         "wall": wall,
         "peak_mb": peak / 2**20,
+        "cpu": usage.ru_utime + usage.ru_stime,
         "code": proc.returncode,
         "stdout": out.read(),
         "stderr": err.read()[-2000:],
@@ -117,6 +122,7 @@ def run_task(task: str, log: Path, as_of: str, repeats: int, engine: str = "duck
         "repeats": repeats,
         "customers": runs[0]["customers"],
         "wall": statistics.median(r["wall"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
         "peak_mb": statistics.median(r["peak_mb"] for r in runs),
         "steps": steps,
     }
@@ -149,6 +155,7 @@ def run_report(log: Path, as_of: str, repeats: int, notebooks: list[str] | None)
         "task": "report",
         "repeats": repeats,
         "wall": statistics.median(r["wall"] for r in runs),
+        "cpu": statistics.median(r["cpu"] for r in runs),
         "peak_mb": statistics.median(r["peak_mb"] for r in runs),
         "failed": any(r["failed"] for r in runs),
         "notebooks": runs[-1]["notebooks"],
@@ -203,35 +210,51 @@ def main(argv=None) -> int:
         help="where simulated logs are cached",
     )
     parser.add_argument("--out", default=str(HERE / "RESULTS.md"))
+    parser.add_argument(
+        "--merge", action="store_true", help="add to the results already in results.json"
+    )
     args = parser.parse_args(argv)
 
     steps = [s.strip() for s in args.steps.split(",") if s.strip()]
     truth = Truth()
     as_of = as_of_of(truth)
     results = {"machine": machine(), "truth": truth.__dict__, "as_of": as_of, "sizes": []}
+    previous = Path(args.out).with_name("results.json")
+    if args.merge and previous.exists():
+        results["sizes"] = json.loads(previous.read_text())["sizes"]
+        results["machine"]["date"] += " (merged with earlier runs)"
     print(f"benchmarks on {results['machine']}", flush=True)
     for n in [parse_size(s) for s in args.sizes.split(",")]:
         log, info = ensure_log(n, Path(args.data_dir), args.seed)
         print(f"{size_label(n)}: {info['rows']:,} rows", flush=True)
-        size = {"customers": n, "rows": info["rows"], "tasks": []}
+        size = next((s for s in results["sizes"] if s["customers"] == n), None)
+        if size is None:
+            size = {"customers": n, "rows": info["rows"], "tasks": []}
+            results["sizes"].append(size)
+            results["sizes"].sort(key=lambda s: s["customers"])
         if "summary" in steps:
             if not args.no_baseline:
-                size["tasks"].append(run_task("summary-lifetimes", log, as_of, args.repeats))
-            size["tasks"].append(run_task("summary-engine", log, as_of, args.repeats))
-            size["tasks"].append(run_task("summary-frame", log, as_of, args.repeats))
+                _add(size, run_task("summary-lifetimes", log, as_of, args.repeats))
+            _add(size, run_task("summary-engine", log, as_of, args.repeats))
+            _add(size, run_task("summary-frame", log, as_of, args.repeats))
             if args.spark:
-                size["tasks"].append(run_task("summary-engine", log, as_of, args.repeats, "spark"))
+                _add(size, run_task("summary-engine", log, as_of, args.repeats, "spark"))
         if "pipeline" in steps:
             if not args.no_baseline:
-                size["tasks"].append(run_task("pipeline-lifetimes", log, as_of, args.repeats))
-            size["tasks"].append(run_task("pipeline-ours", log, as_of, args.repeats))
+                _add(size, run_task("pipeline-lifetimes", log, as_of, args.repeats))
+            _add(size, run_task("pipeline-ours", log, as_of, args.repeats))
         if "report" in steps:
             repeats = args.report_repeats or (3 if n <= 100_000 else 1)
-            size["tasks"].append(run_report(log, as_of, repeats, args.notebooks))
-        results["sizes"].append(size)
+            _add(size, run_report(log, as_of, repeats, args.notebooks))
         write(results, Path(args.out))  # after each size, so a long run leaves partial results
     print(f"results -> {args.out}")
     return 0
+
+
+def _add(size: dict, task: dict) -> None:
+    """Put a task's result in its size, replacing an earlier result of the same task."""
+    key = (task["task"], task.get("engine"))
+    size["tasks"] = [t for t in size["tasks"] if (t["task"], t.get("engine")) != key] + [task]
 
 
 # --------------------------------------------------------------------------- RESULTS.md
@@ -250,6 +273,10 @@ def _ratio(base: float | None, ours: float | None) -> str:
     if not base or not ours:
         return "–"
     return f"{base / ours:.1f}×"
+
+
+def _proc(task: dict) -> str:
+    return f"{_fmt(task['wall'])} / {_fmt(task.get('cpu', 0))} / {task['peak_mb']:.0f}"
 
 
 def _steps(task: dict) -> str:
@@ -281,7 +308,8 @@ def write(results: dict, out: Path) -> None:
         "## Summary step (transactions → one row per customer)",
         "",
         "| customers | rows | lifetimes step s | DuckDB over file step s | ratio | "
-        "in-memory frame summary s | lifetimes wall s / peak MB | DuckDB wall s / peak MB |",
+        "in-memory frame summary s | lifetimes process: wall s / CPU s / peak MB | "
+        "DuckDB process: wall s / CPU s / peak MB |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in results["sizes"]:
@@ -296,8 +324,9 @@ def write(results: dict, out: Path) -> None:
             f"| {size['customers']:,} | {size['rows']:,} | {_fmt(bstep) if base else '–'} | "
             f"{_fmt(ostep)} | {_ratio(bstep, ostep)} | "
             f"{_fmt(frame['steps']['summary']) if frame else '–'} | "
-            + (f"{_fmt(base['wall'])} / {base['peak_mb']:.0f} | " if base else "– | ")
-            + f"{_fmt(ours['wall'])} / {ours['peak_mb']:.0f} |"
+            + (_proc(base) + " | " if base else "– | ")
+            + _proc(ours)
+            + " |"
         )
     spark_rows = [(s, _find(s, "summary-engine", "spark")) for s in results["sizes"]]
     spark_rows = [(s, t) for s, t in spark_rows if t]
@@ -318,9 +347,9 @@ def write(results: dict, out: Path) -> None:
         "",
         "## Summary + fit + scoring (BG/NBD, Gamma-Gamma, 12-month CLV)",
         "",
-        "| customers | lifetimes wall s | ours wall s | ratio | lifetimes peak MB | ours peak MB |"
-        " lifetimes steps s | our steps s |",
-        "|---:|---:|---:|---:|---:|---:|---|---|",
+        "| customers | lifetimes wall s | ours wall s | ratio | lifetimes CPU s | ours CPU s |"
+        " lifetimes peak MB | ours peak MB | lifetimes steps s | our steps s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for size in results["sizes"]:
         base = _find(size, "pipeline-lifetimes")
@@ -332,6 +361,8 @@ def write(results: dict, out: Path) -> None:
             _fmt(base["wall"]) if base else "–",
             _fmt(ours["wall"]),
             _ratio(base and base["wall"], ours["wall"]),
+            _fmt(base.get("cpu", 0)) if base else "–",
+            _fmt(ours.get("cpu", 0)),
             f"{base['peak_mb']:.0f}" if base else "–",
             f"{ours['peak_mb']:.0f}",
             _steps(base) if base else "–",
@@ -342,8 +373,9 @@ def write(results: dict, out: Path) -> None:
         "",
         "## Full report (`analysis report`, every notebook, HTML)",
         "",
-        "| customers | rows | wall s | peak MB (tree) | runs | notebooks rendered | status |",
-        "|---:|---:|---:|---:|---:|---|---|",
+        "| customers | rows | wall s | CPU s | peak MB (tree) | runs | notebooks rendered "
+        "| status |",
+        "|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for size in results["sizes"]:
         rep = _find(size, "report")
@@ -356,7 +388,8 @@ def write(results: dict, out: Path) -> None:
         )
         lines.append(
             f"| {size['customers']:,} | {size['rows']:,} | {_fmt(rep['wall'])} | "
-            f"{rep['peak_mb']:.0f} | {rep['repeats']} | {', '.join(rep['notebooks'])} | {status} |"
+            f"{_fmt(rep.get('cpu', 0))} | {rep['peak_mb']:.0f} | {rep['repeats']} | "
+            f"{', '.join(rep['notebooks'])} | {status} |"
         )
     out.write_text("\n".join(lines) + "\n")
     out.with_name("results.json").write_text(json.dumps(results, indent=2, default=str))

@@ -433,7 +433,8 @@ def _unit_days(time_unit: str) -> float:
 
 def _as_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
     for c in columns:
-        frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+        if frame[c].dtype != "datetime64[ns]":
+            frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
     return frame
 
 
@@ -510,6 +511,9 @@ def finish_summary(agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str 
     unit = _unit_days(time_unit)
     cutoff = pd.Timestamp(as_of).normalize()
     agg = _as_dates(agg, ["first_purchase", "last_purchase"])
+    first = agg["first_purchase"].to_numpy()
+    last = agg["last_purchase"].to_numpy()
+    one_day = np.timedelta64(1, "D")
     n_days = agg["purchase_days"].astype("int64").to_numpy()
     revenue = agg["revenue"].astype("float64").to_numpy()
     frequency = n_days - 1
@@ -523,17 +527,17 @@ def finish_summary(agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str 
     out = pd.DataFrame(
         {
             "frequency": frequency,
-            "recency": (agg["last_purchase"] - agg["first_purchase"]).dt.days.to_numpy() / unit,
-            "T": (cutoff - agg["first_purchase"]).dt.days.to_numpy() / unit,
+            "recency": ((last - first) // one_day) / unit,
+            "T": ((cutoff.to_datetime64() - first) // one_day) / unit,
             "monetary_value": monetary,
-            "first_purchase": agg["first_purchase"].to_numpy(),
-            "last_purchase": agg["last_purchase"].to_numpy(),
+            "first_purchase": first,
+            "last_purchase": last,
             "purchase_days": n_days,
             "orders": orders,
             "revenue": revenue,
             "avg_order_value": revenue / orders,
         },
-        index=pd.Index(agg["customer_id"].astype(str).to_numpy(), name="customer_id"),
+        index=pd.Index(agg["customer_id"].astype(str), name="customer_id"),
     )
     return out
 
