@@ -193,10 +193,9 @@ def test_too_few_churners_fits_nothing():
 
 
 @pytest.mark.slow
-def test_notebook_on_retail_sample(tmp_path):
-    metrics, error, out = run_notebook(
-        "churn", tmp_path, data="online_retail_sample", anonymize=True
-    )
+@pytest.mark.parametrize("data", ["online_retail_sample", "cdnow_sample"])
+def test_notebook_runs_and_exports(tmp_path, data):
+    metrics, error, out = run_notebook("churn", tmp_path, data=data, anonymize=True)
     assert error is None, error
     keys = {
         "window_days",
@@ -214,6 +213,9 @@ def test_notebook_on_retail_sample(tmp_path):
     }
     assert keys <= set(metrics)
     assert 0 < metrics["base_rate"] < 1 and metrics["customers_scored"] > 100
+    if data == "cdnow_sample":  # BG/NBD fits on CDNOW: the P(alive) baseline is reported
+        assert metrics["palive_auc"] is not None
+        assert metrics["model_auc"] > metrics["palive_auc"]
     risk = pd.read_csv(out / "churn_risk.csv")
     assert len(risk) == metrics["customers_scored"]
     assert risk["customer_id"].str.startswith("C-").all()
