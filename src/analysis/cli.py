@@ -254,7 +254,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             params, period, out, notebooks, jobs=args.jobs, no_input=args.no_input
         )
         failed.extend((period, f) for f in result.failed)
-        index = build_index(out)
+        if len(periods) > 1:
+            build_index(out)  # a long back-fill shows its progress in the index
     index = build_index(out)
     print(f"done in {time.perf_counter() - start:.1f} s")
     for period, f in failed:
