@@ -745,6 +745,7 @@ def test_a_failing_notebook_does_not_sink_the_run(tmp_path):
     nbs = tmp_path / "nbs"
     make_notebook(nbs, "00_fine", OK_BODY)
     make_notebook(nbs, "01_failing", FAIL_BODY)
+    (nbs / "02_corrupt.ipynb").write_text("{ this is not a notebook")
     out = tmp_path / "out"
     code, stdout, err, _ = cli(
         ["report", "--data", "online_retail_sample", "--notebooks-dir", nbs, "--out", out]
@@ -761,8 +762,10 @@ def test_a_failing_notebook_does_not_sink_the_run(tmp_path):
     run = json.loads((period / "run.json").read_text())
     assert run["notebooks"]["failing"]["status"] == "failed"
     assert run["notebooks"]["fine"]["status"] == "ok"
+    assert run["notebooks"]["corrupt"]["status"] == "failed" and "FAILED corrupt" in err
     index = (out / "index.html").read_text()
     assert "failing (failed)" in index and "boom" in index
+    assert "corrupt (failed)" in index  # listed even without an HTML
 
 
 @pytest.mark.slow

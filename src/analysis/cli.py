@@ -196,6 +196,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _declared(inspect, path: Path) -> set[str]:
+    """A notebook's parameter names; none for an unreadable notebook (it fails alone later)."""
+    try:
+        return set(inspect(path))
+    except Exception:
+        return set()
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import build_index, notebook_parameters, notebook_paths, render_period
 
@@ -216,7 +224,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if backfill and args.as_of:
         raise UsageError("--as-of and --from/--to exclude each other; use one of them")
     extra = _parse_params(args.param)
-    declared = set().union(*(notebook_parameters(p) for p in notebooks))
+    declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     unknown = sorted(set(extra) - declared)
     if unknown:
         raise UsageError(

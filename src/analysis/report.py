@@ -421,13 +421,21 @@ def render_period(
         log(f"  {path.name:<28} {seconds:6.1f} s  {status}")
         return NotebookResult(short_name(path), seconds, error)
 
+    def run_safely(path: Path) -> NotebookResult:
+        try:
+            return run(path)
+        except Exception as err:  # e.g. a corrupt .ipynb: that notebook fails, not the run
+            first = (str(err).strip().splitlines() or [""])[0][:300]
+            log(f"  {path.name:<28} FAILED ({type(err).__name__}: {first})")
+            return NotebookResult(short_name(path), 0.0, f"{type(err).__name__}: {first}")
+
     # Notebooks run in worker threads even with jobs=1, so that the main thread only
     # waits and an interrupt (Ctrl-C, or SIGTERM turned into one) is handled here:
     # stop the kernels, let the workers return, then remove the staging folder.
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))))
     try:
         with _terminate_as_interrupt():
-            futures: list[Future] = [pool.submit(run, p) for p in notebooks]
+            futures: list[Future] = [pool.submit(run_safely, p) for p in notebooks]
             try:
                 result.results = [f.result() for f in futures]
             except BaseException:
@@ -587,9 +595,14 @@ def _write_index(out: Path, max_periods: int) -> Path:
     ]
     for p in periods:
         links = []
+        statuses = (
+            data[p.name][1] if p.name in data else _read_json(p / "run.json").get("notebooks", {})
+        )
+        with_html = set()
         for html_file in sorted(p.glob("*.html")):
             name = short_name(html_file)
-            status = data.get(p.name, ({}, {}))[1].get(name, {})
+            with_html.add(name)
+            status = statuses.get(name, {})
             if status.get("status") == "failed":
                 err = html.escape(status.get("error") or "")
                 links.append(
@@ -598,6 +611,12 @@ def _write_index(out: Path, max_periods: int) -> Path:
                 )
             else:
                 links.append(f"<a href='{p.name}/{html_file.name}'>{html.escape(name)}</a>")
+        for name, status in statuses.items():
+            if name not in with_html and status.get("status") == "failed":
+                err = html.escape(status.get("error") or "")
+                links.append(
+                    f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>"
+                )
         parts.append(
             f"<tr><td>{p.name}</td><td style='text-align:left'>{' · '.join(links)}</td></tr>"
         )
