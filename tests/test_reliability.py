@@ -1211,3 +1211,32 @@ def test_stale_staging_folders_of_killed_runs_are_removed(tmp_path):
     os.utime(old, (day_ago, day_ago))
     report._remove_stale(tmp_path)
     assert not old.exists() and fresh.exists()  # a run still working is left alone
+
+
+@pytest.mark.slow
+def test_a_hung_notebook_is_stopped_by_timeout(tmp_path):
+    nbs = tmp_path / "nbs"
+    make_notebook(nbs, "00_fine", OK_BODY)
+    make_notebook(nbs, "01_hung", "import time\ntime.sleep(600)")
+    out = tmp_path / "out"
+    start = time.perf_counter()
+    code, _, err, _ = cli(
+        [
+            "report",
+            "--data",
+            "online_retail_sample",
+            "--notebooks-dir",
+            nbs,
+            "--out",
+            out,
+            "--timeout",
+            "3",
+        ]
+    )
+    assert code == 1 and time.perf_counter() - start < 120
+    assert "FAILED hung (2011-12-09): cell timed out after 3 s" in err, err
+    run = json.loads((out / "2011-12-09" / "run.json").read_text())
+    assert run["notebooks"]["fine"]["status"] == "ok"
+    assert run["notebooks"]["hung"]["status"] == "failed"
+    code, _, err, _ = cli(["report", "--data", "online_retail_sample", "--timeout", "0"])
+    assert code == 2 and "--timeout" in err

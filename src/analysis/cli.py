@@ -156,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--anonymize", action="store_true", help="pseudonymise customer ids")
     rep.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2)")
     rep.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="fail a notebook when one of its cells runs longer (default: no limit)",
+    )
+    rep.add_argument(
         "--notebooks-dir",
         default=str(NOTEBOOKS_DIR),
         help="folder of the notebooks (default notebooks/)",
@@ -218,6 +224,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError(f"no notebooks (*.ipynb) in {folder}; pass --notebooks-dir")
     if args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError("--timeout must be a positive number of seconds")
     backfill = bool(args.start or args.end)
     if backfill and not (args.start and args.end):
         raise UsageError("back-fill needs both --from YYYY-MM and --to YYYY-MM")
@@ -259,7 +267,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             continue
         print(f"rendering {len(notebooks)} notebook(s) into {out / period} with {args.jobs} job(s)")
         result = render_period(
-            params, period, out, notebooks, jobs=args.jobs, no_input=args.no_input
+            params,
+            period,
+            out,
+            notebooks,
+            jobs=args.jobs,
+            no_input=args.no_input,
+            timeout=args.timeout,
         )
         failed.extend((period, f) for f in result.failed)
         if len(periods) > 1:

@@ -241,9 +241,18 @@ def notebook_parameters(path: Path) -> set[str]:
 
 
 def execute_notebook(
-    path: Path, out_ipynb: Path, parameters: Mapping, cwd: Path = NOTEBOOKS_DIR
+    path: Path,
+    out_ipynb: Path,
+    parameters: Mapping,
+    cwd: Path = NOTEBOOKS_DIR,
+    *,
+    timeout: float | None = None,
 ) -> str | None:
-    """Execute one notebook with papermill; return None on success, else the error line."""
+    """Execute one notebook with papermill; return None on success, else the error line.
+
+    ``timeout`` (seconds) stops a cell that runs longer, so a hung notebook cannot
+    block a scheduled run; None waits for ever.
+    """
     import papermill
     from traitlets.config import Config
 
@@ -256,6 +265,7 @@ def execute_notebook(
             cwd=str(cwd),
             progress_bar=False,
             log_output=False,
+            execution_timeout=timeout,
             # CurveZMQ keys for the kernel's sockets (the kernelspec supports it); this also
             # silences ipykernel's "running over TCP without encryption" warning.
             config=Config({"KernelManager": {"transport_encryption": "auto"}}),
@@ -263,6 +273,8 @@ def execute_notebook(
         return None
     except papermill.PapermillExecutionError as err:
         return f"{err.ename}: {err.evalue}".strip().splitlines()[0][:500]
+    except TimeoutError as err:  # nbclient's CellTimeoutError
+        return f"cell timed out after {timeout:g} s: {type(err).__name__}"
     except Exception as err:  # kernel died, bad notebook JSON ...: reported, never fatal
         return f"{type(err).__name__}: {err}".strip().splitlines()[0][:500]
 
@@ -370,6 +382,8 @@ def render_period(
     jobs: int = 2,
     no_input: bool = False,
     log=print,
+    *,
+    timeout: float | None = None,
 ) -> PeriodResult:
     """Execute ``notebooks`` for one period and write ``out/<as_of>/`` atomically.
 
@@ -388,6 +402,8 @@ def render_period(
         Notebooks executed at once.
     no_input : bool
         Hide code cells in the HTML.
+    timeout : float, optional
+        Seconds a single cell may run before its notebook fails (default: no limit).
     """
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
@@ -406,7 +422,7 @@ def render_period(
         declared = notebook_parameters(path)
         own = {k: v for k, v in params.items() if k in declared}
         ipynb = staging / path.name
-        error = execute_notebook(path, ipynb, own, cwd=path.parent)
+        error = execute_notebook(path, ipynb, own, cwd=path.parent, timeout=timeout)
         if cancelled.is_set():
             return NotebookResult(short_name(path), time.perf_counter() - start, "cancelled")
         if ipynb.exists():
