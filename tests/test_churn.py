@@ -220,7 +220,7 @@ def test_notebook_runs_and_exports(tmp_path, data):
     assert len(risk) == metrics["customers_scored"]
     assert risk["customer_id"].str.startswith("C-").all()
     assert risk["value_at_risk"].is_monotonic_decreasing
-    assert risk["value_at_risk"].sum() == pytest.approx(metrics["value_at_risk_total"], rel=1e-6)
+    assert risk["value_at_risk"].sum() == pytest.approx(metrics["value_at_risk_total"], rel=1e-4)
 
 
 def test_common_columns_drops_missing_and_constant_features():

@@ -976,6 +976,19 @@ def churn_metrics(
     }
 
 
+def risk_export(risk: pd.DataFrame, anonymize: bool) -> pd.DataFrame:
+    """The full ranked list for ``churn_risk.csv``: ids pseudonymised when ``anonymize``,
+    probabilities to 4 decimals and money to cents (stable files from run to run)."""
+    from analysis.privacy import display_ids
+
+    out = display_ids(risk, anonymize).copy()
+    out["p_churn"] = out["p_churn"].round(4)
+    for col in ("spend_to_date", "value", "value_at_risk"):
+        out[col] = out[col].round(2)
+    out["last_purchase"] = out["last_purchase"].dt.date
+    return out
+
+
 def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str) -> pd.DataFrame:
     """The top ``top_n`` rows of :func:`risk_list` with display names (ids pseudonymised)."""
     from analysis.privacy import display_ids
