@@ -20,6 +20,13 @@ Stable public API (other notebooks rely on these names and signatures)
   -> DataFrame`` per customer: ``p_alive``, ``expected_purchases``,
   ``expected_spend``, ``clv`` (discounted), ``one_time_buyer``.
 
+Validation, uncertainty and reporting (used by ``03_lifetime_value``):
+``compare_models``, ``choose_model``, ``holdout_prediction``, ``baseline_predictions``,
+``score``, ``scorecard``, ``tracking``, ``calibration_fit``, ``holdout_by_frequency``,
+``spend_correlation``, ``spend_by_frequency``, ``segment_table``, ``top_customers``,
+``behaviour_matrix``, ``bootstrap``, ``intervals``, ``headline_metrics`` and the
+``*_takeaway`` sentence builders.
+
 Fits use compressed sufficient statistics: the unique (frequency, recency, T) rows
 with their counts as ``weights``; the likelihood is a weighted sum, so this is
 exact and much faster. Scoring is also done once per unique row.
@@ -209,11 +216,15 @@ def _quiet():
     return stack
 
 
-def _polish_pareto(engine, compressed: pd.DataFrame) -> tuple[dict, bool, str]:
+def _polish_pareto(
+    engine, compressed: pd.DataFrame, hess_inv=None, gtol: float = 1e-7
+) -> tuple[dict, bool, str]:
     """Refine lifetimes' Nelder-Mead Pareto/NBD fit with BFGS on log-parameters.
 
-    Nelder-Mead from a random start stops a few 1e-5 away from the optimum; BFGS from
-    there reaches it, deterministically, and reports convergence.
+    Nelder-Mead stops a few 1e-5 away from the optimum; BFGS from there reaches it,
+    deterministically, and reports convergence. ``hess_inv`` (from a polish on a
+    subsample) lets BFGS on many rows converge in a few steps. Sets
+    ``engine.hess_inv_`` for the next stage.
     """
     scale = 1.0 / compressed["T"].max()
     args = (
@@ -232,16 +243,35 @@ def _polish_pareto(engine, compressed: pd.DataFrame) -> tuple[dict, bool, str]:
         value = engine._negative_log_likelihood(np.exp(log_theta), *args) * per_customer
         return value if np.isfinite(value) else 1e10
 
-    out = minimize(objective, np.log(start), method="BFGS", options={"gtol": 1e-7})
+    options = {"gtol": gtol}
+    if hess_inv is not None:
+        hess_inv = (np.asarray(hess_inv) + np.asarray(hess_inv).T) / 2
+        if np.all(np.isfinite(hess_inv)) and np.linalg.eigvalsh(hess_inv).min() > 0:
+            options["hess_inv0"] = hess_inv
+    out = minimize(objective, np.log(start), method="BFGS", options=options)
+    engine.hess_inv_ = out.hess_inv
     theta = np.exp(out.x)
     theta[[1, 3]] /= scale
     gradient = float(np.abs(out.jac).max())
-    ok = bool(out.success) or gradient < 1e-5
+    ok = bool(out.success) or gradient < max(1e-5, 10 * gtol)
     message = "" if ok else f"{out.message} (gradient {gradient:.1e})"
     return dict(zip(PARAM_NAMES["pareto_nbd"], theta.tolist(), strict=True)), ok, message
 
 
-def _bounded_fit(engine, model: str, compressed: pd.DataFrame) -> str:
+PARETO_START_ROWS = 20_000
+VALUE_SAMPLE = 50_000
+
+
+def _subsample(compressed: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
+    """Compressed rows of a seeded random sample of customers, when there are more than ``rows``."""
+    if len(compressed) <= rows:
+        return compressed
+    w = compressed["weights"].to_numpy(dtype=float)
+    counts = np.random.default_rng(seed).multinomial(rows, w / w.sum())
+    return compressed.assign(weights=counts).loc[counts > 0]
+
+
+def _bounded_fit(engine, model: str, compressed: pd.DataFrame, initial=None) -> str:
     """Fallback when lifetimes' unbounded BFGS fails (typically a parameter running to 0).
 
     Minimises the same likelihood with L-BFGS-B, log-parameters bounded to [-25, 25];
@@ -257,12 +287,18 @@ def _bounded_fit(engine, model: str, compressed: pd.DataFrame) -> str:
         args = (f, compressed["recency"].to_numpy(dtype=float) * scale,
                 compressed["T"].to_numpy(dtype=float) * scale, w, 0.0)  # fmt: skip
 
-    def objective(log_theta):
-        value = engine._negative_log_likelihood(log_theta, *args)
-        return float(value) if np.isfinite(value) else 1e10
+    from autograd import value_and_grad  # lifetimes' own dependency, as in its fitters
 
-    start = np.zeros(len(PARAM_NAMES[model]))
-    out = minimize(objective, start, method="L-BFGS-B", bounds=[(-25, 25)] * len(start))
+    value_grad = value_and_grad(engine._negative_log_likelihood)
+
+    def objective(log_theta):
+        value, grad = value_grad(log_theta, *args)
+        if not np.isfinite(value):
+            return 1e10, np.zeros_like(log_theta)
+        return float(value), np.nan_to_num(np.asarray(grad, dtype=float))
+
+    start = np.zeros(len(PARAM_NAMES[model])) if initial is None else np.clip(initial, -24, 24)
+    out = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-25, 25)] * len(start))
     if not np.isfinite(out.fun) or out.fun >= 1e10:
         raise ModelFitError(f"{MODEL_NAMES[model]} could not be fitted: {out.message}")
     theta = np.exp(out.x)
@@ -278,8 +314,16 @@ def _bounded_fit(engine, model: str, compressed: pd.DataFrame) -> str:
     )
 
 
-def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initial=None):
-    """Fit ``model`` on compressed rows; return a :class:`FittedModel`."""
+def _fit_compressed(
+    model: str, compressed: pd.DataFrame, time_unit: str, initial=None, hess_inv=None
+):
+    """Fit ``model`` on compressed rows; return a :class:`FittedModel`.
+
+    ``initial`` (lifetimes' internal parametrisation, see :func:`_warm_start`) marks a
+    warm-started refit, e.g. a bootstrap draw: it goes straight to a gradient optimiser
+    and skips lifetimes' Hessian and standard errors, which cost more than the fit.
+    ``hess_inv`` seeds the Pareto/NBD BFGS curvature.
+    """
     cls = _engine_class(model)
     customers = int(compressed["weights"].sum())
     w = compressed["weights"].to_numpy()
@@ -294,12 +338,20 @@ def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initia
     message = ""
     with _quiet():
         try:
-            if model == "gamma_gamma":
+            if initial is not None and model != "pareto_nbd":
+                message = _bounded_fit(engine, model, compressed, initial)
+            elif model == "gamma_gamma":
                 engine.fit(f, compressed["monetary_value"], weights=w, initial_params=initial)
             elif model == "pareto_nbd" and initial is None:
-                start = np.ones(4)  # deterministic start for lifetimes' Nelder-Mead
+                # Nelder-Mead (deterministic start) on at most PARETO_START_ROWS rows; the
+                # BFGS polish below then reaches the optimum on all rows
+                start_rows = _subsample(compressed, PARETO_START_ROWS)
                 engine.fit(
-                    f, compressed["recency"], compressed["T"], weights=w, initial_params=start
+                    start_rows["frequency"],
+                    start_rows["recency"],
+                    start_rows["T"],
+                    weights=start_rows["weights"],
+                    initial_params=np.ones(4),
                 )
             elif model == "pareto_nbd":  # warm start: the BFGS polish below is enough
                 scale = 1.0 / compressed["T"].max()
@@ -313,10 +365,16 @@ def _fit_compressed(model: str, compressed: pd.DataFrame, time_unit: str, initia
         except Exception as exc:  # lifetimes raises ConvergenceError / LinAlgError / ValueError
             if model == "pareto_nbd":
                 raise ModelFitError(f"{MODEL_NAMES[model]} could not be fitted: {exc}") from exc
-            message = _bounded_fit(engine, model, compressed)
+            message = _bounded_fit(engine, model, compressed, initial)
         converged = not message
         if model == "pareto_nbd":
-            params, converged, message = _polish_pareto(engine, compressed)
+            if initial is None and len(compressed) > PARETO_START_ROWS:
+                params, _, _ = _polish_pareto(engine, start_rows)  # cheap curvature estimate
+                engine.params_ = pd.Series(params)[list(PARAM_NAMES[model])]
+                hess_inv = engine.hess_inv_
+            # a warm-started refit (bootstrap draw) needs less precision than a point fit
+            gtol = 1e-7 if initial is None else 1e-5
+            params, converged, message = _polish_pareto(engine, compressed, hess_inv, gtol)
             engine.params_ = pd.Series(params)[list(PARAM_NAMES[model])]
         params = {k: float(v) for k, v in engine.params_.items()}
         ll = loglik(model, params, compressed) if all(v > 0 for v in params.values()) else np.nan
@@ -455,16 +513,21 @@ def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:
     ``p v / (q - 1)``: the model has no spend history of theirs to shrink.
     """
     _check_columns(summary, ["frequency", "monetary_value"])
-    p, q, v = (spend.params[k] for k in ("p", "q", "v"))
-    population = p * v / (q - 1) if q > 1 else np.nan
 
     def on_unique(u):
-        x = u["frequency"].to_numpy(dtype=float)
-        m = u["monetary_value"].to_numpy(dtype=float)
-        weight = (q - 1) / (p * x + q - 1)
-        return np.where(x > 0, weight * population + (1 - weight) * m, population)
+        return _spend_array(spend.params, u["frequency"], u["monetary_value"])
 
     return _per_customer(summary, ["frequency", "monetary_value"], on_unique, "expected_spend")
+
+
+def _spend_array(params: dict, frequency, monetary) -> np.ndarray:
+    """Gamma-Gamma expected spend per purchase on arrays (population mean when frequency is 0)."""
+    p, q, v = (params[k] for k in ("p", "q", "v"))
+    population = p * v / (q - 1) if q > 1 else np.nan
+    x = np.asarray(frequency, dtype=float)
+    m = np.asarray(monetary, dtype=float)
+    weight = (q - 1) / (p * x + q - 1)
+    return np.where(x > 0, weight * population + (1 - weight) * m, population)
 
 
 def periods_per_month(time_unit: str) -> float:
@@ -962,9 +1025,11 @@ def bootstrap(
     """Bootstrap over customers, on compressed data: parameters and total / segment CLV.
 
     Each draw resamples customers with replacement (multinomial counts over the
-    unique (frequency, recency, T, monetary_value) rows, so the cost does not grow
-    with the number of customers), refits the purchase and spend models (warm
-    start), and values the *actual* customer base with the refitted parameters.
+    unique (frequency, recency, T, monetary_value) rows), refits the purchase and
+    spend models (warm start), and values the *actual* customer base with the
+    refitted parameters. Above ``VALUE_SAMPLE`` customers the valuation uses a
+    fixed random sample of them: each segment's total is the point total times the
+    ratio of the sample's refitted to point CLV (exact below that size).
 
     Parameters
     ----------
@@ -985,36 +1050,65 @@ def bootstrap(
     cols = RFT + ["monetary_value"]
     joint, _ = _codes(summary, cols)
     rft_unique, rft_codes = _codes(joint, RFT)
-    spend_rows = (joint["frequency"] > 0) & (joint["monetary_value"] > 0)
+    spend_rows = ((joint["frequency"] > 0) & (joint["monetary_value"] > 0)).to_numpy()
+    gg_rows = joint.loc[spend_rows, ["frequency", "monetary_value"]]
 
-    base_unique, base_codes = _codes(summary, RFT)
-    segments = value_segment(summary)
+    # value a fixed sample of customers; segment totals scale by the ratio to the point fit
     rng = np.random.default_rng(seed)
+    n = len(summary)
+    sample = summary
+    if n > VALUE_SAMPLE:
+        sample = summary.iloc[np.sort(rng.choice(n, VALUE_SAMPLE, replace=False))]
+    sample_unique, sample_codes = _codes(sample, RFT)
+    segment_codes = value_segment(sample).cat.codes.to_numpy()
+    names = value_segment(summary.iloc[:0]).cat.categories
+
+    def segment_totals(purchase, spend_params, frame_unique, codes, frame, seg):
+        discounted, _ = _discounted_purchases(purchase, frame_unique, horizon_months, discount_rate)
+        each = discounted[codes] * _spend_array(
+            spend_params, frame["frequency"], frame["monetary_value"]
+        )
+        return np.bincount(seg, weights=each, minlength=len(names))
+
+    point_sample = segment_totals(
+        fitted, spend.params, sample_unique, sample_codes, sample, segment_codes
+    )
+    if n > VALUE_SAMPLE:
+        full_unique, full_codes = _codes(summary, RFT)
+        full_seg = value_segment(summary).cat.codes.to_numpy()
+        point_full = segment_totals(
+            fitted, spend.params, full_unique, full_codes, summary, full_seg
+        )
+    else:
+        point_full = point_sample
+
     p = joint["weights"].to_numpy(dtype=float)
     p /= p.sum()
-    n = len(summary)
     rows = []
     for _ in range(int(draws)):
         counts = rng.multinomial(n, p)
         rft = rft_unique[RFT].assign(weights=np.bincount(rft_codes, counts, len(rft_unique)))
         rft = rft.loc[rft["weights"] > 0]
-        gg = joint.loc[spend_rows, ["frequency", "monetary_value"]].assign(
-            weights=counts[spend_rows.to_numpy()]
-        )
+        gg = gg_rows.assign(weights=counts[spend_rows])
         gg = gg.loc[gg["weights"] > 0]
         try:
-            f_b = _fit_compressed(fitted.model, rft, fitted.time_unit, _warm_start(fitted, rft))
+            f_b = _fit_compressed(
+                fitted.model,
+                rft,
+                fitted.time_unit,
+                _warm_start(fitted, rft),
+                getattr(fitted.engine, "hess_inv_", None),
+            )
             s_b = _fit_compressed("gamma_gamma", gg, "W", _warm_start(spend, gg))
         except ModelFitError:
             continue
-        discounted, _ = _discounted_purchases(f_b, base_unique, horizon_months, discount_rate)
-        p_, q_, v_ = (s_b.params[k] for k in ("p", "q", "v"))
-        spend_each = expected_spend(s_b, summary).to_numpy()
-        clv_each = pd.Series(discounted[base_codes] * spend_each, index=summary.index)
         row = dict(f_b.params)
         row.update({f"spend_{k}": v for k, v in s_b.params.items()})
-        row["total_clv"] = float(clv_each.sum()) if q_ > 1 and p_ > 0 and v_ > 0 else np.nan
-        for name, value in clv_each.groupby(segments, observed=False).sum().items():
+        totals = segment_totals(f_b, s_b.params, sample_unique, sample_codes, sample, segment_codes)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            totals = np.where(point_sample > 0, totals / point_sample * point_full, 0.0)
+        row["total_clv"] = float(totals.sum()) if s_b.params["q"] > 1 else np.nan
+        for name, value in zip(names, totals, strict=True):
             row[f"clv: {name}"] = float(value)
         rows.append(row)
     return pd.DataFrame(rows)
