@@ -1240,3 +1240,21 @@ def test_a_hung_notebook_is_stopped_by_timeout(tmp_path):
     assert run["notebooks"]["hung"]["status"] == "failed"
     code, _, err, _ = cli(["report", "--data", "online_retail_sample", "--timeout", "0"])
     assert code == 2 and "--timeout" in err
+
+
+def test_id_key_file_is_created_private_and_must_live_outside_the_repo(tmp_path, monkeypatch):
+    from analysis.config import PROJ_ROOT
+    from analysis.privacy import id_key, pseudonymize
+
+    monkeypatch.delenv("ANALYSIS_ID_KEY", raising=False)
+    monkeypatch.setenv("ANALYSIS_ID_KEY_FILE", str(tmp_path / "keys" / "id_key"))
+    first = id_key()
+    assert (tmp_path / "keys" / "id_key").stat().st_mode & 0o777 == 0o600
+    assert id_key() == first and len(first) == 64
+    assert pseudonymize(["12345"]).iloc[0] == pseudonymize(["12345"], first).iloc[0]
+    monkeypatch.setenv("ANALYSIS_ID_KEY_FILE", str(PROJ_ROOT / "id_key"))
+    with pytest.raises(ValueError, match="inside the project folder"):
+        id_key()
+    code, _, err, _ = cli(["report", "--data", "online_retail_sample", "--anonymize"])
+    assert code == 2 and "keep it outside" in err and len(err.strip().splitlines()) == 1
+    assert not (PROJ_ROOT / "id_key").exists()

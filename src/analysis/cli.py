@@ -231,6 +231,13 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("back-fill needs both --from YYYY-MM and --to YYYY-MM")
     if backfill and args.as_of:
         raise UsageError("--as-of and --from/--to exclude each other; use one of them")
+    if args.anonymize:
+        from analysis.privacy import id_key
+
+        try:
+            id_key()  # fail now, in one line, rather than in every notebook
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--anonymize: {err}") from None
     extra = _parse_params(args.param)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     unknown = sorted(set(extra) - declared)

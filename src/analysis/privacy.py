@@ -18,17 +18,31 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.config import PROJ_ROOT
+
 KEY_ENV = "ANALYSIS_ID_KEY"
 KEY_FILE_ENV = "ANALYSIS_ID_KEY_FILE"
 DEFAULT_KEY_FILE = Path.home() / ".config" / "customer-analytics" / "id_key"
 
 
 def id_key() -> bytes:
-    """The pseudonymisation key: ``$ANALYSIS_ID_KEY``, else the key file (created once)."""
+    """The pseudonymisation key: ``$ANALYSIS_ID_KEY``, else the key file (created once).
+
+    Raises
+    ------
+    ValueError
+        When the key file (``$ANALYSIS_ID_KEY_FILE``) lies inside the project folder,
+        where it could be committed and shared with the reports it protects.
+    """
     env = os.environ.get(KEY_ENV)
     if env:
         return env.encode()
-    path = Path(os.environ.get(KEY_FILE_ENV, DEFAULT_KEY_FILE)).expanduser()
+    path = Path(os.environ.get(KEY_FILE_ENV, DEFAULT_KEY_FILE)).expanduser().resolve()
+    if path.is_relative_to(PROJ_ROOT):
+        raise ValueError(
+            f"the id key file {path} is inside the project folder; keep it outside "
+            f"(set {KEY_FILE_ENV} to e.g. ~/.config/customer-analytics/id_key) or set {KEY_ENV}"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -56,9 +70,7 @@ def pseudonymize(ids: pd.Series | pd.Index | list, key: bytes | None = None) -> 
     series = ids if isinstance(ids, pd.Series) else pd.Series(list(ids))
     text = series.astype(str)
     uniques = pd.unique(text)
-    table = {
-        u: "C-" + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:12] for u in uniques
-    }
+    table = {u: "C-" + hmac.new(key, u.encode(), hashlib.sha256).hexdigest()[:12] for u in uniques}
     return text.map(table)
 
 
