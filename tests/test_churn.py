@@ -57,6 +57,10 @@ def test_design_dates_and_too_long_window():
     assert table["label known?"].tolist() == ["yes", "yes", "no (future)"]
     with pytest.raises(ValueError, match="shorter churn_window_days"):
         churn.make_design(frame, "2020-12-31", 200)
+    assert churn.feasible_window(frame, "2020-12-31", 60) == (60, "")
+    window, note = churn.feasible_window(frame, "2020-12-31", 200)  # 365 days of data
+    assert window == 121 and "shortened to 121 days" in note
+    churn.make_design(frame, "2020-12-31", window)  # now fits
 
 
 def test_labels_on_hand_made_log():
@@ -141,6 +145,13 @@ def test_comparison_says_when_model_loses():
     )
     text = churn.comparison_takeaway(table, "logistic")
     assert "does not beat the baselines" in text
+    mixed = churn.score_table(  # ranks perfectly (AUC 1 vs 0.75) but Brier 0.225 vs 0.1575
+        pd.Series([0, 0, 1, 1]),
+        {"boosting": [0.6, 0.7, 0.8, 0.9], "recency": [0.1, 0.6, 0.5, 0.9]},
+    )
+    text = churn.comparison_takeaway(mixed, "boosting")
+    assert text.startswith("**Mixed result:**") and "ranks churners better" in text
+    assert "Brier 0.225 vs 0.158" in text and "recalibration" in text
 
 
 def test_risk_list_ordering_and_fallbacks():

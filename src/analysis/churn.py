@@ -128,6 +128,29 @@ def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None =
     return max(1, int(np.ceil(np.quantile(gaps.to_numpy(), quantile))))
 
 
+def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, str]:
+    """The churn window, shortened when the data are too short for the design.
+
+    The design needs three windows of history before ``as_of`` (one of features before the
+    training cutoff, then the training and evaluation label windows). Returns the window
+    and a sentence saying why it was shortened (``""`` when it was not). Raises ValueError
+    when even a 7-day window does not fit.
+    """
+    span = (pd.Timestamp(as_of).normalize() - frame["order_date"].min().normalize()).days
+    longest = span // 3
+    if longest < 7:
+        raise ValueError(
+            f"the data cover only {span} days up to as_of; the churn design needs at least 21"
+        )
+    if window_days <= longest:
+        return int(window_days), ""
+    return longest, (
+        f"*The purchase cycle suggests a {window_days}-day window, but the data cover only "
+        f"{span} days before `as_of`, and the design needs three windows of history; the "
+        f"window is shortened to {longest} days (set `churn_window_days` to choose).*"
+    )
+
+
 @dataclass(frozen=True)
 class Design:
     """Dates of the leakage-free design (all cutoffs inclusive, whole days)."""
@@ -812,17 +835,26 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
             f"{d_brier / baselines.loc[best_brier, 'Brier']:.0%} lower)."
         )
     elif d_auc > 0 or d_brier > 0:
+        auc_base = baselines.loc[best_auc, "ROC-AUC"]
+        brier_base = baselines.loc[best_brier, "Brier"]
         verdict = (
-            f"**Mixed result:** the {name} (ROC-AUC {row['ROC-AUC']:.3f}, Brier "
-            f"{row['Brier']:.3f}) beats the baselines on "
-            f"{'ranking' if d_auc > 0 else 'probability accuracy'} only "
-            f"(AUC {d_auc:+.3f}, Brier {-d_brier:+.3f} against the best baseline)."
+            f"**Mixed result:** the {name} ranks churners "
+            f"{'better' if d_auc > 0 else 'worse'} than the best baseline (ROC-AUC "
+            f"{row['ROC-AUC']:.3f} vs {auc_base:.3f}) and its probabilities are "
+            f"{'closer to' if d_brier > 0 else 'further from'} what happened (Brier "
+            f"{row['Brier']:.3f} vs {brier_base:.3f}; lower is better). "
+            + (
+                "Use its probabilities with care: a baseline orders customers better."
+                if d_brier > 0
+                else "It orders customers well, but its probabilities need recalibration."
+            )
         )
     else:
         verdict = (
-            f"**The {name} does not beat the baselines** (ROC-AUC {row['ROC-AUC']:.3f}, "
-            f"{d_auc:+.3f}; Brier {row['Brier']:.3f}, {-d_brier:+.3f} against the best "
-            "baseline): the simple rule is as good a warning on these data."
+            f"**The {name} does not beat the baselines:** ROC-AUC {row['ROC-AUC']:.3f} vs "
+            f"{baselines.loc[best_auc, 'ROC-AUC']:.3f} and Brier {row['Brier']:.3f} vs "
+            f"{baselines.loc[best_brier, 'Brier']:.3f} for the best baseline. A simple "
+            "baseline is at least as good a warning on these data."
         )
     return f"{verdict} Baselines: {others}."
 

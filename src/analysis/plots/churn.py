@@ -104,7 +104,7 @@ def design_timeline(design, ax=None):
     ax.set_yticks(range(len(stages)))
     ax.set_yticklabels([s[0] for s in stages])
     ax.set_ylim(-0.6, len(stages) - 0.1)
-    ax.xaxis.set_major_locator(mdates.AutoDateLocator())
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
     ax.set_title(f"Leakage-free design: {design.window_days}-day churn window")
     ax.set_xlabel("date")
