@@ -338,3 +338,17 @@ def test_notebook_continues_when_no_model_can_be_fitted(tmp_path):
     assert error is None, error
     assert metrics["chosen_model"] is None and metrics["bgnbd"] is None
     assert metrics["total_clv"] is None
+
+
+def test_tracking_weeks_end_on_calibration_end_and_split_the_totals(retail_sample):
+    frame = retail_sample.frame
+    win = clv.windows(frame["order_date"].min(), retail_sample.as_of, 100)  # not whole weeks
+    cal = calibration_holdout(frame, win["calibration_end"], retail_sample.as_of, "W")
+    fitted = clv.fit_model(cal)
+    track = clv.tracking(frame, cal, fitted, win["calibration_end"], retail_sample.as_of)
+    last_cal = track.loc[track["period"] == "calibration"].iloc[-1]
+    assert last_cal["week_end"] == win["calibration_end"]
+    assert track.loc[track["period"] == "calibration", "actual"].sum() == cal["frequency"].sum()
+    assert track.loc[track["period"] == "holdout", "actual"].sum() == cal["frequency_holdout"].sum()
+    assert track["days"].iloc[-1] == 100 - 7 * 14  # 100 holdout days = 14 weeks + 2 days
+    assert track["cum_predicted"].is_monotonic_increasing

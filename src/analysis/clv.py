@@ -842,8 +842,10 @@ def tracking(
 ) -> pd.DataFrame:
     """Weekly repeat transactions of the calibration customers, actual vs model.
 
-    Weeks are counted from the first purchase day in ``calibration`` (week 1 = its
-    first 7 days) up to ``observation_end``; a repeat transaction is a purchase day
+    Weeks end on ``calibration_end`` and every 7 days before and after it, from the
+    week holding the first purchase day in ``calibration`` (week 1) up to
+    ``observation_end`` (the first and last weeks may be partial: ``days`` < 7); a
+    repeat transaction is a purchase day
     after the customer's first. The model line is the unconditional expectation
     ``sum_i E[X(t - first_i)]`` (grouped by first-purchase day, so it is cheap at scale).
 
@@ -857,8 +859,8 @@ def tracking(
     Returns
     -------
     pandas.DataFrame
-        Index ``week`` (1, 2, ...): ``week_end`` (last day), ``days`` (7, fewer for a
-        partial last week), ``period``
+        Index ``week`` (1, 2, ...): ``week_end`` (last day), ``days`` (days of the week
+        inside the data: 7, fewer for a partial first or last week), ``period``
         (calibration / holdout), ``actual``, ``predicted``, ``cum_actual``,
         ``cum_predicted``.
     """
@@ -869,16 +871,20 @@ def tracking(
     obs_end = pd.Timestamp(observation_end).normalize()
     first = calibration["first_purchase"]
     start = first.min()
-    n_weeks = int(np.ceil(((obs_end - start).days + 1) / 7))
-    last_day = np.minimum(np.arange(1, n_weeks + 1) * 7 - 1, (obs_end - start).days)
+    # weeks are anchored so that one ends exactly on calibration_end
+    before = (cal_end - start).days + 1
+    origin = cal_end + pd.Timedelta(days=1) - pd.Timedelta(days=7 * int(np.ceil(before / 7)))
+    n_weeks = int(np.ceil(((obs_end - origin).days + 1) / 7))
+    last_day = np.minimum(np.arange(1, n_weeks + 1) * 7 - 1, (obs_end - origin).days)
+    first_day = np.maximum(np.arange(n_weeks) * 7, (start - origin).days)
 
     daily = purchase_days(frame, start=start, end=obs_end)
     daily = daily.loc[daily["customer_id"].isin(calibration.index)]
     repeat = daily["day"].to_numpy() > first.reindex(daily["customer_id"]).to_numpy()
-    offsets = (daily.loc[repeat, "day"] - start).dt.days.to_numpy()
+    offsets = (daily.loc[repeat, "day"] - origin).dt.days.to_numpy()
     actual = np.bincount(offsets // 7, minlength=n_weeks)[:n_weeks].astype(float)
 
-    cohorts = ((first - start).dt.days).value_counts()
+    cohorts = ((first - origin).dt.days).value_counts()
     unit = TIME_UNITS[fitted.time_unit]
     age = (last_day[:, None] - cohorts.index.to_numpy()[None, :]) / unit
     with _quiet():
@@ -886,11 +892,11 @@ def tracking(
             age > 0, fitted.engine.expected_number_of_purchases_up_to_time(np.clip(age, 0, None)), 0
         )
     cum_pred = (np.nan_to_num(expected) * cohorts.to_numpy()[None, :]).sum(axis=1)
-    week_end = start + pd.to_timedelta(last_day, unit="D")
+    week_end = origin + pd.to_timedelta(last_day, unit="D")
     out = pd.DataFrame(
         {
             "week_end": week_end,
-            "days": np.diff(last_day, prepend=-1),
+            "days": last_day - first_day + 1,
             "period": np.where(week_end <= cal_end, "calibration", "holdout"),
             "actual": actual,
             "predicted": np.diff(cum_pred, prepend=0.0),

@@ -69,6 +69,8 @@ def tracking(track, model_name: str = "model", unit_label: str = "purchases"):
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     hold = track.index[track["period"] == "holdout"]
     full = track["days"] == 7 if "days" in track else np.ones(len(track), dtype=bool)
+    days = int(track["days"].iloc[0]) if "days" in track else 7
+    start = track["week_end"].iloc[0] - np.timedelta64(days - 1, "D")
     for ax, (act, pred, title) in zip(
         axes,
         [
@@ -85,9 +87,7 @@ def tracking(track, model_name: str = "model", unit_label: str = "purchases"):
         if len(hold):
             ax.axvspan(hold[0] - 0.5, hold[-1] + 0.5, color="0.9", zorder=0)
             ax.text(hold[0], ax.get_ylim()[1] * 0.97, " holdout", va="top", ha="left", color="0.35")
-        ax.set_xlabel(
-            f"week (week 1 starts {track['week_end'].iloc[0] - np.timedelta64(6, 'D'):%Y-%m-%d})"
-        )
+        ax.set_xlabel(f"week (week 1 starts {start:%Y-%m-%d})")
         ax.set_ylabel(f"repeat {unit_label}")
         ax.set_title(title)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
