@@ -15,17 +15,27 @@ feature cutoff, labels only from the window after it.
 
 Public API
 ----------
-purchase_gaps, derive_window, make_design, design_table
+purchase_gaps, derive_window, feasible_window, make_design, design_table
     The definition and the dates.
-churn_labels, churn_features, build_dataset
-    Labels and features at one cutoff (:func:`churn_features` never reads past its cutoff).
-fit_models, recency_baseline, predict, score_table, gains_curve, reliability_curve
+churn_labels, churn_features, build_dataset, BGNBDAlive, common_columns
+    Labels and features at one cutoff (:func:`churn_features` never reads past its cutoff);
+    P(alive) through :mod:`analysis.clv`; features usable at every cutoff.
+fit_models, recency_baseline, predict, choose_score, score_table, top_share_capture,
+gains_curve, reliability_curve
     Calibrated logistic regression and gradient boosting, the baselines, the comparison.
 permutation_drivers, partial_dependence_curves
     What drives the prediction.
-risk_list, segment_band_table
-    Everyone active at ``as_of``, ranked by expected value at risk.
-The ``*_takeaway`` functions turn those numbers into sentences for the notebook.
+final_scores, value_and_segments, risk_list, risk_table, risk_export, segment_band_table
+    Everyone active at ``as_of``, ranked by expected value at risk (CLV from
+    :mod:`analysis.clv`, segments from :mod:`analysis.segmentation`).
+churn_metrics
+    The ``churn`` entry of ``metrics.json``.
+The ``*_takeaway``, ``*_note``, ``palive_caveat`` and ``findings`` functions turn those
+numbers into sentences for the notebook.
+
+Scale: features are grouped aggregations over one row per customer-day (the shared
+:func:`analysis.summary.purchase_days`); models are fitted on a stratified sample of at most
+``max_rows`` customers; drivers use samples; figures are drawn from binned aggregates.
 """
 
 from __future__ import annotations
