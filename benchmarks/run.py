@@ -116,6 +116,7 @@ def run_task(task: str, log: Path, as_of: str, repeats: int, engine: str = "duck
         info = json.loads(m["stdout"].strip().splitlines()[-1])
         runs.append({**m, **info})
     steps = {k: statistics.median(r["steps"][k] for r in runs) for k in runs[0]["steps"]}
+    cpu_steps = {k: statistics.median(r["cpu_steps"][k] for r in runs) for k in runs[0]["steps"]}
     result = {
         "task": task,
         "engine": engine,
@@ -125,6 +126,7 @@ def run_task(task: str, log: Path, as_of: str, repeats: int, engine: str = "duck
         "cpu": statistics.median(r["cpu"] for r in runs),
         "peak_mb": statistics.median(r["peak_mb"] for r in runs),
         "steps": steps,
+        "cpu_steps": cpu_steps,
     }
     print(
         f"  {task:<20} {engine:<7} wall {result['wall']:7.2f} s  peak {result['peak_mb']:7.0f} MB"
@@ -308,9 +310,9 @@ def write(results: dict, out: Path) -> None:
         "## Summary step (transactions → one row per customer)",
         "",
         "| customers | rows | lifetimes step s | DuckDB over file step s | ratio | "
-        "in-memory frame summary s | lifetimes process: wall s / CPU s / peak MB | "
-        "DuckDB process: wall s / CPU s / peak MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "step CPU s: lifetimes / DuckDB | CPU ratio | in-memory frame summary s | "
+        "lifetimes process: wall s / CPU s / peak MB | DuckDB process: wall s / CPU s / peak MB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size in results["sizes"]:
         base = _find(size, "summary-lifetimes")
@@ -320,9 +322,13 @@ def write(results: dict, out: Path) -> None:
             continue
         bstep = base and base["steps"]["read"] + base["steps"]["summary"]
         ostep = ours["steps"]["summary"]
+        bcpu = base and sum(base.get("cpu_steps", {}).get(k, 0) for k in ("read", "summary"))
+        ocpu = ours.get("cpu_steps", {}).get("summary")
         lines.append(
             f"| {size['customers']:,} | {size['rows']:,} | {_fmt(bstep) if base else '–'} | "
             f"{_fmt(ostep)} | {_ratio(bstep, ostep)} | "
+            f"{_fmt(bcpu) if bcpu else '–'} / {_fmt(ocpu) if ocpu else '–'} | "
+            f"{_ratio(bcpu, ocpu)} | "
             f"{_fmt(frame['steps']['summary']) if frame else '–'} | "
             + (_proc(base) + " | " if base else "– | ")
             + _proc(ours)
