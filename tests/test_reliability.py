@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import io
 import json
@@ -36,10 +37,6 @@ from analysis import report
 from analysis.cli import main, period_ends
 from analysis.config import DATA_DIR
 from analysis.data import ONLINE_RETAIL_COLUMNS, DataError, load_transactions
-
-# Tests that share one rendered report (the ``shared`` fixture) run on one xdist worker
-# so that it is rendered once; the others spread over the workers.
-SHARED_GROUP = pytest.mark.xdist_group("reliability-shared")
 
 ANALYSIS = str(Path(sys.executable).with_name("analysis"))
 KEY = "test-key-not-secret"
@@ -928,19 +925,8 @@ XSS_PRODUCT = "<img src=x onerror=alert(2)>"
 XSS_NAME = "<script>alert(3)</script> Heart T-Light"
 
 
-@pytest.fixture(scope="session")
-def shared(tmp_path_factory):
-    """Every notebook present, rendered with --anonymize on online_retail_sample.
-
-    The sample is copied with three changes: (1) ids become distinctive 8-digit numbers
-    (``990`` + the 5-digit id) so that a leak cannot be confused with a count or an
-    amount that happens to equal a 5-digit id (rows_clean, quantities, revenue in the
-    12,346-18,287 range do occur); they stay numeric-looking so numeric-id code paths
-    run; (2) hostile text: the largest country is renamed to a script tag and the
-    most frequent product code to an ``onerror`` image tag; (3) personal-data columns
-    (email, phone, name) are added. Rendered once, shared by the tests below.
-    """
-    root = tmp_path_factory.mktemp("shared")
+def _render_shared(root: Path) -> dict:
+    """Write the hostile copy of the sample into ``root`` and render every notebook."""
     raw = pd.read_csv(DATA_DIR / "online_retail_sample.csv", dtype=str, keep_default_na=False)
     has_id = raw["CustomerID"].str.strip() != ""
     raw.loc[has_id, "CustomerID"] = "990" + raw.loc[has_id, "CustomerID"].str.strip()
@@ -953,15 +939,12 @@ def shared(tmp_path_factory):
     raw["Customer Name"] = "Jane Q. Publicperson"
     data = root / "retail.csv"
     raw.to_csv(data, index=False)
-    ids = sorted(set(raw.loc[has_id, "CustomerID"]))
     columns = [a for k, v in ONLINE_RETAIL_COLUMNS.items() for a in ("--column", f"{k}={v}")]
     args = ["report", "--data", data, *columns, "--anonymize", "--out", root / "out", "--jobs", "2"]
     old = os.environ.get("ANALYSIS_ID_KEY")
     os.environ["ANALYSIS_ID_KEY"] = KEY
     try:
-        start = time.perf_counter()
         code, stdout, err, _ = cli(args)
-        seconds = time.perf_counter() - start
     finally:
         if old is None:
             os.environ.pop("ANALYSIS_ID_KEY", None)
@@ -970,15 +953,40 @@ def shared(tmp_path_factory):
     (period,) = [p for p in (root / "out").iterdir() if p.is_dir() and not p.name.startswith(".")]
     return {
         "code": code,
-        "stdout": stdout,
         "err": err,
-        "period": period,
-        "ids": ids,
-        "args": args,
-        "seconds": seconds,
-        "root": root,
-        "data": data,
+        "period": str(period),
+        "ids": sorted(set(raw.loc[has_id, "CustomerID"])),
+        "args": [str(a) for a in args],
     }
+
+
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """Every notebook present, rendered with --anonymize on online_retail_sample.
+
+    The sample is copied with three changes: (1) ids become distinctive 8-digit numbers
+    (``990`` + the 5-digit id) so that a leak cannot be confused with a count or an
+    amount that happens to equal a 5-digit id (rows_clean, quantities, revenue in the
+    12,346-18,287 range do occur); they stay numeric-looking so numeric-id code paths
+    run; (2) hostile text: the largest country is renamed to a script tag and the
+    most frequent product code to an ``onerror`` image tag; (3) personal-data columns
+    (email, phone, name) are added.
+
+    Rendered once per test session, also under pytest-xdist: the first worker renders
+    under a file lock in the session's shared temporary folder, the other reads its
+    result (xdist_group/loadgroup does not keep tests together with pytest 9.2).
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared_tmp = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root = shared_tmp / "reliability-shared"
+    with open(shared_tmp / "reliability-shared.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = root / "result.json"
+        if not done.exists():
+            root.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(_render_shared(root)))
+    info = json.loads(done.read_text())
+    return {**info, "period": Path(info["period"]), "root": root}
 
 
 def output_files(period: Path) -> list[Path]:
@@ -995,7 +1003,6 @@ def readable_text(path: Path) -> str:
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_every_notebook_renders_on_the_shared_data(shared):
     names = sorted(report.short_name(p) for p in report.notebook_paths())
     run = json.loads((shared["period"] / "run.json").read_text())
@@ -1008,7 +1015,6 @@ def test_every_notebook_renders_on_the_shared_data(shared):
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_anonymized_outputs_hold_no_raw_customer_id(shared):
     """Each raw id, as a whole token (not inside a longer number, word or decimal), in
     every output: HTML, ipynb, CSV exports, metrics.json, run.json and index.html."""
@@ -1034,7 +1040,6 @@ def test_anonymized_outputs_hold_no_raw_customer_id(shared):
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_personal_data_is_never_printed(shared):
     for path in output_files(shared["period"]):
         text = readable_text(path)
@@ -1076,7 +1081,6 @@ def active_content(html: str) -> list[str]:
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_text_from_the_data_is_escaped(shared):
     """No script, event handler or loaded media from the data in any notebook's HTML;
     the hostile country name shows as text in the overview's country table."""
@@ -1087,7 +1091,6 @@ def test_text_from_the_data_is_escaped(shared):
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_reports_load_nothing_from_the_network(shared):
     remote = re.compile(
         r"<(script|link|img|iframe|source|video|audio)\b[^>]*\s(src|href)\s*=\s*[\"']?(https?:)?//"
@@ -1120,7 +1123,6 @@ def differences(a, b, path="") -> list[str]:
 
 
 @pytest.mark.slow
-@SHARED_GROUP
 def test_same_inputs_give_identical_metrics(shared):
     """A second render with the same inputs: overview plus every notebook that has a
     ``seed`` parameter (where randomness lives); the others are plain aggregations."""
