@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from analysis.report import md_text
 from analysis.summary import purchase_days
 
 FREQS = {"W": "W-SUN", "M": "M"}
@@ -663,8 +664,8 @@ def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | 
 
     def name(item):
         if names is not None and item in names.index and names[item]:
-            return f"{item} ({str(names[item]).strip().title()})"
-        return str(item)
+            return md_text(f"{item} ({str(names[item]).strip().title()})")
+        return md_text(item)
 
     prev, last = table.attrs["previous"], table.attrs["last"]
     up, down = table["change"].idxmax(), table["change"].idxmin()
@@ -678,9 +679,9 @@ def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | 
 
 def share_takeaway(table: pd.DataFrame, label: str) -> str:
     """Top value of a split (region, channel) and its share."""
-    top = table.index[0]
+    top = md_text(table.index[0])
     rest = table.iloc[1:4]
-    others = ", ".join(f"{i} {s:.0%}" for i, s in rest["revenue_share"].items())
+    others = ", ".join(f"{md_text(i)} {s:.0%}" for i, s in rest["revenue_share"].items())
     return (
         f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue; next come {others}. "
         if others
