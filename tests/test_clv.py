@@ -352,3 +352,16 @@ def test_tracking_weeks_end_on_calibration_end_and_split_the_totals(retail_sampl
     assert track.loc[track["period"] == "holdout", "actual"].sum() == cal["frequency_holdout"].sum()
     assert track["days"].iloc[-1] == 100 - 7 * 14  # 100 holdout days = 14 weeks + 2 days
     assert track["cum_predicted"].is_monotonic_increasing
+
+
+def test_findings_state_trust_value_focus_and_one_time_buyers(compared, calibration):
+    fits, table = compared
+    card = clv.scorecard(calibration, fits)
+    values = clv.customer_value(fits["bgnbd"], clv.fit_spend(calibration), calibration)
+    iv = clv.intervals({"total_clv": values["clv"].sum()}, pd.DataFrame({"total_clv": [1.0, 2.0]}))
+    text = clv.findings(card, "bgnbd", values, iv, 12, "$")
+    assert "12% under the actual purchases" in text  # 1,653 vs 1,882
+    assert "0.79 purchases against 1.02" in text
+    assert f"${values['clv'].sum():,.0f}" in text and "range $1 to $2" in text
+    assert "60% of customers" in text  # 1,411 one-time buyers of 2,357
+    assert "no CLV forecast" in clv.findings(None, None, None, None)

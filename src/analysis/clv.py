@@ -1703,3 +1703,55 @@ def matrix_takeaway(values: pd.DataFrame, fitted: FittedModel) -> str:
         f"{silent.mean():.0%} ({len(silent):,} customers): for a regular buyer, a long silence is "
         "the clearest churn signal, and worth a win-back contact."
     )
+
+
+def findings(
+    card: pd.DataFrame | None,
+    chosen: str | None,
+    values: pd.DataFrame | None,
+    uncertainty: pd.DataFrame | None,
+    horizon_months: int = 12,
+    currency: str = "",
+) -> str:
+    """The notebook's conclusions as markdown bullets (what a manager reads first).
+
+    Parameters
+    ----------
+    card : pandas.DataFrame or None
+        :func:`scorecard` table.
+    chosen : str or None
+        Chosen model key.
+    values : pandas.DataFrame or None
+        :func:`customer_value` output.
+    uncertainty : pandas.DataFrame or None
+        :func:`intervals` table.
+    """
+    if chosen is None or card is None:
+        return "- No purchase model could be fitted on these data, so there is no CLV forecast."
+    row = card.loc[MODEL_NAMES[chosen]]
+    base = card.loc["baseline: calibration rate"]
+    points = [
+        f"- **Trust:** on the holdout, {MODEL_NAMES[chosen]}'s total was "
+        f"{abs(row['aggregate_error']):.0%} {'under' if row['aggregate_error'] < 0 else 'over'} "
+        f"the actual purchases; per customer it errs by {row['mae']:.2f} "
+        f"purchases against {base['mae']:.2f} for 'repeat your past rate'."
+    ]
+    if values is None:
+        points.append("- CLV in money is not available (the spend model could not be fitted).")
+        return "\n".join(points)
+    total = values["clv"].sum()
+    text = f"- **Value:** {currency}{total:,.0f} expected over the next {horizon_months} months"
+    if uncertainty is not None and np.isfinite(uncertainty.loc["total_clv", "low"]):
+        low, high = uncertainty.loc["total_clv", ["low", "high"]]
+        text += f" (range {currency}{low:,.0f} to {currency}{high:,.0f})"
+    points.append(text + ".")
+    clv = values["clv"].sort_values(ascending=False)
+    top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
+    points.append(f"- **Focus:** the top 10 % of customers hold {top:.0%} of that value.")
+    one_time = values["one_time_buyer"]
+    share = values.loc[one_time, "clv"].sum() / total if total > 0 else np.nan
+    points.append(
+        f"- **One-time buyers:** {one_time.mean():.0%} of customers but {share:.0%} of value; "
+        "their numbers rest on population averages, not on their own history."
+    )
+    return "\n".join(points)
