@@ -676,9 +676,14 @@ def test_every_notebook_survives_a_log_without_repeat_buyers(tmp_path):
     code, out, err, _ = cli(["report", "--data", path, "--out", tmp_path / "out", "--jobs", "2"])
     (run_file,) = (tmp_path / "out").glob("20*/run.json")
     run = json.loads(run_file.read_text())
-    failed = {k: v["error"] for k, v in run["notebooks"].items() if v["status"] != "ok"}
+    failed = {k: v["error"] for k, v in run["notebooks"].items() if v["status"] == "failed"}
     assert code == 0 and failed == {}, (failed, err)
     assert len(run["notebooks"]) == len(report.notebook_paths())
+    # an analysis that needs repeat buyers stops early and says why in its report
+    stopped = [k for k, v in run["notebooks"].items() if v["status"] == "not applicable"]
+    for name in stopped:
+        (page,) = run_file.parent.glob(f"*_{name}.html")
+        assert "This analysis cannot run on this data." in page.read_text()
 
 
 # --------------------------------------------------------------------------- 2. faults

@@ -119,3 +119,42 @@ def test_report_on_an_export_with_foreign_column_names(tmp_path, capsys):
     assert "load_transactions(" not in html  # --no-input hides code
     assert (tmp_path / "index.html").exists()
     assert not list(tmp_path.glob(".staging-*"))
+
+
+@pytest.mark.slow
+def test_not_applicable_stops_a_notebook_with_a_note_not_a_failure(tmp_path, capsys):
+    from test_reliability import COMMON, make_notebook
+
+    folder = tmp_path / "nbs"
+    make_notebook(
+        folder,
+        "09_thin",
+        'from analysis import report\nprint("section one ran")\n'
+        'raise report.NotApplicable("no customer bought twice, so there is no purchase cycle")',
+    )
+    assert "data: str" in COMMON
+    code = main(
+        [
+            "report",
+            "--data",
+            "online_retail_sample",
+            "--notebooks-dir",
+            str(folder),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "1",
+        ]
+    )
+    assert code == 0  # not applicable is reported, not failed
+    assert "not applicable (NotApplicable: no customer bought twice" in capsys.readouterr().out
+    period = next((tmp_path / "out").glob("20*"))
+    run = json.loads((period / "run.json").read_text())
+    assert run["notebooks"]["thin"]["status"] == "not applicable"
+    page = (period / "09_thin.html").read_text()
+    assert "This analysis cannot run on this data." in page
+    assert "no customer bought twice" in page and "section one ran" in page
+    assert "An Exception was encountered" not in page  # papermill's banner removed
+    assert "Traceback" not in page
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "thin (not applicable)" in index

@@ -56,6 +56,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from analysis.report import NotApplicable
 from analysis.summary import purchase_days, summarise_days
 
 MODEL_LABELS = {
@@ -131,7 +132,7 @@ def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None =
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
     if len(gaps) == 0:
-        raise ValueError(
+        raise NotApplicable(
             "no customer bought on two different days, so the purchase cycle is unknown; "
             "set churn_window_days explicitly"
         )
@@ -149,7 +150,7 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     span = (pd.Timestamp(as_of).normalize() - frame["order_date"].min().normalize()).days
     longest = span // 3
     if longest < 7:
-        raise ValueError(
+        raise NotApplicable(
             f"the data cover only {span} days up to as_of; the churn design needs at least 21"
         )
     if window_days <= longest:
@@ -184,7 +185,7 @@ def make_design(frame: pd.DataFrame, as_of, window_days: int, active_days: int =
     first = frame["order_date"].min().normalize()
     train = score - 2 * window
     if train - window < first:
-        raise ValueError(
+        raise NotApplicable(
             f"a {window_days}-day churn window needs history from {(train - window).date()} "
             f"but the data start on {first.date()}; set a shorter churn_window_days"
         )

@@ -131,6 +131,31 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
 
+class NotApplicable(ValueError):
+    """An analysis that cannot run on this data (no repeat buyers, history too short ...).
+
+    Raise it with a reason in words. In a notebook it stops execution and shows the
+    reason as a note instead of a traceback; the runner reports the notebook as
+    "not applicable" (not as a failure: the run still exits 0) and its HTML keeps
+    every section up to that point. It is a ``ValueError``, so library callers
+    that catch ``ValueError`` keep working.
+    """
+
+    def _render_traceback_(self):  # IPython's hook: what to show instead of a traceback
+        from IPython.display import Markdown, display
+
+        display(Markdown(f"> **This analysis cannot run on this data.** {md_text(self)}"))
+        return [f"{NOT_APPLICABLE}: the analysis stops here (reason above)."]
+
+
+NOT_APPLICABLE = "NotApplicable"
+
+
+def is_not_applicable(error: str | None) -> bool:
+    """Whether a notebook's error line (from :func:`execute_notebook`) is a NotApplicable."""
+    return bool(error) and error.startswith(f"{NOT_APPLICABLE}:")
+
+
 def md_text(value) -> str:
     """Text from the data made safe to put inside ``Markdown(...)``.
 
@@ -289,6 +314,10 @@ def export_html(
     nb = nbformat.read(str(ipynb), as_version=4)
     if title:
         nb.metadata["title"] = title
+    if nb.metadata.get("papermill", {}).get("exception") and _stopped_not_applicable(nb):
+        # papermill's red "An Exception was encountered" banners: the note says it better
+        banner = "papermill-error-cell-tag"
+        nb.cells = [c for c in nb.cells if banner not in c.metadata.get("tags", [])]
     _defuse_outputs(nb)
     exporter = HTMLExporter(
         template_name="lab",
@@ -309,6 +338,15 @@ def export_html(
     os.replace(tmp, out_html)
 
 
+def _stopped_not_applicable(nb) -> bool:
+    return any(
+        out.get("output_type") == "error" and out.get("ename") == NOT_APPLICABLE
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
+
+
 # --------------------------------------------------------------------------- one period
 
 
@@ -320,7 +358,18 @@ class NotebookResult:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """Ran through, or stopped by :class:`NotApplicable` (said in words in its HTML)."""
+        return self.error is None or self.not_applicable
+
+    @property
+    def not_applicable(self) -> bool:
+        return is_not_applicable(self.error)
+
+    @property
+    def status(self) -> str:
+        if self.error is None:
+            return "ok"
+        return "not applicable" if self.not_applicable else "failed"
 
 
 @dataclass
@@ -433,9 +482,12 @@ def render_period(
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
-        status = "ok" if error is None else f"FAILED ({error})"
+        done = NotebookResult(short_name(path), seconds, error)
+        status = {"ok": "ok", "not applicable": f"not applicable ({error})"}.get(
+            done.status, f"FAILED ({error})"
+        )
         log(f"  {path.name:<28} {seconds:6.1f} s  {status}")
-        return NotebookResult(short_name(path), seconds, error)
+        return done
 
     def run_safely(path: Path) -> NotebookResult:
         try:
@@ -467,7 +519,7 @@ def render_period(
                 "as_of": as_of,
                 "notebooks": {
                     r.name: {
-                        "status": "ok" if r.ok else "failed",
+                        "status": r.status,
                         "error": r.error,
                         "seconds": round(r.seconds, 2),
                     }
@@ -539,7 +591,7 @@ p.sub{color:#52606d;margin-top:0}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
 padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
 thead th{background:#f5f7fa}td.up{color:#1b7a3d}td.down{color:#b42318}a{color:#1d4ed8}
-.failed{color:#b42318;font-weight:600}.nb{font-weight:600;background:#fafbfc;text-align:left}
+.failed{color:#b42318;font-weight:600}.na{color:#8a6d00}.nb{font-weight:600;background:#fafbfc;text-align:left}
 """
 
 
@@ -624,6 +676,12 @@ def _write_index(out: Path, max_periods: int) -> Path:
                 links.append(
                     f"<a class='failed' href='{p.name}/{html_file.name}' title='{err}'>"
                     f"{html.escape(name)} (failed)</a>"
+                )
+            elif status.get("status") == "not applicable":
+                err = html.escape(status.get("error") or "")
+                links.append(
+                    f"<a class='na' href='{p.name}/{html_file.name}' title='{err}'>"
+                    f"{html.escape(name)} (not applicable)</a>"
                 )
             else:
                 links.append(f"<a href='{p.name}/{html_file.name}'>{html.escape(name)}</a>")
