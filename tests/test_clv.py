@@ -251,6 +251,9 @@ def test_comparison_table_and_scorecard(compared, calibration):
     assert card.loc["baseline: zero", "mae"] == pytest.approx(1882 / 2357)
     assert card.loc["BG/NBD", "mae"] < card.loc["baseline: calibration rate", "mae"]
     assert card.loc["BG/NBD", "top_decile_capture"] > 0.4
+    words = clv.scorecard_takeaway(card, "BG/NBD")
+    assert "0.79 purchases" in words and "beats every baseline" in words
+    assert "came closer" not in words  # every baseline total is further off than -12 %
 
 
 def test_bootstrap_on_compressed_data_is_seeded_and_brackets_the_estimate(compared, calibration):

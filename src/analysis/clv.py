@@ -1600,13 +1600,24 @@ def scorecard_takeaway(card: pd.DataFrame, chosen_name: str) -> str:
         f"{baselines.loc[best, 'mae']:.2f} for the best naive forecast ({best.split(': ')[1]}); "
     )
     text += (
-        "it beats every baseline. " if beats else "a naive forecast is as good on this measure. "
+        "it beats every baseline on that measure. "
+        if beats
+        else "a naive forecast is as good on this measure. "
     )
     text += (
         f"The 10 % of customers it ranks highest made {model['top_decile_capture']:.0%} of all "
         f"holdout purchases (best baseline {capture_best:.0%}), and its total is off by "
         f"{_pct(model['aggregate_error'])}."
     )
+    closer = baselines.dropna(subset=["aggregate_error"])
+    closer = closer.loc[closer["aggregate_error"].abs() < abs(model["aggregate_error"])]
+    if len(closer):
+        name = closer["aggregate_error"].abs().idxmin()
+        text += (
+            f" For the total alone, the naive '{name.split(': ')[1]}' forecast came closer "
+            f"({_pct(closer.loc[name, 'aggregate_error'])}): use the model to rank and target "
+            "customers, and check totals against simple run-rates."
+        )
     return text
 
 
