@@ -15,6 +15,7 @@ from analysis.data import load_transactions
 from analysis.summary import calibration_holdout, customer_summary
 
 ROOT = Path(__file__).resolve().parents[1]
+AS_OF = "2024-03-31"  # about 65 weeks into the simulated log (starts 2023-01-02)
 
 # a: two orders on 01-01 (merged), then 01-08 and 01-15; 02-02 in February.
 # b: one purchase. c: bought 01-03, returned it 01-05 (net -8: not a purchase day).
@@ -55,13 +56,19 @@ def _generate():
 
 @pytest.fixture(scope="module")
 def log_file(tmp_path_factory) -> Path:
-    """A simulated log of 1,500 customers (with returns), as Parquet."""
+    """A simulated raw log of 1,500 customers (with returns), as Parquet."""
     path = tmp_path_factory.mktemp("engine") / "log.parquet"
     _generate().generate(1500, path, seed=7)
     return path
 
 
-AS_OF = "2024-03-31"  # about 65 weeks into the simulated log (starts 2023-01-02)
+@pytest.fixture(scope="module")
+def clean(log_file):
+    """The log cleaned by load_transactions, and the same clean rows as a Parquet file."""
+    t = load_transactions(str(log_file), as_of=AS_OF)
+    path = log_file.with_name("clean.parquet")
+    t.frame.to_parquet(path, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return t, engine.Source(path=str(path), clean=False)
 
 
 def test_tiny_summary_by_hand():
@@ -130,13 +137,27 @@ def test_unknown_engine_and_period():
         engine.period_series(TINY, "fortnight")
 
 
-def test_file_query_equals_loader_then_pandas(log_file):
-    """SQL over the raw file (SQL cleaning) == load_transactions + summary on the frame."""
-    from_file = engine.customer_summary(str(log_file), AS_OF)
-    t = load_transactions(str(log_file), as_of=AS_OF)
-    from_frame = customer_summary(t.frame, t.as_of)
-    pd.testing.assert_frame_equal(from_file, from_frame, check_exact=False, rtol=1e-12)
+def test_file_query_equals_pandas_frame(clean):
+    """The SQL over a Parquet file == the summary of the same rows in memory."""
+    t, source = clean
+    from_file = engine.customer_summary(source, AS_OF)
+    pd.testing.assert_frame_equal(
+        from_file, customer_summary(t.frame, t.as_of), check_exact=False, rtol=1e-12
+    )
     assert len(from_file) > 1000 and from_file["frequency"].sum() > 1000
+
+
+def test_raw_file_cleaned_in_sql(log_file):
+    """Reading the raw file, SQL drops cancellations and non-positive lines (and only those)."""
+    raw = pd.read_parquet(log_file)
+    kept = raw.loc[(raw["amount"] > 0) & ~raw["order_id"].str.startswith("C")]
+    assert len(kept) < len(raw)  # the log has returns
+    pd.testing.assert_frame_equal(
+        engine.customer_summary(str(log_file), AS_OF),
+        customer_summary(kept, AS_OF),
+        check_exact=False,
+        rtol=1e-12,
+    )
 
 
 def test_summary_matches_lifetimes_on_cdnow(cdnow):
@@ -176,17 +197,14 @@ def _assert_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.mark.xdist_group("spark")
-def test_spark_equals_duckdb_on_the_same_file(spark, log_file):
-    duck = engine.customer_summary(str(log_file), AS_OF)
-    on_spark = engine.customer_summary(str(log_file), AS_OF, engine=spark)
-    _assert_identical(on_spark, duck)
-    t = load_transactions(str(log_file), as_of=AS_OF)
+def test_spark_equals_duckdb_on_the_same_file(spark, clean):
+    t, source = clean
+    on_spark = engine.customer_summary(source, AS_OF, engine=spark)
+    _assert_identical(on_spark, engine.customer_summary(source, AS_OF))
     _assert_identical(on_spark, customer_summary(t.frame, t.as_of))
-
     cal = ("2023-12-31", AS_OF)
     _assert_identical(
-        engine.calibration_holdout(str(log_file), *cal, engine=spark),
-        calibration_holdout(t.frame, *cal),
+        engine.calibration_holdout(source, *cal, engine=spark), calibration_holdout(t.frame, *cal)
     )
 
 
