@@ -25,10 +25,13 @@ def test_online_retail_cleaning_log_counts_the_known_dirt():
     assert tx.rows_in == 541_909
     assert log["exact duplicate rows"] == -5_268  # the shared data README's count
     assert log["missing customer id"] == -135_037  # 135,080 minus 43 duplicated
+    assert log["purchases reversed by a cancellation"] == -2_860
     assert log["cancellations and returns"] == -8_872
-    assert log["non-product lines"] == -1_542
-    assert tx.rows_clean == 391_150
-    assert tx.frame["customer_id"].nunique() == 4_334
+    assert log["non-product lines"] == -1_488
+    assert tx.rows_clean == 388_345
+    assert tx.frame["customer_id"].nunique() == 4_324
+    # the 80,995-unit order of 2011-12-09, cancelled minutes later, is not revenue
+    assert tx.frame["quantity"].max() < 80_995
     assert tx.as_of == pd.Timestamp("2011-12-09")
     assert tx.currency == "£"
     assert tx.has("product_id") and tx.has("region") and not tx.has("channel")
@@ -124,6 +127,31 @@ def test_parse_dates_mixed_formats_and_dayfirst():
     assert dayfirst.tolist() == [pd.Timestamp("2011-04-03"), pd.Timestamp("2011-12-25")]
     named, _ = parse_dates(pd.Series(["03/04/2011"]), date_format="%d/%m/%Y")
     assert named.iloc[0] == pd.Timestamp("2011-04-03")
+
+
+def test_a_cancelled_purchase_goes_with_its_cancellation():
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "order_date": [
+                "2024-01-01",
+                "2024-01-01 10:05",
+                "2024-01-02",
+                "2024-01-03",
+                "2024-01-02",
+            ],
+            "order_id": ["1", "C1", "2", "C2", "3"],
+            "product_id": ["P", "P", "P", "P", "P"],
+            "quantity": [500, -500, 2, -1, 500],
+            "unit_price": [1.0, 1.0, 1.0, 1.0, 1.0],
+        }
+    )
+    tx = load_transactions(raw)
+    # the 500 units of a are reversed in full; a's partial return of 1 unit matches nothing;
+    # b's 500 units are another customer's
+    assert tx.frame["order_id"].tolist() == ["2", "3"]
+    assert _log(tx)["purchases reversed by a cancellation"] == -1
+    assert _log(tx)["cancellations and returns"] == -2
 
 
 def test_returns_policy_drop_or_net():
