@@ -10,6 +10,7 @@ import yaml
 from analysis.config import PROJ_ROOT
 
 CONDA_NAMES = {"python-duckdb": "duckdb"}  # conda-forge name -> PyPI name
+CONDA_ONLY = {"python", "pip", "openjdk"}  # runtimes pip cannot install (Java for Spark)
 
 
 def _name(spec: str) -> str:
@@ -26,6 +27,6 @@ def test_environment_yml_matches_pyproject():
     for dep in env["dependencies"]:
         if isinstance(dep, str):
             name = _name(dep)
-            if name not in ("python", "pip"):
+            if name not in CONDA_ONLY:
                 conda.add(CONDA_NAMES.get(name, name))
     assert conda == pip_names
