@@ -216,6 +216,8 @@ def as_source(data, columns: Mapping[str, str] | None = None) -> Source:
 
 
 def _reader(path: str) -> str:
+    if Path(path).is_dir():  # a Parquet dataset folder (as Spark and Hive write them)
+        path = f"{path.rstrip('/')}/**/*.parquet"
     quoted = path.replace("'", "''")
     is_csv = ".csv" in path.lower()
     return f"read_csv_auto('{quoted}')" if is_csv else f"read_parquet('{quoted}')"
