@@ -21,7 +21,7 @@ warehouse attached to DuckDB), or an in-memory pandas or Spark DataFrame. DuckDB
 reads files directly and spills to disk, so a log larger than memory is
 aggregated out of core; pandas only receives one row per customer.
 
-Engines: ``"duckdb"`` (a fresh in-process connection), a ``duckdb`` connection
+Engines: ``"duckdb"`` (an isolated cursor on one in-process database), a ``duckdb`` connection
 (e.g. one attached to a warehouse), ``"spark"`` (the active Spark session, or a
 local one) or a ``SparkSession``.
 """
@@ -45,7 +45,7 @@ PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 # --------------------------------------------------------------------------- the SQL
 # {tx}: a relation with customer_id, order_date, amount[, order_id]; {days}: the
 # purchase-days relation. Orders of a day are counted by grouping on the order id
-# first (two GROUP BYs are several times faster than COUNT(DISTINCT) in DuckDB);
+# first (two GROUP BYs: 1.3-3x faster than COUNT(DISTINCT) in DuckDB at 1M customers);
 # without order ids each line is an order ({orders} = SUM(lines)).
 
 #: One row per customer and purchase day. Days whose returns cancel their
