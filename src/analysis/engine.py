@@ -283,6 +283,11 @@ def _duckdb():
         spill = Path(tempfile.gettempdir()) / f"analysis_duckdb_{os.getpid()}"
         con.execute(f"SET temp_directory = '{spill}'")
         con.execute("SET preserve_insertion_order = false")
+        # One thread per core (the default) leaves cores idle in the blocking phases of
+        # the stacked hash aggregations: on 2 cores, 4 threads summarise 1M customers
+        # 12-15 % faster (measured, benchmarks/). Larger machines keep the default.
+        if con.execute("SELECT current_setting('threads')").fetchone()[0] < 4:
+            con.execute("SET threads = 4")
         _DUCKDB = con
     return _DUCKDB
 
