@@ -50,8 +50,10 @@ PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 #: One row per customer and purchase day. Days whose returns cancel their
 #: purchases (net amount < 0, or 0 with a negative line) are not purchase events;
-#: the net amount is compared rounded to 1e-6 so that float noise of a cancelled
-#: day (4.95 + 3.25 - 4.95 - 3.25 = 8.9e-16) does not depend on summation order.
+#: Amounts are summed as DECIMAL(38, 6): exact integer arithmetic, so every total is
+#: the same whatever order a parallel engine adds the lines in (float sums differed
+#: by ~1e-13 from run to run, enough to flip near-tied metrics), and a cancelled day
+#: nets to exactly 0. Totals leave the engine as DOUBLE (``CAST`` in the outer queries).
 PURCHASE_DAYS_SQL = """
 SELECT customer_id, day, amount, orders
 FROM (
@@ -59,14 +61,15 @@ FROM (
            {orders} AS orders
     FROM (
         SELECT customer_id, CAST(order_date AS DATE) AS day{order_key},
-               SUM(amount) AS amount, MIN(amount) AS min_amount, COUNT(*) AS lines
+               SUM(CAST(amount AS DECIMAL(38, 6))) AS amount, MIN(amount) AS min_amount,
+               COUNT(*) AS lines
         FROM {tx}
         WHERE {where}
         GROUP BY customer_id, CAST(order_date AS DATE){order_group}
     ) o
     GROUP BY customer_id, day
 ) d
-WHERE NOT (ROUND(amount, 6) < 0 OR (ROUND(amount, 6) = 0 AND min_amount < 0))
+WHERE NOT (amount < 0 OR (amount = 0 AND min_amount < 0))
 """
 
 #: One row per customer: first and last purchase day, number of purchase days,
@@ -74,22 +77,23 @@ WHERE NOT (ROUND(amount, 6) < 0 OR (ROUND(amount, 6) = 0 AND min_amount < 0))
 #: Spark >= 3.0, Snowflake, Databricks, Trino) saves a join back to the days.
 CUSTOMERS_SQL = """
 SELECT customer_id, MIN(day) AS first_purchase, MAX(day) AS last_purchase,
-       COUNT(*) AS purchase_days, SUM(orders) AS orders, SUM(amount) AS revenue,
-       MIN_BY(amount, day) AS first_amount
+       COUNT(*) AS purchase_days, SUM(orders) AS orders, CAST(SUM(amount) AS DOUBLE) AS revenue,
+       CAST(MIN_BY(amount, day) AS DOUBLE) AS first_amount
 FROM {days}
 GROUP BY customer_id
 """
 
 #: Purchase days in the holdout window, per customer.
 HOLDOUT_SQL = """
-SELECT customer_id, COUNT(*) AS frequency_holdout, SUM(amount) AS revenue_holdout
+SELECT customer_id, COUNT(*) AS frequency_holdout,
+       CAST(SUM(amount) AS DOUBLE) AS revenue_holdout
 FROM {days}
 GROUP BY customer_id
 """
 
 #: Revenue, orders, active and new customers per calendar period.
 PERIODS_SQL = """
-SELECT p.period, SUM(p.amount) AS revenue, SUM(p.orders) AS orders,
+SELECT p.period, CAST(SUM(p.amount) AS DOUBLE) AS revenue, SUM(p.orders) AS orders,
        COUNT(DISTINCT p.customer_id) AS customers,
        COUNT(DISTINCT CASE WHEN p.period = f.cohort THEN p.customer_id END) AS new_customers
 FROM (SELECT customer_id, amount, orders, CAST(date_trunc('{unit}', day) AS DATE) AS period
@@ -101,7 +105,8 @@ GROUP BY p.period
 
 #: Customers and revenue by acquisition cohort (period of first purchase) and period.
 COHORTS_SQL = """
-SELECT f.cohort, p.period, COUNT(DISTINCT p.customer_id) AS customers, SUM(p.amount) AS revenue
+SELECT f.cohort, p.period, COUNT(DISTINCT p.customer_id) AS customers,
+       CAST(SUM(p.amount) AS DOUBLE) AS revenue
 FROM (SELECT customer_id, amount, CAST(date_trunc('{unit}', day) AS DATE) AS period
       FROM {days}) p
 JOIN (SELECT customer_id, CAST(date_trunc('{unit}', MIN(day)) AS DATE) AS cohort
@@ -466,7 +471,11 @@ def purchase_days(data, start=None, end=None, engine="duckdb") -> pd.DataFrame:
     end = None if end is None else pd.Timestamp(end).normalize()
     start = None if start is None else pd.Timestamp(start).normalize()
     days = purchase_days_cte(end, start, has_orders)
-    out = eng.query(_with(days, select="SELECT * FROM purchase_days ORDER BY 1, 2"))
+    select = (
+        "SELECT customer_id, day, CAST(amount AS DOUBLE) AS amount, orders "
+        "FROM purchase_days ORDER BY 1, 2"
+    )
+    out = eng.query(_with(days, select=select))
     out = _as_dates(out, ["day"])
     out["customer_id"] = out["customer_id"].astype(str)
     return out.astype({"amount": "float64", "orders": "int64"})
