@@ -13,6 +13,7 @@ still running); periods that already have a complete report are skipped unless
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import re
 import sys
@@ -267,6 +268,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         )
     else:
         periods = [as_of]
+    # Each notebook loads the log itself: free this copy before the kernels start
+    # (at 1M customers it is 1.7 GB of the run's peak memory).
+    del tx
+    gc.collect()
     failed = []
     for period in periods:
         if backfill and (out / period / "metrics.json").exists() and not args.force:
