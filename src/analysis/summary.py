@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis import engine
 
-TIME_UNITS = {"D": 1.0, "days": 1.0, "W": 7.0, "weeks": 7.0}
+TIME_UNITS = engine.TIME_UNITS
 
 SUMMARY_COLUMNS = (
     "frequency",
@@ -39,15 +39,6 @@ SUMMARY_COLUMNS = (
     "revenue",
     "avg_order_value",
 )
-
-
-def _unit_days(time_unit: str) -> float:
-    try:
-        return TIME_UNITS[time_unit]
-    except KeyError:
-        raise ValueError(
-            f"time_unit '{time_unit}' unknown; use one of {sorted(TIME_UNITS)}"
-        ) from None
 
 
 def _check(frame: pd.DataFrame) -> None:
@@ -93,7 +84,7 @@ def summarise_days(
     Returns one row per customer (index ``customer_id``) with
     :data:`SUMMARY_COLUMNS`.
     """
-    _unit_days(time_unit)
+    engine._unit_days(time_unit)
     if daily.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS), index=pd.Index([], name="customer_id"))
     return engine.summarise_days(daily, as_of, time_unit)
@@ -127,7 +118,7 @@ def customer_summary(
         ``purchase_days``, ``orders``, ``revenue``, ``avg_order_value``.
     """
     _check(frame)
-    _unit_days(time_unit)
+    engine._unit_days(time_unit)
     out = engine.customer_summary(_clean_source(frame), as_of, time_unit)
     if out.empty:
         return pd.DataFrame(columns=list(SUMMARY_COLUMNS), index=pd.Index([], name="customer_id"))
@@ -154,7 +145,7 @@ def calibration_holdout(
         ``revenue_holdout`` and ``duration_holdout`` (holdout length in ``time_unit``).
     """
     _check(frame)
-    _unit_days(time_unit)
+    engine._unit_days(time_unit)
     return engine.calibration_holdout(
         _clean_source(frame), calibration_end, observation_end, time_unit
     )
