@@ -131,9 +131,7 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
     partial = (
         ""
         if len(complete) == len(month)
-        else (
-            f" {month.index[-1]} is still running at the cutoff: shown hatched, not as a drop."
-        )
+        else (f" {month.index[-1]} is still running at the cutoff: shown hatched, not as a drop.")
     )
     return (
         f"The strongest month was **{best}** ({currency}{complete.loc[best, 'revenue']:,.0f}). "
