@@ -1247,6 +1247,8 @@ def test_a_hung_notebook_is_stopped_by_timeout(tmp_path):
     run = json.loads((out / "2011-12-09" / "run.json").read_text())
     assert run["notebooks"]["fine"]["status"] == "ok"
     assert run["notebooks"]["hung"]["status"] == "failed"
+    page = (out / "2011-12-09" / "01_hung.html").read_text()
+    assert "This report stopped before the end:" in page and "timed out after 3 s" in page
     code, _, err, _ = cli(["report", "--data", "online_retail_sample", "--timeout", "0"])
     assert code == 2 and "--timeout" in err
 

@@ -305,15 +305,30 @@ def execute_notebook(
 
 
 def export_html(
-    ipynb: Path, out_html: Path, no_input: bool = False, title: str | None = None
+    ipynb: Path,
+    out_html: Path,
+    no_input: bool = False,
+    title: str | None = None,
+    error: str | None = None,
 ) -> None:
-    """Convert an executed notebook to one self-contained HTML file (no network needed)."""
+    """Convert an executed notebook to one self-contained HTML file (no network needed).
+
+    ``error``: the run's error line; when the notebook holds no error output of its
+    own (the kernel died) or a cell timed out, a note at the top shows it to the reader.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(str(ipynb), as_version=4)
     if title:
         nb.metadata["title"] = title
+    # a timeout shows in the notebook only as a KeyboardInterrupt: say what happened
+    if error and (not _has_error_output(nb) or error.startswith("cell timed out")):
+        note = nbformat.v4.new_markdown_cell(
+            f"> **This report stopped before the end:** {md_text(error)}. "
+            "The sections below are what ran until then."
+        )
+        nb.cells.insert(0, note)
     if nb.metadata.get("papermill", {}).get("exception") and _stopped_not_applicable(nb):
         # papermill's red "An Exception was encountered" banners: the note says it better
         banner = "papermill-error-cell-tag"
@@ -336,6 +351,15 @@ def export_html(
     tmp = out_html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, out_html)
+
+
+def _has_error_output(nb) -> bool:
+    return any(
+        out.get("output_type") == "error"
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+    )
 
 
 def _stopped_not_applicable(nb) -> bool:
@@ -477,7 +501,11 @@ def render_period(
         if ipynb.exists():
             try:
                 export_html(
-                    ipynb, ipynb.with_suffix(".html"), no_input, f"{short_name(path)} {as_of}"
+                    ipynb,
+                    ipynb.with_suffix(".html"),
+                    no_input,
+                    f"{short_name(path)} {as_of}",
+                    error,
                 )
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
