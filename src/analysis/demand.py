@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from analysis import engine
 from analysis.report import md_text
 from analysis.summary import purchase_days
 
@@ -101,15 +102,10 @@ def period_series(
     _check(frame, ("customer_id", "order_date", "amount", "order_id"))
     rule = _freq(freq)
     cutoff = pd.Timestamp(as_of if as_of is not None else frame["order_date"].max()).normalize()
-    period = frame["order_date"].dt.to_period(rule)
-    grouped = frame.groupby(period)
-    out = pd.DataFrame(
-        {
-            "revenue": grouped["amount"].sum(),
-            "orders": grouped["order_id"].nunique(),
-            "customers": grouped["customer_id"].nunique(),
-        }
-    )
+    # the aggregation itself is the engine's single SQL definition (DuckDB or Spark)
+    agg = engine.period_series(frame, freq, cutoff)
+    out = agg[["revenue", "orders", "customers"]].copy()
+    out.index = pd.PeriodIndex(out.index, freq=rule, name="period")
     full = pd.period_range(out.index.min(), pd.Period(cutoff, rule), freq=rule, name="period")
     out = out.reindex(full, fill_value=0)
     out["avg_order_value"] = out["revenue"] / out["orders"].where(out["orders"] > 0)
@@ -451,15 +447,22 @@ def cohort_tables(
         including that month. ``retention.attrs["size"]``: customers per cohort.
     """
     _check(frame, ("customer_id", "order_date", "amount"))
-    daily = purchase_days(frame)
-    cutoff = pd.Timestamp(as_of if as_of is not None else daily["day"].max()).normalize()
-    month_no = daily["day"].dt.year * 12 + daily["day"].dt.month - 1
-    first_no = month_no.groupby(daily["customer_id"]).transform("min")
-    age = (month_no - first_no).astype("int64")
-    cohort = pd.PeriodIndex.from_fields(year=first_no // 12, month=first_no % 12 + 1, freq="M")
-    key = [pd.Series(cohort, index=daily.index, name="cohort"), age.rename("age")]
-    buyers = daily["customer_id"].groupby(key).nunique().unstack(fill_value=0)
-    revenue = daily["amount"].groupby(key).sum().unstack(fill_value=0.0)
+    cutoff = pd.Timestamp(as_of if as_of is not None else frame["order_date"].max()).normalize()
+    # the aggregation itself is the engine's single SQL definition (DuckDB or Spark)
+    long = engine.cohort_table(frame, "M", cutoff)
+    cohort = pd.PeriodIndex(long["cohort"], freq="M")
+    period = pd.PeriodIndex(long["period"], freq="M")
+    cells = pd.DataFrame(
+        {
+            "cohort": cohort,
+            "age": (period.year * 12 + period.month) - (cohort.year * 12 + cohort.month),
+            "customers": long["customers"].to_numpy(),
+            "revenue": long["revenue"].to_numpy(),
+        }
+    )
+    buyers = cells.pivot(index="cohort", columns="age", values="customers")
+    buyers = buyers.fillna(0).astype("int64")
+    revenue = cells.pivot(index="cohort", columns="age", values="revenue").fillna(0.0)
     size = buyers[0]
     last_month = pd.Period(cutoff, "M")
     if pd.Timestamp(last_month.end_time).normalize() > cutoff:
