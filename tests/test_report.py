@@ -156,5 +156,6 @@ def test_not_applicable_stops_a_notebook_with_a_note_not_a_failure(tmp_path, cap
     assert "no customer bought twice" in page and "section one ran" in page
     assert "An Exception was encountered" not in page  # papermill's banner removed
     assert "Traceback" not in page
+    assert ".staging-" not in page  # the runner's private path is not shown to readers
     index = (tmp_path / "out" / "index.html").read_text()
     assert "thin (not applicable)" in index

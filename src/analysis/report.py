@@ -322,6 +322,10 @@ def export_html(
     nb = nbformat.read(str(ipynb), as_version=4)
     if title:
         nb.metadata["title"] = title
+    for cell in nb.cells:  # the runner's private staging path means nothing to a reader
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            lines = cell.source.splitlines()
+            cell.source = "\n".join(ln for ln in lines if not ln.startswith("output_dir ="))
     # a timeout shows in the notebook only as a KeyboardInterrupt: say what happened
     if error and (not _has_error_output(nb) or error.startswith("cell timed out")):
         note = nbformat.v4.new_markdown_cell(
