@@ -9,7 +9,9 @@ Tasks
 -----
 summary-lifetimes   read the log with pandas, drop returns, lifetimes' summary
                     function (the straightforward baseline)
-summary-engine      the engine's SQL over the file (DuckDB, or Spark with --engine)
+summary-engine      the engine's SQL over the file (DuckDB, or Spark with --engine),
+                    the columns lifetimes' function gives (no order counts)
+summary-orders      the same, also counting orders (orders, avg_order_value)
 summary-frame       read the log with pandas, then analysis.summary.customer_summary
                     on the frame (the path the notebooks take after load_transactions)
 pipeline-lifetimes  baseline summary + BG/NBD and Gamma-Gamma fits on every row +
@@ -72,12 +74,14 @@ def lifetimes_summary(path: str, as_of: str, clock: Clock) -> pd.DataFrame:
     return summary
 
 
-def engine_summary(path: str, as_of: str, clock: Clock, engine: str = "duckdb") -> pd.DataFrame:
+def engine_summary(
+    path: str, as_of: str, clock: Clock, engine: str = "duckdb", orders: bool = False
+) -> pd.DataFrame:
     from analysis import engine as eng
 
     runner = eng.get_engine(engine)
     clock.lap("engine start")
-    summary = eng.customer_summary(path, as_of, engine=runner)
+    summary = eng.customer_summary(path, as_of, engine=runner, orders=orders)
     clock.lap("summary")
     return summary
 
@@ -153,6 +157,8 @@ def run(task: str, path: str, as_of: str, engine: str = "duckdb") -> dict:
         n = len(lifetimes_summary(path, as_of, clock))
     elif task == "summary-engine":
         n = len(engine_summary(path, as_of, clock, engine))
+    elif task == "summary-orders":
+        n = len(engine_summary(path, as_of, clock, engine, orders=True))
     elif task == "summary-frame":
         n = len(frame_summary(path, as_of, clock))
     elif task == "pipeline-lifetimes":

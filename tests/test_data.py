@@ -12,6 +12,9 @@ from analysis.data import (
     parse_amounts,
     parse_column_map,
     parse_dates,
+    read_prepared,
+    request_key,
+    save_prepared,
 )
 
 
@@ -227,3 +230,28 @@ def test_parse_column_map_checks_its_input():
         parse_column_map(["customer_id"])
     with pytest.raises(DataError, match="not a canonical column"):
         parse_column_map(["client=Kunde"])
+
+
+def test_a_prepared_log_is_read_back_identical_and_only_for_its_own_request(tmp_path):
+    """The runner cleans once (save_prepared); a notebook asking the same thing reads it."""
+    tx = load_transactions("online_retail_sample", as_of="2011-09-30", returns="drop")
+    key = request_key("online_retail_sample", {}, "2011-09-30", {"returns": "drop"})
+    path = save_prepared(tx, tmp_path / "clean.parquet", key)
+    again = load_transactions(
+        "online_retail_sample", as_of="2011-09-30", prepared=path, returns="drop"
+    )
+    pd.testing.assert_frame_equal(again.frame, tx.frame)
+    pd.testing.assert_frame_equal(again.log, tx.log)
+    assert (again.source, again.as_of, again.rows_in) == ("online_retail_sample", tx.as_of, 31_583)
+    assert again.available == tx.available and again.currency == "£"
+    # another cutoff, another policy, a plain Parquet file or no file: cleaned afresh
+    assert read_prepared(path, request_key("online_retail_sample", {}, "2011-10-31", {})) is None
+    later = load_transactions("online_retail_sample", as_of="2011-10-31", prepared=path)
+    assert later.as_of == pd.Timestamp("2011-10-31") and len(later.frame) > len(tx.frame)
+    net = load_transactions(
+        "online_retail_sample", as_of="2011-09-30", prepared=path, returns="net"
+    )
+    assert net.frame["amount"].min() < 0
+    tx.frame.to_parquet(tmp_path / "plain.parquet")
+    assert read_prepared(tmp_path / "plain.parquet") is None
+    assert read_prepared(tmp_path / "missing.parquet") is None

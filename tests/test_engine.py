@@ -222,3 +222,14 @@ def test_spark_on_a_pandas_frame(spark):
         engine.cohort_table(TINY, "M", "2024-02-29", engine=spark).set_index(["cohort", "period"]),
         engine.cohort_table(TINY, "M", "2024-02-29").set_index(["cohort", "period"]),
     )
+
+
+def test_summary_without_order_counts_is_the_same_summary(clean):
+    """orders=False skips the per-order grouping; every other column is unchanged."""
+    _, source = clean
+    full = engine.customer_summary(source, AS_OF)
+    lean = engine.customer_summary(source, AS_OF, orders=False)
+    assert "orders" not in lean.columns and "avg_order_value" not in lean.columns
+    pd.testing.assert_frame_equal(lean, full.drop(columns=["orders", "avg_order_value"]))
+    assert (full["orders"] >= full["purchase_days"]).all()
+    assert full["orders"].sum() > full["purchase_days"].sum()  # some days have two orders

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -159,3 +160,39 @@ def test_not_applicable_stops_a_notebook_with_a_note_not_a_failure(tmp_path, cap
     assert ".staging-" not in page  # the runner's private path is not shown to readers
     index = (tmp_path / "out" / "index.html").read_text()
     assert "thin (not applicable)" in index
+
+
+def test_runner_cleans_the_log_once_and_every_notebook_reads_that_file(tmp_path):
+    """The runner writes the clean log once per period; a notebook declaring ``prepared``
+    gets it for exactly its own request, and the file never reaches the report."""
+    from test_reliability import COMMON, make_notebook
+
+    folder = tmp_path / "nbs"
+    body = (
+        "from analysis.data import load_transactions, read_prepared, request_key\n"
+        "key = request_key(data, columns, as_of, data_options)\n"
+        "assert read_prepared(prepared, key) is not None, 'prepared file not for this request'\n"
+        "tx = load_transactions(data, columns, as_of, prepared=prepared, **data_options)\n"
+        "print('clean rows', len(tx.frame), 'steps', len(tx.log))"
+    )
+    params = COMMON + '\nprepared: "Optional[str]" = None  # set by the runner'
+    for name in ("10_first", "11_second"):
+        path = make_notebook(folder, name, body)
+        nb = nbformat.read(path, as_version=4)
+        nb.cells[0].source = params
+        nbformat.write(nb, path)
+    out = tmp_path / "out"
+    argv = ["report", "--data", "online_retail_sample", "--as-of", "2011-09-30"]
+    code = main([*argv, "--returns", "net", "--notebooks-dir", str(folder), "--out", str(out)])
+    assert code == 0
+    period = out / "2011-09-30"
+    expected = load_transactions("online_retail_sample", as_of="2011-09-30", returns="net")
+    for name in ("10_first", "11_second"):
+        page = (period / f"{name}.html").read_text()
+        assert f"clean rows {len(expected.frame)} steps {len(expected.log)}" in page
+        assert "transactions.parquet" not in page and ".staging-" not in page
+    assert not (period / "_prepared").exists() and not list(out.glob(".staging-*"))
+    run = json.loads((period / "run.json").read_text())
+    assert "prepared" not in run["parameters"] and run["parameters"]["data_options"] == {
+        "returns": "net"
+    }

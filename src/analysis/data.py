@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -811,6 +813,8 @@ def load_transactions(
     data: str | Path | pd.DataFrame = "online_retail",
     columns: Mapping[str, str] | None = None,
     as_of: str | pd.Timestamp | None = None,
+    *,
+    prepared: str | Path | None = None,
     **options,
 ) -> Transactions:
     """Load a purchase log from a file, a DataFrame or a built-in dataset name.
@@ -824,6 +828,11 @@ def load_transactions(
         Canonical name -> source column; merged over a built-in's own map.
     as_of : date-like, optional
         Cutoff date; default the last order date.
+    prepared : str or Path, optional
+        A log already cleaned by :func:`save_prepared` for these same arguments
+        (the report runner cleans once and hands the file to every notebook).
+        Read instead of cleaning again when it was made for the same ``data``,
+        ``columns``, ``as_of`` and options; otherwise ignored.
     **options
         Cleaning policies passed to :func:`clean_transactions` (``date_format``,
         ``dayfirst``, ``returns``, ``zero_amounts``, ``exclude_products``,
@@ -835,6 +844,10 @@ def load_transactions(
     DataError
         With a one-line message naming the file, the column and the fix.
     """
+    if prepared is not None and not isinstance(data, pd.DataFrame):
+        tx = read_prepared(prepared, request_key(data, columns, as_of, options))
+        if tx is not None:
+            return tx
     read_opts = {k: options.pop(k) for k in ("sep", "encoding", "sheet") if k in options}
     if isinstance(data, pd.DataFrame):
         return clean_transactions(data, columns, as_of, source="DataFrame", **options)
@@ -847,6 +860,78 @@ def load_transactions(
         return clean_transactions(raw, merged, as_of, source=name, **opts)
     raw = read_table(name, **read_opts)
     return clean_transactions(raw, columns, as_of, source=name, **options)
+
+
+# --------------------------------------------------------------------------- prepared logs
+
+#: Parquet schema-metadata key holding a prepared log's cleaning record.
+PREPARED_KEY = b"analysis.transactions"
+
+
+def request_key(data, columns: Mapping | None, as_of, options: Mapping | None) -> str:
+    """What a :func:`load_transactions` call asked for, as a stable string."""
+    day = None
+    if as_of is not None and str(as_of).strip().lower() not in ("", "none", "null"):
+        day = f"{pd.Timestamp(as_of):%Y-%m-%d}"
+    request = {
+        "data": str(data),
+        "columns": dict(columns or {}),
+        "as_of": day,
+        "options": dict(options or {}),
+    }
+    return json.dumps(request, sort_keys=True, default=str)
+
+
+def save_prepared(tx: Transactions, path: str | Path, request: str) -> Path:
+    """Write a clean log and its cleaning record to one Parquet file (atomically).
+
+    ``request`` is :func:`request_key` of the call that produced ``tx``; only a
+    :func:`load_transactions` call with the same arguments will use the file.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    record = {
+        "request": request,
+        "source": tx.source,
+        "as_of": f"{tx.as_of:%Y-%m-%d}",
+        "rows_in": int(tx.rows_in),
+        "available": list(tx.available),
+        "currency": tx.currency,
+        "log": tx.log.astype({"rows": "int64"}).to_dict(orient="list"),
+    }
+    table = pa.Table.from_pandas(tx.frame, preserve_index=False)
+    metadata = {**(table.schema.metadata or {}), PREPARED_KEY: json.dumps(record).encode()}
+    tmp = path.with_suffix(".tmp")
+    pq.write_table(table.replace_schema_metadata(metadata), tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_prepared(path: str | Path, request: str | None = None) -> Transactions | None:
+    """The log saved by :func:`save_prepared`; None when it was made for another request."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    raw = (pq.read_schema(path).metadata or {}).get(PREPARED_KEY)
+    if raw is None:
+        return None
+    record = json.loads(raw)
+    if request is not None and record["request"] != request:
+        return None
+    frame = pd.read_parquet(path)
+    return Transactions(
+        frame=frame,
+        log=pd.DataFrame(record["log"]),
+        source=record["source"],
+        as_of=pd.Timestamp(record["as_of"]),
+        rows_in=record["rows_in"],
+        available=tuple(record["available"]),
+        currency=record["currency"],
+    )
 
 
 def describe_builtins() -> pd.DataFrame:

@@ -43,13 +43,32 @@ TIME_UNITS = {"D": 1.0, "days": 1.0, "W": 7.0, "weeks": 7.0}
 PERIODS = {"D": "day", "W": "week", "M": "month", "Q": "quarter", "Y": "year"}
 
 # --------------------------------------------------------------------------- the SQL
-# {tx}: a relation with customer_id, order_date, amount[, order_id]; {days}: the
-# purchase-days relation. Orders of a day are counted by grouping on the order id
-# first (two GROUP BYs: 1.3-3x faster than COUNT(DISTINCT) in DuckDB at 1M customers);
-# without order ids each line is an order ({orders} = SUM(lines)).
+# {lines}: the order lines in the window, one row per line or, with order ids, per
+# order and day (so that {orders} = COUNT(*) counts orders: a GROUP BY on the order
+# id is 1.3-3x faster than COUNT(DISTINCT) in DuckDB at 1M customers). Without
+# order ids, or when orders are not asked for, each line counts as an order and the
+# lines go straight to the one GROUP BY on customer and day.
+
+#: Order lines of the window, one row each: {tx} is a relation with customer_id,
+#: order_date, amount[, order_id]; {where} bounds the days.
+LINES_SQL = """
+SELECT customer_id, CAST(order_date AS DATE) AS day,
+       CAST(amount AS DECIMAL(38, 6)) AS amount, amount AS min_amount
+FROM {tx}
+WHERE {where}
+"""
+
+#: One row per customer, day and order (the lines of an order summed).
+ORDER_LINES_SQL = """
+SELECT customer_id, CAST(order_date AS DATE) AS day, order_id AS order_key,
+       SUM(CAST(amount AS DECIMAL(38, 6))) AS amount, MIN(amount) AS min_amount
+FROM {tx}
+WHERE {where}
+GROUP BY customer_id, CAST(order_date AS DATE), order_id
+"""
 
 #: One row per customer and purchase day. Days whose returns cancel their
-#: purchases (net amount < 0, or 0 with a negative line) are not purchase events;
+#: purchases (net amount < 0, or 0 with a negative line) are not purchase events.
 #: Amounts are summed as DECIMAL(38, 6): exact integer arithmetic, so every total is
 #: the same whatever order a parallel engine adds the lines in (float sums differed
 #: by ~1e-13 from run to run, enough to flip near-tied metrics), and a cancelled day
@@ -58,15 +77,8 @@ PURCHASE_DAYS_SQL = """
 SELECT customer_id, day, amount, orders
 FROM (
     SELECT customer_id, day, SUM(amount) AS amount, MIN(min_amount) AS min_amount,
-           {orders} AS orders
-    FROM (
-        SELECT customer_id, CAST(order_date AS DATE) AS day{order_key},
-               SUM(CAST(amount AS DECIMAL(38, 6))) AS amount, MIN(amount) AS min_amount,
-               COUNT(*) AS lines
-        FROM {tx}
-        WHERE {where}
-        GROUP BY customer_id, CAST(order_date AS DATE){order_group}
-    ) o
+           COUNT(*) AS orders
+    FROM ({lines}) o
     GROUP BY customer_id, day
 ) d
 WHERE NOT (amount < 0 OR (amount = 0 AND min_amount < 0))
@@ -134,14 +146,8 @@ def purchase_days_cte(
     if start is not None:
         bounds.append(f"CAST(order_date AS DATE) >= {_date(start)}")
     where = " AND ".join(bounds)
-    sql = PURCHASE_DAYS_SQL.format(
-        tx="transactions",
-        where=where,
-        order_key=", order_id AS order_key" if has_orders else "",
-        order_group=", order_id" if has_orders else "",
-        orders="COUNT(order_key)" if has_orders else "SUM(lines)",
-    )
-    return "purchase_days", sql
+    lines = (ORDER_LINES_SQL if has_orders else LINES_SQL).format(tx="transactions", where=where)
+    return "purchase_days", PURCHASE_DAYS_SQL.format(lines=lines)
 
 
 def summary_sql(as_of: pd.Timestamp, has_orders: bool = True) -> str:
@@ -257,9 +263,10 @@ def _view_sql(source: Source, raw: str, fields: Mapping[str, str]) -> str:
     if source.clean:
         conditions = [f"{q(present['customer_id'])} IS NOT NULL", f"{q(present['amount'])} > 0"]
         if "order_id" in present:
+            oid = f"CAST({q(present['order_id'])} AS STRING)"
+            # two prefix tests: cheaper than UPPER() on every line (a string copy each)
             conditions.append(
-                f"({q(present['order_id'])} IS NULL OR "
-                f"UPPER(CAST({q(present['order_id'])} AS STRING)) NOT LIKE 'C%')"
+                f"({q(present['order_id'])} IS NULL OR NOT ({oid} LIKE 'C%' OR {oid} LIKE 'c%'))"
             )
         sql += " WHERE " + " AND ".join(conditions)
     return sql
@@ -325,6 +332,10 @@ class DuckDBEngine:
     def query(self, sql: str) -> pd.DataFrame:
         return self.con.sql(sql).df()
 
+    def columns(self, sql: str) -> Mapping[str, np.ndarray]:
+        """The result as NumPy arrays (no intermediate DataFrame: 0.1 s less at 1M rows)."""
+        return self.con.sql(sql).fetchnumpy()
+
 
 class SparkEngine:
     """Runs the same SQL in Spark (a cluster, or local mode on one machine)."""
@@ -358,6 +369,9 @@ class SparkEngine:
     def query(self, sql: str) -> pd.DataFrame:
         with _quiet_spark():
             return self.spark.sql(sql).toPandas()
+
+    def columns(self, sql: str) -> pd.DataFrame:
+        return self.query(sql)
 
 
 def _spark_ready(frame: pd.DataFrame) -> pd.DataFrame:
@@ -506,7 +520,23 @@ def summarise_days(daily: pd.DataFrame, as_of, time_unit: str = "W", engine="duc
     return finish_summary(eng.query(sql), as_of, time_unit)
 
 
-def finish_summary(agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str = "W"):
+def _column(values, dtype) -> np.ndarray:
+    """A result column (pandas Series or NumPy array) as a NumPy array of ``dtype``."""
+    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    return array.astype(dtype, copy=False)
+
+
+def _date_column(values) -> np.ndarray:
+    """A DATE result column (datetime64 or ``datetime.date`` objects) as datetime64[ns]."""
+    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    if array.dtype.kind != "M":
+        array = pd.to_datetime(pd.Series(array)).to_numpy()
+    return array.astype("datetime64[ns]", copy=False)
+
+
+def finish_summary(
+    agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str = "W", orders: bool = True
+):
     """Per-customer summary columns from the aggregated rows of :data:`CUSTOMERS_SQL`.
 
     Parameters
@@ -518,6 +548,8 @@ def finish_summary(agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str 
         The cutoff day; ``T`` runs from the first purchase to it.
     time_unit : {"W", "D"}
         Weeks (days / 7) or days.
+    orders : bool
+        False leaves out ``orders`` and ``avg_order_value`` (not counted).
 
     Returns
     -------
@@ -526,39 +558,41 @@ def finish_summary(agg: pd.DataFrame, as_of: pd.Timestamp | str, time_unit: str 
     """
     unit = _unit_days(time_unit)
     cutoff = pd.Timestamp(as_of).normalize()
-    agg = _as_dates(agg, ["first_purchase", "last_purchase"])
-    first = agg["first_purchase"].to_numpy()
-    last = agg["last_purchase"].to_numpy()
+    first = _date_column(agg["first_purchase"])
+    last = _date_column(agg["last_purchase"])
     one_day = np.timedelta64(1, "D")
-    n_days = agg["purchase_days"].astype("int64").to_numpy()
-    revenue = agg["revenue"].astype("float64").to_numpy()
+    n_days = _column(agg["purchase_days"], "int64")
+    revenue = _column(agg["revenue"], "float64")
     frequency = n_days - 1
     with np.errstate(invalid="ignore", divide="ignore"):
         monetary = np.where(
             frequency > 0,
-            (revenue - agg["first_amount"].to_numpy("float64")) / np.clip(frequency, 1, None),
+            (revenue - _column(agg["first_amount"], "float64")) / np.clip(frequency, 1, None),
             0.0,
         )
-    orders = agg["orders"].astype("int64").to_numpy()
-    out = pd.DataFrame(
-        {
-            "frequency": frequency,
-            "recency": ((last - first) // one_day) / unit,
-            "T": ((cutoff.to_datetime64() - first) // one_day) / unit,
-            "monetary_value": monetary,
-            "first_purchase": first,
-            "last_purchase": last,
-            "purchase_days": n_days,
-            "orders": orders,
-            "revenue": revenue,
-            "avg_order_value": revenue / orders,
-        },
-        index=pd.Index(agg["customer_id"].astype(str), name="customer_id"),
-    )
+    columns = {
+        "frequency": frequency,
+        "recency": ((last - first) // one_day) / unit,
+        "T": ((cutoff.to_datetime64() - first) // one_day) / unit,
+        "monetary_value": monetary,
+        "first_purchase": first,
+        "last_purchase": last,
+        "purchase_days": n_days,
+    }
+    if orders:
+        n_orders = _column(agg["orders"], "int64")
+        columns.update(orders=n_orders, revenue=revenue, avg_order_value=revenue / n_orders)
+    else:
+        columns["revenue"] = revenue
+    ids = pd.Index(_column(agg["customer_id"], object), dtype="str", name="customer_id")
+    # copy=False: the arrays are fresh; consolidating them would copy 1M rows again
+    out = pd.DataFrame(columns, index=ids, copy=False)
     return out
 
 
-def customer_summary(data, as_of=None, time_unit: str = "W", engine="duckdb") -> pd.DataFrame:
+def customer_summary(
+    data, as_of=None, time_unit: str = "W", engine="duckdb", orders: bool = True
+) -> pd.DataFrame:
     """Frequency / recency / T / monetary value per customer, aggregated by a query engine.
 
     Parameters
@@ -572,6 +606,11 @@ def customer_summary(data, as_of=None, time_unit: str = "W", engine="duckdb") ->
         Weeks (days / 7) or days.
     engine : {"duckdb", "spark"}, duckdb connection or SparkSession
         Who runs the query.
+    orders : bool
+        Count orders (``orders``, ``avg_order_value``). False gives the columns
+        the lifetime-value models need (those of lifetimes'
+        ``summary_data_from_transaction_data`` and more) without the per-order
+        grouping: 15-20 % faster at 1M customers.
 
     Returns
     -------
@@ -580,9 +619,10 @@ def customer_summary(data, as_of=None, time_unit: str = "W", engine="duckdb") ->
         sorted; ``frequency``, ``recency``, ``T``, ``monetary_value``, ... .
     """
     eng = get_engine(engine)
-    has_orders = eng.register(as_source(data))
+    has_orders = eng.register(as_source(data)) and orders
     cutoff = _cutoff(eng, as_of)
-    return finish_summary(eng.query(summary_sql(cutoff, has_orders)), cutoff, time_unit)
+    agg = eng.columns(summary_sql(cutoff, has_orders))
+    return finish_summary(agg, cutoff, time_unit, orders)
 
 
 def _cutoff(eng, as_of) -> pd.Timestamp:

@@ -47,7 +47,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +58,10 @@ import pandas as pd
 from analysis.config import NOTEBOOKS_DIR
 
 METRICS_SUBDIR = "_metrics"
+#: Folder of the staging area holding the log cleaned once for all notebooks.
+PREPARED_SUBDIR = "_prepared"
+#: Parameters the runner sets for itself; they mean nothing to a reader of the report.
+RUNNER_PARAMETERS = ("output_dir", "prepared")
 COMMON_PARAMETERS = ("data", "as_of", "columns", "anonymize", "output_dir", "data_options")
 KERNEL = "python3"
 
@@ -322,10 +326,11 @@ def export_html(
     nb = nbformat.read(str(ipynb), as_version=4)
     if title:
         nb.metadata["title"] = title
-    for cell in nb.cells:  # the runner's private staging path means nothing to a reader
+    for cell in nb.cells:  # the runner's private staging paths mean nothing to a reader
         if "injected-parameters" in cell.metadata.get("tags", []):
             lines = cell.source.splitlines()
-            cell.source = "\n".join(ln for ln in lines if not ln.startswith("output_dir ="))
+            private = tuple(f"{name} =" for name in RUNNER_PARAMETERS)
+            cell.source = "\n".join(ln for ln in lines if not ln.startswith(private))
     # a timeout shows in the notebook only as a KeyboardInterrupt: say what happened
     if error and (not _has_error_output(nb) or error.startswith("cell timed out")):
         note = nbformat.v4.new_markdown_cell(
@@ -461,6 +466,7 @@ def render_period(
     log=print,
     *,
     timeout: float | None = None,
+    prepare: Callable[[Path], object] | None = None,
 ) -> PeriodResult:
     """Execute ``notebooks`` for one period and write ``out/<as_of>/`` atomically.
 
@@ -481,6 +487,11 @@ def render_period(
         Hide code cells in the HTML.
     timeout : float, optional
         Seconds a single cell may run before its notebook fails (default: no limit).
+    prepare : callable, optional
+        ``prepare(path)`` writes the period's clean log to ``path`` (see
+        :func:`analysis.data.save_prepared`); notebooks that declare a ``prepared``
+        parameter then read it instead of each loading and cleaning the raw log.
+        The file lives in the staging folder and never reaches the report.
     """
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
@@ -535,6 +546,11 @@ def render_period(
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(notebooks))))
     try:
         with _terminate_as_interrupt():
+            if prepare is not None:
+                (staging / PREPARED_SUBDIR).mkdir(mode=0o700)
+                path = staging / PREPARED_SUBDIR / "transactions.parquet"
+                prepare(path)
+                params["prepared"] = str(path)
             futures: list[Future] = [pool.submit(run_safely, p) for p in notebooks]
             try:
                 result.results = [f.result() for f in futures]
@@ -557,10 +573,11 @@ def render_period(
                     }
                     for r in result.results
                 },
-                "parameters": {k: v for k, v in params.items() if k != "output_dir"},
+                "parameters": {k: v for k, v in params.items() if k not in RUNNER_PARAMETERS},
             }
             (staging / "run.json").write_text(json.dumps(_jsonable(run_info), indent=2))
             shutil.rmtree(staging / METRICS_SUBDIR, ignore_errors=True)
+            shutil.rmtree(staging / PREPARED_SUBDIR, ignore_errors=True)
             staging.chmod(0o755)
             _swap_in(staging, final)
     finally:
