@@ -10,8 +10,11 @@ Tasks
 summary-lifetimes   read the log with pandas, drop returns, lifetimes' summary
                     function (the straightforward baseline)
 summary-engine      the engine's SQL over the file (DuckDB, or Spark with --engine),
-                    the columns lifetimes' function gives (no order counts)
-summary-orders      the same, also counting orders (orders, avg_order_value)
+                    with the baseline's cleaning and the columns lifetimes' function
+                    gives (no order counts, no reversed-purchase join): the same work
+summary-orders      the engine's default over a raw file: also drops the purchases a
+                    later cancellation reverses and counts orders (what
+                    ``engine.customer_summary(path)`` does)
 summary-frame       read the log with pandas, then analysis.summary.customer_summary
                     on the frame (the path the notebooks take after load_transactions)
 pipeline-lifetimes  baseline summary + BG/NBD and Gamma-Gamma fits on every row +
@@ -75,13 +78,14 @@ def lifetimes_summary(path: str, as_of: str, clock: Clock) -> pd.DataFrame:
 
 
 def engine_summary(
-    path: str, as_of: str, clock: Clock, engine: str = "duckdb", orders: bool = False
+    path: str, as_of: str, clock: Clock, engine: str = "duckdb", full: bool = False
 ) -> pd.DataFrame:
     from analysis import engine as eng
 
     runner = eng.get_engine(engine)
     clock.lap("engine start")
-    summary = eng.customer_summary(path, as_of, engine=runner, orders=orders)
+    source = eng.Source(path=path, reversals=full)
+    summary = eng.customer_summary(source, as_of, engine=runner, orders=full)
     clock.lap("summary")
     return summary
 
@@ -158,7 +162,7 @@ def run(task: str, path: str, as_of: str, engine: str = "duckdb") -> dict:
     elif task == "summary-engine":
         n = len(engine_summary(path, as_of, clock, engine))
     elif task == "summary-orders":
-        n = len(engine_summary(path, as_of, clock, engine, orders=True))
+        n = len(engine_summary(path, as_of, clock, engine, full=True))
     elif task == "summary-frame":
         n = len(frame_summary(path, as_of, clock))
     elif task == "pipeline-lifetimes":

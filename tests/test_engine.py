@@ -147,17 +147,61 @@ def test_file_query_equals_pandas_frame(clean):
     assert len(from_file) > 1000 and from_file["frequency"].sum() > 1000
 
 
-def test_raw_file_cleaned_in_sql(log_file):
-    """Reading the raw file, SQL drops cancellations and non-positive lines (and only those)."""
-    raw = pd.read_parquet(log_file)
-    kept = raw.loc[(raw["amount"] > 0) & ~raw["order_id"].str.startswith("C")]
-    assert len(kept) < len(raw)  # the log has returns
+def test_raw_file_cleaned_in_sql_as_the_loader_cleans_it(log_file, clean):
+    """Reading the raw file, SQL applies the loader's default cleaning: the summary equals
+    the one of load_transactions' frame, reversed purchases included."""
+    t, _ = clean
     pd.testing.assert_frame_equal(
         engine.customer_summary(str(log_file), AS_OF),
-        customer_summary(kept, AS_OF),
+        customer_summary(t.frame, AS_OF),
         check_exact=False,
         rtol=1e-12,
     )
+    steps = dict(zip(t.log["step"], t.log["rows"], strict=True))
+    assert steps["purchases reversed by a cancellation"] <= -20  # the rule had work to do
+    # without the reversal join: only cancellations and non-positive lines go
+    raw = pd.read_parquet(log_file)
+    kept = raw.loc[(raw["amount"] > 0) & ~raw["order_id"].str.startswith("C")]
+    plain = engine.customer_summary(engine.Source(path=str(log_file), reversals=False), AS_OF)
+    pd.testing.assert_frame_equal(
+        plain, customer_summary(kept, AS_OF), check_exact=False, rtol=1e-12
+    )
+    assert (
+        plain["revenue"].sum() > t.frame.loc[t.frame["order_date"] < "2024-04-01", "amount"].sum()
+    )
+
+
+def test_reversal_rule_by_hand(tmp_path):
+    """A cancellation reverses the latest earlier purchase of the same product and quantity;
+    a partial return and a return of another product reverse nothing."""
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b", "b", "b"],
+            "order_date": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-01-05",
+                    "2024-01-06",
+                    "2024-01-07",
+                    "2024-01-02",
+                    "2024-01-03",
+                    "2024-01-04",
+                ]
+            ),
+            "order_id": ["1", "2", "C3", "4", "5", "6", "C7"],
+            "product_id": ["p", "p", "p", "q", "p", "p", "r"],
+            "quantity": [2, 2, -2, 1, 5, 1, -5],
+            "amount": [20.0, 20.0, -20.0, 7.0, 50.0, 10.0, -50.0],
+        }
+    )
+    path = tmp_path / "raw.csv"
+    raw.to_csv(path, index=False)
+    s = engine.customer_summary(str(path), "2024-01-31")
+    # a: order 2 (01-05) is reversed by C3, order 1 stays; b: C7 is product r, nothing goes
+    assert s["revenue"].tolist() == [27.0, 60.0]
+    assert s["purchase_days"].tolist() == [2, 2]
+    loader = customer_summary(load_transactions(str(path)).frame, "2024-01-31")
+    assert loader["revenue"].tolist() == [27.0, 60.0]
 
 
 def test_summary_matches_lifetimes_on_cdnow(cdnow):
@@ -197,8 +241,13 @@ def _assert_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.mark.xdist_group("spark")
-def test_spark_equals_duckdb_on_the_same_file(spark, clean):
+def test_spark_equals_duckdb_on_the_same_file(spark, clean, log_file):
     t, source = clean
+    # the raw file, cleaned in SQL (cancellations and the purchases they reverse)
+    _assert_identical(
+        engine.customer_summary(str(log_file), AS_OF, engine=spark),
+        engine.customer_summary(str(log_file), AS_OF),
+    )
     on_spark = engine.customer_summary(source, AS_OF, engine=spark)
     _assert_identical(on_spark, engine.customer_summary(source, AS_OF))
     _assert_identical(on_spark, customer_summary(t.frame, t.as_of))

@@ -565,7 +565,8 @@ def reversed_purchases(frame: pd.DataFrame, cancelled: pd.Series) -> pd.Series:
     exists) and the same size: the same ``quantity`` when it exists, else the same
     absolute ``amount``. Dropping the cancellation but keeping that purchase would
     count revenue that never stayed (Online Retail: an 80,995-unit order of £168,470
-    cancelled the same day). Partial returns match nothing and are left alone.
+    cancelled the same day). Partial returns match nothing and are left alone. Lines
+    identical to the reversed one (same customer, product, size and moment) go too.
 
     Returns
     -------
@@ -591,7 +592,12 @@ def reversed_purchases(frame: pd.DataFrame, cancelled: pd.Series) -> pd.Series:
         by=[*keys, "_size"],
         direction="backward",
     )["_row"].dropna()
-    out[matched.unique()] = True
+    # Every line identical to a reversed one (same customer, product, size and moment)
+    # goes with it: an order holding a line twice was cancelled line by line, and the
+    # SQL version of this rule (analysis.engine.REVERSED_SQL) can only match by value.
+    hit = buys.loc[matched.unique(), [*cols, "_size"]].drop_duplicates()
+    same = buys[[*cols, "_size"]].merge(hit, how="left", indicator=True)["_merge"] == "both"
+    out[buys.index[same.to_numpy()]] = True
     return out
 
 
