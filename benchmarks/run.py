@@ -204,6 +204,9 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the lifetimes baseline")
     parser.add_argument("--spark", action="store_true", help="also time the summary on Spark")
+    parser.add_argument(
+        "--spark-only", action="store_true", help="only the Spark summary (add with --merge)"
+    )
     parser.add_argument("--notebooks", nargs="*", help="notebooks of the full report (default all)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -234,7 +237,9 @@ def main(argv=None) -> int:
             size = {"customers": n, "rows": info["rows"], "tasks": []}
             results["sizes"].append(size)
             results["sizes"].sort(key=lambda s: s["customers"])
-        if "summary" in steps:
+        if args.spark_only:
+            _add(size, run_task("summary-engine", log, as_of, args.repeats, "spark"))
+        elif "summary" in steps:
             if not args.no_baseline:
                 _add(size, run_task("summary-lifetimes", log, as_of, args.repeats))
             _add(size, run_task("summary-engine", log, as_of, args.repeats))

@@ -370,3 +370,38 @@ def test_findings_state_trust_value_focus_and_one_time_buyers(compared, calibrat
     assert f"${values['clv'].sum():,.0f}" in text and "range $1 to $2" in text
     assert "60% of customers" in text  # 1,411 one-time buyers of 2,357
     assert "no CLV forecast" in clv.findings(None, None, None, None)
+
+
+def test_a_coarser_time_grid_is_an_approximation_with_a_measured_cost(cdnow):
+    """grid=1 (whole weeks) fits far fewer distinct rows; the estimate moves, a little."""
+    summary = customer_summary(cdnow.frame, "1998-06-30", "W")
+    weekly = clv.on_grid(summary, 1.0)
+    assert (len(clv.compress(summary)), len(clv.compress(weekly))) == (11_104, 4_855)
+    assert (weekly["recency"] <= weekly["T"]).all() and (weekly["T"] % 1 == 0).all()
+    exact = clv.fit_model(summary, "bgnbd", "W")
+    coarse = clv.fit_model(summary, "bgnbd", "W", grid=1.0)
+    assert coarse.params != exact.params  # not the same data any more
+    for name, value in exact.params.items():
+        assert coarse.params[name] == pytest.approx(value, rel=0.01), name
+    with pytest.raises(ValueError, match="positive"):
+        clv.on_grid(summary, 0)
+
+
+def test_pareto_nbd_scores_heavy_buyers_where_lifetimes_gives_nan(cdnow):
+    """lifetimes' closed form overflows to NaN for CDNOW customer 14048 (170 repeat
+    purchases, the last on the cutoff day); the integral form is finite and agrees with
+    the closed form on every other distinct row to 1e-12."""
+    summary = customer_summary(cdnow.frame, "1998-06-30", "W")
+    fitted = clv.fit_model(summary, "pareto_nbd", "W")
+    x, tx, T = clv._rft(clv.compress(summary))
+    with clv._quiet():
+        closed = fitted.engine.conditional_probability_alive(x, tx, T)
+    finite = np.isfinite(closed)
+    assert (~finite).sum() == 1 and finite.sum() == 11_103
+    quad = clv._pareto_palive_quadrature(fitted.params, x, tx, T)
+    np.testing.assert_allclose(quad[finite], closed[finite], rtol=0, atol=1e-12)
+    alive = clv.probability_alive(fitted, summary)
+    expected = clv.expected_purchases(fitted, summary, 52.0)
+    assert alive.notna().all() and expected.notna().all()
+    assert alive["14048"] == 1.0  # bought on the cutoff day
+    assert expected["14048"] == pytest.approx(96.33, abs=0.01)

@@ -255,3 +255,38 @@ def test_a_prepared_log_is_read_back_identical_and_only_for_its_own_request(tmp_
     tx.frame.to_parquet(tmp_path / "plain.parquet")
     assert read_prepared(tmp_path / "plain.parquet") is None
     assert read_prepared(tmp_path / "missing.parquet") is None
+
+
+def test_data_can_name_a_duckdb_table_a_query_or_fail_in_one_line(tmp_path):
+    """``duckdb:PATH#TABLE`` and ``sql:QUERY`` give the same clean log as the CSV export."""
+    import duckdb
+
+    from analysis.config import DATA_DIR
+    from analysis.data import BUILTINS
+
+    csv = DATA_DIR / "online_retail_sample.csv"
+    db = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"CREATE TABLE orders AS SELECT * FROM read_csv('{csv}', all_varchar = true)")
+    builtin = BUILTINS["online_retail_sample"]
+    expected = load_transactions("online_retail_sample")
+    for data in (
+        f"duckdb:{db}#orders",
+        f"duckdb:{db}#SELECT * FROM orders",
+        f"sql:SELECT * FROM read_csv('{csv}', all_varchar = true)",
+    ):
+        tx = load_transactions(data, builtin.columns, **builtin.options)
+        pd.testing.assert_frame_equal(tx.frame, expected.frame)
+        assert tx.rows_in == 31_583 and tx.source == data
+    eu = load_transactions(
+        f"duckdb:{db}#SELECT * FROM orders WHERE Country = 'France'", builtin.columns
+    )
+    assert set(eu.frame["region"]) == {"France"} and eu.frame["customer_id"].nunique() == 4
+    for data, words in (
+        (f"duckdb:{tmp_path / 'nope.duckdb'}#orders", "not found"),
+        (f"duckdb:{db}", "names no table"),
+        (f"duckdb:{db}#missing_table", "missing_table"),
+        ("sql:", "names no table or query"),
+    ):
+        with pytest.raises(DataError, match=words):
+            load_transactions(data)

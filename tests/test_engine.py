@@ -282,3 +282,19 @@ def test_summary_without_order_counts_is_the_same_summary(clean):
     pd.testing.assert_frame_equal(lean, full.drop(columns=["orders", "avg_order_value"]))
     assert (full["orders"] >= full["purchase_days"]).all()
     assert full["orders"].sum() > full["purchase_days"].sum()  # some days have two orders
+
+
+@pytest.mark.xdist_group("spark")
+def test_data_can_name_a_spark_table(spark):
+    """``spark:TABLE`` loads a table of the active session through the usual cleaning."""
+    from analysis.data import DataError
+
+    with engine._quiet_spark():
+        frame = spark.createDataFrame(engine._spark_ready(TINY))
+    frame.createOrReplaceTempView("tiny_orders")
+    tx = load_transactions("spark:tiny_orders")
+    expected = load_transactions(TINY)
+    assert tx.source == "spark:tiny_orders" and tx.rows_in == len(TINY)
+    pd.testing.assert_frame_equal(tx.frame, expected.frame, check_dtype=False)
+    with pytest.raises(DataError, match="cannot read spark:no_such_table"):
+        load_transactions("spark:no_such_table")

@@ -27,6 +27,7 @@ import pandas as pd
 from analysis.config import DEFAULT_DATASET, NOTEBOOKS_DIR, REPORTS_DIR
 from analysis.data import (
     BUILTINS,
+    QUERY_PREFIXES,
     DataError,
     load_transactions,
     log_text,
@@ -111,6 +112,12 @@ def _data_argument(value: str) -> str:
     """Built-in names stay names; files become absolute paths (notebooks run elsewhere)."""
     if value in BUILTINS:
         return value
+    if value.startswith("duckdb:") and "#" in value:  # the database file, likewise
+        db, rest = value[len("duckdb:") :].split("#", 1)
+        db_path = Path(db).expanduser()
+        return f"duckdb:{db_path.resolve() if db_path.exists() else db}#{rest}"
+    if value.startswith(QUERY_PREFIXES):
+        return value
     path = Path(value).expanduser()
     return str(path.resolve()) if path.exists() else value
 
@@ -119,8 +126,8 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
         default=DEFAULT_DATASET,
-        help=f"CSV/Parquet/Excel file or built-in name ({', '.join(BUILTINS)}); "
-        f"default {DEFAULT_DATASET}",
+        help=f"CSV/Parquet/Excel file, built-in name ({', '.join(BUILTINS)}), or a table or "
+        f"query: duckdb:FILE#TABLE, sql:QUERY, spark:TABLE; default {DEFAULT_DATASET}",
     )
     parser.add_argument(
         "--column",

@@ -460,7 +460,26 @@ def _fit_compressed(
     )
 
 
-def fit_model(summary: pd.DataFrame, model: str = "bgnbd", time_unit: str = "W") -> FittedModel:
+def on_grid(summary: pd.DataFrame, grid: float) -> pd.DataFrame:
+    """``recency`` and ``T`` rounded to the nearest multiple of ``grid`` (their own unit).
+
+    Fewer distinct (frequency, recency, T) rows make compressed fits faster, at the
+    price of changing the data: see ``benchmarks/README.md`` for the measured effect.
+    """
+    if not grid > 0:
+        raise ValueError(f"grid must be a positive time step, got {grid!r}")
+    out = summary.copy()
+    for col in ("recency", "T"):
+        out[col] = np.round(out[col].to_numpy(dtype=float) / grid) * grid
+    return out
+
+
+def fit_model(
+    summary: pd.DataFrame,
+    model: str = "bgnbd",
+    time_unit: str = "W",
+    grid: float | None = None,
+) -> FittedModel:
     """Fit a purchase model (BG/NBD, Pareto/NBD or MBG/NBD) to a customer summary.
 
     Parameters
@@ -471,11 +490,15 @@ def fit_model(summary: pd.DataFrame, model: str = "bgnbd", time_unit: str = "W")
     model : {"bgnbd", "pareto_nbd", "mbgnbd"}
     time_unit : {"W", "D"}
         The unit of ``recency`` and ``T`` (used to convert horizons in months).
+    grid : float, optional
+        Fit on ``recency`` and ``T`` rounded to this step (e.g. 1 = whole weeks):
+        an approximation for speed (see :func:`on_grid`). None (default) fits the
+        exact data, compressed without loss.
 
     Returns
     -------
     FittedModel
-        Plain parameters, log-likelihood on the original data, convergence flag.
+        Plain parameters, log-likelihood on the data fitted, convergence flag.
 
     Raises
     ------
@@ -486,7 +509,8 @@ def fit_model(summary: pd.DataFrame, model: str = "bgnbd", time_unit: str = "W")
         raise ValueError(f"purchase model '{model}' unknown; use one of {list(PURCHASE_MODELS)}")
     if time_unit not in TIME_UNITS:
         raise ValueError(f"time_unit '{time_unit}' unknown; use one of {sorted(TIME_UNITS)}")
-    return _fit_compressed(model, compress(summary), time_unit)
+    data = summary if grid is None else on_grid(summary, grid)
+    return _fit_compressed(model, compress(data), time_unit)
 
 
 def fit_spend(summary: pd.DataFrame) -> FittedModel:
@@ -524,6 +548,48 @@ def _rft(unique: pd.DataFrame):
     )
 
 
+def _pareto_palive_quadrature(params: dict, x, tx, T, nodes: int = 128) -> np.ndarray:
+    """Pareto/NBD P(alive) from its integral form, in log space (finite for any x).
+
+    P(alive) = 1 / (1 + D / A) with A = (α+T)^-(r+x) (β+T)^-s (alive at T) and
+    D = ∫_tx^T s (α+τ)^-(r+x) (β+τ)^-(s+1) dτ (died at τ after the last purchase);
+    the integral by Gauss-Legendre on [tx, T]. lifetimes' closed form (Gaussian
+    hypergeometric functions) overflows to NaN for heavy buyers (x > ~100), which
+    this replaces.
+    """
+    from scipy.special import expit, logsumexp
+
+    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
+    x, tx, T = (np.asarray(v, dtype=float)[:, None] for v in (x, tx, T))
+    u, w = np.polynomial.legendre.leggauss(nodes)
+    half = (T - tx) / 2.0
+    tau = tx + half * (u + 1.0)
+    with np.errstate(divide="ignore"):
+        log_dead = logsumexp(
+            np.log(w) + np.log(half) + np.log(s)
+            - (r + x) * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau),
+            axis=1,
+        )  # fmt: skip
+    log_alive = (-(r + x) * np.log(alpha + T) - s * np.log(beta + T))[:, 0]
+    return np.where(half[:, 0] > 0, expit(log_alive - log_dead), 1.0)
+
+
+def _pareto_fixed(fitted: FittedModel, unique: pd.DataFrame, values: np.ndarray, t=None):
+    """Replace lifetimes' non-finite Pareto/NBD P(alive) (or expected purchases) rows."""
+    bad = ~np.isfinite(values)
+    if fitted.model != "pareto_nbd" or not bad.any():
+        return values
+    x, tx, T = (a[bad] for a in _rft(unique))
+    p = _pareto_palive_quadrature(fitted.params, x, tx, T)
+    if t is not None:  # E[X(t) | alive] * P(alive) (Fader, Hardie & Lee 2005 note, eq. 22)
+        r, alpha, s, beta = (fitted.params[k] for k in ("r", "alpha", "s", "beta"))
+        scale = (r + x) * (beta + T) / ((alpha + T) * (s - 1.0))
+        p = p * scale * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
+    out = values.copy()
+    out[bad] = p
+    return out
+
+
 def probability_alive(fitted: FittedModel, summary: pd.DataFrame) -> pd.Series:
     """P(alive) at the end of the summary's window, per customer.
 
@@ -541,9 +607,13 @@ def probability_alive(fitted: FittedModel, summary: pd.DataFrame) -> pd.Series:
         buyers by construction (they cannot have "died" before a repeat purchase).
     """
     engine = fitted.engine
-    return _per_customer(
-        summary, RFT, lambda u: engine.conditional_probability_alive(*_rft(u)), "p_alive"
-    )
+
+    def on_unique(u: pd.DataFrame) -> np.ndarray:
+        with _quiet():
+            values = np.asarray(engine.conditional_probability_alive(*_rft(u)), dtype=float)
+        return _pareto_fixed(fitted, u, values)
+
+    return _per_customer(summary, RFT, on_unique, "p_alive")
 
 
 def expected_purchases(fitted: FittedModel, summary: pd.DataFrame, t: float) -> pd.Series:
@@ -563,13 +633,13 @@ def expected_purchases(fitted: FittedModel, summary: pd.DataFrame, t: float) -> 
         ``expected_purchases`` indexed like ``summary``.
     """
     engine = fitted.engine
-    with _quiet():
-        return _per_customer(
-            summary,
-            RFT,
-            lambda u: engine.conditional_expected_number_of_purchases_up_to_time(t, *_rft(u)),
-            "expected_purchases",
-        )
+
+    def on_unique(u: pd.DataFrame) -> np.ndarray:
+        with _quiet():
+            values = engine.conditional_expected_number_of_purchases_up_to_time(t, *_rft(u))
+        return _pareto_fixed(fitted, u, np.asarray(values, dtype=float), t)
+
+    return _per_customer(summary, RFT, on_unique, "expected_purchases")
 
 
 def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:

