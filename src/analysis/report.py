@@ -298,6 +298,11 @@ def execute_notebook(
             # CurveZMQ keys for the kernel's sockets (the kernelspec supports it); this also
             # silences ipykernel's "running over TCP without encryption" warning.
             config=Config({"KernelManager": {"transport_encryption": "auto"}}),
+            # jupyter_client interrupts (SIGINT) every kernel it shuts down; a kernel
+            # still answering a message then logs "ERROR | KeyboardInterrupt caught in
+            # kernel." on the runner's stderr though all went well. Errors of the
+            # notebook itself are in the notebook and its HTML, not in this log.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
         return None
     except papermill.PapermillExecutionError as err:
