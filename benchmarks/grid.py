@@ -11,18 +11,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[0] / "src"))
-
-from analysis import clv, engine  # noqa: E402
-from analysis.data import load_transactions  # noqa: E402
-from analysis.summary import customer_summary  # noqa: E402
+from analysis import clv, engine
+from analysis.data import load_transactions
+from analysis.summary import customer_summary
 
 GRIDS = {"exact": None, "1 day": 1 / 7, "1 week": 1.0}
 

@@ -304,8 +304,9 @@ def read_table(
             f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, cp1252 or latin-1"
         ) from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"cannot read {path}: {first}; check the delimiter/encoding") from err
+        raise DataError(
+            f"cannot read {path}: {_first_line(err)}; check the delimiter/encoding"
+        ) from err
     raise DataError(f"unknown file type '{path.suffix}' for {path}; use .csv, .parquet or .xlsx")
 
 
@@ -354,15 +355,12 @@ def read_query(name: str) -> pd.DataFrame:
         with duckdb.connect() as con:
             return con.sql(query).df()
     except duckdb.Error as err:
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise DataError(f"cannot read {name}: {first}") from err
+        raise DataError(f"cannot read {name}: {_first_line(err)}") from err
 
 
 def _read_spark(name: str, query: str) -> pd.DataFrame:
-    try:
-        from analysis.engine import _quiet_spark, local_spark
-    except ImportError as err:  # pragma: no cover - pyspark is imported lazily below
-        raise DataError(str(err)) from err
+    from analysis.engine import _quiet_spark, local_spark  # pyspark itself is imported there
+
     try:
         spark = local_spark()
     except ImportError as err:
@@ -373,8 +371,12 @@ def _read_spark(name: str, query: str) -> pd.DataFrame:
         with _quiet_spark():
             return spark.sql(query).toPandas()
     except Exception as err:  # AnalysisException and friends: one line for the user
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise DataError(f"cannot read {name}: {first}") from err
+        raise DataError(f"cannot read {name}: {_first_line(err)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    """An exception's message cut to its first line (its type when it has none)."""
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
 def parse_column_map(items: list[str] | None) -> dict[str, str]:
@@ -669,6 +671,13 @@ def reversed_purchases(frame: pd.DataFrame, cancelled: pd.Series) -> pd.Series:
     return out
 
 
+def _no_cutoff(as_of) -> bool:
+    """Whether ``as_of`` asks for the default cutoff (None, or "", "none", "null" as text)."""
+    return as_of is None or (
+        isinstance(as_of, str) and as_of.strip().lower() in ("", "none", "null")
+    )
+
+
 def clean_transactions(
     raw: pd.DataFrame,
     columns: Mapping[str, str] | None = None,
@@ -840,7 +849,7 @@ def clean_transactions(
 
     first_day = frame["order_date"].min().normalize()
     last_day = frame["order_date"].max().normalize()
-    if as_of is None or (isinstance(as_of, str) and as_of.strip().lower() in ("", "none", "null")):
+    if _no_cutoff(as_of):
         cutoff = last_day
     else:
         try:
@@ -945,9 +954,7 @@ PREPARED_KEY = b"analysis.transactions"
 
 def request_key(data, columns: Mapping | None, as_of, options: Mapping | None) -> str:
     """What a :func:`load_transactions` call asked for, as a stable string."""
-    day = None
-    if as_of is not None and str(as_of).strip().lower() not in ("", "none", "null"):
-        day = f"{pd.Timestamp(as_of):%Y-%m-%d}"
+    day = None if _no_cutoff(as_of) else f"{pd.Timestamp(as_of):%Y-%m-%d}"
     request = {
         "data": str(data),
         "columns": dict(columns or {}),

@@ -510,8 +510,7 @@ def _unit_days(time_unit: str) -> float:
 
 def _as_dates(frame: pd.DataFrame, columns) -> pd.DataFrame:
     for c in columns:
-        if frame[c].dtype != "datetime64[ns]":
-            frame[c] = pd.to_datetime(frame[c]).astype("datetime64[ns]")
+        frame[c] = _date_column(frame[c])
     return frame
 
 
@@ -571,15 +570,19 @@ def summarise_days(daily: pd.DataFrame, as_of, time_unit: str = "W", engine="duc
     return finish_summary(eng.query(sql), as_of, time_unit)
 
 
+def _array(values) -> np.ndarray:
+    """A result column (pandas Series or NumPy array) as a NumPy array."""
+    return values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+
+
 def _column(values, dtype) -> np.ndarray:
-    """A result column (pandas Series or NumPy array) as a NumPy array of ``dtype``."""
-    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
-    return array.astype(dtype, copy=False)
+    """A result column as a NumPy array of ``dtype``."""
+    return _array(values).astype(dtype, copy=False)
 
 
 def _date_column(values) -> np.ndarray:
     """A DATE result column (datetime64 or ``datetime.date`` objects) as datetime64[ns]."""
-    array = values.to_numpy() if hasattr(values, "to_numpy") else np.asarray(values)
+    array = _array(values)
     if array.dtype.kind != "M":
         array = pd.to_datetime(pd.Series(array)).to_numpy()
     return array.astype("datetime64[ns]", copy=False)
@@ -637,8 +640,7 @@ def finish_summary(
         columns["revenue"] = revenue
     ids = pd.Index(_column(agg["customer_id"], object), dtype="str", name="customer_id")
     # copy=False: the arrays are fresh; consolidating them would copy 1M rows again
-    out = pd.DataFrame(columns, index=ids, copy=False)
-    return out
+    return pd.DataFrame(columns, index=ids, copy=False)
 
 
 def customer_summary(
