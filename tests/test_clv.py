@@ -367,7 +367,7 @@ def test_findings_state_trust_value_focus_and_one_time_buyers(compared, calibrat
     text = clv.findings(card, "bgnbd", values, iv, 12, "$")
     assert "12% under the actual purchases" in text  # 1,653 vs 1,882
     assert "0.79 purchases against 1.02" in text
-    assert f"${values['clv'].sum():,.0f}" in text and "range $1 to $2" in text
+    assert f"\\${values['clv'].sum():,.0f}" in text and "range \\$1 to \\$2" in text
     assert "60% of customers" in text  # 1,411 one-time buyers of 2,357
     assert "no CLV forecast" in clv.findings(None, None, None, None)
 

@@ -252,7 +252,7 @@ def test_movers_between_last_two_complete_periods():
     assert m["change"].to_dict() == {"x": 30.0, "z": 5.0, "y": -30.0}
     assert m.attrs["last"] == pd.Period("2024-02", "M")
     text = demand.movers_takeaway(m, "£", pd.Series({"x": "RED MUG"}))
-    assert r"x \(Red Mug\)" in text and "rose most" in text and "**y**" in text  # md-escaped
+    assert "x (Red Mug)" in text and "rose most" in text and "**y**" in text  # md-escaped
 
 
 # --------------------------------------------------------------------------- 6. forecast

@@ -349,7 +349,7 @@ def test_findings_and_takeaways_quote_the_numbers():
     assert "**Champions** (22% of customers) bring 70% of revenue" in text
     assert "40% of customers make 80%" in text and "Gini 0.50" in text
     assert "7 customers are past their usual purchase gap" in text
-    assert "5 formerly frequent buyers are slipping (At Risk), worth $100" in text
+    assert "5 formerly frequent buyers are slipping (At Risk), worth \\$100" in text
     assert "25% of existing customers changed" in text
     assert "changed" not in seg.findings(segments, tiers, 0.5, stages, float("nan"))
     assert "£70 per customer" in seg.rfm_takeaway(segments, "£")

@@ -56,8 +56,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from analysis.report import NotApplicable
+from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
+from analysis.text import amount
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -946,9 +947,9 @@ def risk_takeaway(risk: pd.DataFrame, top_n: int, currency: str, basis: str) -> 
     high = risk["risk_band"].astype(str).str.startswith("high")
     return (
         f"{len(risk):,} active customers scored; expected {basis} at risk "
-        f"{currency}{total:,.0f}. The top {top_n} alone hold {currency}{top:,.0f} "
+        f"{amount(total, currency)}. The top {top_n} alone hold {amount(top, currency)} "
         f"({top / total if total else 0:.0%}); {int(high.sum()):,} customers are in the high "
-        f"risk band with {currency}{risk.loc[high, 'value_at_risk'].sum():,.0f} at risk. "
+        f"risk band with {amount(risk.loc[high, 'value_at_risk'].sum(), currency)} at risk. "
         "Call from the top of the list: that is where a saved customer is worth most."
     )
 
@@ -1060,8 +1061,8 @@ def findings(metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk
         f"- **Who to call:** the top 10 % by risk hold {metrics['top_decile_capture']:.0%} of "
         f"the churners (a random list: 10 %; a perfect one: "
         f"{min(1.0, 0.1 / metrics['base_rate']) if metrics['base_rate'] else 0:.0%}).",
-        f"- **Value at stake:** {currency}{metrics['value_at_risk_total']:,.0f} expected value "
+        f"- **Value at stake:** {amount(metrics['value_at_risk_total'], currency)} expected value "
         f"at risk across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
-        f"{currency}{risk['value_at_risk'].head(top_n).sum():,.0f} (`churn_risk.csv`).",
+        f"{amount(risk['value_at_risk'].head(top_n).sum(), currency)} (`churn_risk.csv`).",
     ]
     return "\n".join(lines)

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy.optimize import minimize
 
 from analysis.summary import TIME_UNITS
+from analysis.text import amount
 
 PURCHASE_MODELS = ("bgnbd", "pareto_nbd", "mbgnbd")
 MODEL_NAMES = {
@@ -1360,8 +1361,9 @@ def spend_takeaway(corr: dict, spend: FittedModel | None, currency: str = "") ->
         p, q, v = (spend.params[k] for k in ("p", "q", "v"))
         if q > 1:
             verdict += (
-                f" The fitted model expects an average of {currency}{p * v / (q - 1):,.2f} per "
-                "purchase for a new or one-time customer."
+                " The fitted model expects an average of "
+                f"{amount(p * v / (q - 1), currency, 2)} per purchase for a new or "
+                "one-time customer."
             )
     return verdict
 
@@ -1410,9 +1412,9 @@ def one_time_takeaway(segments: pd.DataFrame, fitted: FittedModel, currency: str
     text = (
         f"{row['share of customers']:.0%} of customers ({int(row['customers']):,}) have bought "
         f"only once. They hold {row['share of CLV']:.0%} of total CLV "
-        f"({currency}{row['CLV per customer']:,.2f} each on average). "
+        f"({amount(row['CLV per customer'], currency, 2)} each on average). "
         "With no repeat purchase there is no spend history to learn from, so each is valued at "
-        f"the population's average spend ({currency}{row['expected spend']:,.2f}). "
+        f"the population's average spend ({amount(row['expected spend'], currency, 2)}). "
     )
     if fitted.model == "bgnbd":
         text += (
@@ -1443,13 +1445,13 @@ def top_customers_takeaway(top: pd.DataFrame, spend: FittedModel, currency: str 
         return ""
     p, q, v = (spend.params[k] for k in ("p", "q", "v"))
     typical = p * v / (q - 1) if q > 1 else np.nan
-    text = f"The top {len(top)} customers are worth {currency}{top['CLV'].sum():,.0f} together. "
+    text = f"The top {len(top)} customers are worth {amount(top['CLV'].sum(), currency)} together. "
     odd = top.loc[top["expected spend"] > 10 * typical]
     if np.isfinite(typical) and len(odd):
         ids = ", ".join(odd["customer_id"].astype(str).head(3))
         text += (
             f"**Check before acting:** the value of {len(odd)} of them ({ids}) rests on an "
-            f"average order more than ten times the typical {currency}{typical:,.0f}; confirm "
+            f"average order more than ten times the typical {amount(typical, currency)}; confirm "
             "those orders were not cancelled, wholesale or one-off before treating them as "
             "repeatable."
         )
@@ -1634,9 +1636,10 @@ def clv_takeaway(values: pd.DataFrame, horizon_months: int, rate: float, currenc
     total = clv.sum()
     top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
     return (
-        f"The {len(clv):,} customers are expected to bring {currency}{total:,.0f} over the next "
-        f"{horizon_months} months (discounted at {rate:.0%} a year), {currency}{clv.mean():,.2f} "
-        f"per customer on average but a median of {currency}{clv.median():,.2f}: the top 10 % "
+        f"The {len(clv):,} customers are expected to bring {amount(total, currency)} over the next "
+        f"{horizon_months} months (discounted at {rate:.0%} a year), "
+        f"{amount(clv.mean(), currency, 2)} per customer on average but a median of "
+        f"{amount(clv.median(), currency, 2)}: the top 10 % "
         f"of customers hold {top:.0%} of that value, so retention effort pays most there."
     )
 
@@ -1651,8 +1654,9 @@ def uncertainty_takeaway(table: pd.DataFrame, level: float, currency: str = "") 
         )
     spread = (row["high"] - row["low"]) / 2 / row["estimate"] if row["estimate"] else np.nan
     return (
-        f"Total CLV is {currency}{row['estimate']:,.0f}, with a {level:.0%} interval of "
-        f"{currency}{row['low']:,.0f} to {currency}{row['high']:,.0f} (about ±{spread:.0%}, from "
+        f"Total CLV is {amount(row['estimate'], currency)}, with a {level:.0%} interval of "
+        f"{amount(row['low'], currency)} to {amount(row['high'], currency)} "
+        f"(about ±{spread:.0%}, from "
         f"{int(row['draws'])} bootstrap refits over customers). The interval covers uncertainty "
         "in the model's parameters, not a change in how customers behave."
     )
@@ -1821,10 +1825,10 @@ def findings(
         points.append("- CLV in money is not available (the spend model could not be fitted).")
         return "\n".join(points)
     total = values["clv"].sum()
-    text = f"- **Value:** {currency}{total:,.0f} expected over the next {horizon_months} months"
+    text = f"- **Value:** {amount(total, currency)} expected over the next {horizon_months} months"
     if uncertainty is not None and np.isfinite(uncertainty.loc["total_clv", "low"]):
         low, high = uncertainty.loc["total_clv", ["low", "high"]]
-        text += f" (range {currency}{low:,.0f} to {currency}{high:,.0f})"
+        text += f" (range {amount(low, currency)} to {amount(high, currency)})"
     points.append(text + ".")
     clv = values["clv"].sort_values(ascending=False)
     top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan

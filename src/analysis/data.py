@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import DATA_DIR
+from analysis.errors import DataError
 
 REQUIRED = ("customer_id", "order_date", "amount")
 OPTIONAL = (
@@ -60,10 +61,6 @@ PII_PATTERN = re.compile(
 )
 
 RETURNS_POLICIES = ("drop", "net")
-
-
-class DataError(ValueError):
-    """A problem with the user's data, phrased as one line that says how to fix it."""
 
 
 @dataclass

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from analysis import engine
-from analysis.report import md_text
 from analysis.summary import purchase_days
+from analysis.text import md_text, money
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -53,18 +53,6 @@ def _freq(freq: str) -> str:
     if freq not in FREQS:
         raise ValueError(f"freq '{freq}' unknown; use 'W' (weeks) or 'M' (months)")
     return FREQS[freq]
-
-
-def _money(value: float, currency: str) -> str:
-    """Compact money for sentences; ``$`` is escaped so Markdown does not read it as math."""
-    currency = currency.replace("$", "\\$")
-    sign = "-" if value < 0 else ""
-    value = abs(value)
-    if value >= 1e6:
-        return f"{sign}{currency}{value / 1e6:.2f}M"
-    if value >= 1e4:
-        return f"{sign}{currency}{value / 1e3:.0f}k"
-    return f"{sign}{currency}{value:,.0f}"
 
 
 def period_label(period: pd.Period) -> str:
@@ -200,7 +188,7 @@ def trend_takeaway(comparison: pd.DataFrame, series: pd.DataFrame, currency: str
     aov = comparison.loc["avg_order_value"]
     text = (
         f"In **{period_label(last)}**, the last complete period, revenue was "
-        f"**{_money(rev['last'], currency)}** from {cust['last']:,.0f} active customers "
+        f"**{money(rev['last'], currency)}** from {cust['last']:,.0f} active customers "
     )
     prev = comparison.attrs.get("previous")
     if prev is not None and pd.notna(rev["change"]):
@@ -500,7 +488,7 @@ def cohort_takeaway(retention: pd.DataFrame, revenue: pd.DataFrame, currency: st
     col = revenue[horizon].dropna()
     if len(col):
         text += (
-            f"After {horizon} months a customer has brought **{_money(col.median(), currency)}** "
+            f"After {horizon} months a customer has brought **{money(col.median(), currency)}** "
             f"(median over {len(col)} cohorts) including the first order; "
             "a cohort that stays above that line is being acquired well. "
         )
@@ -674,9 +662,9 @@ def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | 
     up, down = table["change"].idxmax(), table["change"].idxmin()
     text = f"From {period_label(prev)} to {period_label(last)}, "
     if table.loc[up, "change"] > 0:
-        text += f"**{name(up)}** rose most ({_money(table.loc[up, 'change'], currency)})"
+        text += f"**{name(up)}** rose most ({money(table.loc[up, 'change'], currency)})"
     if table.loc[down, "change"] < 0:
-        text += f" and **{name(down)}** fell most ({_money(table.loc[down, 'change'], currency)})"
+        text += f" and **{name(down)}** fell most ({money(table.loc[down, 'change'], currency)})"
     return text + "."
 
 
@@ -899,14 +887,14 @@ def forecast_takeaway(fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: s
     first = fc.index[0]
     row = fc.iloc[0]
     text = (
-        f"Expected revenue for **{period_label(first)}**: **{_money(row['forecast'], currency)}** "
-        f"({fc.attrs['level']:.0%} interval {_money(row['lower'], currency)}-"
-        f"{_money(row['upper'], currency)})"
+        f"Expected revenue for **{period_label(first)}**: **{money(row['forecast'], currency)}** "
+        f"({fc.attrs['level']:.0%} interval {money(row['lower'], currency)}-"
+        f"{money(row['upper'], currency)})"
     )
     if pd.notna(row["actual_so_far"]):
-        text += f"; {_money(row['actual_so_far'], currency)} is already booked in the part to date"
+        text += f"; {money(row['actual_so_far'], currency)} is already booked in the part to date"
     total = fc["forecast"].sum()
-    text += f". Over the next {len(fc)} {many}: {_money(total, currency)} in total. "
+    text += f". Over the next {len(fc)} {many}: {money(total, currency)} in total. "
     model_err, base_err = mape(bt["actual"], bt["forecast"]), mape(bt["actual"], bt["baseline"])
     if model_err is not None and base_err is not None:
         if abs(model_err - base_err) < 0.02:
@@ -930,7 +918,7 @@ def forecast_takeaway(fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: s
         year = fc["year_earlier"]
         if year.notna().any() and pd.notna(year.iloc[0]):
             text += (
-                f" A year earlier the same {one} brought {_money(year.iloc[0], currency)}; "
+                f" A year earlier the same {one} brought {money(year.iloc[0], currency)}; "
                 "use that as a sense check."
             )
     else:

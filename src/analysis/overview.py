@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.data import Transactions
+from analysis.text import amount
 
 
 def cleaning_table(tx: Transactions) -> pd.DataFrame:
@@ -134,7 +135,8 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
         else (f" {month.index[-1]} is still running at the cutoff: shown hatched, not as a drop.")
     )
     return (
-        f"The strongest month was **{best}** ({currency}{complete.loc[best, 'revenue']:,.0f}). "
-        f"The last complete month, {last}, brought {currency}{complete.loc[last, 'revenue']:,.0f} "
+        f"The strongest month was **{best}** ({amount(complete.loc[best, 'revenue'], currency)}). "
+        f"The last complete month, {last}, brought "
+        f"{amount(complete.loc[last, 'revenue'], currency)} "
         f"from {complete.loc[last, 'customers']:,} customers, **{change:+.0%}** on {prev}.{partial}"
     )

@@ -56,6 +56,8 @@ import numpy as np
 import pandas as pd
 
 from analysis.config import NOTEBOOKS_DIR
+from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
+from analysis.text import md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -131,45 +133,6 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
 
 
 # --------------------------------------------------------------------------- safe text
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
-
-
-class NotApplicable(ValueError):
-    """An analysis that cannot run on this data (no repeat buyers, history too short ...).
-
-    Raise it with a reason in words. In a notebook it stops execution and shows the
-    reason as a note instead of a traceback; the runner reports the notebook as
-    "not applicable" (not as a failure: the run still exits 0) and its HTML keeps
-    every section up to that point. It is a ``ValueError``, so library callers
-    that catch ``ValueError`` keep working.
-    """
-
-    def _render_traceback_(self):  # IPython's hook: what to show instead of a traceback
-        from IPython.display import Markdown, display
-
-        display(Markdown(f"> **This analysis cannot run on this data.** {md_text(self)}"))
-        return [f"{NOT_APPLICABLE}: the analysis stops here (reason above)."]
-
-
-NOT_APPLICABLE = "NotApplicable"
-
-
-def is_not_applicable(error: str | None) -> bool:
-    """Whether a notebook's error line (from :func:`execute_notebook`) is a NotApplicable."""
-    return bool(error) and error.startswith(f"{NOT_APPLICABLE}:")
-
-
-def md_text(value) -> str:
-    """Text from the data made safe to put inside ``Markdown(...)``.
-
-    HTML is escaped (``<script>`` shows as text) and Markdown markup characters
-    are backslash-escaped (a product called ``*NEW*`` does not turn bold).
-
-    >>> print(md_text("<b>*NEW*</b>"))
-    &lt;b&gt;\\*NEW\\*&lt;/b&gt;
-    """
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
 
 
 def style_table(

@@ -43,6 +43,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.text import amount
+
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
 # default partitions the R x F grid as the classic RFM map does and uses M to tell the
@@ -279,7 +281,7 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
     return (
         f"**{best}** are {table.loc[best, 'customer_share']:.0%} of customers but bring "
         f"**{table.loc[best, 'revenue_share']:.0%} of revenue** "
-        f"({currency}{table.loc[best, 'revenue_per_customer']:,.0f} per customer). "
+        f"({amount(table.loc[best, 'revenue_per_customer'], currency)} per customer). "
         f"The largest group is **{biggest}** "
         f"({table.loc[biggest, 'customer_share']:.0%} of customers, "
         f"{table.loc[biggest, 'revenue_share']:.0%} of revenue).{risk_text}"
@@ -387,7 +389,7 @@ def tier_takeaway(table: pd.DataFrame, gini_value: float, currency: str = "") ->
     high = table.loc["high"]
     return (
         f"The top **{high['customer_share']:.0%} of customers** "
-        f"({high['customers']:,.0f}, each with at least {currency}{high['min_revenue']:,.0f}) "
+        f"({high['customers']:,.0f}, each with at least {amount(high['min_revenue'], currency)}) "
         f"make **{high['revenue_share']:.0%} of revenue**; the low tier "
         f"({table.loc['low', 'customer_share']:.0%} of customers) makes "
         f"{table.loc['low', 'revenue_share']:.0%}. Gini = **{gini_value:.2f}** "
@@ -1131,8 +1133,8 @@ def findings(
     if len(lapsing) and lapsing["customers"].sum() > 0:
         items.append(
             f"{lapsing['customers'].sum():,.0f} formerly frequent buyers are slipping "
-            f"({' and '.join(lapsing.index)}), worth {currency}"
-            f"{lapsing['revenue'].sum():,.0f} to date."
+            f"({' and '.join(lapsing.index)}), worth "
+            f"{amount(lapsing['revenue'].sum(), currency)} to date."
         )
     if not np.isnan(migrated):
         items.append(

@@ -1,0 +1,39 @@
+"""The errors every layer raises, and how a notebook shows them.
+
+Nothing here knows about the report runner: analysis modules raise these, the runner
+and the CLI recognise them.
+"""
+
+from __future__ import annotations
+
+#: The first word of a notebook's error line when the analysis did not apply.
+NOT_APPLICABLE = "NotApplicable"
+
+
+class DataError(ValueError):
+    """A problem with the user's data, phrased as one line that says how to fix it."""
+
+
+class NotApplicable(ValueError):
+    """An analysis that cannot run on this data (no repeat buyers, history too short ...).
+
+    Raise it with a reason in words. In a notebook it stops execution and shows the
+    reason as a note instead of a traceback; the runner reports the notebook as
+    "not applicable" (not as a failure: the run still exits 0) and its HTML keeps
+    every section up to that point. It is a ``ValueError``, so library callers
+    that catch ``ValueError`` keep working.
+    """
+
+    def _render_traceback_(self):  # IPython's hook: what to show instead of a traceback
+        from IPython.display import Markdown, display
+
+        from analysis.text import md_text, tr
+
+        lead = tr("This analysis cannot run on this data.")
+        display(Markdown(f"> **{lead}** {md_text(self)}"))
+        return [f"{NOT_APPLICABLE}: the analysis stops here (reason above)."]
+
+
+def is_not_applicable(error: str | None) -> bool:
+    """Whether a notebook's error line (from the runner) is a :class:`NotApplicable`."""
+    return bool(error) and error.startswith(f"{NOT_APPLICABLE}:")

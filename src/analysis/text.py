@@ -1,0 +1,99 @@
+"""What readers see: money, percentages, text from the data made safe, and translation.
+
+Every sentence a notebook shows goes through these helpers, so that amounts look the same
+in every report, a ``$`` never turns Markdown into maths, and text from the user's file
+(product names, comments) cannot inject markup. :func:`tr` is the translation hook: it
+returns the message in the report's language when a catalogue holds it, else the English.
+Nothing here knows about the report runner.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+# Characters that change the meaning of inline Markdown (or start maths in JupyterLab);
+# others such as ``(``, ``-`` and ``+`` are harmless inside a sentence and left alone.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
+
+#: Report language; set once per notebook by :func:`set_language`.
+_LANGUAGE = "en"
+#: message catalogues: language -> English text -> translation (filled by the localisation work)
+CATALOGUES: dict[str, dict[str, str]] = {"en": {}}
+
+
+def md_text(value) -> str:
+    """Text from the data made safe to put inside ``Markdown(...)``.
+
+    HTML is escaped (``<script>`` shows as text) and inline Markdown markup is
+    backslash-escaped (a product called ``*NEW*`` does not turn bold, ``$5`` is not maths).
+
+    >>> print(md_text("<b>*NEW*</b> (2-pack)"))
+    &lt;b&gt;\\*NEW\\*&lt;/b&gt; (2-pack)
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(value), quote=False))
+
+
+def currency_md(currency: str) -> str:
+    """A currency symbol ready for Markdown (``$`` escaped so it does not start maths)."""
+    return currency.replace("$", "\\$")
+
+
+def money(value: float, currency: str = "", compact: bool = True, decimals: int = 0) -> str:
+    """An amount for a sentence in Markdown.
+
+    Parameters
+    ----------
+    value : float
+        The amount; NaN gives "n/a".
+    currency : str
+        Symbol put before the number (``£``, ``$``, ``R$``); ``$`` is escaped.
+    compact : bool
+        1.23M / 45k for large amounts (sentences); False writes every digit (12,345).
+    decimals : int
+        Decimals when the amount is written in full.
+
+    >>> money(1_234_567, "£"), money(12_345, "$"), money(12.5, "£", compact=False, decimals=2)
+    ('£1.23M', '\\\\$12k', '£12.50')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    symbol = currency_md(currency)
+    sign = "-" if value < 0 else ""
+    value = abs(float(value))
+    if compact and value >= 1e6:
+        return f"{sign}{symbol}{value / 1e6:.2f}M"
+    if compact and value >= 1e4:
+        return f"{sign}{symbol}{value / 1e3:.0f}k"
+    return f"{sign}{symbol}{value:,.{decimals}f}"
+
+
+def amount(value: float, currency: str = "", decimals: int = 0) -> str:
+    """An amount written in full for a sentence (``£12,345``); see :func:`money`."""
+    return money(value, currency, compact=False, decimals=decimals)
+
+
+def pct(value: float, decimals: int = 0) -> str:
+    """A share as a percentage (0.123 -> '12%'); NaN gives "n/a"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:.{decimals}%}"
+
+
+def set_language(lang: str) -> None:
+    """Choose the report language for :func:`tr` (``en`` default; unknown -> English)."""
+    global _LANGUAGE
+    _LANGUAGE = lang if lang in CATALOGUES else "en"
+
+
+def tr(message: str, **values) -> str:
+    """The translation hook: ``message`` in the report's language, formatted with ``values``.
+
+    A message missing from the catalogue falls back to English.
+
+    >>> tr("{n} customers", n=3)
+    '3 customers'
+    """
+    text = CATALOGUES.get(_LANGUAGE, {}).get(message, message)
+    return text.format(**values) if values else text
