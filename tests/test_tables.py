@@ -125,7 +125,7 @@ def test_duplicates_option_is_checked_in_one_place():
 def test_events_file_given_as_feedback_names_the_right_flag(tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("customer_id,event_time,event\n1,2024-01-01,view\n")
-    with pytest.raises(DataError, match="looks like events data: pass it with --events"):
+    with pytest.raises(DataError, match="if it is events data pass it with --events"):
         load_table("feedback", path)
 
 

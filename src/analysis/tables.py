@@ -19,90 +19,20 @@ import pandas as pd
 
 from analysis import data as _data
 from analysis.builtins import read_builtin
-from analysis.cleaning import Context, LogRow, Option, check_options, dropped, log_frame, run_steps
+from analysis.cleaning import (
+    Context,
+    LogRow,
+    Option,
+    check_options,
+    dropped,
+    log_frame,
+    map_columns,
+    run_steps,
+    step_duplicates,
+    step_read,
+)
 from analysis.errors import DataError
-
-TABLES = ("customers", "events", "feedback", "tickets")
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A table's canonical columns: which are required, and each one's kind.
-
-    ``kinds`` values: ``id`` (stripped string, ``12.0`` is ``12``), ``date``
-    (naive datetime), ``float``, ``text`` (stripped string). ``one_of``: at least
-    one of these columns must exist. ``date``: the column the cutoff applies to.
-    """
-
-    name: str
-    required: tuple[str, ...]
-    kinds: Mapping[str, str]
-    date: str | None
-    one_of: tuple[str, ...] = ()
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.kinds)
-
-
-SCHEMAS: dict[str, Schema] = {
-    "customers": Schema(
-        "customers",
-        ("customer_id",),
-        {
-            "customer_id": "id",
-            "signup_date": "date",
-            "region": "text",
-            "city": "text",
-            "channel": "text",
-        },
-        date="signup_date",
-    ),
-    "events": Schema(
-        "events",
-        ("customer_id", "event_time", "event"),
-        {
-            "customer_id": "id",
-            "event_time": "date",
-            "event": "text",
-            "product_id": "id",
-            "category": "text",
-            "channel": "text",
-            "session_id": "id",
-        },
-        date="event_time",
-    ),
-    "feedback": Schema(
-        "feedback",
-        ("response_date",),
-        {
-            "response_id": "id",
-            "response_date": "date",
-            "score": "float",
-            "comment": "text",
-            "customer_id": "id",
-            "order_id": "id",
-            "channel": "text",
-            "touchpoint": "text",
-        },
-        date="response_date",
-        one_of=("score", "comment"),
-    ),
-    "tickets": Schema(
-        "tickets",
-        ("customer_id", "opened_at"),
-        {
-            "customer_id": "id",
-            "opened_at": "date",
-            "closed_at": "date",
-            "channel": "text",
-            "category": "text",
-            "status": "text",
-            "rating": "float",
-        },
-        date="opened_at",
-    ),
-}
+from analysis.schemas import SCHEMAS, TABLES
 
 #: Feedback scales: name -> (lowest, highest score). Inferred from the values unless
 #: the option ``scale`` names one (or gives ``"MIN-MAX"``).
@@ -288,91 +218,12 @@ def split_columns(columns: Mapping[str, str] | None) -> dict[str, dict[str, str]
     return out
 
 
-def _guess_table(columns: set[str]) -> str | None:
-    """The table whose required columns a frame (already normalised names) has."""
-    by_size = sorted(SCHEMAS.values(), key=lambda s: -len(s.required + s.one_of))
-    for schema in by_size:
-        name = schema.name
-        if set(schema.required) <= columns and (not schema.one_of or columns & set(schema.one_of)):
-            return name
-    if set(_data.REQUIRED) <= columns:
-        return "transactions"
-    return None
-
-
-def map_table_columns(
-    raw: pd.DataFrame, columns: Mapping[str, str], schema: Schema, source: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rename the user's columns to ``schema``'s canonical names; notes on what matched.
-
-    A mapped source column may serve one canonical column; columns already named
-    canonically (case and separators ignored) need no entry.
-
-    Raises
-    ------
-    DataError
-        For a mapped column that does not exist, or a missing required one (the
-        message says which other table the file looks like, when it does).
-    """
-    available = ", ".join(map(str, raw.columns[:30]))
-    rename: dict[str, str] = {}
-    for canonical, src in columns.items():
-        if src not in raw.columns:
-            raise DataError(
-                f"column '{src}' (for {schema.name}.{canonical}) not found in {source}; "
-                f"available: {available}; pass --column {schema.name}.{canonical}=<name>"
-            )
-        rename[src] = canonical
-    notes = []
-    by_norm = {_data._normalise_name(c): c for c in raw.columns if c not in rename}
-    for canonical in schema.columns:
-        if canonical in rename.values():
-            continue
-        match = by_norm.get(canonical)
-        if match is not None:
-            rename[match] = canonical
-            if match != canonical:
-                notes.append(f"column '{match}' used as {canonical}")
-    clashes = [c for c in raw.columns if c not in rename and c in rename.values()]
-    frame = raw.drop(columns=clashes).rename(columns=rename)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    missing = [c for c in schema.required if c not in frame.columns]
-    if schema.one_of and not set(schema.one_of) & set(frame.columns):
-        missing.append(" or ".join(schema.one_of))
-    if missing:
-        col = missing[0]
-        looks = _guess_table({_data._normalise_name(c) for c in raw.columns})
-        if looks and looks != schema.name:
-            flag = "--data" if looks == "transactions" else f"--{looks}"
-            fix = f"it looks like {looks} data: pass it with {flag}"
-        else:
-            fix = f"pass --column {schema.name}.{col.split(' or ')[0]}=<name>"
-        raise DataError(
-            f"required column '{col}' of the {schema.name} table not found in {source}; "
-            f"available: {available}; {fix}"
-        )
-    return frame, notes
-
-
 # --------------------------------------------------------------------------- steps
-
-
-def _step_read(frame: pd.DataFrame, ctx: Context):
-    if frame.empty:
-        raise DataError(f"{ctx.source} has a header but no rows; export the {ctx.table} again")
-    return frame, ("rows read", len(frame), f"from {ctx.source}")
-
-
-def _step_duplicates(frame: pd.DataFrame, ctx: Context):
-    dup = frame.duplicated()
-    if ctx.options["duplicates"] == "keep":
-        return frame, ("exact duplicate rows kept", 0, f"{int(dup.sum())} rows")
-    return dropped(frame, dup, "exact duplicate rows", "identical in every column")
 
 
 def _step_columns(frame: pd.DataFrame, ctx: Context):
     schema = SCHEMAS[ctx.table]
-    frame, notes = map_table_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
+    frame, notes = map_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
     rows: list[LogRow] = [("column matched", 0, note) for note in notes]
     pii = _data.personal_columns(frame, schema.columns)
     if pii:
@@ -647,7 +498,7 @@ def _step_finish(frame: pd.DataFrame, ctx: Context):
     return frame, ("rows kept", len(frame), note)
 
 
-_HEAD = (_step_read, _step_duplicates, _step_columns, _step_types, _step_required)
+_HEAD = (step_read, step_duplicates, _step_columns, _step_types, _step_required)
 _TAIL = (_step_far_dates, _step_as_of)
 PIPELINES = {
     "customers": (*_HEAD, _step_repeated_customers, *_TAIL, _step_finish),
@@ -698,7 +549,7 @@ def clean_table(
     opts = check_options(options, OPTIONS[name], f"the {name} table")
     columns = dict(columns or {})
     ctx = Context(source=source, options=opts, table=name, as_of=_cutoff(as_of))
-    ctx.info["columns"] = columns
+    ctx.info.update(columns=columns, label=f"the {name} table")
     ctx.info["score_source"] = columns.get("score", "")
     frame, rows = run_steps(raw, PIPELINES[name], ctx)
     ctx.info.pop("score_source", None)
