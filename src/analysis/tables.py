@@ -32,6 +32,7 @@ from analysis.cleaning import (
     step_read,
 )
 from analysis.errors import DataError
+from analysis.privacy import drop_personal
 from analysis.schemas import SCHEMAS, TABLES
 
 #: Feedback scales: name -> (lowest, highest score). Inferred from the values unless
@@ -225,10 +226,9 @@ def _step_columns(frame: pd.DataFrame, ctx: Context):
     schema = SCHEMAS[ctx.table]
     frame, notes = map_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
     rows: list[LogRow] = [("column matched", 0, note) for note in notes]
-    pii = _data.personal_columns(frame, schema.columns)
+    frame, pii = drop_personal(frame, keep=schema.columns)
     if pii:
-        frame = frame.drop(columns=pii)
-        rows.append(("personal-data columns removed", 0, ", ".join(map(str, pii))))
+        rows.append(("personal-data columns removed", 0, pii))
     ctx.available = [c for c in schema.columns if c in frame.columns]
     return frame.copy(), rows
 
