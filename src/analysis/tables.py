@@ -85,6 +85,8 @@ OPTIONS: dict[str, dict[str, Option]] = {
     "tickets": dict(_COMMON_OPTIONS),
 }
 READ_OPTIONS = ("sep", "encoding", "sheet")
+#: Below this many rows no date is called far from the rest (one row in two is no outlier).
+FAR_DATES_MIN_ROWS = 100
 
 
 @dataclass
@@ -317,7 +319,7 @@ def _raise_empty(ctx: Context, col: str, rows: list[LogRow]) -> None:
 
 def _step_far_dates(frame: pd.DataFrame, ctx: Context):
     col = SCHEMAS[ctx.table].date
-    if col not in frame.columns:
+    if col not in frame.columns or len(frame) < FAR_DATES_MIN_ROWS:
         return frame, None
     dates = frame[col]
     known = dates.notna()
@@ -488,7 +490,12 @@ def _step_ticket_times(frame: pd.DataFrame, ctx: Context):
 
 def _step_finish(frame: pd.DataFrame, ctx: Context):
     if frame.empty:
-        raise DataError(f"no usable rows left in {ctx.source} ({ctx.table}) after cleaning")
+        removed = "; ".join(f"{step}: {-n:,}" for step, n, _ in ctx.log if n < 0)
+        hint = " choose a later --as-of;" if "after as_of" in removed else ""
+        raise DataError(
+            f"no usable rows left in {ctx.source} ({ctx.table}) after cleaning ({removed});"
+            f"{hint} see data/README.md for the {ctx.table} table"
+        )
     lead = [c for c in SCHEMAS[ctx.table].columns if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
     date = SCHEMAS[ctx.table].date
@@ -596,10 +603,11 @@ def load_table(name: str, source, columns=None, as_of=None, **options) -> Table:
     if text.startswith(_data.QUERY_PREFIXES):
         raw = _data.read_query(text)
     else:
-        if not Path(text).exists() and not re.search(r"[/\\.]", text):
+        if not Path(text).expanduser().exists():
             known = ", ".join(TABLE_BUILTINS[name]) or "none"
             raise DataError(
-                f"{name} '{text}' is neither a file nor a built-in {name} table ({known})"
+                f"{name} '{text}' is neither a file nor a built-in {name} table ({known}); "
+                f"check the path given to --{name}"
             )
         raw = _data.read_table(text, **read_opts)
     return clean_table(name, raw, columns, as_of, source=text, **options)
