@@ -791,7 +791,7 @@ def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig, jobs):
     )
     try:
         deadline = time.time() + 90
-        while not list(out.glob(".staging-*/started-B")):
+        while not list(out.glob(".staging-*/**/started-B")):
             assert proc.poll() is None and time.time() < deadline, proc.communicate()
             time.sleep(0.2)
         time.sleep(0.5)  # mid-render: a kernel is sleeping inside a notebook
@@ -884,13 +884,98 @@ def test_backfill_one_report_per_month_end_skips_existing(tmp_path):
 
     before = snapshot(out / "2011-10-31")
     code, stdout, err, _ = cli(args)
-    assert code == 0 and stdout.count("skipped") == 3
+    assert code == 0 and stdout.count("report complete, skipped") == 3
     assert snapshot(out / "2011-10-31") == before
     code, stdout, err, _ = cli(
         [*args[:-6], "--from", "2011-10", "--to", "2011-10", "--force", "--param", "tag=B"]
     )
     assert code == 0, err
     assert json.loads((out / "2011-10-31" / "metrics.json").read_text())["fine"]["tag"] == "B"
+
+
+EXPORT_BODY = """from analysis import report
+report.record_metrics("{name}", {{"tag": tag, "rows": 3}}, output_dir)
+for filename in {exports}:
+    out = report.export_path(output_dir, filename)
+    if out:
+        out.write_text(tag + ",{name}\\n")"""
+
+
+def _set_of_notebooks(folder: Path, exports: dict[str, list[str]]) -> None:
+    for i, (name, files) in enumerate(exports.items()):
+        make_notebook(folder, f"{i:02d}_{name}", EXPORT_BODY.format(name=name, exports=files))
+
+
+@pytest.mark.slow
+def test_rendering_one_notebook_again_keeps_every_other_report_unchanged(tmp_path):
+    """Issue 20: ``--notebooks first --force`` used to delete the period's other reports."""
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    _set_of_notebooks(nbs, {"first": ["a.csv", "old.csv"], "second": ["b.csv"], "third": []})
+    base = ["report", "--data", "online_retail_sample", "--notebooks-dir", nbs, "--out", out]
+    code, _, err, _ = cli([*base, "--jobs", "2"])
+    assert code == 0, err
+    period = out / "2011-12-09"
+    before = snapshot(period)
+    assert {"00_first.html", "01_second.html", "02_third.html", "b.csv", "old.csv"} <= set(before)
+    # the first notebook changes: it no longer writes old.csv, and is rendered alone
+    _set_of_notebooks(nbs, {"first": ["a.csv"], "second": ["b.csv"], "third": []})
+    code, _, err, _ = cli([*base, "--notebooks", "first", "--force", "--param", "tag=B"])
+    assert code == 0, err
+    after = snapshot(period)
+    others = [f for f in before if not f.startswith("00_first") and f not in _RECORDS]
+    assert {f: after.get(f) for f in others if f not in ("a.csv", "old.csv")} == {
+        f: before[f] for f in others if f not in ("a.csv", "old.csv")
+    }  # byte-identical
+    assert (period / "a.csv").read_text() == "B,first\n" and "old.csv" not in after
+    metrics = json.loads((period / "metrics.json").read_text())
+    assert metrics["first"]["tag"] == "B" and metrics["second"]["tag"] == "A"
+    assert metrics["third"] == {"tag": "A", "rows": 3}
+    run = json.loads((period / "run.json").read_text())
+    assert list(run["notebooks"]) == ["first", "second", "third"]
+    assert run["notebooks"]["second"]["files"] == ["01_second.ipynb", "01_second.html", "b.csv"]
+    index = (out / "index.html").read_text()
+    assert all(f"2011-12-09/0{i}_{n}.html" in index for i, n in enumerate(["first", "second"]))
+    assert leftovers(out) == []
+
+
+_RECORDS = ("metrics.json", "run.json")
+
+
+@pytest.mark.slow
+def test_backfill_completes_partial_periods_and_keeps_other_data_apart(tmp_path):
+    """A period holding one notebook is completed (not skipped); a period rendered from
+    another data source is neither skipped nor mixed: it gets its own folder."""
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    _set_of_notebooks(nbs, {"first": ["a.csv"], "second": ["b.csv"]})
+    base = ["report", "--notebooks-dir", nbs, "--out", out]
+    code, _, err, _ = cli([*base, "--data", "online_retail", "--as-of", "2011-11-30"])
+    assert code == 0, err
+    built_in = snapshot(out / "2011-11-30")
+    sample = ["--data", "online_retail_sample", "--from", "2011-11", "--to", "2011-12"]
+    code, _, err, _ = cli([*base, *sample, "--notebooks", "first"])
+    assert code == 0, err
+    code, stdout, err, _ = cli([*base, *sample])
+    assert code == 0, err
+    assert "1 of 2 notebooks already rendered" in stdout and "skipped" not in stdout
+    assert snapshot(out / "2011-11-30") == built_in  # the built-in's report is untouched
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[0] != ".")
+    (keyed,) = [f for f in folders if f.startswith("2011-11-30_")]
+    assert keyed.startswith("2011-11-30_online-retail-sample-") and "2011-12-09" in folders
+    for folder in (keyed, "2011-12-09"):
+        run = json.loads((out / folder / "run.json").read_text())
+        assert run["source"] == {"data": "online_retail_sample"}
+        assert {n: s["status"] for n, s in run["notebooks"].items()} == {
+            "first": "ok",
+            "second": "ok",
+        }
+    code, stdout, err, _ = cli([*base, *sample])
+    assert code == 0 and stdout.count("report complete, skipped") == 2, stdout
+    index = (out / "index.html").read_text()
+    assert (
+        "Headline metrics: online_retail_sample" in index
+        and "Headline metrics: online_retail<" in index
+    )
+    assert f"{keyed}/00_first.html" in index
 
 
 def test_period_ends_and_backfill_usage_errors():

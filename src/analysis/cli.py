@@ -260,8 +260,26 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed pages otherwise
 
 
+def _to_render(out: Path, period: str, params: dict, notebooks: list[Path]) -> list[Path]:
+    """Back-fill: the notebooks a period's report still lacks (absent, failed, other data)."""
+    from analysis.report import data_source, missing_notebooks, short_name
+
+    names = [short_name(p) for p in notebooks]
+    missing = missing_notebooks(out, period, data_source(params), names)
+    if missing and len(missing) < len(names):
+        print(f"{period}: {len(names) - len(missing)} of {len(names)} notebooks already rendered")
+    return [p for p in notebooks if short_name(p) in missing]
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import build_index, notebook_parameters, notebook_paths, render_period
+    from analysis.report import (
+        build_index,
+        data_source,
+        notebook_parameters,
+        notebook_paths,
+        period_folder,
+        render_period,
+    )
 
     folder = Path(args.notebooks_dir).expanduser().resolve()
     if not folder.is_dir():
@@ -326,15 +344,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         _release_memory()
     failed = []
     for period in periods:
-        if backfill and (out / period / "metrics.json").exists() and not args.force:
-            print(f"{period}: report exists, skipped (--force to render it again)")
+        chosen = (
+            notebooks if args.force or not backfill else _to_render(out, period, params, notebooks)
+        )
+        if not chosen:
+            print(f"{period}: report complete, skipped (--force to render it again)")
             continue
-        print(f"rendering {len(notebooks)} notebook(s) into {out / period} with {args.jobs} job(s)")
+        folder = period_folder(out, period, data_source(params))
+        print(f"rendering {len(chosen)} notebook(s) into {folder} with {args.jobs} job(s)")
         result = render_period(
             params,
             period,
             out,
-            notebooks,
+            chosen,
             jobs=args.jobs,
             no_input=args.no_input,
             timeout=args.timeout,
