@@ -12,6 +12,7 @@ from conftest import SHARED, run_notebook
 
 from analysis import clv
 from analysis.cli import main
+from analysis.errors import NotApplicable
 from analysis.summary import calibration_holdout, customer_summary
 
 CAL_END, OBS_END = "1997-09-30", "1998-06-30"
@@ -187,8 +188,9 @@ def test_too_few_repeat_buyers_is_a_model_fit_error():
 def test_windows_reject_a_holdout_longer_than_the_data():
     win = clv.windows("1997-01-01", "1998-06-30", 273)
     assert win["calibration_end"] == pd.Timestamp(CAL_END)
-    with pytest.raises(ValueError, match="holdout_days"):
-        clv.windows("1998-01-01", "1998-06-30", 400)
+    with pytest.raises(NotApplicable, match="--param holdout_days=60 ") as caught:
+        clv.windows("1998-01-01", "1998-06-30", 400)  # 180 days of history
+    assert "holdout_days" not in caught.value.reason  # the reader's sentence is in words
 
 
 def test_discounting_matches_the_monthly_sum(compared, calibration):

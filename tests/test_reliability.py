@@ -1239,6 +1239,43 @@ def test_same_inputs_give_identical_metrics(shared):
     assert {k: first[k] for k in second} == second
 
 
+@pytest.mark.slow
+def test_one_notebook_again_with_force_leaves_every_other_report_and_export_unchanged(
+    shared, tmp_path
+):
+    """Issue 20 on the real notebooks: every notebook rendered for a period, then
+    ``--notebooks overview --force``: the other reports and their exports
+    (segments.csv, churn_risk.csv ...) are byte-identical, and so are their metrics."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(shared["root"] / "out", out)
+    period = out / shared["period"].name
+    before = snapshot(period)
+    exports = [f for f in before if f.endswith(".csv")]
+    assert {"segments.csv", "churn_risk.csv"} <= set(exports)
+    args = list(shared["args"])
+    args[args.index("--out") + 1] = out
+    os.environ["ANALYSIS_ID_KEY"] = KEY
+    try:
+        code, _, err, _ = cli([*args, "--notebooks", "overview", "--force", "--no-input"])
+    finally:
+        os.environ.pop("ANALYSIS_ID_KEY", None)
+    assert code == 0, err
+    after = snapshot(period)
+    kept = [f for f in before if not f.startswith("00_overview") and f not in _RECORDS]
+    assert len(kept) >= 2 * (len(report.notebook_paths()) - 1) + len(exports)
+    assert {f: after.get(f) for f in kept} == {f: before[f] for f in kept}
+    assert after["00_overview.html"] != before["00_overview.html"]  # rendered again
+    old = json.loads((shared["period"] / "metrics.json").read_text())
+    new = json.loads((period / "metrics.json").read_text())
+    assert {k: v for k, v in new.items() if k != "overview"} == {
+        k: v for k, v in old.items() if k != "overview"
+    }
+    run = json.loads((period / "run.json").read_text())
+    assert len(run["notebooks"]) == len(report.notebook_paths())
+
+
 # --------------------------------------------------------------------------- helpers
 
 

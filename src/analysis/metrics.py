@@ -212,4 +212,3 @@ def headline(notebook: str, metrics: Mapping, currency: str = ""):
         label = md_text(metric_info(key).label)
         rows.append(f"| {label} | {format_value(key, value, currency).replace('|', '/')} |")
     return Markdown("\n".join(rows))
-

@@ -59,7 +59,7 @@ import pandas as pd
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import change_class, flatten, headline, metric_info
-from analysis.text import md_text  # noqa: F401  (notebooks: report.md_text)
+from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -204,6 +204,23 @@ def defuse_html(text: str) -> str:
     return _JS_URL.sub(r"\1\2blocked:", text)
 
 
+_ANALYST_ONLY = re.compile(rf'\s?<span class="{ANALYST_ONLY}">.*?</span>', re.DOTALL)
+
+
+def _drop_analyst_text(nb) -> None:
+    """Remove :func:`analysis.text.for_analyst` advice from a business reader's report."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _ANALYST_ONLY.sub("", cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in ("text/html", "text/markdown"):
+                if mime in data:
+                    value = data[mime]
+                    joined = "".join(value) if isinstance(value, list) else value
+                    data[mime] = _ANALYST_ONLY.sub("", joined)
+
+
 def _defuse_outputs(nb) -> None:
     """Apply :func:`defuse_html` to every HTML / Markdown output of a notebook, in place."""
     for cell in nb.cells:
@@ -324,6 +341,8 @@ def export_html(
         # papermill's red "An Exception was encountered" banners: the note says it better
         banner = "papermill-error-cell-tag"
         nb.cells = [c for c in nb.cells if banner not in c.metadata.get("tags", [])]
+    if no_input:  # business readers: takeaways in words, no parameter names or options
+        _drop_analyst_text(nb)
     _defuse_outputs(nb)
     exporter = HTMLExporter(
         template_name="lab",

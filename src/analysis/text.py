@@ -81,6 +81,24 @@ def pct(value: float, decimals: int = 0) -> str:
     return f"{value:.{decimals}%}"
 
 
+#: HTML class of text meant for the analyst only; a report rendered for business
+#: readers (``analysis report --no-input``) leaves it out.
+ANALYST_ONLY = "analyst-only"
+
+
+def for_analyst(text: str) -> str:
+    """Advice for the analyst (parameter names, command-line options) inside Markdown.
+
+    JupyterLab and reports with code show it; reports for business readers
+    (``--no-input``) drop it, so that their takeaways speak in words only. Keep the
+    sentence around it complete without it.
+
+    >>> for_analyst("Pass `--param holdout_days=60`.")
+    '<span class="analyst-only">Pass `--param holdout_days=60`.</span>'
+    """
+    return f'<span class="{ANALYST_ONLY}">{text}</span>'
+
+
 def set_language(lang: str) -> None:
     """Choose the report language for :func:`tr` (``en`` default; unknown -> English)."""
     global _LANGUAGE
