@@ -609,8 +609,18 @@ def test_excel_and_parquet_inputs(tmp_path):
         ),
         (["report", "--data", "{good}", "--notebooks", "nosuch"], "choose from"),
         (["report", "--data", "{good}", "--param", "no_such_param=3"], "not a parameter"),
+        (["report", "--data", "{good}", "--param", "holdout_day=3"], "did you mean holdout_days?"),
+        (["report", "--data", "{good}", "--param", "holdout"], "e.g. --param holdout_days=60"),
     ],
-    ids=["missing_column", "empty_file", "report_bad_as_of", "unknown_notebook", "unknown_param"],
+    ids=[
+        "missing_column",
+        "empty_file",
+        "report_bad_as_of",
+        "unknown_notebook",
+        "unknown_param",
+        "param_typo",
+        "param_not_key_value",
+    ],
 )
 def test_true_exit_code_and_no_traceback_from_the_console_script(tmp_path, args, expected):
     files = {"missing": tmp_path / "m.csv", "empty": tmp_path / "e.csv", "good": tmp_path / "g.csv"}
@@ -623,6 +633,19 @@ def test_true_exit_code_and_no_traceback_from_the_console_script(tmp_path, args,
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``analysis validate ... | head -1`` printed "error: BrokenPipeError"."""
+    proc = subprocess.run(
+        f"'{ANALYSIS}' validate --data online_retail_sample | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("online_retail_sample: 31,583 rows read")
+    assert proc.stdout.count("\n") == 1 and proc.stderr == ""
 
 
 # one_day_history is also "every customer a one-time buyer"
@@ -684,6 +707,32 @@ def test_every_notebook_survives_a_log_without_repeat_buyers(tmp_path):
     for name in stopped:
         (page,) = run_file.parent.glob(f"*_{name}.html")
         assert "This analysis cannot run on this data." in page.read_text()
+
+
+def test_churn_models_fit_on_a_short_history_with_sparse_features():
+    """Issue 20: churn for 2011-04-30 on the sample crashed with "window shape cannot be
+    larger than input array shape": 69 customers at the training cutoff, the spread of
+    gaps known for 5 of them, so a calibration fold held none. Same shape here."""
+    from analysis import churn
+
+    rng = np.random.default_rng(0)
+    n = 69
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.integers(0, 150, n).astype(float),
+            "orders": rng.integers(1, 8, n).astype(float),
+            "revenue": rng.gamma(2, 100, n),
+        }
+    )
+    X["gap_std"] = np.nan
+    X.loc[rng.choice(n, 5, replace=False), "gap_std"] = rng.gamma(2, 5, 5)
+    y = pd.Series((X["recency_days"] + rng.normal(0, 40, n) > 60).astype(int))
+    assert y.value_counts().to_dict() == {1: 38, 0: 31}  # the sample that day: 39 and 30
+    for seed in range(5):  # seed 2 crashed before the fix
+        fit = churn.fit_models(X, y, seed=seed)
+        assert fit.features == ["recency_days", "orders", "revenue"] and fit.chosen
+        p = churn.predict(fit.models[fit.chosen], X, fit.features)
+        assert len(p) == n and np.isfinite(p).all()
 
 
 # --------------------------------------------------------------------------- 2. faults

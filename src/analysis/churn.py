@@ -511,6 +511,12 @@ def fit_models(
         return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
+    # Short histories leave features known for a handful of customers (the spread of
+    # gaps needs three purchase days): a calibration fold may then hold none of them,
+    # which crashed the gradient boosting's binning. They carry no signal to fit anyway.
+    X = X.loc[:, (X.notna().sum() >= min_per_class) & (X.nunique() > 1)]
+    if X.shape[1] == 0:
+        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )

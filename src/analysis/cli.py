@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import difflib
 import gc
 import json
+import os
 import re
 import sys
 import time
@@ -96,11 +98,11 @@ def _parse_value(text: str):
         return text
 
 
-def _parse_params(items: list[str] | None) -> dict:
+def _parse_params(items: list[str] | None, example: str = "holdout_days=60") -> dict:
     params = {}
     for item in items or []:
         if "=" not in item:
-            raise UsageError(f"--param '{item}' is not KEY=VALUE, e.g. --param horizon_days=365")
+            raise UsageError(f"--param '{item}' is not KEY=VALUE, e.g. --param {example}")
         key, value = item.split("=", 1)
         if not key.strip().isidentifier():
             raise UsageError(f"--param name '{key}' is not a valid parameter name")
@@ -220,6 +222,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_params(items: list[str] | None, declared: set[str]) -> dict:
+    """``--param`` values, refused unless a chosen notebook declares them (with a hint)."""
+    from analysis.report import COMMON_PARAMETERS, RUNNER_PARAMETERS
+
+    own = sorted(declared - set(COMMON_PARAMETERS) - set(RUNNER_PARAMETERS))
+    examples = [f"{n}={v}" for n, v in (("holdout_days", 60), ("top_n", 10)) if n in own]
+    example = (examples or [f"{n}=..." for n in own] or ["top_n=10"])[0]
+    extra = _parse_params(items, example)
+    for name in sorted(set(extra) - declared):
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(
+            f"--param {name} is not a parameter of the chosen notebooks; {hint}"
+            f"known: {', '.join(own or sorted(declared))}"
+        )
+    return extra
+
+
 def _declared(inspect, path: Path) -> set[str]:
     """A notebook's parameter names; none for an unreadable notebook (it fails alone later)."""
     try:
@@ -306,14 +326,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             id_key()  # fail now, in one line, rather than in every notebook
         except (ValueError, OSError) as err:
             raise UsageError(f"--anonymize: {err}") from None
-    extra = _parse_params(args.param)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
-    unknown = sorted(set(extra) - declared)
-    if unknown:
-        raise UsageError(
-            f"--param {unknown[0]} is not a parameter of the chosen notebooks; "
-            f"known: {', '.join(sorted(declared))}"
-        )
+    extra = _check_params(args.param, declared)
     start = time.perf_counter()
     tx, columns = _load(args)
     as_of = f"{tx.as_of:%Y-%m-%d}"
@@ -377,6 +391,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so exiting prints no second error."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -393,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the previous report (if any) is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `analysis validate ... | head -1`: the reader has all it wanted
+        _silence_stdout()
+        return 0
     except Exception as err:  # never a bare traceback for users
         if args.debug:
             raise
