@@ -253,3 +253,26 @@ def test_runner_cleans_the_log_once_and_every_notebook_reads_that_file(tmp_path)
     assert "prepared" not in run["parameters"] and run["parameters"]["data_options"] == {
         "returns": "net"
     }
+
+
+def test_business_readers_get_words_and_analysts_get_the_parameter(tmp_path):
+    """Under --no-input, advice naming parameters and options is left out of the HTML."""
+    from analysis.errors import NotApplicable
+    from analysis.report import export_html
+    from analysis.text import absent_note
+
+    error = NotApplicable("the history is too short", "pass --param holdout_days=60")
+    assert str(error) == "the history is too short; pass --param holdout_days=60"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    note = absent_note("category", "revenue by category")
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": note})]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell(f"Takeaway. {absent_note('region', 'x')}")]
+    ipynb = tmp_path / "n.ipynb"
+    nbformat.write(nb, ipynb)
+    for no_input, shown in ((True, False), (False, True)):
+        export_html(ipynb, tmp_path / "n.html", no_input=no_input)
+        page = (tmp_path / "n.html").read_text()
+        assert "No category column in this data, so there is no revenue by category" in page
+        assert "No region column" in page
+        assert ("--column category=" in page) is shown and ("--column region=" in page) is shown

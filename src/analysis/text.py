@@ -99,6 +99,19 @@ def for_analyst(text: str) -> str:
     return f'<span class="{ANALYST_ONLY}">{text}</span>'
 
 
+def absent_note(column: str, what: str) -> str:
+    """The sentence shown instead of a section whose optional column is missing.
+
+    Business readers read why the section is empty; the analyst also reads how to map
+    the column (see :func:`for_analyst`).
+    """
+    reader = tr("No {column} column in this data, so there is no {what} here.")
+    advice = tr("Map one with `--column {column}=<your column>` (or the `columns` parameter).")
+    return f"*{reader.format(column=md_text(column), what=what)}* " + for_analyst(
+        f"*{advice.format(column=column)}*"
+    )
+
+
 def set_language(lang: str) -> None:
     """Choose the report language for :func:`tr` (``en`` default; unknown -> English)."""
     global _LANGUAGE
