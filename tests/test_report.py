@@ -219,6 +219,7 @@ def test_not_applicable_stops_a_notebook_with_a_note_not_a_failure(tmp_path, cap
     assert "thin (not applicable)" in index
 
 
+@pytest.mark.slow
 def test_runner_cleans_the_log_once_and_every_notebook_reads_that_file(tmp_path):
     """The runner writes the clean log once per period; a notebook declaring ``prepared``
     gets it for exactly its own request, and the file never reaches the report."""
@@ -276,3 +277,26 @@ def test_business_readers_get_words_and_analysts_get_the_parameter(tmp_path):
         assert "No category column in this data, so there is no revenue by category" in page
         assert "No region column" in page
         assert ("--column category=" in page) is shown and ("--column region=" in page) is shown
+
+
+def test_every_test_that_runs_a_notebook_or_fits_full_data_is_marked_slow():
+    """``make test-fast`` (``-m "not slow"``) must stay fast: a test that executes a
+    notebook, renders a period, starts Spark or uses the full CDNOW log is ``slow``."""
+    import ast
+    import re
+    from pathlib import Path
+
+    heavy = re.compile(r"\b(run_notebook|execute_notebook|render_period)\(")
+    unmarked = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        source = path.read_text()
+        for node in ast.parse(source).body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            marks = " ".join(ast.get_source_segment(source, d) for d in node.decorator_list)
+            uses = {a.arg for a in node.args.args} & {"cdnow", "spark", "shared"}
+            body = ast.get_source_segment(source, node)
+            itself = node.name.endswith("_is_marked_slow")
+            if (uses or heavy.search(body)) and "slow" not in marks and not itself:
+                unmarked.append(f"{path.name}::{node.name}")
+    assert unmarked == []
