@@ -58,7 +58,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount
+from analysis.text import amount, for_analyst
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -134,8 +134,9 @@ def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None =
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
     if len(gaps) == 0:
         raise NotApplicable(
-            "no customer bought on two different days, so the purchase cycle is unknown; "
-            "set churn_window_days explicitly"
+            "no customer bought on two different days, so the purchase cycle that sets "
+            "the churn window is unknown",
+            "pass --param churn_window_days=90 (or another number of days)",
         )
     return max(1, int(np.ceil(np.quantile(gaps.to_numpy(), quantile))))
 
@@ -152,14 +153,17 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     longest = span // 3
     if longest < 7:
         raise NotApplicable(
-            f"the data cover only {span} days up to as_of; the churn design needs at least 21"
+            f"the data cover only {span} days up to {pd.Timestamp(as_of).date()}; the churn "
+            "warning needs at least 21",
+            "choose a later as_of",
         )
     if window_days <= longest:
         return int(window_days), ""
     return longest, (
         f"*The purchase cycle suggests a {window_days}-day window, but the data cover only "
-        f"{span} days before `as_of`, and the design needs three windows of history; the "
-        f"window is shortened to {longest} days (set `churn_window_days` to choose).*"
+        f"{span} days up to the report date, and the design needs three windows of history; "
+        f"the window is shortened to {longest} days.* "
+        + for_analyst("(Set `churn_window_days` to choose.)")
     )
 
 
@@ -188,7 +192,9 @@ def make_design(frame: pd.DataFrame, as_of, window_days: int, active_days: int =
     if train - window < first:
         raise NotApplicable(
             f"a {window_days}-day churn window needs history from {(train - window).date()} "
-            f"but the data start on {first.date()}; set a shorter churn_window_days"
+            f"but the data start on {first.date()}",
+            "pass a shorter churn_window_days, e.g. "
+            f"--param churn_window_days={max(1, (score - first).days // 3)}",
         )
     return Design(int(window_days), int(active_days), first, train, score - window, score)
 
@@ -224,7 +230,7 @@ def definition_takeaway(
     median = float(np.median(gaps)) if len(gaps) else float("nan")
     share = float((gaps <= window_days).mean()) if len(gaps) else float("nan")
     how = (
-        "was set by the `churn_window_days` parameter"
+        "was set by the analyst " + for_analyst("(`churn_window_days`)")
         if overridden
         else f"is the {quantile:.0%} point of the days between a customer's purchases"
     )
@@ -511,6 +517,12 @@ def fit_models(
         return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
+    # Short histories leave features known for a handful of customers (the spread of
+    # gaps needs three purchase days): a calibration fold may then hold none of them,
+    # which crashed the gradient boosting's binning. They carry no signal to fit anyway.
+    X = X.loc[:, (X.notna().sum() >= min_per_class) & (X.nunique() > 1)]
+    if X.shape[1] == 0:
+        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )
