@@ -420,8 +420,14 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
     return ax
 
 
-def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
-    """One-step-ahead backtest: actual vs the model's and the baseline's forecasts."""
+def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None, shown: str | None = None):
+    """One-step-ahead backtest: the actual against each method's forecast one period ahead.
+
+    ``shown`` (a method of :data:`analysis.demand.FORECASTERS`) is drawn bold: the one whose
+    forecast the report shows.
+    """
+    from analysis.demand import SHORT_NAMES
+
     ax = new_ax(ax, figsize=(12, 4))
     one = bt.loc[bt["step"] == 1]
     if one.empty:
@@ -430,25 +436,21 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
     colors = sns.color_palette(PALETTE)
     x = pd.PeriodIndex(one["period"]).to_timestamp()
     ax.plot(x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
-    ax.plot(
-        x,
-        one["forecast"].to_numpy(),
-        marker="o",
-        markersize=3,
-        color=colors[1],
-        linestyle="--",
-        label="model, forecast one period ahead",
-    )
-    ax.plot(
-        x,
-        one["baseline"].to_numpy(),
-        marker="o",
-        markersize=3,
-        color="grey",
-        linestyle=":",
-        label="baseline, one period ahead",
-    )
-    ax.set_title("Backtest: what the forecast would have said one period ahead")
+    styles = {"ets": (colors[1], "--"), "naive": ("grey", ":"), "seasonal": (colors[2], "-.")}
+    for method, (color, line) in styles.items():
+        if method not in one.columns or one[method].isna().all():
+            continue
+        ax.plot(
+            x,
+            one[method].to_numpy(),
+            marker="o",
+            markersize=3,
+            color=color,
+            linestyle=line,
+            linewidth=2.5 if method == shown else 1.2,
+            label=SHORT_NAMES[method] + (" (shown)" if method == shown else ""),
+        )
+    ax.set_title("Backtest: what each method would have said one period ahead")
     ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
     ax.set_xlabel("period forecast (start date)")
     _month_axis(ax, pd.PeriodIndex(one["period"]).freqstr.startswith("M"))
