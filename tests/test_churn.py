@@ -37,15 +37,20 @@ LOG = _log(
 CUTOFF = pd.Timestamp("2020-03-01")
 
 
-def test_purchase_gaps_and_window():
-    gaps = churn.purchase_gaps(LOG, CUTOFF)
-    assert sorted(gaps[gaps.index == "A"].tolist()) == [15, 40]  # 01-01 -> 02-10 -> 02-25
-    assert gaps[gaps.index == "B"].tolist() == [10]  # 02-20 -> 03-01
-    assert "C" not in gaps.index
-    assert churn.derive_window(pd.Series([10, 20, 30, 40, 50]), 0.8) == 42  # quantile 42.0
-    assert churn.derive_window(pd.Series([10, 20]), 0.8, override=7) == 7
+def test_window_from_the_purchase_cycle():
+    from analysis import cycle
+
+    # A: back after 40 and 15 days, silent 5 at the cutoff (weight 1/3 each); B: back after
+    # 10 days on the cutoff day (weight 1). KM: S(10) = 1 - 1 / (5/3) = 0.4, S(15) = 0.2,
+    # S(40) = 0
+    c = cycle.cycle_at(LOG, CUTOFF)
+    assert (c.customers, c.completed) == (2, 3)
+    assert churn.derive_window(c, 0.5) == 10 and churn.derive_window(c, 0.8) == 15
+    assert churn.derive_window(c, 0.9) == 40
+    assert churn.derive_window(c, 0.8, override=7) == 7
     with pytest.raises(ValueError, match="churn_window_days"):
-        churn.derive_window(pd.Series([], dtype="int64"))
+        churn.derive_window(cycle.purchase_cycle(cycle.intervals(LOG.iloc[:1], CUTOFF)))
+    assert "Churn window: 15 days" in churn.definition_takeaway(c, 15, 0.8, False)
 
 
 def test_design_dates_and_too_long_window():

@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import demand, plots  # noqa: E402
+from analysis import cycle, demand, plots  # noqa: E402
 
 METRIC_KEYS = {
     "revenue_last_period",
@@ -123,26 +123,6 @@ def test_new_vs_returning_by_purchase_day_and_month():
 
 
 # --------------------------------------------------------------------------- 3. seasonality, cycle
-
-
-def test_purchase_gaps_merge_same_day():
-    f = tx(
-        [
-            ("a", "2024-01-01 09:00", 1),
-            ("a", "2024-01-01 17:00", 1),
-            ("a", "2024-01-11", 1),
-            ("a", "2024-02-10", 1),
-            ("b", "2024-01-05", 1),
-            ("c", "2024-01-01", 1),
-            ("c", "2024-01-03", 1),
-        ]
-    )
-    gaps = demand.purchase_gaps(f)
-    assert sorted(gaps.tolist()) == [2, 10, 30]
-    stats = demand.gap_stats(gaps)
-    assert stats == {"median": 10.0, "q1": 6.0, "q3": 20.0, "repeats": 3}
-    assert "10 days" in demand.gaps_takeaway(stats)
-    assert demand.gap_stats(gaps.iloc[:0])["median"] is None
 
 
 def test_activity_heatmap_hours_normalised_per_weekday():
@@ -349,7 +329,7 @@ def test_forecast_bundle_and_metrics():
     table = demand.forecast_table(fc, bundle["orders"])
     assert table.index[0] == "Jan 2024" and ("orders", "forecast") in table.columns
     nr = demand.new_vs_returning(f)
-    m = demand.metrics(demand.compare_periods(s), nr, {"median": 30.0}, bundle, None)
+    m = demand.metrics(demand.compare_periods(s), nr, cycle.cycle_at(f, "2024-01-04"), bundle, None)
     assert set(m) == METRIC_KEYS
     # Last complete period: Dec 2023 (100 + 10 x 12) against Nov 2023 (210).
     assert m["revenue_last_period"] == 220
@@ -359,13 +339,6 @@ def test_forecast_bundle_and_metrics():
     assert set(m["forecast_mape_by_horizon"]) == {"1", "2", "3"}
     short = demand.forecast_bundle(s.iloc[-4:], "M", 3)
     assert short["revenue"] is None and "at least 8" in short["note"]
-
-
-@pytest.fixture(scope="module")
-def online_retail():
-    from analysis.data import load_transactions
-
-    return load_transactions("online_retail")
 
 
 @pytest.mark.slow
@@ -394,9 +367,14 @@ def test_online_retail_forecast_is_the_backtest_winner_with_measured_coverage(on
     text = demand.forecast_takeaway(bundle, "M", "£")
     assert "simple baseline" in text and "never tested" in text and "38%" in text
     m = demand.metrics(
-        demand.compare_periods(s), demand.new_vs_returning(f), {"median": 1}, bundle, None
+        demand.compare_periods(s),
+        demand.new_vs_returning(f),
+        cycle.cycle_at(f, as_of),
+        bundle,
+        None,
     )
     assert m["forecast_method"] == "naive" and m["interval_coverage"] == 0.375
+    assert m["median_days_between_orders"] == 66.0  # the shared purchase cycle
     assert m["forecast_mape_by_horizon"] == {"1": 0.1133, "2": 0.2088, "3": 0.3069}
 
 

@@ -3,8 +3,8 @@
 There is no contract in a purchase log, so churn is defined from behaviour: a customer
 *active* at a cutoff (a purchase in the ``active_days`` before it) **churns** if they make
 no purchase in the ``window_days`` after it. The window is derived from the purchase
-cycle (by default the 80th percentile of the days between a customer's consecutive
-purchase days) unless set explicitly.
+cycle (:mod:`analysis.cycle`; by default the silence by which 80 % of returning customers
+have bought again) unless set explicitly.
 
 Leakage-free design (:func:`make_design`): features are computed only from rows up to a
 feature cutoff, labels only from the window after it.
@@ -15,8 +15,8 @@ feature cutoff, labels only from the window after it.
 
 Public API
 ----------
-purchase_gaps, derive_window, feasible_window, make_design, design_table
-    The definition and the dates.
+derive_window, feasible_window, make_design, design_table
+    The definition (from the purchase cycle of :mod:`analysis.cycle`) and the dates.
 churn_labels, churn_features, build_dataset, BGNBDAlive, common_columns
     Labels and features at one cutoff (:func:`churn_features` never reads past its cutoff);
     P(alive) through :mod:`analysis.clv`; features usable at every cutoff.
@@ -100,31 +100,12 @@ BREADTH = {"product_id": "n_products", "category": "n_categories", "channel": "n
 # --------------------------------------------------------------------------- definition
 
 
-def purchase_gaps(frame: pd.DataFrame, as_of) -> pd.Series:
-    """Days between consecutive purchase days of the same customer, up to ``as_of``.
+def derive_window(cycle, quantile: float = 0.8, override: int | None = None) -> int:
+    """Churn window in days: ``override`` when given, else the ``quantile`` of the purchase
+    cycle (:func:`analysis.cycle.purchase_cycle`: the silence by which that share of
+    returning customers are back).
 
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Clean transactions (``customer_id``, ``order_date``, ``amount``).
-    as_of : date-like
-        Cutoff day (inclusive).
-
-    Returns
-    -------
-    pandas.Series
-        One value per repeat purchase day (days, int), indexed by ``customer_id``.
-    """
-    daily = purchase_days(frame, end=as_of)
-    gaps = daily.groupby("customer_id", observed=True)["day"].diff().dt.days
-    out = pd.Series(gaps.to_numpy(), index=daily["customer_id"].to_numpy(), name="gap_days")
-    return out.dropna().astype("int64")
-
-
-def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None = None) -> int:
-    """Churn window in days: ``override`` when given, else the ``quantile`` of ``gaps``.
-
-    Raises ValueError when there are no repeat purchases to derive it from.
+    Raises NotApplicable when nobody bought twice (no cycle to derive it from).
     """
     if override is not None:
         if int(override) < 1:
@@ -132,12 +113,12 @@ def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None =
         return int(override)
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
-    if len(gaps) == 0:
+    if cycle.completed == 0:
         raise NotApplicable(
             "no customer bought on two different days, so the purchase cycle is unknown; "
             "set churn_window_days explicitly"
         )
-    return max(1, int(np.ceil(np.quantile(gaps.to_numpy(), quantile))))
+    return max(1, int(np.ceil(cycle.threshold(quantile))))
 
 
 def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, str]:
@@ -217,22 +198,24 @@ def design_table(design: Design) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("stage")
 
 
-def definition_takeaway(
-    gaps: pd.Series, window_days: int, quantile: float, overridden: bool
-) -> str:
+def definition_takeaway(cycle, window_days: int, quantile: float, overridden: bool) -> str:
     """One paragraph: how the window was chosen and what it means."""
-    median = float(np.median(gaps)) if len(gaps) else float("nan")
-    share = float((gaps <= window_days).mean()) if len(gaps) else float("nan")
     how = (
         "was set by the `churn_window_days` parameter"
         if overridden
-        else f"is the {quantile:.0%} point of the days between a customer's purchases"
+        else f"is the silence by which {quantile:.0%} of returning customers have bought again"
     )
+    back = 1.0 - float(
+        np.interp(window_days, cycle.survival["days"], cycle.survival["not_back"], right=np.nan)
+    )
+    share = f"{back:.0%}" if np.isfinite(back) else "most"
     return (
-        f"**Churn window: {window_days} days.** It {how}: the typical repeat customer comes "
-        f"back after {median:.0f} days, and {share:.0%} of all returns happen within "
-        f"{window_days} days. A customer who has not bought for {window_days} days after a "
-        "cutoff is therefore unlikely to be merely between purchases, so we call them *churned*."
+        f"**Churn window: {window_days} days.** It {how} (the purchase cycle every report uses: "
+        f"each repeat customer counted once, silences still running included): the typical "
+        f"repeat customer comes back after {cycle.threshold(0.5):.0f} days, and {share} of "
+        f"returns happen within {window_days} days. A customer who has not bought for "
+        f"{window_days} days after a cutoff is therefore unlikely to be merely between "
+        "purchases, so we call them *churned*."
     )
 
 

@@ -2,8 +2,8 @@
 
 Each aggregation of the transaction log lives in one function with a plain
 signature (transactions in, small table out), so that the heavy ones
-(:func:`period_series`, :func:`new_vs_returning`, :func:`cohort_tables`,
-:func:`purchase_gaps`) can later be expressed as SQL without touching the rest.
+(:func:`period_series`, :func:`new_vs_returning`, :func:`cohort_tables`) can be
+expressed as SQL without touching the rest.
 Everything downstream (comparisons, ABC classes, forecast, backtest, takeaway
 sentences) works on those small tables.
 
@@ -369,45 +369,6 @@ def heatmap_takeaway(table: pd.DataFrame) -> str:
             "one-off (a launch, an acquisition push) rather than a season."
         )
     return text
-
-
-def purchase_gaps(frame: pd.DataFrame) -> pd.Series:
-    """Days between a customer's consecutive purchase days (same-day orders merged).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Transactions with ``customer_id``, ``order_date``, ``amount``.
-
-    Returns
-    -------
-    pandas.Series
-        One value (int days) per repeat purchase, named ``days_between``.
-    """
-    daily = purchase_days(frame)
-    gaps = daily.groupby("customer_id")["day"].diff().dt.days.dropna().astype("int64")
-    return gaps.rename("days_between").reset_index(drop=True)
-
-
-def gap_stats(gaps: pd.Series) -> dict:
-    """Median and quartiles of the gaps (days); None values when there are no repeats."""
-    if gaps.empty:
-        return {"median": None, "q1": None, "q3": None, "repeats": 0}
-    q1, med, q3 = gaps.quantile([0.25, 0.5, 0.75]).to_list()
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "repeats": int(len(gaps))}
-
-
-def gaps_takeaway(stats: dict) -> str:
-    """The purchase cycle in words, and what it means for the churn window."""
-    if not stats["repeats"]:
-        return "No customer bought twice, so there is no purchase cycle to measure yet."
-    return (
-        f"Half of all repeat purchases come within **{stats['median']:.0f} days** of the "
-        f"previous one; the middle half within {stats['q1']:.0f}-{stats['q3']:.0f} days "
-        f"({stats['repeats']:,} repeat purchases). A customer silent for much longer than "
-        f"{stats['q3']:.0f} days is outside the usual cycle: that is the natural starting "
-        "point for the churn window."
-    )
 
 
 # --------------------------------------------------------------------------- 4. cohorts
@@ -1161,11 +1122,14 @@ def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
 def metrics(
     comparison: pd.DataFrame,
     new_returning: pd.DataFrame,
-    stats: dict,
+    cycle,
     bundle: dict | None,
     abc: pd.DataFrame | None,
 ) -> dict:
-    """The demand notebook's headline numbers, keyed as in ``metrics.json``."""
+    """The demand notebook's headline numbers, keyed as in ``metrics.json``.
+
+    ``cycle`` is the :class:`analysis.cycle.Cycle` (its median is the days between orders).
+    """
     rev = comparison.loc["revenue"]
     fc = None if bundle is None else bundle["revenue"]
     errors = None if fc is None else bundle["errors"]
@@ -1188,7 +1152,7 @@ def metrics(
         "repeat_revenue_share": None
         if (share := repeat_revenue_share(new_returning)) is None
         else round(share, 4),
-        "median_days_between_orders": stats["median"],
+        "median_days_between_orders": cycle.quantile(0.5),
         "forecast_method": method,
         "forecast_next_period": None if fc is None else round(float(fc["forecast"].iloc[0]), 2),
         "forecast_mape": None

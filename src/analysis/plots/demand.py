@@ -158,40 +158,6 @@ def activity_heatmap(table: pd.DataFrame, ax=None):
     return ax
 
 
-def gap_histogram(gaps: pd.Series, stats: dict, ax=None, max_days: int | None = None):
-    """Histogram of days between consecutive purchases, with median and quartiles marked.
-
-    The axis stops at the 95th percentile (or ``max_days``) so the long tail does
-    not squash the bulk; the share cut off is named in the title.
-    """
-    ax = new_ax(ax, figsize=(11, 4))
-    if gaps.empty:
-        ax.set_title("No repeat purchases yet")
-        return ax
-    limit = int(max_days or max(gaps.quantile(0.95), 14))
-    shown = gaps.loc[gaps <= limit]
-    bins = np.arange(0, limit + 2, max(1, limit // 60))
-    ax.hist(shown, bins=bins, color=sns.color_palette(PALETTE)[0])
-    for key, style, name in (("q1", ":", "quartile"), ("median", "-", "median"), ("q3", ":", None)):
-        ax.axvline(
-            stats[key],
-            color="black",
-            linestyle=style,
-            linewidth=1.5,
-            label=f"{name}: {stats[key]:.0f} days" if name else f"quartile: {stats[key]:.0f} days",
-        )
-    cut = 1 - len(shown) / len(gaps)
-    ax.set_title(
-        f"Days between a customer's consecutive purchases "
-        f"({cut:.0%} of gaps above {limit} days not shown)"
-    )
-    ax.set_xlabel("days since the previous purchase")
-    ax.set_ylabel("repeat purchases")
-    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
-    ax.legend(loc="upper right")
-    return ax
-
-
 def cohort_heatmaps(retention: pd.DataFrame, revenue: pd.DataFrame, currency: str = ""):
     """Two heatmaps, cohort × months since first purchase: % still buying, cumulative
     revenue per customer. Empty cells: months not yet (completely) observed."""
