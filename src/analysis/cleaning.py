@@ -180,11 +180,12 @@ def map_columns(
             )
         rename[src] = canonical
     notes = []
-    by_norm = {normalise_name(c): c for c in raw.columns if c not in rename}
+    # as documented: case, spaces and underscores ignored (CustomerID is customer_id)
+    by_norm = {normalise_name(c).replace("_", ""): c for c in raw.columns if c not in rename}
     for canonical in schema.columns:
         if canonical in rename.values():
             continue
-        match = by_norm.get(canonical)
+        match = by_norm.get(canonical.replace("_", ""))
         if match is not None:
             rename[match] = canonical
             if match != canonical:
