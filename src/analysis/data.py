@@ -575,9 +575,12 @@ def day_order(values: pd.Series) -> tuple[str | None, int]:
 
 def _first_text(values: pd.Series) -> str:
     """The first non-blank cell of a column, shortened, for error messages."""
-    text = values.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    return text.iloc[0][:40] if len(text) else ""
+    for part in (values.head(10_000), values):  # the head nearly always holds one
+        text = part.dropna().astype(str).str.strip()
+        text = text[text != ""]
+        if len(text):
+            return text.iloc[0][:40]
+    return ""
 
 
 _EMPTY_HINTS = {

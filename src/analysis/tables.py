@@ -498,9 +498,7 @@ def _step_finish(frame: pd.DataFrame, ctx: Context):
         )
     lead = [c for c in SCHEMAS[ctx.table].columns if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
-    date = SCHEMAS[ctx.table].date
-    order = [c for c in (date, "customer_id") if c in frame.columns]
-    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
+    frame = frame.reset_index(drop=True)  # rows stay in the source's order
     note = f"{frame['customer_id'].nunique():,} customers" if "customer_id" in frame.columns else ""
     return frame, ("rows kept", len(frame), note)
 
@@ -695,6 +693,17 @@ def load_tables(
     return tables
 
 
+def _isin(values: pd.Series, known) -> pd.Series:
+    """``values.isin(known)`` by Arrow's hash lookup (pandas loops in Python on strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    as_text = pa.array(values.astype("str"), from_pandas=True)
+    lookup = pa.array(pd.Series(known, dtype="str"), from_pandas=True)
+    hit = pc.is_in(as_text, value_set=lookup).to_numpy(zero_copy_only=False)
+    return pd.Series(hit, index=values.index)
+
+
 def _ids(frame: pd.DataFrame | None, column: str) -> pd.Index | None:
     if frame is None or column not in frame.columns:
         return None
@@ -722,7 +731,7 @@ def link_checks(tables: Tables) -> pd.DataFrame:
             if known_ids is None:
                 rows.append(("unknown customer", name, 0, "not checked: no customers or purchases"))
             else:
-                bad = ids.notna() & ~ids.isin(known_ids)
+                bad = ids.notna() & ~_isin(ids, known_ids)
                 rows.append(
                     (
                         "unknown customer",
@@ -733,11 +742,11 @@ def link_checks(tables: Tables) -> pd.DataFrame:
                 )
         if name == "feedback" and table.has("order_id") and orders is not None:
             oid = table.frame["order_id"]
-            bad = oid.notna() & ~oid.isin(orders)
+            bad = oid.notna() & ~_isin(oid, orders)
             rows.append(("unknown order", name, int(bad.sum()), "order id not in the purchase log"))
     if cust is not None and tx is not None:
         buyers = _ids(tx, "customer_id")
-        never = ~cust["customer_id"].isin(buyers)
+        never = ~_isin(cust["customer_id"], buyers)
         rows.append(("customers without purchases", "customers", int(never.sum()), "kept"))
     for name in ("transactions", *TABLES):
         table = getattr(tables, name)
