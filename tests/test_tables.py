@@ -600,3 +600,20 @@ def test_validate_builtins_from_the_command_line():
     assert (code, err) == (0, "")
     assert _section(out, "events")["outside the collection window"] == -35
     assert "events: view 75,837, cart 4,497, favourite 2,356, purchase 1,750" in out
+
+
+def test_sources_file_maps_events_with_a_nested_event_map(tmp_path):
+    (tmp_path / "clicks.csv").write_text(
+        _rows("1,2011-06-01,page", "2,2011-06-02,basket", "9,2011-06-03,page", header="u,t,e")
+    )
+    (tmp_path / "orders.csv").write_text(PURCHASES)
+    (tmp_path / "run.toml").write_text(
+        '[data]\npath = "orders.csv"\n'
+        '[events]\npath = "clicks.csv"\n'
+        'columns = { customer_id = "u", event_time = "t", event = "e" }\n'
+        'options = { event_map = { page = "view", basket = "cart" } }\n'
+    )
+    code, out, err = _cli(["validate", "--sources", tmp_path / "run.toml"])
+    assert (code, err) == (0, "")
+    assert "events: view 2, cart 1" in out
+    assert _section(out, "events")["check: unknown customer"] == 1  # visitor 9 never bought
