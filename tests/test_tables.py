@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -617,3 +618,16 @@ def test_sources_file_maps_events_with_a_nested_event_map(tmp_path):
     assert (code, err) == (0, "")
     assert "events: view 2, cart 1" in out
     assert _section(out, "events")["check: unknown customer"] == 1  # visitor 9 never bought
+
+
+SHARED = Path("/work/shared/data")
+
+
+@pytest.mark.skipif(not (SHARED / "olist_sample").is_dir(), reason="shared raw data absent")
+def test_shipped_builtins_are_the_raw_files_joined_values_unchanged(tmp_path):
+    from analysis.builtins import FILES, build_builtins
+
+    written = build_builtins(SHARED, tmp_path)
+    assert set(written) == set(FILES)
+    for name, path in written.items():
+        pd.testing.assert_frame_equal(pd.read_parquet(path), read_builtin(name))
