@@ -212,7 +212,7 @@ def split_columns(columns: Mapping[str, str] | None) -> dict[str, dict[str, str]
                 f"transactions, {', '.join(TABLES)}"
             )
         allowed = _data.CANONICAL if table == "transactions" else SCHEMAS[table].columns
-        if canonical not in allowed and not (table != "transactions" and canonical == "title"):
+        if canonical not in allowed:
             raise DataError(
                 f"'{canonical}' is not a canonical column of {table}; use one of "
                 f"{', '.join(allowed)}"
