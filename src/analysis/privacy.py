@@ -306,7 +306,8 @@ def mask_text(texts: pd.Series) -> pd.Series:
         run = match.group("phone")
         return "[phone]" if _is_phone(run.strip()) else _CN_MOBILE.sub("[phone]", run)
 
-    def one(text):
-        return _IN_TEXT.sub(mask, text) if isinstance(text, str) else text
-
-    return texts.map(one)
+    text = texts.astype("string")
+    candidates = text.str.contains(r"@|\d", na=False)  # the slow pass only where needed
+    out = texts.astype(object).copy()
+    out[candidates] = [_IN_TEXT.sub(mask, t) for t in text[candidates]]
+    return out.astype(texts.dtype) if pd.api.types.is_string_dtype(texts) else out
