@@ -89,7 +89,7 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, demand, overview, segmentation  # noqa: E402
+from analysis.plots import behaviour, churn, clv, demand, overview, segmentation  # noqa: E402
 
 __all__ = [
     "use_theme",
@@ -102,4 +102,5 @@ __all__ = [
     "segmentation",
     "clv",
     "churn",
+    "behaviour",
 ]
