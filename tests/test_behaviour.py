@@ -332,3 +332,40 @@ def test_spark_runs_the_same_behaviour_sql(spark):  # noqa: F811 (the imported f
         _sorted(engine.event_days(HAND, STEPS)),
         _sorted(engine.event_days(HAND, STEPS, engine=spark)),
     )
+
+
+# --------------------------------------------------------------------------- the notebook
+
+
+def _needs_load_tables():
+    from analysis import data
+
+    if not hasattr(data, "load_tables"):
+        pytest.skip("analysis.data.load_tables (the tables issue) is not merged yet")
+
+
+@pytest.mark.slow
+def test_notebook_on_the_real_taobao_sample(tmp_path):
+    _needs_load_tables()
+    from conftest import run_notebook
+
+    metrics, error, out = run_notebook("behaviour", tmp_path, events="taobao", anonymize=True)
+    assert error is None, error
+    assert metrics["visitors"] == 815
+    assert [s["visitors"] for s in metrics["funnel"]] == [813, 436, 175]
+    assert metrics["overall_conversion"] == pytest.approx(175 / 813, abs=1e-4)
+    assert 30 < metrics["median_time_to_convert_hours"] < 40
+    assert metrics["multichannel_share"] is None  # Taobao has no channel
+    carts = pd.read_csv(out / "abandoned_carts.csv")
+    assert len(carts) > 500 and carts["customer_id"].str.startswith("C-").all()
+
+
+@pytest.mark.slow
+def test_notebook_without_events_is_not_applicable(tmp_path):
+    _needs_load_tables()
+    from conftest import run_notebook
+
+    from analysis.errors import is_not_applicable
+
+    _, error, _ = run_notebook("behaviour", tmp_path)
+    assert is_not_applicable(error) and "--events" in error

@@ -33,6 +33,8 @@ from analysis.text import md_text, money, pct, tr
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
 HOUR = 3600
+#: Shortest churn window worth testing (days): a month without a visit or purchase.
+MIN_CHURN_WINDOW_DAYS = 30
 
 #: Channel names (lower case) read as online or offline; others stay as they are.
 ONLINE = ("web", "app", "online", "mobile", "website", "ecommerce", "e-commerce", "email", "site")
@@ -609,13 +611,24 @@ def churn_lift(
     """
     from analysis import churn
 
+    span = (days["day"].max() - days["day"].min()).days + 1
     if tx is None:
+        short = (
+            tr(
+                " The events also cover only {span} days: too short a history for a churn "
+                "window, which needs three windows of history before `as_of`.",
+                span=span,
+            )
+            if span < 3 * MIN_CHURN_WINDOW_DAYS
+            else ""
+        )
         return ChurnLift(
             None,
             tr(
                 "Not applicable: churn is defined on purchases, and there is no purchase log "
                 "linked to these visitors (pass --data with the same customer ids)."
-            ),
+            )
+            + short,
         )
     frame = tx.frame
     gaps = churn.purchase_gaps(frame, as_of)
@@ -627,7 +640,6 @@ def churn_lift(
         return ChurnLift(None, tr("Not applicable: {reason}.", reason=str(exc)))
     need = design.train_cutoff - pd.Timedelta(days=window)
     if days["day"].min() > need:
-        span = (days["day"].max() - days["day"].min()).days + 1
         return ChurnLift(
             None,
             tr(
@@ -740,7 +752,7 @@ def time_takeaway(summary: pd.Series) -> str:
     )
 
 
-def dropout_takeaway(nexts: pd.DataFrame) -> str:
+def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
     """The most common next move of each step's drop-outs."""
     parts = []
     for step, part in nexts.groupby("dropped_at", sort=False):
@@ -753,7 +765,18 @@ def dropout_takeaway(nexts: pd.DataFrame) -> str:
                 share=pct(top["share"]),
             )
         )
-    return tr("Visitors who stopped go on as follows: {parts}.", parts="; ".join(parts))
+    text = tr("Visitors who stopped go on as follows: {parts}.", parts="; ".join(parts))
+    later = nexts["next"].isin(list(steps[1:]))
+    skipped = nexts[(nexts["dropped_at"] == steps[0]) & later]
+    if not skipped.empty:
+        text += " " + tr(
+            "{share} of those who stopped after *{first}* went on to a later step outside the "
+            "funnel's order or window (for example bought without using the cart): they are "
+            "not lost customers, and the any-order funnel counts those within the window.",
+            share=pct(skipped["share"].sum()),
+            first=md_text(steps[0]),
+        )
+    return text
 
 
 def carts_takeaway(stats: dict, winback: pd.DataFrame, currency: str = "") -> str:

@@ -806,16 +806,22 @@ GROUP BY {p_keys}, {p_times}
 """
 
 #: The visitor's moves: events in time order (ties in funnel-step order), a repeat of the
-#: same event collapsed into one move, numbered from 1.
+#: same event collapsed into one move, numbered from 1. One window specification (one sort):
+#: the move number is the running count of changes of event.
 MOVES_SQL = """
-SELECT customer_id, ts, event,
-       ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY ts, rank) AS move
+SELECT customer_id, ts, event, move
 FROM (
-    SELECT customer_id, ts, event, rank,
-           LAG(event) OVER (PARTITION BY customer_id ORDER BY ts, rank) AS previous
-    FROM (SELECT customer_id, ts, event, {rank} AS rank FROM events) r
+    SELECT customer_id, ts, event, changed,
+           SUM(changed) OVER (PARTITION BY customer_id ORDER BY ts, rank
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS move
+    FROM (
+        SELECT customer_id, ts, event, rank,
+               CASE WHEN LAG(event) OVER (PARTITION BY customer_id ORDER BY ts, rank) = event
+                    THEN 0 ELSE 1 END AS changed
+        FROM (SELECT customer_id, ts, event, {rank} AS rank FROM events) r
+    ) c
 ) s
-WHERE previous IS NULL OR previous <> event
+WHERE changed = 1
 """
 
 #: Visitors per path of their first {depth} moves.
@@ -1022,6 +1028,15 @@ def funnel_times(
     return _seconds_frame(out, [f"t{j}" for j in range(1, len(steps) + 1)])
 
 
+def _materialize(eng, name: str, sql: str) -> None:
+    """Compute ``sql`` once into table ``name`` (a temp table; a cached view on Spark)."""
+    if isinstance(eng, SparkEngine):
+        with _quiet_spark():
+            eng.spark.sql(sql).cache().createOrReplaceTempView(name)
+    else:
+        eng.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+
 def _rank_sql(steps) -> str:
     whens = " ".join(f"WHEN {_literal(s)} THEN {i}" for i, s in enumerate(steps, 1))
     return f"CASE event {whens} ELSE {len(steps) + 1} END"
@@ -1083,14 +1098,14 @@ def paths(
     """
     eng, _, _ = register_events(events, as_of, engine)
     steps = list(steps)
-    moves = ("moves", MOVES_SQL.format(rank=_rank_sql(steps)))
+    _materialize(eng, "moves", MOVES_SQL.format(rank=_rank_sql(steps)))
     names, pivot = _path_columns(depth)
     top = eng.query(
-        _with(moves, select=TOP_PATHS_SQL.format(steps=names, pivot=pivot, depth=depth))
+        TOP_PATHS_SQL.format(steps=names, pivot=pivot, depth=depth)
         + " ORDER BY visitors DESC, "
         + names
     )
-    ctes = [*funnel_ctes(steps, window_seconds, mode), _dropouts_cte(len(steps), mode), moves]
+    ctes = [*funnel_ctes(steps, window_seconds, mode), _dropouts_cte(len(steps), mode)]
     after = eng.query(
         _with(*ctes, select=DROPOUT_PATHS_SQL.format(steps=names, pivot=pivot, depth=depth))
         + " ORDER BY reached, visitors DESC, "
