@@ -98,6 +98,7 @@ def _shared(path: str) -> pd.DataFrame:
     return read_table(SHARED / path)
 
 
+@pytest.mark.slow
 def test_ids_codes_amounts_and_dates_of_real_data_are_not_personal(cdnow):
     frames = {
         "online_retail": read_table(DATA_DIR / "online_retail.parquet"),

@@ -485,11 +485,12 @@ def _map_columns(
             )
         rename[src] = canonical
     taken = set(rename.values())
-    by_norm = {_normalise_name(c): c for c in raw.columns if c not in rename}
+    # as documented: case, spaces and underscores ignored (CustomerID is customer_id)
+    by_norm = {_normalise_name(c).replace("_", ""): c for c in raw.columns if c not in rename}
     for canonical in CANONICAL:
         if canonical in taken:
             continue
-        match = by_norm.get(canonical)
+        match = by_norm.get(canonical.replace("_", ""))
         if match is not None:
             rename[match] = canonical
             if match != canonical:
