@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -369,3 +370,30 @@ def test_notebook_without_events_is_not_applicable(tmp_path):
 
     _, error, _ = run_notebook("behaviour", tmp_path)
     assert is_not_applicable(error) and "--events" in error
+
+
+@pytest.mark.slow
+def test_churn_lift_out_of_time_and_too_short_history(retail_sample):
+    """Views placed before each real purchase day announce the purchase: behaviour must add
+    out-of-time ROC-AUC; nine days of events must be reported as too short a history."""
+    rng = np.random.default_rng(0)
+    days = retail_sample.frame[["customer_id", "order_date"]].drop_duplicates()
+    ahead = pd.to_timedelta(rng.integers(1, 20, (3, len(days))).ravel(), unit="D")
+    views = pd.DataFrame(
+        {
+            "customer_id": np.tile(days["customer_id"].to_numpy(), 3),
+            "event_time": np.tile(days["order_date"].to_numpy(), 3) - ahead,
+            "event": "view",
+        }
+    )
+    event_days = engine.event_days(views, STEPS)
+    lift = behaviour.churn_lift(retail_sample, event_days, retail_sample.as_of)
+    assert list(lift.table.index) == ["purchases only", "purchases + behaviour"]
+    auc = lift.table["ROC-AUC"]
+    assert auc["purchases + behaviour"] > auc["purchases only"] > 0.6
+    assert "ROC-AUC" in lift.note
+    recent = event_days[event_days["day"] > retail_sample.as_of - pd.Timedelta(days=9)]
+    short = behaviour.churn_lift(retail_sample, recent, retail_sample.as_of)
+    assert short.table is None and "history too short" in short.note
+    none = behaviour.churn_lift(None, recent, retail_sample.as_of)
+    assert "no purchase log" in none.note and re.search(r"cover only [89] days", none.note)

@@ -600,7 +600,7 @@ class ChurnLift:
 
 
 def churn_lift(
-    tx, days: pd.DataFrame, as_of, window_days=None, active_days: int = 365, seed: int = 0
+    tx, days: pd.DataFrame, as_of, window_days=None, active_days: int | None = None, seed: int = 0
 ) -> ChurnLift:
     """Does behaviour improve the churn warning? Purchases-only vs purchases + behaviour.
 
@@ -609,7 +609,7 @@ def churn_lift(
     Returns a note in words instead of a table when the purchase log is missing or the
     events do not cover the design's history.
     """
-    from analysis import churn
+    from analysis import churn, cycle
 
     span = (days["day"].max() - days["day"].min()).days + 1
     if tx is None:
@@ -631,13 +631,12 @@ def churn_lift(
             + short,
         )
     frame = tx.frame
-    gaps = churn.purchase_gaps(frame, as_of)
-    window = churn.derive_window(gaps, 0.8, window_days)
     try:
+        window = churn.derive_window(cycle.cycle_at(frame, as_of), 0.8, window_days)
         window, _ = churn.feasible_window(frame, as_of, window)
         design = churn.make_design(frame, as_of, window, active_days)
     except (NotApplicable, ValueError) as exc:
-        return ChurnLift(None, tr("Not applicable: {reason}.", reason=str(exc)))
+        return ChurnLift(None, tr("Not applicable: {reason}.", reason=str(exc).rstrip(".")))
     need = design.train_cutoff - pd.Timedelta(days=window)
     if days["day"].min() > need:
         return ChurnLift(
@@ -653,7 +652,7 @@ def churn_lift(
         )
     sets = {}
     for cutoff in (design.train_cutoff, design.test_cutoff):
-        X, y = churn.build_dataset(frame, cutoff, window, active_days)
+        X, y = churn.build_dataset(frame, cutoff, window, design.active_days)
         extra = behaviour_features(days, cutoff, window).reindex(X.index)
         extra["days since last visit"] = extra["days since last visit"].fillna(
             (cutoff - days["day"].min()).days
@@ -667,7 +666,9 @@ def churn_lift(
     }.items():
         train, test = churn.common_columns(train, test)
         fit = churn.fit_models(train, y_tr, seed)
-        key = next(iter(fit.models))
+        if fit.chosen is None:
+            return ChurnLift(None, tr("Not applicable: {note}.", note=fit.note or "no model fits"))
+        key = fit.chosen
         p = churn.predict(fit.models[key], test, fit.features)
         rows[name] = churn.score_table(y_te, {key: p}).iloc[0][["ROC-AUC", "PR-AUC", "Brier"]]
     table = pd.DataFrame(rows).T
