@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED
 from test_engine import spark  # noqa: F401  (the local Spark session fixture)
 
 from analysis import behaviour, engine
+from analysis.data import load_table
 from analysis.errors import NotApplicable
-
-#: The real Taobao sample (``SHARED_DATA`` overrides the folder, e.g. in a git worktree).
-TAOBAO = Path(os.environ.get("SHARED_DATA", SHARED)) / "taobao_user_behavior_sample.csv"
 
 STEPS = ("view", "cart", "purchase")
 T0 = pd.Timestamp("2024-03-01 09:00:00")
@@ -123,29 +118,12 @@ def test_time_to_convert_on_the_hand_made_log():
 
 @pytest.fixture(scope="module")
 def taobao():
-    """The real Taobao sample in canonical form, kept to its 9-day window (Beijing time)."""
-    if not TAOBAO.exists():
-        pytest.skip(f"{TAOBAO} not found (set SHARED_DATA to the shared data folder)")
-    raw = pd.read_csv(
-        TAOBAO,
-        header=None,
-        names=["customer_id", "product_id", "category", "event", "ts"],
-        dtype=str,
-    )
-    seconds = pd.to_numeric(raw["ts"], errors="coerce")
-    frame = pd.DataFrame(
-        {
-            "customer_id": raw["customer_id"],
-            "event_time": pd.to_datetime(seconds, unit="s") + pd.Timedelta(hours=8),
-            "event": raw["event"].map(
-                {"pv": "view", "cart": "cart", "fav": "favourite", "buy": "purchase"}
-            ),
-            "product_id": raw["product_id"],
-            "category": raw["category"],
-        }
-    )
-    keep = frame["event_time"].between("2017-11-25", "2017-12-04", inclusive="left")
-    return frame[keep].reset_index(drop=True)
+    """The real Taobao sample as the loader cleans it (its 9-day window, Beijing time)."""
+    table = load_table("events", "taobao")
+    log = table.log.set_index("step")["rows"]
+    assert log["outside the collection window"] == -35  # the far-off timestamps are dirt
+    assert log["rows kept"] == len(table.frame) == 84_440
+    return table.frame
 
 
 @pytest.mark.parametrize("mode", ["strict", "any"])
@@ -338,16 +316,8 @@ def test_spark_runs_the_same_behaviour_sql(spark):  # noqa: F811 (the imported f
 # --------------------------------------------------------------------------- the notebook
 
 
-def _needs_load_tables():
-    from analysis import data
-
-    if not hasattr(data, "load_tables"):
-        pytest.skip("analysis.data.load_tables (the tables issue) is not merged yet")
-
-
 @pytest.mark.slow
 def test_notebook_on_the_real_taobao_sample(tmp_path):
-    _needs_load_tables()
     from conftest import run_notebook
 
     metrics, error, out = run_notebook("behaviour", tmp_path, events="taobao", anonymize=True)
@@ -363,7 +333,6 @@ def test_notebook_on_the_real_taobao_sample(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_without_events_is_not_applicable(tmp_path):
-    _needs_load_tables()
     from conftest import run_notebook
 
     from analysis.errors import is_not_applicable
@@ -397,3 +366,23 @@ def test_churn_lift_out_of_time_and_too_short_history(retail_sample):
     assert short.table is None and "history too short" in short.note
     none = behaviour.churn_lift(None, recent, retail_sample.as_of)
     assert "no purchase log" in none.note and re.search(r"cover only [89] days", none.note)
+
+
+def test_funnel_by_channel_equals_the_count_inside_each_channel():
+    log = HAND.assign(channel=np.where(np.arange(len(HAND)) % 3 == 0, "app", "web"))
+    table = behaviour.funnel_by(log, STEPS, W / 3600, "any", "channel", min_visitors=1)
+    for channel, part in log.groupby("channel"):
+        expected = independent_funnel(part, STEPS, W, "any")
+        assert table.loc[channel, ["entered", "cart", "purchase"]].tolist() == expected
+
+
+def test_purchases_are_linked_only_when_they_share_customers_and_dates(retail_sample):
+    class Both:
+        transactions = retail_sample
+        events = load_table("events", HAND)
+
+    assert behaviour.inputs(Both()).transactions is None  # no shared customer
+    ids = retail_sample.frame["customer_id"].iloc[:3].tolist()
+    Both.events = load_table("events", HAND.assign(customer_id=ids * 7 + ids[:2]))
+    linked = behaviour.inputs(Both())
+    assert linked.transactions is None and "no dates" in linked.note  # 2024 vs 2011

@@ -540,6 +540,20 @@ class Inputs:
     note: str
 
 
+def _linked_purchases(tx, events: pd.DataFrame):
+    """The purchase log when it shares customers and dates with the events, else None."""
+    shared = np.intersect1d(tx.frame["customer_id"].unique(), events["customer_id"].unique()).size
+    overlap = (tx.frame["order_date"].max() >= events["event_time"].min()) and (
+        tx.frame["order_date"].min() <= events["event_time"].max()
+    )
+    if shared == 0 or not overlap:
+        why = tr("no customer") if shared == 0 else tr("no dates")
+        return None, tr(
+            "The purchase log shares {why} with the events, so it is not used here.", why=why
+        )
+    return tx, tr("{n} customers appear in both the events and the purchase log.", n=f"{shared:,}")
+
+
 def inputs(tables) -> Inputs:
     """The events table of ``tables`` (raise :class:`NotApplicable` without one), and the
     purchase log when it shares customers with the events."""
@@ -555,16 +569,7 @@ def inputs(tables) -> Inputs:
     as_of = events.as_of if events.as_of is not None else events.frame["event_time"].max()
     note = ""
     if tx is not None:
-        shared = np.intersect1d(
-            tx.frame["customer_id"].unique(), events.frame["customer_id"].unique()
-        ).size
-        if shared == 0:
-            note = tr("The purchase log shares no customer with the events, so it is not used.")
-            tx = None
-        else:
-            note = tr(
-                "{n} customers appear in both the events and the purchase log.", n=f"{shared:,}"
-            )
+        tx, note = _linked_purchases(tx, events.frame)
     return Inputs(events, tx, pd.Timestamp(as_of).normalize(), note)
 
 
