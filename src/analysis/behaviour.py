@@ -29,7 +29,7 @@ from statsmodels.stats.proportion import proportion_confint
 from analysis import engine as sql_engine
 from analysis.errors import NotApplicable
 from analysis.privacy import display_ids
-from analysis.text import md_text, money, pct, tr
+from analysis.text import for_analyst, md_text, money, pct, tr
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
 HOUR = 3600
@@ -459,9 +459,9 @@ def channel_mix(transactions: pd.DataFrame | None, events: pd.DataFrame | None) 
         raise NotApplicable(
             tr(
                 "neither the purchases nor the events carry a channel column, so single- and "
-                "multi-channel customers cannot be told apart (map one with "
-                "--column channel=... or --column events.channel=...)"
-            )
+                "multi-channel customers cannot be told apart"
+            ),
+            tr("map one with --column channel=... or --column events.channel=..."),
         )
     both = pd.concat(parts)
     both = both.assign(kind=channel_kind(both["channel"])).drop_duplicates(["customer_id", "kind"])
@@ -560,10 +560,8 @@ def inputs(tables) -> Inputs:
     events = getattr(tables, "events", None)
     if events is None or events.frame.empty:
         raise NotApplicable(
-            tr(
-                "the behaviour analysis needs an events table (views, carts, purchases); "
-                "pass one with --events PATH (or --events taobao for the built-in sample)"
-            )
+            tr("the behaviour analysis needs an events table (views, carts, purchases)"),
+            tr("pass one with --events PATH (or --events taobao for the built-in sample)"),
         )
     tx = getattr(tables, "transactions", None)
     as_of = events.as_of if events.as_of is not None else events.frame["event_time"].max()
@@ -631,8 +629,10 @@ def churn_lift(
             None,
             tr(
                 "Not applicable: churn is defined on purchases, and there is no purchase log "
-                "linked to these visitors (pass --data with the same customer ids)."
+                "linked to these visitors."
             )
+            + " "
+            + for_analyst(tr("Pass `--data` with the same customer ids."))
             + short,
         )
     frame = tx.frame
@@ -897,8 +897,8 @@ def segments_for(tables, inputs_: Inputs) -> tuple[pd.Series | None, str]:
         return seg, tr("Segments: RFM segments of the linked purchase log at `as_of`.")
     return None, tr(
         "*No segment breakdown: there is no customers table with a segment column and no "
-        "purchase log linked to these visitors (pass --customers or --data).*"
-    )
+        "purchase log linked to these visitors.*"
+    ) + " " + for_analyst(tr("*Pass `--customers` or `--data`.*"))
 
 
 def breakdown_takeaway(by_day: pd.DataFrame, by_category: pd.DataFrame | None) -> str:
