@@ -172,14 +172,18 @@ def censored(times: pd.DataFrame, as_of, window_hours: float) -> int:
     return int((times["t1"] + pd.Timedelta(hours=window_hours) >= end).sum())
 
 
-def _group_funnels(times: pd.DataFrame, steps, key: pd.Series, min_visitors: int, top: int):
+def _group_funnels(
+    times: pd.DataFrame, steps, key: pd.Series, min_visitors: int, top: int, name: str
+) -> pd.DataFrame:
+    """One funnel row per group of ``key`` (index named ``name``), largest groups first."""
     rows = []
     for group, part in times.groupby(key.to_numpy(), sort=False):
         table = funnel_table(part, steps)
         if table["visitors"].iloc[0] >= min_visitors:
             rows.append(table.assign(group=group))
     if not rows:
-        return pd.DataFrame(columns=["group", "entered", *steps[1:], "overall", "low", "high"])
+        columns = ["entered", *steps[1:], "overall", "low", "high"]
+        return pd.DataFrame(columns=columns, index=pd.Index([], name=name))
     long = pd.concat(rows)
     wide = long.pivot(index="group", columns="step", values="visitors")[list(steps)]
     last = long[long["step"] == steps[-1]].set_index("group")
@@ -187,6 +191,7 @@ def _group_funnels(times: pd.DataFrame, steps, key: pd.Series, min_visitors: int
     wide["overall"] = last["conversion"]
     wide["low"] = last["conversion_low"]
     wide["high"] = last["conversion_high"]
+    wide.index.name, wide.columns.name = name, None
     return wide.sort_values("entered", ascending=False).head(top)
 
 
@@ -208,13 +213,13 @@ def funnel_by(
     """
     times = funnel_times(events, steps, window_hours, mode, by, as_of, engine)
     times = times[times[by].astype(str) != ""]
-    return _group_funnels(times, list(steps), times[by], min_visitors, top)
+    return _group_funnels(times, list(steps), times[by], min_visitors, top, by)
 
 
 def funnel_by_period(times: pd.DataFrame, steps=DEFAULT_STEPS, freq: str = "D", min_visitors=1):
     """The funnel per period of entry (the day or week of the visitor's first step-1 event)."""
-    key = times["t1"].dt.to_period(freq).dt.start_time
-    out = _group_funnels(times, list(steps), key, min_visitors, top=10_000)
+    key = times["t1"].dt.to_period(freq).dt.start_time.dt.date
+    out = _group_funnels(times, list(steps), key, min_visitors, 10_000, tr("entered on"))
     return out.sort_index()
 
 
@@ -223,7 +228,7 @@ def funnel_by_segment(
 ) -> pd.DataFrame:
     """The funnel per customer segment (``segments``: customer id -> segment name)."""
     key = times["customer_id"].map(segments).fillna(tr("(no segment)"))
-    return _group_funnels(times, list(steps), key, min_visitors, top=50)
+    return _group_funnels(times, list(steps), key, min_visitors, 50, tr("segment"))
 
 
 # --------------------------------------------------------------------------- paths
