@@ -386,3 +386,32 @@ def test_purchases_are_linked_only_when_they_share_customers_and_dates(retail_sa
     Both.events = load_table("events", HAND.assign(customer_id=ids * 7 + ids[:2]))
     linked = behaviour.inputs(Both())
     assert linked.transactions is None and "no dates" in linked.note  # 2024 vs 2011
+
+
+def test_channel_report_on_real_purchases_with_channels(retail_sample):
+    """Real purchases (some in store), web events for a third of the customers."""
+    tx = retail_sample.frame
+    ids = np.sort(tx["customer_id"].unique())
+    store = set(ids[::2])
+    shop = tx.assign(channel=np.where(tx["customer_id"].isin(store), "store", "web"))
+    web_ids = ids[::3]
+    events = pd.DataFrame(
+        {"customer_id": web_ids, "event_time": retail_sample.as_of, "event": "view",
+         "channel": "app"}
+    )  # fmt: skip
+
+    class Tx:
+        frame, currency, as_of = shop, retail_sample.currency, retail_sample.as_of
+
+    inputs = behaviour.Inputs(load_table("events", events), Tx(), retail_sample.as_of, "")
+    channels = behaviour.channel_report(inputs, retention_days=90, min_visitors=1)
+    both = store & set(web_ids)  # store buyers who also used the app
+    assert (channels.mix["mix"] == "both").sum() == len(both)
+    assert channels.mix.loc[ids[1], "mix"] == "online only"
+    value, _ = channels.tables["Customers by channel mix"]
+    assert value["customers"].sum() == len(ids)
+    assert value.loc["both", "revenue"] == pytest.approx(
+        shop.loc[shop["customer_id"].isin(both), "amount"].sum()
+    )
+    assert {"mean CLV", "retention"} <= set(value.columns)
+    assert len(channels.tables) == 3  # mix, switching, funnel by channel

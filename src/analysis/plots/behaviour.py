@@ -121,4 +121,5 @@ def cohort_heatmap(cohorts: pd.DataFrame, ax=None, label: str = "days"):
     ax.set_xlabel(f"{label} since first visit")
     ax.set_ylabel("first visit")
     ax.set_title("Returning visitors by first-visit cohort")
+    ax.grid(False)
     return ax
