@@ -588,8 +588,8 @@ def behaviour_features(days: pd.DataFrame, cutoff, window_days: int, steps=DEFAU
     grouped = recent.groupby("customer_id")
     out = pd.DataFrame(
         {
-            f"{steps[0]}s in window": grouped[f"n_{steps[0]}"].sum(),
-            f"{steps[1]}s in window": grouped[f"n_{steps[1]}"].sum(),
+            f"{steps[0]}s in window": grouped[sql_engine.step_count_column(steps[0])].sum(),
+            f"{steps[1]}s in window": grouped[sql_engine.step_count_column(steps[1])].sum(),
             "visit days in window": grouped.size(),
         }
     )

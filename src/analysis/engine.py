@@ -29,6 +29,7 @@ local one) or a ``SparkSession``.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -972,6 +973,8 @@ def funnel_ctes(steps, window_seconds: int, mode: str = "strict", by: str | None
         raise ValueError(f"mode '{mode}' unknown; use 'strict' (in order) or 'any' (any order)")
     if len(steps) < 2 or len(set(steps)) < len(steps):
         raise ValueError(f"a funnel needs two or more different steps, got {list(steps)}")
+    if by not in (None, "product_id", "category", "channel"):
+        raise ValueError(f"by '{by}' unknown; use 'category', 'channel' or 'product_id'")
     keys = ["customer_id"] + ([by] if by else [])
     ctes = [("f1", FUNNEL_FIRST_SQL.format(keys=", ".join(keys), step=_literal(steps[0])))]
     for j in range(2, len(steps) + 1):
@@ -1147,6 +1150,11 @@ def cart_outcomes(
     return out.astype({"carts": "int64"})
 
 
+def step_count_column(step: str) -> str:
+    """The column of :func:`event_days` counting ``step`` (``add to cart`` -> ``n_add_to_cart``)."""
+    return "n_" + re.sub(r"\W+", "_", str(step)).strip("_")
+
+
 def event_days(events, steps=("view", "cart", "purchase"), as_of=None, engine="duckdb"):
     """Events per customer and day (:data:`EVENT_DAYS_SQL`), with a count column per step.
 
@@ -1158,9 +1166,10 @@ def event_days(events, steps=("view", "cart", "purchase"), as_of=None, engine="d
     """
     eng, _, _ = register_events(events, as_of, engine)
     counts = ", ".join(
-        f"SUM(CASE WHEN event = {_literal(s)} THEN 1 ELSE 0 END) AS n_{s}" for s in steps
+        f"SUM(CASE WHEN event = {_literal(s)} THEN 1 ELSE 0 END) AS {step_count_column(s)}"
+        for s in steps
     )
     out = eng.query(EVENT_DAYS_SQL.format(counts=counts) + " ORDER BY 1, 2")
     out = _as_dates(out, ["day"])
     out["customer_id"] = out["customer_id"].astype(str)
-    return out.astype({c: "int64" for c in ["events", *(f"n_{s}" for s in steps)]})
+    return out.astype({c: "int64" for c in ["events", *map(step_count_column, steps)]})
