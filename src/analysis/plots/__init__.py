@@ -118,7 +118,15 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, cycle, demand, overview, segmentation  # noqa: E402
+from analysis.plots import (  # noqa: E402
+    behaviour,
+    churn,
+    clv,
+    cycle,
+    demand,
+    overview,
+    segmentation,
+)
 
 __all__ = [
     "use_theme",
@@ -132,4 +140,5 @@ __all__ = [
     "clv",
     "churn",
     "cycle",
+    "behaviour",
 ]
