@@ -26,6 +26,11 @@ def _shared(path):
 @pytest.fixture(scope="module")
 def olist():
     """Canonical transactions and feedback frames of the Olist sample (the tables contract)."""
+    return olist_frames()
+
+
+def olist_frames():
+    """Transactions (order items) and feedback of the Olist sample as canonical frames."""
     root = _shared("olist_sample")
     orders = pd.read_csv(root / "olist_orders_dataset.csv")
     items = pd.read_csv(root / "olist_order_items_dataset.csv")
@@ -128,3 +133,22 @@ def test_shapley_r2_matches_pingouin_on_single_columns(olist):
     full = np.linalg.lstsq(np.c_[np.ones(len(X)), X], enriched["score"], rcond=None)
     assert ours.sum() == pytest.approx(
         1 - full[1][0] / ((enriched["score"] - enriched["score"].mean()) ** 2).sum())  # fmt: skip
+
+
+def test_feedback_per_customer_sql_matches_pandas(olist):
+    from analysis import engine
+
+    _, feedback = olist
+    out = engine.feedback_per_customer(feedback, promoter=5, detractor=3)
+    with_id = feedback.dropna(subset=["customer_id"])
+    assert len(out) == with_id["customer_id"].nunique()
+    assert out["responses"].sum() == len(with_id)
+    assert out["promoters"].sum() == (with_id["score"] == 5).sum() == 2293
+    assert out["detractors"].sum() == (with_id["score"] <= 3).sum()
+    assert out["comments"].sum() == with_id["comment"].str.strip().str.len().gt(0).sum()
+    last = with_id.sort_values("response_date").groupby("customer_id")["score"].last()
+    single = out[out["responses"] == 1].index
+    assert (out.loc[single, "last_score"] == last[single]).all()
+    cut = engine.feedback_per_customer(feedback, as_of="2017-12-31", promoter=5, detractor=3)
+    assert cut["responses"].sum() == (with_id["response_date"] <= "2017-12-31").sum()
+    assert cut["last_response"].max() <= pd.Timestamp("2017-12-31")

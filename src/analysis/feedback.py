@@ -54,6 +54,10 @@ class Scale:
         """Scores on 0-10."""
         return 10.0 * (scores.astype(float) - self.low) / (self.high - self.low)
 
+    def raw(self, value: float) -> float:
+        """A 0-10 threshold in the scale's own units (9 on 0-10 is 4.6 on 1-5)."""
+        return self.low + value / 10.0 * (self.high - self.low)
+
     @property
     def points(self) -> int:
         return int(round(self.high - self.low)) + 1
@@ -391,6 +395,8 @@ def drivers(frame: pd.DataFrame, min_level: int = 30) -> pd.DataFrame:
         R^2), ``effect`` (how it moves the score), sorted by importance. Empty when the
         data hold no driver.
     """
+    if "score" not in frame or frame["score"].notna().sum() < 2 * min_level:
+        return pd.DataFrame(columns=["r2", "share", "effect"])
     scored = frame.dropna(subset=["score"])
     X, groups = driver_design(scored, min_level)
     if not groups:
@@ -696,3 +702,286 @@ def satisfaction_metrics(summary, top, themes_table, agreement_value) -> dict:
         "themes": [] if themes_table is None else list(themes_table["theme"]),
         "sentiment_agreement": agreement_value,
     }  # fmt: skip
+
+
+# --------------------------------------------------------------------------- notebook steps
+
+
+@dataclass
+class Prepared:
+    """Feedback ready to analyse: enriched answers, scale, cutoff and what is missing."""
+
+    frame: pd.DataFrame
+    scale: Scale | None
+    as_of: pd.Timestamp
+    transactions: pd.DataFrame | None
+    currency: str
+    source: str
+    notes: list
+
+
+def customer_groups(transactions: pd.DataFrame, as_of) -> tuple[pd.DataFrame, list]:
+    """RFM segment, value tier and lifecycle stage per customer (segmentation module)."""
+    from analysis import segmentation
+    from analysis.summary import customer_summary
+
+    notes, parts = [], {}
+    try:
+        summary = customer_summary(transactions, as_of, time_unit="D")
+        parts["segment"] = segmentation.rfm_segments(summary)["segment"]
+        parts["tier"] = segmentation.value_tiers(summary)["tier"]
+        gaps = segmentation.purchase_gaps(transactions, as_of)
+        stages = segmentation.lifecycle_stages(
+            summary, segmentation.lifecycle_thresholds(gaps, summary)
+        )
+        parts["stage"] = stages["stage"]
+    except (ValueError, KeyError) as exc:
+        notes.append(tr("Segments, tiers or stages unavailable ({e}).", e=str(exc)[:120]))
+    return pd.DataFrame(parts), notes
+
+
+def prepare(tables, as_of=None) -> Prepared:
+    """Feedback of a :class:`analysis.data.Tables` joined to its orders, customers, tickets.
+
+    Raises
+    ------
+    NotApplicable
+        When there is no feedback table (naming ``--feedback``).
+    """
+    table = getattr(tables, "feedback", None)
+    if table is None:
+        raise NotApplicable(tr(
+            "there is no feedback table: pass survey answers or reviews with --feedback FILE "
+            "(mapped with --column feedback.score=... / feedback.comment=...), or use a "
+            "built-in that has them such as --data olist"))  # fmt: skip
+    frame = table.frame
+    tx = tables.transactions.frame if tables.transactions is not None else None
+    cutoff = pd.Timestamp(as_of) if as_of else (table.as_of or frame["response_date"].max())
+    frame = frame[frame["response_date"] <= cutoff]
+    customers = tables.customers.frame if getattr(tables, "customers", None) else None
+    tickets = tables.tickets.frame if getattr(tables, "tickets", None) else None
+    enriched = enrich(frame, tx, customers, tickets)
+    notes = []
+    if tx is not None and "customer_id" in enriched:
+        groups, notes = customer_groups(tx, cutoff)
+        new = [c for c in groups.columns if c not in enriched]
+        enriched = enriched.join(groups[new], on="customer_id")
+    scores = enriched["score"] if "score" in enriched else None
+    scale = None
+    if scores is not None and scores.notna().any():
+        scale = scale_of(table.info, scores)
+        enriched["group"] = nps_groups(enriched["score"], scale)
+    currency = getattr(tables.transactions, "currency", "") if tables.transactions else ""
+    return Prepared(enriched, scale, cutoff, tx, currency, table.source, notes)
+
+
+@dataclass
+class Text:
+    """The comments analysed: sentiment, themes and their tables."""
+
+    sentiment: object  # analysis.sentiment.Sentiment
+    themes: object | None  # analysis.sentiment.Themes
+    table: pd.DataFrame | None  # themes with examples and impact
+    agreement: dict | None  # sentiment vs score labels (scored comments)
+    baseline: dict | None  # the lexicon alone vs the same labels
+
+
+def analyse_text(prep: Prepared, n_themes: int = 8, seed: int = 0, min_n: int = 30) -> Text | None:
+    """Language, sentiment, themes of the comments; adds columns to ``prep.frame``.
+
+    Returns None when there are no comments.
+    """
+    from analysis import sentiment as st
+
+    frame = prep.frame
+    if (
+        "comment" not in frame
+        or frame["comment"].astype("string").str.strip().str.len().fillna(0).sum() == 0
+    ):
+        return None
+    texts = frame["comment"].astype("string")
+    frame["language"] = st.detect_language(texts)
+    labels = score_labels(frame["score"], prep.scale) if prep.scale else None
+    result = st.comment_sentiment(texts, frame["language"], labels, seed=seed)
+    frame["sentiment"] = result.scores
+    frame["sentiment_label"] = st.sentiment_label(result.scores)
+    agree = base = None
+    if labels is not None:
+        agree, base = st.agreement(result.scores, labels), st.agreement(result.lexicon, labels)
+    themes = table = None
+    if int(texts.str.strip().str.len().gt(0).sum()) >= 50:
+        themes = st.find_themes(texts, frame["language"], n_themes, seed)
+        frame["theme"] = themes.weights.idxmax(axis=1).where(themes.weights.max(axis=1) > 0)
+        frame["themes"] = themes.mentions.apply(lambda r: "; ".join(r.index[r]), axis=1)
+        values = frame["score"] if prep.scale else frame["sentiment"]
+        impact = st.theme_impact(themes, values, min_n)
+        table = themes.table.merge(impact[["theme", "impact"]], on="theme")
+        examples = st.theme_examples(themes, texts)
+        table["examples"] = table["theme"].map(lambda t: " | ".join(examples.get(t, [])))
+    return Text(result, themes, table, agree, base)
+
+
+def human_agreement(
+    prep: Prepared, text: Text, sentiment_column: str | None = "auto", positive: str = "low",
+    theme_columns: list | None = None,
+) -> tuple[dict | None, pd.DataFrame | None]:  # fmt: skip
+    """Agreement of our sentiment and themes with human labels kept in the feedback table.
+
+    ``sentiment_column`` "auto" takes a column whose name contains "sentiment"; its
+    lowest two values are positive when ``positive`` is "low" (the NHS coding, 1 = very
+    positive), the highest two when "high"; the middle is left out. ``theme_columns``
+    None finds 0/1 and ``votes_*`` columns (:func:`analysis.sentiment.human_label_columns`).
+    """
+    from analysis import sentiment as st
+
+    frame = prep.frame
+    own = {"score", "sentiment", "sentiment_label", "late", "group", "response_id", "order_id",
+           "customer_id", "order_value", "freight_share", "delay_days", "tickets"}  # fmt: skip
+    column = sentiment_column
+    if column == "auto":
+        found = [c for c in frame.columns if "sentiment" in str(c).lower() and c not in own]
+        column = found[0] if found else None
+    sentiment_agree = None
+    if column and column in frame:
+        human = pd.to_numeric(frame[column], errors="coerce")
+        levels = np.sort(human.dropna().unique())
+        if len(levels) >= 2:
+            low, high = levels[: min(2, len(levels) // 2)], levels[-min(2, len(levels) // 2) :]
+            good, bad = (low, high) if positive == "low" else (high, low)
+            labels = pd.Series(np.nan, index=frame.index)
+            labels[human.isin(good)], labels[human.isin(bad)] = 1.0, 0.0
+            sentiment_agree = {"column": column, **st.agreement(frame["sentiment"], labels)}
+            sentiment_agree["lexicon"] = st.agreement(text.sentiment.lexicon, labels)["roc_auc"]
+    themes_agree = None
+    if text.themes is not None:
+        cols = theme_columns if theme_columns is not None else st.human_label_columns(
+            frame, exclude=own | {column})  # fmt: skip
+        if cols:
+            themes_agree = st.theme_agreement(text.themes, frame[cols])
+    return sentiment_agree, themes_agree
+
+
+def value_per_customer(prep: Prepared) -> tuple[pd.Series | None, str]:
+    """Customer value for ranking follow-ups: revenue to date (CLV when churn can fit it)."""
+    if prep.transactions is None:
+        return None, "revenue"
+    tx = prep.transactions[prep.transactions["order_date"] <= prep.as_of]
+    revenue = tx.groupby("customer_id")["amount"].sum()
+    repeaters = int((tx.groupby("customer_id")["order_date"].nunique() > 1).sum())
+    if repeaters >= 100:
+        from analysis import churn
+
+        clv, _, _ = churn.value_and_segments(tx, prep.as_of)
+        if clv is not None:
+            return clv, "CLV"
+    return revenue, "revenue"
+
+
+def text_takeaway(prep: Prepared, text: Text) -> str:
+    """Languages, how sentiment was obtained, and the share of negative comments."""
+    frame = prep.frame
+    has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
+    langs = frame.loc[has, "language"].value_counts(normalize=True).head(3)
+    lang_text = ", ".join(f"{md_text(k)} {pct(v)}" for k, v in langs.items())
+    how = {
+        "scored": tr("trained on {n:,} of this data's scored comments (out of fold)",
+                     n=text.sentiment.labelled),
+        "lexicon": tr("from lexicons adapted to this data's words (no scores to learn from)"),
+        "none": tr("not available for these languages"),
+    }[text.sentiment.method]  # fmt: skip
+    negative = (frame.loc[has, "sentiment_label"] == "negative").mean()
+    return tr("**{n:,} comments** ({share} of answers; languages: {langs}). Sentiment is {how}; "
+              "**{neg}** of the comments read negative.", n=int(has.sum()),
+              share=pct(has.mean()), langs=lang_text, how=how, neg=pct(negative))  # fmt: skip
+
+
+def themes_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The themes table as shown: share as %, impact rounded, examples."""
+    out = table[["theme", "top_words", "share", "impact", "examples"]].copy()
+    out["share"] = out["share"].map(lambda v: pct(v, 1))
+    out["impact"] = out["impact"].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+    return out.set_index("theme")
+
+
+def themes_takeaway(table: pd.DataFrame, scored: bool) -> str:
+    """The most common theme and the one that hurts the score most."""
+    common = table.sort_values("share", ascending=False).iloc[0]
+    text = tr("The most common theme is **{t}** ({s} of comments).", t=md_text(common["theme"]),
+              s=pct(common["share"]))  # fmt: skip
+    rated = table.dropna(subset=["impact"])
+    if len(rated):
+        worst = rated.sort_values("impact").iloc[0]
+        unit = tr("stars/points") if scored else tr("sentiment")
+        text += " " + tr("Comments about **{t}** score {i:+.2f} {u} against the others: the "
+                         "theme to fix first.", t=md_text(worst["theme"]), i=worst["impact"],
+                         u=unit)  # fmt: skip
+    return text
+
+
+def agreement_takeaway(text: Text) -> str:
+    """Sentiment against the scores' own labels, next to the lexicon baseline."""
+    a, b = text.agreement, text.baseline
+    if not a or a.get("roc_auc") is None:
+        return tr("Too few scored comments of each kind to measure agreement.")
+    base = "" if not b or b.get("roc_auc") is None else tr(
+        " (the lexicon alone: {b:.2f})", b=b["roc_auc"])  # fmt: skip
+    return tr("Sentiment separates positive from negative scores with ROC-AUC **{a:.2f}**{b} "
+              "on {n:,} scored comments (1 = perfect, 0.5 = chance).", a=a["roc_auc"], b=base,
+              n=a["n"])  # fmt: skip
+
+
+def human_takeaway(sentiment_agree: dict | None, themes_agree: pd.DataFrame | None) -> str:
+    """Agreement with human labels in words."""
+    parts = []
+    if sentiment_agree and sentiment_agree.get("roc_auc") is not None:
+        parts.append(tr("Against the human sentiment labels (`{c}`), our sentiment reaches "
+                        "ROC-AUC **{a:.2f}** on {n:,} comments (the lexicon alone {b:.2f}).",
+                        c=md_text(sentiment_agree["column"]), a=sentiment_agree["roc_auc"],
+                        n=sentiment_agree["n"],
+                        b=sentiment_agree["lexicon"] or float("nan")))  # fmt: skip
+    if themes_agree is not None and len(themes_agree):
+        good = themes_agree[themes_agree["roc_auc"] >= 0.7]
+        parts.append(tr("For {k} of {m} human theme labels a theme found here ranks the labelled "
+                        "comments with ROC-AUC >= 0.7 (median {med:.2f}).", k=len(good),
+                        m=len(themes_agree), med=themes_agree["roc_auc"].median()))  # fmt: skip
+    return " ".join(parts) or tr("The feedback holds no human labels to compare with.")
+
+
+def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> str:
+    """How many answers need a call and what the list is ranked by."""
+    if follow.empty:
+        return tr("No detractor or negative comment to follow up.")
+    from analysis.text import money
+
+    recent = int((follow["days_since"] <= 30).sum())
+    value = follow[basis].sum() if basis in follow else float("nan")
+    worth = "" if pd.isna(value) or value == 0 else tr(
+        ", worth {v} of {b}", v=money(value, currency), b=basis)  # fmt: skip
+    return tr("**{n:,} answers** call for a follow-up{w}; {r:,} of them came in the last 30 "
+              "days. The list is ranked by {b}.", n=len(follow), w=worth, r=recent,
+              b=basis)  # fmt: skip
+
+
+def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
+    """The notebook's closing bullets."""
+    lines = []
+    if metrics.get("responses"):
+        lo, hi = metrics["nps_ci"]
+        lines.append(tr("- NPS {n:+.0f} ({lo:+.0f} to {hi:+.0f}), CSAT {c}, mean score {m:.2f} "
+                        "over {r:,} answers.", n=metrics["nps"], lo=lo, hi=hi,
+                        c=pct(metrics["csat"], 1), m=metrics["mean_score"],
+                        r=metrics["responses"]))  # fmt: skip
+    if metrics.get("top_driver"):
+        lines.append(tr("- The strongest driver of the score is **{d}**.", d=metrics["top_driver"]))
+    if metrics.get("themes"):
+        lines.append(
+            tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))
+        )
+    if metrics.get("sentiment_agreement") is not None:
+        lines.append(tr("- Sentiment agrees with the scores at ROC-AUC {a:.2f}.",
+                        a=metrics["sentiment_agreement"]))  # fmt: skip
+    if human and human.get("roc_auc") is not None:
+        lines.append(tr("- Against human sentiment labels: ROC-AUC {a:.2f}.", a=human["roc_auc"]))
+    if lift:
+        lines.append("- " + retention_takeaway(None, lift))
+    return "\n".join(lines)

@@ -89,7 +89,14 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, demand, overview, segmentation  # noqa: E402
+from analysis.plots import (  # noqa: E402
+    churn,
+    clv,
+    demand,
+    feedback,  # noqa: E402
+    overview,
+    segmentation,
+)
 
 __all__ = [
     "use_theme",
@@ -102,4 +109,5 @@ __all__ = [
     "segmentation",
     "clv",
     "churn",
+    "feedback",
 ]
