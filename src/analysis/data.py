@@ -63,6 +63,11 @@ PII_PATTERN = re.compile(
 RETURNS_POLICIES = ("drop", "net")
 
 
+def personal_columns(frame: pd.DataFrame, keep=()) -> list[str]:
+    """Columns of ``frame`` that look like personal data (dropped on load), except ``keep``."""
+    return [c for c in frame.columns if c not in keep and PII_PATTERN.match(_normalise_name(c))]
+
+
 @dataclass
 class Transactions:
     """A clean transaction log and the record of how it was cleaned.
@@ -164,6 +169,32 @@ ONLINE_RETAIL_COLUMNS = {
     "region": "Country",
 }
 
+
+def _read_olist() -> pd.DataFrame:
+    from analysis.builtins import read_builtin
+
+    return read_builtin("olist_orders").rename(columns=OLIST_ORDER_COLUMNS)
+
+
+#: Order columns of the Olist log, kept beside the canonical ones under these names.
+OLIST_ORDER_COLUMNS = {
+    "order_delivered_customer_date": "delivered_at",
+    "order_estimated_delivery_date": "estimated_delivery_at",
+    "freight_value": "freight",
+    "order_status": "status",
+}
+
+
+OLIST_COLUMNS = {
+    "customer_id": "customer_unique_id",
+    "order_id": "order_id",
+    "order_date": "order_purchase_timestamp",
+    "amount": "price",
+    "product_id": "product_id",
+    "category": "product_category_name_english",
+    "region": "customer_state",
+}
+
 BUILTINS: dict[str, Builtin] = {
     "online_retail": Builtin(
         reader=_read_online_retail,
@@ -176,6 +207,13 @@ BUILTINS: dict[str, Builtin] = {
         columns=ONLINE_RETAIL_COLUMNS,
         description="300 Online Retail customers (+200 rows without a customer), for tests",
         options={"exclude_products": ONLINE_RETAIL_NON_PRODUCTS, "currency": "£"},
+    ),
+    "olist": Builtin(
+        reader=_read_olist,
+        columns=OLIST_COLUMNS,
+        description="Olist Brazilian marketplace sample: 4,000 orders 2016-10 to 2018-08, "
+        "one row per item, with customers and reviews (CC BY-NC-SA 4.0)",
+        options={"currency": "R$", "cancel_prefix": None},
     ),
     "cdnow": Builtin(
         reader=_read_cdnow_master,
@@ -688,6 +726,7 @@ def clean_transactions(
     exclude_products: str | None = None,
     duplicates: str = "drop",
     currency: str = "",
+    cancel_prefix: str | None = "C",
 ) -> Transactions:
     """Map, validate and clean a raw purchase log.
 
@@ -716,6 +755,9 @@ def clean_transactions(
         genuine repeat orders of a log without order ids (keep).
     currency : str
         Currency symbol used in figure labels.
+    cancel_prefix : str or None
+        Order ids starting with it (any case) are cancellations; None when ids
+        carry no such mark (Olist's hexadecimal ids).
 
     Returns
     -------
@@ -744,7 +786,7 @@ def clean_transactions(
     for note in notes:
         steps.append(("column matched", 0, note))
 
-    pii = [c for c in frame.columns if c not in CANONICAL and PII_PATTERN.match(_normalise_name(c))]
+    pii = personal_columns(frame, CANONICAL)
     if pii:
         frame = frame.drop(columns=pii)
         steps.append(("personal-data columns removed", 0, ", ".join(map(str, pii))))
@@ -803,8 +845,8 @@ def clean_transactions(
         if col in frame.columns:
             frame[col] = frame[col].astype("string").str.strip().astype(str)
     cancelled = frame["amount"] < 0
-    if "order_id" in frame.columns:
-        cancelled |= frame["order_id"].str.upper().str.startswith("C")
+    if "order_id" in frame.columns and cancel_prefix:
+        cancelled |= frame["order_id"].str.upper().str.startswith(cancel_prefix.upper())
     if returns == "drop":
         frame = drop(
             frame,
@@ -930,6 +972,7 @@ def load_transactions(
         if tx is not None:
             return tx
     read_opts = {k: options.pop(k) for k in ("sep", "encoding", "sheet") if k in options}
+    columns = {k: v for k, v in (columns or {}).items() if "." not in k}  # other tables' keys
     if isinstance(data, pd.DataFrame):
         return clean_transactions(data, columns, as_of, source="DataFrame", **options)
     name = str(data)
@@ -1027,3 +1070,25 @@ def log_text(log: pd.DataFrame) -> str:
     for step, rows, note in log.itertuples(index=False):
         buf.write(f"  {step:<{width}}  {rows:>10,}  {note}\n")
     return buf.getvalue()
+
+
+#: The optional tables' API (defined in :mod:`analysis.tables`), importable from here.
+_TABLE_NAMES = (
+    "SCHEMAS",
+    "TABLES",
+    "Table",
+    "Tables",
+    "clean_table",
+    "link_checks",
+    "load_table",
+    "load_tables",
+    "split_columns",
+)
+
+
+def __getattr__(name: str):
+    if name in _TABLE_NAMES:  # imported on first use: analysis.tables imports this module
+        from analysis import tables
+
+        return getattr(tables, name)
+    raise AttributeError(f"module 'analysis.data' has no attribute '{name}'")
