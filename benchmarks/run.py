@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -412,7 +413,13 @@ def write(results: dict, out: Path) -> None:
             f"{_fmt(rep.get('cpu', 0))} | {rep['peak_mb']:.0f} | {rep['repeats']} | "
             f"{', '.join(rep['notebooks'])} | {status} |"
         )
-    out.write_text("\n".join(lines) + "\n")
+    # Sections other benchmarks write between <!-- NAME:start --> / <!-- NAME:end --> survive.
+    kept = (
+        re.findall(r"<!-- \w+:start -->.*?<!-- \w+:end -->", out.read_text(), re.S)
+        if out.exists()
+        else []
+    )
+    out.write_text("\n".join(lines + [""] + kept) + "\n")
     out.with_name("results.json").write_text(json.dumps(results, indent=2, default=str))
 
 

@@ -630,7 +630,7 @@ def group_takeaway(table: pd.DataFrame, by: str, min_n: int = 30) -> str:
     """Best and worst ranked groups, and how many were too small to rank."""
     ranked = table[~table["small"]]
     small = int(table["small"].sum())
-    tail = tr(" {k} groups with fewer than {m} answers are shown but not ranked.", k=small,
+    tail = tr(" Groups with fewer than {m} answers ({k}) are shown but not ranked.", k=small,
               m=min_n) if small else ""  # fmt: skip
     if len(ranked) < 2:
         return tr("Too few {by} groups with {m}+ answers to compare.", by=by, m=min_n) + tail
@@ -881,7 +881,8 @@ def text_takeaway(prep: Prepared, text: Text) -> str:
     """Languages, how sentiment was obtained, and the share of negative comments."""
     frame = prep.frame
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
-    langs = frame.loc[has, "language"].value_counts(normalize=True).head(3)
+    langs = frame.loc[has, "language"].value_counts(normalize=True)
+    langs = langs[langs >= 0.01].head(3)
     lang_text = ", ".join(f"{md_text(k)} {pct(v)}" for k, v in langs.items())
     how = {
         "scored": tr("trained on {n:,} of this data's scored comments (out of fold)",
@@ -957,9 +958,11 @@ def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> s
     value = follow[basis].sum() if basis in follow else float("nan")
     worth = "" if pd.isna(value) or value == 0 else tr(
         ", worth {v} of {b}", v=money(value, currency), b=basis)  # fmt: skip
+    order = tr("by {b}", b=basis) if basis in follow and follow[basis].notna().any() else tr(
+        "most recent first (no purchases give a customer value)")  # fmt: skip
     return tr("**{n:,} answers** call for a follow-up{w}; {r:,} of them came in the last 30 "
-              "days. The list is ranked by {b}.", n=len(follow), w=worth, r=recent,
-              b=basis)  # fmt: skip
+              "days. The list is ranked {o}.", n=len(follow), w=worth, r=recent,
+              o=order)  # fmt: skip
 
 
 def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:

