@@ -317,7 +317,8 @@ def test_feedback_per_customer_spark_equals_duckdb(spark):
     on_spark = engine.feedback_per_customer(feedback, as_of="2024-02-15", engine=spark)
     pd.testing.assert_frame_equal(duck, on_spark, check_dtype=False)
     assert duck.loc["a"].to_dict() == {
-        "responses": 2, "scored": 2, "mean_score": 6.5, "first_response": pd.Timestamp("2024-01-02"),
+        "responses": 2, "scored": 2, "mean_score": 6.5,
+        "first_response": pd.Timestamp("2024-01-02"),
         "last_response": pd.Timestamp("2024-02-01"), "last_score": 10.0, "promoters": 1,
         "detractors": 1, "comments": 1,
     }  # fmt: skip

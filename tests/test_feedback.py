@@ -152,3 +152,118 @@ def test_feedback_per_customer_sql_matches_pandas(olist):
     cut = engine.feedback_per_customer(feedback, as_of="2017-12-31", promoter=5, detractor=3)
     assert cut["responses"].sum() == (with_id["response_date"] <= "2017-12-31").sum()
     assert cut["last_response"].max() <= pd.Timestamp("2017-12-31")
+
+
+# --------------------------------------------------------------------------- text
+
+
+def test_language_detection_and_chinese_words():
+    texts = pd.Series([
+        "O produto chegou antes do prazo, muito bom", "The staff were kind and quick",
+        "客服态度很好，物流也快", "ok", None, "Não recebi o produto até agora",
+    ])  # fmt: skip
+    langs = sentiment.detect_language(texts)
+    assert list(langs[:4]) == ["pt", "en", "zh", "pt"]  # "ok": the most common language
+    assert pd.isna(langs[4]) and langs[5] == "pt"
+    assert "客服" in sentiment.tokenize("客服态度很好")  # jieba keeps "customer service" whole
+
+
+@pytest.fixture(scope="module")
+def nhs():
+    d = pd.read_csv(_shared("nhs_feedback/v6framework_230831.csv"))
+    d = d[d["FFT answer"] != "Did not answer"].sample(2500, random_state=0)
+    texts = d["FFT answer"].astype("string").reset_index(drop=True)
+    human = d["Comment sentiment"].reset_index(drop=True)
+    y = pd.Series(np.where(human <= 2, 1.0, np.where(human >= 4, 0.0, np.nan)))
+    return d.reset_index(drop=True), texts, y
+
+
+def test_lexicon_route_beats_the_lexicon_on_nhs_human_labels(nhs):
+    _, texts, y = nhs
+    langs = sentiment.detect_language(texts)
+    result = sentiment.comment_sentiment(texts, langs)  # no scores: lexicon + self-training
+    assert result.method == "lexicon"
+    ours, lexicon = sentiment.agreement(result.scores, y), sentiment.agreement(result.lexicon, y)
+    assert ours["n"] > 1500
+    assert lexicon["roc_auc"] == pytest.approx(0.76, abs=0.03)  # VADER on NHS
+    assert ours["roc_auc"] > lexicon["roc_auc"] + 0.03
+    assert result.scores.dropna().between(-1, 1).all()
+    assert result.scores[texts.str.strip().str.len() > 0].notna().all()
+
+
+def test_scored_route_is_out_of_fold_on_olist(olist):
+    _, feedback = olist
+    scale = fb.Scale("stars", 1, 5)
+    labels = fb.score_labels(feedback["score"], scale)
+    texts = feedback["comment"]
+    langs = sentiment.detect_language(texts)
+    assert (langs.value_counts(normalize=True)["pt"]) > 0.9
+    result = sentiment.comment_sentiment(texts, langs, labels)
+    assert result.method == "scored" and result.labelled > 1400
+    ours = sentiment.agreement(result.scores, labels)["roc_auc"]
+    lexicon = sentiment.agreement(result.lexicon, labels)["roc_auc"]
+    assert 0.90 < ours < 0.99 and lexicon == pytest.approx(0.87, abs=0.03)  # LeIA alone
+
+
+def test_themes_agree_with_human_labels(nhs):
+    d, texts, _ = nhs
+    langs = pd.Series("en", index=texts.index, dtype="string")
+    themes = sentiment.find_themes(texts, langs, n_themes=8)
+    assert len(themes.table) == 8 and themes.table["share"].between(0, 1).all()
+    assert themes.mentions.any(axis=1)[texts.notna()].mean() > 0.75  # the rest: no theme word
+    cols = sentiment.human_label_columns(d, exclude={"FFT categorical answer", "Comment sentiment"})
+    assert "Staff manner & personal attributes" in cols and "Trust" not in cols
+    agree = sentiment.theme_agreement(themes, d[cols])
+    assert len(agree) >= 15
+    assert agree["roc_auc"].median() > 0.65  # chance is 0.5
+    timely = agree.set_index("label").loc["Timeliness of care"]
+    assert timely["roc_auc"] > 0.75
+
+
+# --------------------------------------------------------------------------- notebook
+
+
+@pytest.mark.slow
+def test_notebook_on_olist_names_late_delivery(tmp_path):
+    from conftest import run_notebook
+
+    metrics, error, out = run_notebook("satisfaction", tmp_path, data="olist", anonymize=True)
+    assert error is None, error
+    m = metrics
+    assert m["top_driver"] == "delivery delay"
+    assert m["responses"] > 3900 and m["nps_ci"][0] < m["nps"] < m["nps_ci"][1]
+    assert m["csat_ci"][0] < m["csat"] < m["csat_ci"][1] and 4.0 < m["mean_score"] < 4.2
+    assert len(m["themes"]) == 8 and m["sentiment_agreement"] > 0.9
+    follow = pd.read_csv(out / "followup.csv")
+    assert follow["customer_id"].str.startswith("C-").all() and len(follow) > 900
+    assert follow["revenue"].dropna().is_monotonic_decreasing
+    scored = pd.read_csv(out / "feedback_scored.csv")
+    assert len(scored) == m["responses"] and "comment" not in scored
+    assert scored["sentiment"].dropna().between(-1, 1).all()
+
+
+@pytest.mark.slow
+def test_notebook_on_nhs_feedback_alone(tmp_path, nhs):
+    from conftest import run_notebook
+
+    d, _, _ = nhs
+    path = tmp_path / "nhs.csv"
+    d.to_csv(path, index=False)
+    metrics, error, _ = run_notebook(
+        "satisfaction", tmp_path, data=None, feedback=str(path),
+        columns={"feedback.comment": "FFT answer", "feedback.response_date": "Date"},
+    )  # fmt: skip
+    assert error is None, error
+    assert metrics["responses"] is None and metrics["top_driver"] is None
+    assert len(metrics["themes"]) == 8
+    assert metrics["human_sentiment_auc"] > 0.78 and metrics["human_theme_auc"] > 0.6
+
+
+@pytest.mark.slow
+def test_notebook_without_feedback_is_not_applicable(tmp_path):
+    from conftest import run_notebook
+
+    from analysis.errors import is_not_applicable
+
+    _, error, _ = run_notebook("satisfaction", tmp_path, data="online_retail_sample")
+    assert is_not_applicable(error) and "--feedback" in error

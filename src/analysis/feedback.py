@@ -570,17 +570,20 @@ def followup_list(
     negative = scored.get("sentiment", pd.Series(np.nan, index=scored.index)) <= -0.05
     pick = scored[(group == "detractor") | negative].copy()
     pick["days_since"] = (pd.Timestamp(as_of) - pick["response_date"]).dt.days
-    reasons = []
-    for _, row in pick.iterrows():
-        parts = []
-        if pd.notna(row.get("score")):
-            parts.append(tr("score {s:g}", s=row["score"]))
-        if pd.notna(row.get("sentiment")) and row["sentiment"] <= -0.05:
-            parts.append(tr("negative comment"))
-        if isinstance(row.get("theme"), str) and row["theme"]:
-            parts.append(tr("about {t}", t=row["theme"]))
-        reasons.append("; ".join(parts))
-    pick["reason"] = reasons
+    reason = pd.Series("", index=pick.index, dtype="string")
+    if "score" in pick:
+        has = pick["score"].notna()
+        reason[has] = tr("score") + " " + pick.loc[has, "score"].map("{:g}".format)
+    if "sentiment" in pick:
+        neg = pick["sentiment"] <= -0.05
+        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + "; ") + tr(
+            "negative comment"
+        )
+    if "theme" in pick:
+        has = pick["theme"].notna()
+        about = tr("about") + " " + pick.loc[has, "theme"].astype(str)
+        reason[has] = reason[has].where(reason[has] == "", reason[has] + "; ") + about
+    pick["reason"] = reason
     pick[value_basis] = (
         pick["customer_id"].map(value) if value is not None and "customer_id" in pick else np.nan
     )
@@ -692,9 +695,13 @@ def retention_takeaway(repurchase: pd.DataFrame | None, lift: dict | None) -> st
     return " ".join(parts)
 
 
-def satisfaction_metrics(summary, top, themes_table, agreement_value) -> dict:
-    """The ``satisfaction`` entry of metrics.json."""
-    return {
+def satisfaction_metrics(summary, top, themes_table, agreement_value, human=None) -> dict:
+    """The ``satisfaction`` entry of metrics.json.
+
+    ``human`` is :func:`human_agreement`'s pair; when labels exist it adds
+    ``human_sentiment_auc`` and ``human_theme_auc`` (median best-theme ROC-AUC).
+    """
+    out = {
         "responses": summary.get("responses"), "nps": summary.get("nps"),
         "nps_ci": [summary.get("nps_low"), summary.get("nps_high")],
         "csat": summary.get("csat"), "csat_ci": [summary.get("csat_low"), summary.get("csat_high")],
@@ -702,6 +709,12 @@ def satisfaction_metrics(summary, top, themes_table, agreement_value) -> dict:
         "themes": [] if themes_table is None else list(themes_table["theme"]),
         "sentiment_agreement": agreement_value,
     }  # fmt: skip
+    sentiment_agree, themes_agree = human or (None, None)
+    if sentiment_agree:
+        out["human_sentiment_auc"] = sentiment_agree.get("roc_auc")
+    if themes_agree is not None and len(themes_agree):
+        out["human_theme_auc"] = float(themes_agree["roc_auc"].median())
+    return out
 
 
 # --------------------------------------------------------------------------- notebook steps
@@ -812,7 +825,7 @@ def analyse_text(prep: Prepared, n_themes: int = 8, seed: int = 0, min_n: int = 
     if int(texts.str.strip().str.len().gt(0).sum()) >= 50:
         themes = st.find_themes(texts, frame["language"], n_themes, seed)
         frame["theme"] = themes.weights.idxmax(axis=1).where(themes.weights.max(axis=1) > 0)
-        frame["themes"] = themes.mentions.apply(lambda r: "; ".join(r.index[r]), axis=1)
+        frame["themes"] = st.mention_text(themes.mentions)
         values = frame["score"] if prep.scale else frame["sentiment"]
         impact = st.theme_impact(themes, values, min_n)
         table = themes.table.merge(impact[["theme", "impact"]], on="theme")
