@@ -137,8 +137,8 @@ def _theme_summary(name, agree, themes, human, seed) -> dict:
     from analysis import sentiment as st
 
     rng = np.random.default_rng(seed)
-    shuffled = st.Themes(themes.table, themes.weights.apply(lambda c: rng.permutation(c.to_numpy())),
-                         themes.mentions)  # fmt: skip
+    weights = themes.weights.apply(lambda c: rng.permutation(c.to_numpy()))
+    shuffled = st.Themes(themes.table, weights, themes.mentions)
     base = st.theme_agreement(shuffled, human)
     return {"set": name, "labels compared": len(agree),
             "median best-theme ROC-AUC": float(agree["roc_auc"].median()),
@@ -233,7 +233,10 @@ def scale(args) -> str:
         for _ in range(args.repeats):
             times["small"].append(_run_notebook(small, tmp / "small.ipynb"))
             times["big"].append(_run_notebook(big, tmp / "big.ipynb"))
-        metrics = json.loads((tmp / "metrics.json").read_text())["satisfaction"]
+            print(f"runs so far: {times}", file=sys.stderr, flush=True)
+        from analysis.report import METRICS_SUBDIR
+
+        metrics = json.loads((tmp / METRICS_SUBDIR / "satisfaction.json").read_text())
     med = {k: statistics.median(v) for k, v in times.items()}
     return "\n".join([
         f"### The notebook on {args.rows:,} answers with comments", "",
