@@ -267,3 +267,20 @@ def test_notebook_without_feedback_is_not_applicable(tmp_path):
 
     _, error, _ = run_notebook("satisfaction", tmp_path, data="online_retail_sample")
     assert is_not_applicable(error) and "--feedback" in error
+
+
+def test_followup_masks_comments_and_ranks_by_value():
+    scored = pd.DataFrame({
+        "response_id": ["r1", "r2", "r3", "r4"], "customer_id": ["a", "b", "c", "d"],
+        "response_date": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-20", "2024-02-25"]),
+        "score": [1.0, 2.0, 5.0, 3.0], "group": ["detractor", "detractor", "promoter", "detractor"],
+        "sentiment": [-0.8, np.nan, 0.9, -0.2], "theme": ["late / delivery", None, None, None],
+        "comment": ["call me on +44 20 7946 0958 or ana@example.com", None, "great", "meh"],
+    })  # fmt: skip
+    value = pd.Series({"a": 10.0, "b": 500.0, "c": 1000.0, "d": 50.0})
+    follow = fb.followup_list(scored, "2024-03-01", value, "revenue")
+    assert list(follow["response_id"]) == ["r2", "r4", "r1"]  # the promoter is not called
+    first = follow.set_index("response_id").loc["r1"]
+    assert "ana@example.com" not in first["comment"] and "7946" not in first["comment"]
+    assert first["reason"] == "score 1; negative comment; about late / delivery"
+    assert first["days_since"] == 60

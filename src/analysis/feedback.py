@@ -489,15 +489,15 @@ def churn_lift(
     """
     from sklearn.metrics import roc_auc_score
 
-    from analysis import churn
+    from analysis import churn, cycle
 
     repeaters = int((transactions.groupby("customer_id")["order_date"].nunique() > 1).sum())
     try:
-        gaps = churn.purchase_gaps(transactions, as_of)
-        window = churn.derive_window(gaps, 0.8, window_days)
-        design = churn.make_design(transactions, as_of, window, 365)
-        X_tr, y_tr = churn.build_dataset(transactions, design.train_cutoff, window, 365)
-        X_te, y_te = churn.build_dataset(transactions, design.test_cutoff, window, 365)
+        window = churn.derive_window(cycle.cycle_at(transactions, as_of), 0.8, window_days)
+        design = churn.make_design(transactions, as_of, window)
+        active = design.active_days
+        X_tr, y_tr = churn.build_dataset(transactions, design.train_cutoff, window, active)
+        X_te, y_te = churn.build_dataset(transactions, design.test_cutoff, window, active)
     except (ValueError, KeyError, IndexError) as exc:
         return {"status": "null", "reason": tr("{n} customers bought more than once ({e})",
                                                n=repeaters, e=str(exc).split(";")[0])}  # fmt: skip
@@ -531,20 +531,6 @@ def churn_lift(
 # --------------------------------------------------------------------------- follow-up
 
 
-def _masked(comments: pd.Series) -> pd.Series | None:
-    """Comments with e-mails and phone numbers masked, by ``analysis.privacy.mask_text``.
-
-    Returns None while that function does not exist: the follow-up list then carries
-    no comment text at all rather than unmasked text.
-    """
-    from analysis import privacy
-
-    mask_text = getattr(privacy, "mask_text", None)
-    if mask_text is None:
-        return None
-    return comments.astype("string").map(lambda t: mask_text(t) if pd.notna(t) else t)
-
-
 def followup_list(
     scored: pd.DataFrame, as_of, value: pd.Series | None = None, value_basis: str = "revenue",
     max_rows: int | None = None,
@@ -564,7 +550,7 @@ def followup_list(
     pandas.DataFrame
         ``response_id``, ``customer_id``, ``response_date``, ``days_since``, ``score``,
         ``sentiment``, ``reason``, ``value`` (named by ``value_basis``) and ``comment``
-        (masked; absent while :func:`analysis.privacy.mask_text` is missing).
+        (masked by :func:`analysis.privacy.mask_text`).
     """
     group = scored.get("group", pd.Series(np.nan, index=scored.index))
     negative = scored.get("sentiment", pd.Series(np.nan, index=scored.index)) <= -0.05
@@ -593,10 +579,10 @@ def followup_list(
     cols = [c for c in ("response_id", "customer_id", "response_date", "days_since", "score",
                         "sentiment", "reason", value_basis) if c in pick]  # fmt: skip
     out = pick[cols]
-    if "comment" in pick:
-        masked = _masked(pick["comment"])
-        if masked is not None:
-            out = out.assign(comment=masked)
+    if "comment" in pick:  # e-mails and phone numbers masked, words kept
+        from analysis.privacy import mask_text
+
+        out = out.assign(comment=mask_text(pick["comment"].astype(object)))
     return out.head(max_rows) if max_rows else out.reset_index(drop=True)
 
 
@@ -735,7 +721,7 @@ class Prepared:
 
 def customer_groups(transactions: pd.DataFrame, as_of) -> tuple[pd.DataFrame, list]:
     """RFM segment, value tier and lifecycle stage per customer (segmentation module)."""
-    from analysis import segmentation
+    from analysis import cycle, segmentation
     from analysis.summary import customer_summary
 
     notes, parts = [], {}
@@ -743,9 +729,9 @@ def customer_groups(transactions: pd.DataFrame, as_of) -> tuple[pd.DataFrame, li
         summary = customer_summary(transactions, as_of, time_unit="D")
         parts["segment"] = segmentation.rfm_segments(summary)["segment"]
         parts["tier"] = segmentation.value_tiers(summary)["tier"]
-        gaps = segmentation.purchase_gaps(transactions, as_of)
+        purchase_cycle = cycle.cycle_at(transactions, as_of)
         stages = segmentation.lifecycle_stages(
-            summary, segmentation.lifecycle_thresholds(gaps, summary)
+            summary, segmentation.lifecycle_thresholds(purchase_cycle, summary)
         )
         parts["stage"] = stages["stage"]
     except (ValueError, KeyError) as exc:

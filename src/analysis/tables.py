@@ -21,6 +21,7 @@ from analysis import data as _data
 from analysis.builtins import read_builtin
 from analysis.cleaning import Context, LogRow, Option, check_options, dropped, log_frame, run_steps
 from analysis.errors import DataError
+from analysis.privacy import drop_personal
 
 TABLES = ("customers", "events", "feedback", "tickets")
 
@@ -374,10 +375,9 @@ def _step_columns(frame: pd.DataFrame, ctx: Context):
     schema = SCHEMAS[ctx.table]
     frame, notes = map_table_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
     rows: list[LogRow] = [("column matched", 0, note) for note in notes]
-    pii = _data.personal_columns(frame, schema.columns)
+    frame, pii = drop_personal(frame, keep=schema.columns)
     if pii:
-        frame = frame.drop(columns=pii)
-        rows.append(("personal-data columns removed", 0, ", ".join(map(str, pii))))
+        rows.append(("personal-data columns removed", 0, pii))
     ctx.available = [c for c in schema.columns if c in frame.columns]
     return frame.copy(), rows
 

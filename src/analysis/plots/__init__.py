@@ -118,14 +118,7 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import (  # noqa: E402
-    churn,
-    clv,
-    demand,
-    feedback,  # noqa: E402
-    overview,
-    segmentation,
-)
+from analysis.plots import churn, clv, cycle, demand, feedback, overview, segmentation  # noqa: E402
 
 __all__ = [
     "use_theme",
@@ -139,4 +132,5 @@ __all__ = [
     "clv",
     "churn",
     "feedback",
+    "cycle",
 ]
