@@ -749,10 +749,11 @@ def prepare(tables, as_of=None) -> Prepared:
     """
     table = getattr(tables, "feedback", None)
     if table is None:
-        raise NotApplicable(tr(
-            "there is no feedback table: pass survey answers or reviews with --feedback FILE "
-            "(mapped with --column feedback.score=... / feedback.comment=...), or use a "
-            "built-in that has them such as --data olist"))  # fmt: skip
+        raise NotApplicable(
+            tr("there is no feedback table (survey answers or reviews) in this run"),
+            tr("pass one with --feedback FILE (mapped with --column feedback.score=... and "
+               "--column feedback.comment=...), or a built-in that has one such as --data olist"),
+        )  # fmt: skip
     frame = table.frame
     tx = tables.transactions.frame if tables.transactions is not None else None
     cutoff = pd.Timestamp(as_of) if as_of else (table.as_of or frame["response_date"].max())
@@ -987,3 +988,11 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
     if lift:
         lines.append("- " + retention_takeaway(None, lift))
     return "\n".join(lines)
+
+
+def needs_purchases_note() -> str:
+    """The sentence shown where a section needs scored answers linked to purchases."""
+    from analysis.text import for_analyst
+
+    reader = tr("This section needs scored answers linked to customers with purchases.")
+    return f"*{reader}* " + for_analyst(tr("*Pass the purchase log with `--data`.*"))
