@@ -75,7 +75,8 @@ def _detect_many(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes[han.to_numpy()] = "zh"
     rest = texts[~han]
     if len(rest):
-        flat = rest.str.replace(r"\s+", " ", regex=True).str.slice(0, 200).tolist()
+        # one line each (fastText reads lines); the first 100 characters tell the language
+        flat = rest.str.replace(r"\s+", " ", regex=True).str.slice(0, 100).tolist()
         predict = _fasttext_model().f.predict  # the C++ call: (probability, label) pairs
         best = [(predict(t + "\n", 1, 0.0, "replace") or [(0.0, "__label__und")])[0] for t in flat]
         codes[~han.to_numpy()] = [label.replace("__label__", "") for _, label in best]
