@@ -110,6 +110,6 @@ def repurchase(table: pd.DataFrame, ax=None):
     ax.set_xticks(
         x, [f"{g}\n(n={int(n):,})" for g, n in zip(data.index, data["customers"], strict=True)]
     )
-    percent_axis(ax)
+    percent_axis(ax, decimals=1 if data["high"].max() < 0.1 else 0)
     ax.set_title("Bought again after answering")
     return ax
