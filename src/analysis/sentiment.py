@@ -252,18 +252,22 @@ def _grouped(texts: pd.Series, labels: pd.Series) -> pd.DataFrame:
     return frame.groupby(["text", "label"], observed=True).size().rename("n").reset_index()
 
 
-def _classifier(seed: int):
-    from sklearn.linear_model import LogisticRegression
+def _classifier(seed: int, rows: int = 0):
+    """Logistic regression: liblinear up to 20k training comments, SGD above.
 
-    # liblinear: 6x faster than lbfgs on sparse TF-IDF here, same ROC-AUC (measured)
+    liblinear is 6x faster than lbfgs on sparse TF-IDF with the same ROC-AUC; above 20k
+    rows SGD (log loss) is another 10x faster, and on the small real sets it lost 0.04
+    ROC-AUC on NHS (0.838 -> 0.793), so it is kept for the volumes where it is needed.
+    """
+    from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+    if rows > 20_000:
+        return SGDClassifier(loss="log_loss", alpha=2e-5, class_weight="balanced", max_iter=15,
+                             tol=None, random_state=seed)  # fmt: skip
     return LogisticRegression(
-        C=1.0,
-        solver="liblinear",
-        tol=1e-3,
-        max_iter=1000,
-        class_weight="balanced",
+        C=1.0, solver="liblinear", tol=1e-3, max_iter=1000, class_weight="balanced",
         random_state=seed,
-    )
+    )  # fmt: skip
 
 
 def _fit_predict(
@@ -287,9 +291,9 @@ def _fit_predict(
         folds = min(folds, 3) if len(pairs) > 20_000 else folds  # large: 3 folds are plenty
         split = StratifiedKFold(folds, shuffle=True, random_state=seed)
         for train, test in split.split(X, y):
-            model = _classifier(seed).fit(X[train], y[train], sample_weight=w[train])
+            model = _classifier(seed, len(train)).fit(X[train], y[train], sample_weight=w[train])
             oof[test] = model.predict_proba(X[test])[:, 1]
-    model = _classifier(seed).fit(X, y, sample_weight=w)
+    model = _classifier(seed, len(y)).fit(X, y, sample_weight=w)
     distinct = pd.Series(texts.astype("string").dropna().unique())
     p_all = pd.Series(model.predict_proba(vec.transform(distinct.astype(str)))[:, 1],
                       index=distinct.to_numpy())  # fmt: skip
@@ -343,7 +347,7 @@ def comment_sentiment(
             scores = out_of_fold.fillna(scores)
             n = int(labels[has_text].notna().sum())
             # the lexicon is only the baseline here: a sample is enough to measure it
-            lexicon = lexicon_sentiment(texts, languages, min(max_lexicon, 3_000), seed)
+            lexicon = lexicon_sentiment(texts, languages, min(max_lexicon, 2_000), seed)
             return Sentiment(2 * scores.astype(float) - 1, "scored", lexicon, n)
     lexicon = lexicon_sentiment(texts, languages, max_lexicon, seed)
     pseudo = pd.Series(np.where(lexicon.abs() >= lexicon_confidence, lexicon > 0, np.nan),
