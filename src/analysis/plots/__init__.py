@@ -124,6 +124,7 @@ from analysis.plots import (  # noqa: E402
     clv,
     cycle,
     demand,
+    feedback,
     overview,
     segmentation,
 )
@@ -139,6 +140,7 @@ __all__ = [
     "segmentation",
     "clv",
     "churn",
+    "feedback",
     "cycle",
     "behaviour",
 ]
