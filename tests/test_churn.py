@@ -187,6 +187,7 @@ def test_risk_list_ordering_and_fallbacks():
     assert bands["value at risk · total"].sum() == pytest.approx(risk["value_at_risk"].sum())
 
 
+@pytest.mark.slow
 def test_models_on_cdnow_sample_beat_chance_and_are_deterministic(cdnow_sample):
     frame = cdnow_sample.frame
     design = churn.make_design(frame, cdnow_sample.as_of, 119)

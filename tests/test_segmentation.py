@@ -276,6 +276,7 @@ def test_actions_table_uses_the_treatment_parameter_and_export_adds_up():
 # --------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_cdnow_segments_count_every_customer(cdnow):
     summary = customer_summary(cdnow.frame, cdnow.as_of, time_unit="D")
     rfm = seg.rfm_segments(summary)
@@ -289,6 +290,7 @@ def test_cdnow_segments_count_every_customer(cdnow):
     assert not (rfm["segment"] == "New").any()
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_retail_sample_with_pseudonymised_export(tmp_path, retail_sample):
     from conftest import run_notebook
 
@@ -317,6 +319,7 @@ def test_rfm_segments_do_not_depend_on_the_summary_time_unit(cdnow_sample):
     assert days["rfm"].equals(weeks["rfm"]) and days["segment"].equals(weeks["segment"])
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_cdnow_sample(tmp_path):
     from conftest import run_notebook
 

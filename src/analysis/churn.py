@@ -58,7 +58,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount
+from analysis.text import amount, for_analyst
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -115,8 +115,9 @@ def derive_window(cycle, quantile: float = 0.8, override: int | None = None) -> 
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
     if cycle.completed == 0:
         raise NotApplicable(
-            "no customer bought on two different days, so the purchase cycle is unknown; "
-            "set churn_window_days explicitly"
+            "no customer bought on two different days, so the purchase cycle that sets "
+            "the churn window is unknown",
+            "pass --param churn_window_days=90 (or another number of days)",
         )
     return max(1, int(np.ceil(cycle.threshold(quantile))))
 
@@ -133,14 +134,17 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     longest = span // 3
     if longest < 7:
         raise NotApplicable(
-            f"the data cover only {span} days up to as_of; the churn design needs at least 21"
+            f"the data cover only {span} days up to {pd.Timestamp(as_of).date()}; the churn "
+            "warning needs at least 21",
+            "choose a later as_of",
         )
     if window_days <= longest:
         return int(window_days), ""
     return longest, (
         f"*The purchase cycle suggests a {window_days}-day window, but the data cover only "
-        f"{span} days before `as_of`, and the design needs three windows of history; the "
-        f"window is shortened to {longest} days (set `churn_window_days` to choose).*"
+        f"{span} days up to the report date, and the design needs three windows of history; "
+        f"the window is shortened to {longest} days.* "
+        + for_analyst("(Set `churn_window_days` to choose.)")
     )
 
 
@@ -176,7 +180,9 @@ def make_design(
     if train - window < first:
         raise NotApplicable(
             f"a {window_days}-day churn window needs history from {(train - window).date()} "
-            f"but the data start on {first.date()}; set a shorter churn_window_days"
+            f"but the data start on {first.date()}",
+            "pass a shorter churn_window_days, e.g. "
+            f"--param churn_window_days={max(1, (score - first).days // 3)}",
         )
     active = int(window_days) if active_days is None else int(active_days)
     if active < 1:
@@ -252,7 +258,7 @@ def population_note(table: pd.DataFrame, design: Design) -> str:
 def definition_takeaway(cycle, window_days: int, quantile: float, overridden: bool) -> str:
     """One paragraph: how the window was chosen and what it means."""
     how = (
-        "was set by the `churn_window_days` parameter"
+        "was set by the analyst " + for_analyst("(`churn_window_days`)")
         if overridden
         else f"is the silence by which {quantile:.0%} of returning customers have bought again"
     )
@@ -557,6 +563,8 @@ def fit_models(
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
     X = X[learnable_features(X, min_per_class)]
+    if X.shape[1] == 0:
+        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )

@@ -23,7 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis import engine
+from analysis import engine, text
 from analysis.summary import purchase_days
 from analysis.text import md_text, money, tr
 
@@ -1263,11 +1263,7 @@ def forecast_bundle(
 
 def absent_note(column: str, what: str) -> str:
     """The sentence shown instead of a section whose optional column is missing."""
-    return (
-        f"*No `{column}` column in this data, so there is no {what} here. "
-        f"With one (map it with `--column {column}=<your column>` or the `columns` parameter) "
-        f"this section shows {what}.*"
-    )
+    return text.absent_note(column, what)
 
 
 def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame, now: dict | None = None):
