@@ -403,3 +403,16 @@ def test_online_retail_tiers_migration_baseline_and_cluster_stability(online_ret
     assert round(result["silhouette"], 2) == 0.32
     text = seg.cluster_takeaway(result["scores"], 3, result["profiles"])
     assert "weak structure that could be artificial" in text and "continuum" in text
+
+
+def test_stage_check_without_any_repeat_buyer_falls_back_to_a_30_day_cycle():
+    from analysis import cycle
+
+    frame = _transactions([(f"c{i}", f"2024-0{1 + i % 6}-1{i % 9}", 10.0) for i in range(30)])
+    c = cycle.cycle_at(frame, "2024-06-30")
+    assert c.completed == 0 and np.isnan(c.threshold(0.8))
+    assert seg.check_window(c, frame, "2024-06-30") == 30
+    out = seg.stage_outcomes(frame, "2024-06-30", 30)
+    assert out.attrs["thresholds"]["cycle_days"] == 30.0  # the fallback, stated in words
+    assert out["customers"].sum() == len(frame.loc[frame["order_date"] <= "2024-05-31"])
+    assert (out["bought_again"].fillna(0) == 0).all()  # nobody buys twice

@@ -597,9 +597,13 @@ def stage_table(stages: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
 
 def check_window(cycle, frame: pd.DataFrame, as_of, check_days: int | None = None) -> int:
     """Days of the out-of-time stage check: ``check_days``, else the silence by which 80 %
-    of returning customers are back (the churn window's rule), at most half the history."""
+    of returning customers are back (the churn window's rule), at most half the history.
+    Without a repeat buyer there is no cycle: 30 days, the stages' own fallback cycle."""
     span = (pd.Timestamp(as_of).normalize() - frame["order_date"].min().normalize()).days
-    days = int(check_days) if check_days else int(np.ceil(cycle.threshold(0.8)))
+    if check_days:
+        days = int(check_days)
+    else:
+        days = int(np.ceil(cycle.threshold(0.8))) if cycle.completed else 30
     return max(1, min(days, span // 2))
 
 
