@@ -121,7 +121,7 @@ def test_index_colours_more_at_risk_customers_as_bad(tmp_path):
         (folder / "metrics.json").write_text(json.dumps(metrics))
     html = build_index(tmp_path).read_text()
     assert "<td class='bad'>120</td>" in html  # more customers at risk: bad news
-    assert "<td class='good'>0.1</td>" in html  # lower forecast error: good news
+    assert "<td class='good'>10.0%</td>" in html  # lower forecast error: good news
     assert html.count("<td>120</td>") == 1  # demand.rows has no direction: neutral
 
 

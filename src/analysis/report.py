@@ -58,7 +58,7 @@ import pandas as pd
 
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
-from analysis.metrics import change_class, flatten, headline, metric_info
+from analysis.metrics import change_class, flatten, format_value, headline, metric_info
 from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
@@ -812,13 +812,12 @@ thead th{background:#f5f7fa}td.good{color:#1b7a3d}td.bad{color:#b42318}a{color:#
 """
 
 
-def _fmt(value) -> str:
+def _fmt(key: str, value) -> str:
+    """An index cell: numbers with their unit (:func:`analysis.metrics.format_value`)."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return html.escape(format_value(key, value))
     return html.escape(str(value))
 
 
@@ -954,7 +953,9 @@ def _metrics_table(heading: str, shown: list[Path]) -> str:
                 older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
                 cls = change_class(key, value, older)
                 cells.append(
-                    f"<td class='{cls}'>{_fmt(value)}</td>" if cls else f"<td>{_fmt(value)}</td>"
+                    f"<td class='{cls}'>{_fmt(key, value)}</td>"
+                    if cls
+                    else f"<td>{_fmt(key, value)}</td>"
                 )
             label = html.escape(metric_info(key).label)
             name = html.escape(key.split(".", 1)[1])
