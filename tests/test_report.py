@@ -300,3 +300,16 @@ def test_every_test_that_runs_a_notebook_or_fits_full_data_is_marked_slow():
             if (uses or heavy.search(body)) and "slow" not in marks and not itself:
                 unmarked.append(f"{path.name}::{node.name}")
     assert unmarked == []
+
+
+def test_unmapped_columns_match_ignoring_case_spaces_and_underscores(capsys):
+    """data/README promises it: CustomerID is customer_id, UnitPrice is unit_price."""
+    csv = str(DATA_DIR / "online_retail_sample.csv")
+    assert main(["validate", "--data", csv, "--column", "order_date=InvoiceDate"]) == 0
+    out = capsys.readouterr().out
+    for source, canonical in [("CustomerID", "customer_id"), ("UnitPrice", "unit_price")]:
+        assert f"column '{source}' used as {canonical}" in out
+    assert "customers 294" in out  # no order_id/product_id mapped: 520 more exact duplicates
+    mapped = [a for pair in zip(["--column"] * 6, FOREIGN[1::2], strict=True) for a in pair]
+    assert main(["validate", "--data", csv, *mapped, "--column", "product_id=StockCode"]) == 0
+    assert "29,990 clean" in capsys.readouterr().out  # the README's two examples agree
