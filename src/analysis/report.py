@@ -7,12 +7,16 @@ Layout of the output folder (default ``reports/``)::
       2011-12-09/
         00_overview.ipynb / .html executed notebook and its HTML
         metrics.json              {"overview": {...}, "demand": {...}, ...}
-        run.json                  status of each notebook, parameters, timings
+        run.json                  data source; each notebook's status, files, timing
         segments.csv ...          exports the notebooks write
+      2011-12-09_orders-1a2b3c4d/ the same period from another data source
 
-A period is rendered into a private staging folder and swapped in only when
-complete, so an interrupted run leaves the previous report in place and two runs
-for the same period cannot mix their files.
+A period's report is a set of notebooks rendered from one data source (the data, its
+tables, column maps and reading options: :func:`data_source`). Rendering some of
+them replaces those notebooks' files only; the others are carried over unchanged.
+A period is rendered into a private staging folder and merged and swapped in under
+a lock only when complete, so an interrupted run leaves the previous report in
+place and two runs for the same period cannot mix their files.
 
 Text from the data in HTML
 --------------------------
