@@ -79,4 +79,79 @@ def test_notebook_with_cn8_writes_the_eight_chinese_segments(tmp_path):
     assert set(export["segment"]) == set(CN8)
     assert len(export) == 293
     m = metrics["segmentation"] if "segmentation" in metrics else metrics
-    assert list(m["segment_counts"]) == CN8
+    assert set(m["segment_counts"]) == set(CN8) and sum(m["segment_counts"].values()) == 293
+
+
+# --------------------------------------------------------------------------- Chinese input
+
+
+def test_yuan_amounts_are_read_and_the_currency_shown_as_yuan():
+    from analysis.data import detect_currency, parse_amounts
+
+    text = pd.Series(["￥1,234.50", "1234.5元", "CNY 88", "¥12", "RMB 3,000", "人民币5.5元"])
+    values, from_text = parse_amounts(text)
+    assert values.tolist() == [1234.5, 1234.5, 88.0, 12.0, 3000.0, 5.5] and from_text == 6
+    assert detect_currency(text) == "￥"
+    assert detect_currency(pd.Series(["£3.20", "£1,000"])) == "£"
+    assert detect_currency(pd.Series(["R$ 12,50"])) == "R$"
+    assert detect_currency(pd.Series(["12.50", "3"])) == ""
+    assert detect_currency(pd.Series([12.5, 3.0])) == ""
+
+
+def test_chinese_dates_are_parsed():
+    from analysis.data import parse_dates
+
+    text = pd.Series(["2024年3月5日", "2024/3/5 14:22", "2024年12月25日 09:05", "2024-03-06"])
+    dates, _ = parse_dates(text)
+    assert dates.tolist() == [
+        pd.Timestamp("2024-03-05"),
+        pd.Timestamp("2024-03-05 14:22"),
+        pd.Timestamp("2024-12-25 09:05"),
+        pd.Timestamp("2024-03-06"),
+    ]
+    dates, _ = parse_dates(pd.Series(["2024/3/5 14:22", "2024/12/25 9:05"]))
+    assert dates.tolist() == [pd.Timestamp("2024-03-05 14:22"), pd.Timestamp("2024-12-25 09:05")]
+
+
+def test_currency_option_wins_over_the_amount_text():
+    from analysis.data import clean_transactions
+
+    raw = pd.DataFrame(
+        {
+            "customer_id": ["a", "b"],
+            "order_date": ["2024年3月5日", "2024/3/6"],
+            "amount": ["￥5", "6元"],
+        }
+    )
+    assert clean_transactions(raw).currency == "￥"
+    assert clean_transactions(raw, currency="CN¥").currency == "CN¥"
+
+
+def test_gbk_shop_export_with_yuan_and_chinese_dates_validates(tmp_path, capsys):
+    from analysis.cli import main
+    from analysis.data import load_transactions
+
+    # ¥ (U+00A5) has no GBK code; Chinese exports write the full-width ￥ (U+FFE5)
+    rows = [
+        ("A01", "2024年3月5日", "￥1,234.50"),
+        ("A01", "2024/3/6 14:22", "1234.5元"),
+        ("B02", "2024年3月5日 09:30", "CNY 88"),
+        ("C03", "2024/3/7 8:05", "￥12"),
+        ("C03", "2024年4月1日", "￥3,000"),
+        ("D04", "2024/4/2 23:59", "99.9元"),
+    ]
+    path = tmp_path / "订单导出.csv"
+    pd.DataFrame(rows, columns=["会员ID", "下单时间", "实付金额"]).to_csv(
+        path, index=False, encoding="gbk"
+    )
+    columns = {"customer_id": "会员ID", "order_date": "下单时间", "amount": "实付金额"}
+    args = ["validate", "--data", str(path)]
+    for canonical, source in columns.items():
+        args += ["--column", f"{canonical}={source}"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "6 rows read, 6 clean" in out and "revenue 5,668.90" in out
+    assert "currency ￥" in out
+    tx = load_transactions(str(path), columns=columns)
+    assert tx.currency == "￥" and tx.frame["amount"].sum() == pytest.approx(5668.9)
+    assert tx.frame["order_date"].max() == pd.Timestamp("2024-04-02 23:59")
