@@ -64,7 +64,62 @@ DEFAULT_SEGMENT_MAP: dict[str, str] = {
     "Lost": "R1 F1-2",
 }
 
+# Preset maps chosen by name (``segment_map="cn8"``): (R high, F high, M high) -> name.
+# ``cn8`` is the eight-segment convention of Chinese CRM practice. High / low is each
+# *score* against its mean score in this customer base: high = strictly above the mean
+# (scores keep the tie and one-time-buyer rules above; raw revenue is so skewed that its
+# mean would sit near the top decile). A widely copied snippet swaps 价值 and 保持: 价值 is
+# R high F high, 保持 is R low F high.
+SEGMENT_PRESETS: dict[str, dict[tuple[bool, bool, bool], str]] = {
+    "cn8": {
+        (True, True, True): "重要价值客户",
+        (True, False, True): "重要发展客户",
+        (False, True, True): "重要保持客户",
+        (False, False, True): "重要挽留客户",
+        (True, True, False): "一般价值客户",
+        (True, False, False): "一般发展客户",
+        (False, True, False): "一般保持客户",
+        (False, False, False): "一般挽留客户",
+    }
+}
+
 _RULE = re.compile(r"^([RFM])(\d)(?:-(\d))?$")
+
+
+def preset_segment_map(name: str, scores: pd.DataFrame, n_scores: int = 5) -> dict[str, str]:
+    """The score rules of a named preset, high = above this customer base's mean score.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`SEGMENT_PRESETS` (``"cn8"``).
+    scores : pandas.DataFrame
+        ``r_score``, ``f_score``, ``m_score`` of every customer.
+    n_scores : int
+        Number of score levels.
+
+    Returns
+    -------
+    dict
+        Segment name -> rule such as ``"R4-5 F3-5 M4-5"``, in preset order. The top score
+        always counts as high (when every customer shares it, all are high).
+    """
+    if name not in SEGMENT_PRESETS:
+        raise ValueError(
+            f"segment_map '{name}' is not a preset; use one of {sorted(SEGMENT_PRESETS)} "
+            f"or a mapping such as {{'Champions': 'R5 F4-5', ...}}"
+        )
+    means = {c: scores[f"{c.lower()}_score"].mean() if len(scores) else 1.0 for c in "RFM"}
+    cut = {c: min(int(np.floor(means[c])) + 1, n_scores) for c in "RFM"}
+
+    def rule(letter: str, high: bool) -> str:
+        lo, hi = (cut[letter], n_scores) if high else (1, cut[letter] - 1)
+        return f"{letter}{lo}-{hi}" if lo < hi else f"{letter}{lo}"
+
+    return {
+        segment: " ".join(rule(letter, h) for letter, h in zip("RFM", highs, strict=True))
+        for highs, segment in SEGMENT_PRESETS[name].items()
+    }
 
 
 def _need(frame: pd.DataFrame, columns, what: str = "customer summary") -> None:
@@ -163,7 +218,7 @@ def segment_grid(segment_map: Mapping[str, str] | None = None, n_scores: int = 5
 
 
 def rfm_segments(
-    summary: pd.DataFrame, segment_map: Mapping[str, str] | None = None, n_scores: int = 5
+    summary: pd.DataFrame, segment_map: Mapping[str, str] | str | None = None, n_scores: int = 5
 ) -> pd.DataFrame:
     """RFM scores and named segment of every customer.
 
@@ -172,9 +227,12 @@ def rfm_segments(
     summary : pandas.DataFrame
         :func:`analysis.summary.customer_summary` output (index ``customer_id``)
         with ``recency``, ``T``, ``purchase_days`` and ``revenue``. Any time unit.
-    segment_map : mapping, optional
+    segment_map : mapping or str, optional
         Segment name -> rule such as ``"R5 F4-5"`` (see :data:`DEFAULT_SEGMENT_MAP`);
         rules are tried in order and must together cover every score combination.
+        Or a preset name of :data:`SEGMENT_PRESETS` (``"cn8"``), resolved against this
+        customer base's mean scores; ``attrs["segment_map"]`` of the result holds the
+        rules used.
     n_scores : int
         Number of score levels (5 = quintiles).
 
@@ -193,8 +251,6 @@ def rfm_segments(
     of one-time buyers does not decide the frequency scores of everybody else.
     """
     _need(summary, ("recency", "T", "purchase_days", "revenue"))
-    segment_map = dict(segment_map or DEFAULT_SEGMENT_MAP)
-    grid = segment_grid(segment_map, n_scores)
     out = pd.DataFrame(index=summary.index)
     # rounded: in weeks, T - recency carries float noise that would split ties
     out["recency_days"] = (summary["T"] - summary["recency"]).round(6)
@@ -207,11 +263,16 @@ def rfm_segments(
         f_score[repeat] = 1 + score_quantiles(out.loc[repeat, "purchase_days"], n_scores - 1)
     out["f_score"] = f_score
     out["m_score"] = score_quantiles(out["revenue"], n_scores)
+    if isinstance(segment_map, str):
+        segment_map = preset_segment_map(segment_map, out, n_scores)
+    segment_map = dict(segment_map or DEFAULT_SEGMENT_MAP)
+    grid = segment_grid(segment_map, n_scores)
     out["rfm"] = (
         out["r_score"].astype(str) + out["f_score"].astype(str) + out["m_score"].astype(str)
     )
     names = grid[out["r_score"] - 1, out["f_score"] - 1, out["m_score"] - 1]
     out["segment"] = pd.Categorical(names, categories=list(segment_map))
+    out.attrs["segment_map"] = segment_map  # the rules used (a preset resolved to scores)
     return out
 
 
@@ -1117,6 +1178,15 @@ DEFAULT_TREATMENTS: dict[str, str] = {
     "At Risk": "win-back campaign with a strong offer",
     "Hibernating": "low-cost reactivation; seasonal offers only",
     "Lost": "no spend beyond a last low-cost win-back; suppress from paid media",
+    # the cn8 preset (Chinese CRM practice)
+    "重要价值客户": "VIP 服务与专属权益，保持现状",
+    "重要发展客户": "提高购买频次：会员计划、复购优惠",
+    "重要保持客户": "主动联系唤回：专属优惠，了解流失原因",
+    "重要挽留客户": "重点挽留：电话回访或高价值优惠",
+    "一般价值客户": "提高客单价：搭配推荐、满减",
+    "一般发展客户": "培养习惯：首单后的复购引导",
+    "一般保持客户": "低成本唤回：节日与促销提醒",
+    "一般挽留客户": "低成本触达，不再投放付费渠道",
 }
 
 
@@ -1237,7 +1307,10 @@ def cluster_analysis(
 
 
 def previous_segments(
-    frame: pd.DataFrame, as_of, compare_days: int, segment_map: Mapping[str, str] | None = None
+    frame: pd.DataFrame,
+    as_of,
+    compare_days: int,
+    segment_map: Mapping[str, str] | str | None = None,
 ) -> tuple[pd.Timestamp, pd.DataFrame]:
     """The RFM segmentation at the earlier cutoff ``as_of - compare_days``.
 
