@@ -405,3 +405,83 @@ def test_pareto_nbd_scores_heavy_buyers_where_lifetimes_gives_nan(cdnow):
     assert alive.notna().all() and expected.notna().all()
     assert alive["14048"] == 1.0  # bought on the cutoff day
     assert expected["14048"] == pytest.approx(96.33, abs=0.01)
+
+
+# --------------------------------------------------------------------------- issue 18 defects
+
+
+def test_pareto_nbd_loglik_is_finite_for_a_heavy_buyer_on_the_cutoff_day():
+    """frequency 200, recency = T = 38.86 at the FHL (2005) Pareto/NBD parameters: the
+    closed form (no dropout term when recency = T) is 78.5521; lifetimes gives NaN."""
+    from lifetimes import ParetoNBDFitter
+
+    params = {"r": 0.55, "alpha": 10.56, "s": 0.61, "beta": 11.64}
+    row = pd.DataFrame({"frequency": [200], "recency": [38.86], "T": [38.86], "weights": [1]})
+    with clv._quiet():
+        assert np.isnan(ParetoNBDFitter._conditional_log_likelihood(
+            tuple(params.values()), np.array([200.0]), np.array([38.86]), np.array([38.86])
+        ))  # fmt: skip
+    assert clv.loglik("pareto_nbd", params, row) == pytest.approx(78.5521, abs=1e-4)
+
+
+def test_pareto_nbd_likelihood_by_integral_equals_the_closed_form_on_cdnow(cdnow):
+    """The integral form agrees with lifetimes' closed form on every finite CDNOW row."""
+    from lifetimes import ParetoNBDFitter
+
+    x, tx, T = clv._rft(clv.compress(customer_summary(cdnow.frame, "1998-06-30", "W")))
+    params = {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}
+    with clv._quiet():
+        closed = ParetoNBDFitter._conditional_log_likelihood(tuple(params.values()), x, tx, T)
+    from scipy.special import gammaln
+
+    log_alive, log_dead = clv._pareto_log_terms(params, x, tx, T)
+    ours = (
+        gammaln(0.553 + x) - gammaln(0.553) + 0.553 * np.log(10.58) + 0.606 * np.log(11.67)
+        + np.logaddexp(log_alive, log_dead)
+    )  # fmt: skip
+    finite = np.isfinite(closed)
+    assert (~finite).sum() == 1  # customer 14048, 170 repeat purchases
+    np.testing.assert_allclose(ours[finite], closed[finite], rtol=0, atol=1e-10)
+
+
+def test_degenerate_bgnbd_and_mbgnbd_fits_are_refused_with_a_sentence():
+    """20 customers with no repeat purchase and 20 with one, all seen for one day: the
+    optimum runs off to r = 1.9e5 and lifetimes' forecasts are NaN; the fit is refused."""
+    s = pd.DataFrame({"frequency": [0] * 20 + [1] * 20, "recency": [0.0] * 20 + [1 / 7] * 20})
+    s["T"] = 1 / 7
+    for model in ("bgnbd", "mbgnbd"):
+        fitted, reason = clv.attempt(clv.fit_model, s, model)
+        assert fitted is None
+        assert "degenerate" in reason and "not finite" in reason and "r 1.9" in reason
+    fitted, reason = clv.attempt(clv.fit_model, s, "pareto_nbd")  # finite, flagged instead
+    assert reason is None and not fitted.converged
+    assert np.isfinite(clv.expected_purchases(fitted, s, 1.0)).all()
+
+
+@pytest.mark.slow
+def test_pareto_nbd_clv_is_finite_for_online_retail_heavy_buyers():
+    """Online Retail customers 12748 and 15311 bought on the cutoff day after 110 and 89
+    repeat purchases: their CLV was NaN and pandas summed around it (total £7.62M, with an
+    interval of £2.39M-£2.68M that excluded it)."""
+    from analysis.data import load_transactions
+
+    tx = load_transactions("online_retail")
+    summary = customer_summary(tx.frame, tx.as_of, "W")
+    fitted = clv.fit_model(summary, "pareto_nbd", "W")
+    assert np.isfinite(fitted.loglik) and fitted.loglik == pytest.approx(-37304.83, abs=0.05)
+    spend = clv.fit_spend(summary)
+    values = clv.customer_value(fitted, spend, summary)
+    assert np.isfinite(values["clv"]).all()
+    assert values.loc["12748", "expected_purchases"] == pytest.approx(91.49, abs=0.05)
+    assert values.loc["15311", "expected_purchases"] == pytest.approx(74.15, abs=0.05)
+    assert values.loc["12748", "p_alive"] == 1.0
+    total = values["clv"].sum()
+    assert total == pytest.approx(8.367e6, rel=1e-3)
+    draws = clv.bootstrap(fitted, spend, summary, draws=8, seed=0)
+    iv = clv.intervals({"total_clv": total}, draws, 0.9)
+    assert iv.loc["total_clv", "draws"] == 8
+    assert iv.loc["total_clv", "low"] < total < iv.loc["total_clv", "high"]
+    words = clv.uncertainty_takeaway(iv, 0.9, "£")
+    assert "outside its own interval" not in words
+    outside = iv.assign(low=total * 1.01, high=total * 1.02)
+    assert "outside its own interval" in clv.uncertainty_takeaway(outside, 0.9, "£")

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
+from scipy.special import logsumexp
 
 from analysis.summary import TIME_UNITS
 from analysis.text import amount
@@ -199,8 +200,8 @@ def loglik(model: str, params: dict, compressed: pd.DataFrame) -> float:
         return float(-cls._negative_log_likelihood(np.log(theta), f, m, w, 0) * w.sum())
     r = compressed["recency"].to_numpy(dtype=float)
     t = compressed["T"].to_numpy(dtype=float)
-    if model == "pareto_nbd":  # natural parameters; normalised by the mean weight
-        return float(-cls._negative_log_likelihood(theta, f, r, t, w, 0) * w.mean())
+    if model == "pareto_nbd":
+        return float((w * _pareto_loglik_rows(params, f, r, t)).sum())
     return float(-cls._negative_log_likelihood(np.log(theta), f, r, t, w, 0) * w.sum())
 
 
@@ -238,10 +239,11 @@ def _polish_pareto(
     start = engine.params_.to_numpy(dtype=float).copy()
     start[[1, 3]] *= scale
 
-    per_customer = args[3].mean() / args[3].sum()  # lifetimes divides by the mean weight
+    share = args[3] / args[3].sum()
 
     def objective(log_theta):
-        value = engine._negative_log_likelihood(np.exp(log_theta), *args) * per_customer
+        theta = dict(zip(PARAM_NAMES["pareto_nbd"], np.exp(log_theta), strict=True))
+        value = -(share * _pareto_loglik_rows(theta, *args[:3])).sum()
         return value if np.isfinite(value) else 1e10
 
     x = np.log(start)
@@ -449,7 +451,7 @@ def _fit_compressed(
         message = (message + "; " if message else "") + "log-likelihood not computable here"
     if not all(np.isfinite(v) and v > 0 for v in params.values()):
         raise ModelFitError(f"{MODEL_NAMES[model]} fit gave invalid parameters {params}")
-    return FittedModel(
+    fitted = FittedModel(
         model=model,
         params=params,
         loglik=float(ll),
@@ -458,6 +460,30 @@ def _fit_compressed(
         time_unit=time_unit,
         message=message,
         engine=engine,
+    )
+    _refuse_non_finite(fitted, compressed)
+    return fitted
+
+
+def _refuse_non_finite(fitted: FittedModel, compressed: pd.DataFrame) -> None:
+    """Raise :class:`ModelFitError` when the fit predicts a non-finite value on its own data.
+
+    A degenerate optimum (e.g. BG/NBD on 40 customers seen for one day, where r runs off
+    to 1.9e5) can "converge" and still give NaN forecasts; such a model is refused with a
+    sentence rather than summed silently.
+    """
+    if fitted.model == "gamma_gamma":
+        values = _spend_array(fitted.params, compressed["frequency"], compressed["monetary_value"])
+    else:
+        horizon = float(compressed["T"].max())
+        values = np.concatenate(
+            [_expected_unique(fitted, compressed, horizon), _alive_unique(fitted, compressed)]
+        )
+    if np.all(np.isfinite(values)):
+        return
+    raise ModelFitError(
+        f"{fitted.name} could not be fitted: the estimate ({param_text(fitted.params)}) is "
+        "degenerate on these data and its forecasts are not finite numbers"
     )
 
 
@@ -549,46 +575,78 @@ def _rft(unique: pd.DataFrame):
     )
 
 
-def _pareto_palive_quadrature(params: dict, x, tx, T, nodes: int = 128) -> np.ndarray:
-    """Pareto/NBD P(alive) from its integral form, in log space (finite for any x).
+def _pareto_log_terms(params: dict, x, tx, T, nodes: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Pareto/NBD ``log A`` (alive at T) and ``log D`` (died after the last purchase), per row.
 
-    P(alive) = 1 / (1 + D / A) with A = (α+T)^-(r+x) (β+T)^-s (alive at T) and
-    D = ∫_tx^T s (α+τ)^-(r+x) (β+τ)^-(s+1) dτ (died at τ after the last purchase);
-    the integral by Gauss-Legendre on [tx, T]. lifetimes' closed form (Gaussian
-    hypergeometric functions) overflows to NaN for heavy buyers (x > ~100), which
-    this replaces.
+    A = (α+T)^-(r+x) (β+T)^-s and D = s ∫_tx^T (α+τ)^-(r+x) (β+τ)^-(s+1) dτ, so that
+    P(alive) = A / (A + D) and the likelihood is Γ(r+x) α^r β^s / Γ(r) (A + D)
+    (Fader & Hardie 2005, note 009, eq. 18 before its closed form). The integral is taken
+    by Gauss-Legendre in y = log((α+τ) / (α+tx)), where the integrand decays like
+    exp(-(r+x+s) y); it is cut where that factor falls below e^-50. Finite for any x
+    (the closed form's hypergeometric functions overflow to NaN for heavy buyers and are
+    slow when β is large); D = 0 when tx = T.
     """
-    from scipy.special import expit, logsumexp
+    r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    k = r + x
+    u, gw = np.polynomial.legendre.leggauss(nodes)
+    log_alive = -k * np.log(alpha + T) - s * np.log(beta + T)
+    log_dead = np.full(x.shape, -np.inf)
+    gap = T > tx
+    if gap.any():
+        kg, a0 = k[gap][:, None], alpha + tx[gap][:, None]
+        top = np.minimum(np.log((alpha + T[gap][:, None]) / a0), 50.0 / (kg + s))
+        y = top * (u + 1.0) / 2.0
+        log_f = (1.0 - kg) * (np.log(a0) + y) - (s + 1.0) * np.log(beta - alpha + a0 * np.exp(y))
+        log_dead[gap] = np.log(s) + np.log(top[:, 0] / 2.0) + logsumexp(np.log(gw) + log_f, axis=1)
+    return log_alive, log_dead
 
-    r, alpha, s, beta = (params[k] for k in ("r", "alpha", "s", "beta"))
-    x, tx, T = (np.asarray(v, dtype=float)[:, None] for v in (x, tx, T))
-    u, w = np.polynomial.legendre.leggauss(nodes)
-    half = (T - tx) / 2.0
-    tau = tx + half * (u + 1.0)
-    with np.errstate(divide="ignore"):
-        log_dead = logsumexp(
-            np.log(w) + np.log(half) + np.log(s)
-            - (r + x) * np.log(alpha + tau) - (s + 1.0) * np.log(beta + tau),
-            axis=1,
+
+def _pareto_palive_quadrature(params: dict, x, tx, T) -> np.ndarray:
+    """Pareto/NBD P(alive) = A / (A + D) from :func:`_pareto_log_terms` (finite for any x)."""
+    from scipy.special import expit
+
+    log_alive, log_dead = _pareto_log_terms(params, x, tx, T)
+    return expit(log_alive - log_dead)
+
+
+def _pareto_expected(params: dict, x, tx, T, t: float) -> np.ndarray:
+    """Pareto/NBD E[X(T, T + t] | x, tx, T] = P(alive) E[X(t) | alive] (note 009, eq. 22)."""
+    r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    rate = (r + x) / (alpha + T)
+    if abs(s - 1.0) < 1e-9:
+        alive = rate * (beta + T) * np.log1p(t / (beta + T))
+    else:
+        alive = rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
+    return _pareto_palive_quadrature(params, x, tx, T) * alive
+
+
+def _pareto_loglik_rows(params, x, tx, T) -> np.ndarray:
+    """Pareto/NBD log-likelihood of each row: lifetimes' closed form, and the same likelihood
+    from :func:`_pareto_log_terms` where that is not finite (heavy buyers, e.g. 200
+    purchases with the last on the cutoff day) or slow (α and β far apart)."""
+    from lifetimes import ParetoNBDFitter
+    from scipy.special import gammaln
+
+    theta = tuple(float(params[k]) for k in PARAM_NAMES["pareto_nbd"])
+    if max(theta[1], theta[3]) > 100 * min(theta[1], theta[3]):
+        rows = np.full(len(x), np.nan)  # hypergeometric argument near 1: slow, use the integral
+    else:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            rows = ParetoNBDFitter._conditional_log_likelihood(theta, x, tx, T)
+        rows = np.asarray(rows, dtype=float)
+    bad = ~np.isfinite(rows)
+    if bad.any():
+        r, alpha, s, beta = theta
+        named = dict(zip(PARAM_NAMES["pareto_nbd"], theta, strict=True))
+        log_alive, log_dead = _pareto_log_terms(named, x[bad], tx[bad], T[bad])
+        rows[bad] = (
+            gammaln(r + x[bad]) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+            + np.logaddexp(log_alive, log_dead)
         )  # fmt: skip
-    log_alive = (-(r + x) * np.log(alpha + T) - s * np.log(beta + T))[:, 0]
-    return np.where(half[:, 0] > 0, expit(log_alive - log_dead), 1.0)
-
-
-def _pareto_fixed(fitted: FittedModel, unique: pd.DataFrame, values: np.ndarray, t=None):
-    """Replace lifetimes' non-finite Pareto/NBD P(alive) (or expected purchases) rows."""
-    bad = ~np.isfinite(values)
-    if fitted.model != "pareto_nbd" or not bad.any():
-        return values
-    x, tx, T = (a[bad] for a in _rft(unique))
-    p = _pareto_palive_quadrature(fitted.params, x, tx, T)
-    if t is not None:  # E[X(t) | alive] * P(alive) (Fader, Hardie & Lee 2005 note, eq. 22)
-        r, alpha, s, beta = (fitted.params[k] for k in ("r", "alpha", "s", "beta"))
-        scale = (r + x) * (beta + T) / ((alpha + T) * (s - 1.0))
-        p = p * scale * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
-    out = values.copy()
-    out[bad] = p
-    return out
+    return rows
 
 
 def probability_alive(fitted: FittedModel, summary: pd.DataFrame) -> pd.Series:
@@ -607,14 +665,16 @@ def probability_alive(fitted: FittedModel, summary: pd.DataFrame) -> pd.Series:
         ``p_alive`` indexed like ``summary``. Note: BG/NBD gives 1 to one-time
         buyers by construction (they cannot have "died" before a repeat purchase).
     """
-    engine = fitted.engine
+    return _per_customer(summary, RFT, lambda u: _alive_unique(fitted, u), "p_alive")
 
-    def on_unique(u: pd.DataFrame) -> np.ndarray:
-        with _quiet():
-            values = np.asarray(engine.conditional_probability_alive(*_rft(u)), dtype=float)
-        return _pareto_fixed(fitted, u, values)
 
-    return _per_customer(summary, RFT, on_unique, "p_alive")
+def _alive_unique(fitted: FittedModel, unique: pd.DataFrame) -> np.ndarray:
+    """P(alive) on unique rows (overflow-safe for Pareto/NBD)."""
+    if fitted.model == "pareto_nbd":
+        return _pareto_palive_quadrature(fitted.params, *_rft(unique))
+    with _quiet():
+        values = np.asarray(fitted.engine.conditional_probability_alive(*_rft(unique)), dtype=float)
+    return values
 
 
 def expected_purchases(fitted: FittedModel, summary: pd.DataFrame, t: float) -> pd.Series:
@@ -633,14 +693,19 @@ def expected_purchases(fitted: FittedModel, summary: pd.DataFrame, t: float) -> 
     pandas.Series
         ``expected_purchases`` indexed like ``summary``.
     """
-    engine = fitted.engine
+    return _per_customer(
+        summary, RFT, lambda u: _expected_unique(fitted, u, t), "expected_purchases"
+    )
 
-    def on_unique(u: pd.DataFrame) -> np.ndarray:
-        with _quiet():
-            values = engine.conditional_expected_number_of_purchases_up_to_time(t, *_rft(u))
-        return _pareto_fixed(fitted, u, np.asarray(values, dtype=float), t)
 
-    return _per_customer(summary, RFT, on_unique, "expected_purchases")
+def _expected_unique(fitted: FittedModel, unique: pd.DataFrame, t: float) -> np.ndarray:
+    """Conditional expected purchases in ``(T, T + t]`` on unique rows: the one path every
+    forecast (holdout, CLV, bootstrap) goes through, overflow-safe for Pareto/NBD."""
+    if fitted.model == "pareto_nbd":
+        return _pareto_expected(fitted.params, *_rft(unique), t)
+    with _quiet():
+        values = fitted.engine.conditional_expected_number_of_purchases_up_to_time(t, *_rft(unique))
+    return np.asarray(values, dtype=float)
 
 
 def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:
@@ -676,16 +741,12 @@ def _discounted_purchases(fitted: FittedModel, unique: pd.DataFrame, months: int
     """Sum over months of expected purchases in that month / (1 + monthly rate) ** month."""
     step = periods_per_month(fitted.time_unit)
     monthly = (1.0 + rate) ** (1.0 / 12.0) - 1.0
-    engine = fitted.engine
-    args = _rft(unique)
     total = np.zeros(len(unique))
     previous = np.zeros(len(unique))
-    with _quiet():
-        for i in range(1, int(months) + 1):
-            cum = engine.conditional_expected_number_of_purchases_up_to_time(i * step, *args)
-            cum = np.asarray(cum, dtype=float)
-            total += (cum - previous) / (1.0 + monthly) ** i
-            previous = cum
+    for i in range(1, int(months) + 1):
+        cum = _expected_unique(fitted, unique, i * step)
+        total += (cum - previous) / (1.0 + monthly) ** i
+        previous = cum
     return total, previous
 
 
@@ -731,6 +792,12 @@ def customer_value(
     out["expected_purchases"] = undiscounted[codes]
     out["expected_spend"] = expected_spend(spend, summary)
     out["clv"] = discounted[codes] * out["expected_spend"].to_numpy()
+    bad = int((~np.isfinite(out["clv"].to_numpy())).sum())
+    if bad:  # never summed silently: the notebook reports the sentence instead of a total
+        raise ModelFitError(
+            f"{fitted.name} with Gamma-Gamma gives no finite CLV for {bad:,} customers "
+            f"(spend parameters {param_text(spend.params)}), so no total is reported"
+        )
     return out
 
 
@@ -1653,13 +1720,20 @@ def uncertainty_takeaway(table: pd.DataFrame, level: float, currency: str = "") 
             "CLV above has no range and should not be quoted alone."
         )
     spread = (row["high"] - row["low"]) / 2 / row["estimate"] if row["estimate"] else np.nan
-    return (
+    text = (
         f"Total CLV is {amount(row['estimate'], currency)}, with a {level:.0%} interval of "
         f"{amount(row['low'], currency)} to {amount(row['high'], currency)} "
         f"(about ±{spread:.0%}, from "
         f"{int(row['draws'])} bootstrap refits over customers). The interval covers uncertainty "
         "in the model's parameters, not a change in how customers behave."
     )
+    if not row["low"] <= row["estimate"] <= row["high"]:
+        text += (
+            " **The estimate lies outside its own interval:** the refits on resampled "
+            "customers disagree with the fit on the actual ones (typically a few customers "
+            "with extreme histories drive the total), so quote the range, not the point."
+        )
+    return text
 
 
 def scorecard_takeaway(card: pd.DataFrame, chosen_name: str) -> str:
