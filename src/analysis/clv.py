@@ -708,6 +708,47 @@ def _expected_unique(fitted: FittedModel, unique: pd.DataFrame, t: float) -> np.
     return np.asarray(values, dtype=float)
 
 
+def probability_no_purchase(fitted: FittedModel, summary: pd.DataFrame, t: float) -> pd.Series:
+    """P(no purchase in the next ``t`` time units | each customer's history), per customer.
+
+    The purchase model's own answer to "will this customer be silent for the churn window":
+    dead already, or alive and making no purchase in ``t``. BG/NBD and MBG/NBD (dropout only
+    at a purchase): ``1 - P(alive) + P(alive) ((α+T) / (α+T+t))^(r+x)``. Pareto/NBD: alive
+    customers may also die during the window before buying (an integral over the death time).
+
+    Parameters
+    ----------
+    fitted : FittedModel
+        Purchase model from :func:`fit_model`.
+    summary : pandas.DataFrame
+        ``frequency``, ``recency``, ``T`` per customer (the fit's time unit).
+    t : float
+        Window length in the fit's time unit.
+
+    Returns
+    -------
+    pandas.Series
+        ``p_no_purchase`` indexed like ``summary``.
+    """
+    return _per_customer(summary, RFT, lambda u: _silent_unique(fitted, u, t), "p_no_purchase")
+
+
+def _silent_unique(fitted: FittedModel, unique: pd.DataFrame, t: float) -> np.ndarray:
+    p = fitted.params
+    x, _, T = _rft(unique)
+    alive = _alive_unique(fitted, unique)
+    if fitted.model != "pareto_nbd":
+        return 1.0 - alive + alive * ((p["alpha"] + T) / (p["alpha"] + T + t)) ** (p["r"] + x)
+    k, a, b, s = p["r"] + x, p["alpha"] + T, p["beta"] + T, p["s"]
+    u, w = np.polynomial.legendre.leggauss(32)
+    tau = (u[None, :] + 1.0) * t / 2.0
+    dying = (s / b[:, None]) * (b[:, None] / (b[:, None] + tau)) ** (s + 1.0)
+    quiet = (a[:, None] / (a[:, None] + tau)) ** k[:, None]
+    died_first = (dying * quiet) @ w * t / 2.0
+    survived = (a / (a + t)) ** k * (b / (b + t)) ** s
+    return 1.0 - alive + alive * (survived + died_first)
+
+
 def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:
     """Expected mean spend per future purchase (Gamma-Gamma), per customer.
 
@@ -781,7 +822,8 @@ def customer_value(
     pandas.DataFrame
         Indexed like ``summary``: ``frequency``, ``recency``, ``T``, ``monetary_value``,
         ``one_time_buyer``, ``p_alive``, ``expected_purchases`` (undiscounted, over the
-        horizon), ``expected_spend``, ``clv``.
+        horizon), ``expected_spend``, ``clv``, ``value_if_alive`` (CLV of the customer if
+        still active: ``clv / p_alive``).
     """
     _check_columns(summary, RFT + ["monetary_value"])
     unique, codes = _codes(summary, RFT)
@@ -792,13 +834,41 @@ def customer_value(
     out["expected_purchases"] = undiscounted[codes]
     out["expected_spend"] = expected_spend(spend, summary)
     out["clv"] = discounted[codes] * out["expected_spend"].to_numpy()
-    bad = int((~np.isfinite(out["clv"].to_numpy())).sum())
+    # every forecast is P(alive) x the forecast given alive, so this is exact
+    out["value_if_alive"] = out["clv"] / out["p_alive"].clip(lower=1e-12)
+    bad = int((~np.isfinite(out["value_if_alive"].to_numpy())).sum())
     if bad:  # never summed silently: the notebook reports the sentence instead of a total
         raise ModelFitError(
             f"{fitted.name} with Gamma-Gamma gives no finite CLV for {bad:,} customers "
             f"(spend parameters {param_text(spend.params)}), so no total is reported"
         )
     return out
+
+
+VALUE_AT_RISK_DEFINITION = (
+    "Value at risk = (1 - P(alive)) x the customer's {horizon}-month CLV if still active: "
+    "the value lost if the customer has already gone, which a successful win-back would "
+    "recover. It is not P(churn) x CLV: the CLV already allows for silences like the churn "
+    "window, so that product counts the same risk twice."
+)
+
+
+def value_at_risk(values: pd.DataFrame) -> pd.Series:
+    """Value lost if the customer has gone: ``(1 - p_alive) x value_if_alive``, per customer.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        :func:`customer_value` output (``p_alive``, ``value_if_alive``).
+
+    Returns
+    -------
+    pandas.Series
+        ``value_at_risk`` indexed like ``values`` (same money as the CLV; the CLV plus it
+        is the value if alive). The definition in words is :data:`VALUE_AT_RISK_DEFINITION`.
+    """
+    _check_columns(values, ["p_alive", "value_if_alive"])
+    return ((1.0 - values["p_alive"]) * values["value_if_alive"]).rename("value_at_risk")
 
 
 # --------------------------------------------------------------------------- holdout validation
