@@ -997,9 +997,12 @@ def compare_models(
 
 
 def choose_model(
-    table: pd.DataFrame, override: str | None = None, criterion: str = "mae"
+    table: pd.DataFrame, override: str | None = None, criterion: str = "aggregate_error"
 ) -> str | None:
     """The purchase model to use: ``override`` if given, else the lowest holdout error.
+
+    The default judges the holdout total (what CLV sums); MAE rewards forecasting the
+    median customer (zero purchases) and ties the models on typical data.
 
     Parameters
     ----------
@@ -1007,8 +1010,8 @@ def choose_model(
         :func:`compare_models` table.
     override : str, optional
         Force a model (it must have been fitted).
-    criterion : {"mae", "rmse", "aggregate_error"}
-        Holdout error to minimise (absolute value for ``aggregate_error``).
+    criterion : {"aggregate_error", "mae", "rmse"}
+        Holdout error to minimise (absolute value for ``aggregate_error``, the default).
 
     Returns
     -------
@@ -1420,6 +1423,45 @@ def intervals(point: dict, draws: pd.DataFrame, level: float = 0.90) -> pd.DataF
     return pd.DataFrame(rows).set_index("quantity")
 
 
+MODEL_ERROR_ROW = "total_clv_with_model_error"
+
+
+def with_model_error(table: pd.DataFrame, holdout_error: float) -> pd.DataFrame:
+    """Add the total-CLV range widened by the backtested error of the purchase forecast.
+
+    The bootstrap interval covers the parameters only. The holdout total of the chosen
+    model was off by ``holdout_error`` (predicted / actual - 1); an error of that size on
+    the forward total, in either direction, widens the range to
+    ``[low x (1 - |e|), high x (1 + |e|)]``. It still leaves out purchase-to-purchase
+    randomness and the spend model's own error (not backtested).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`intervals` output with a ``total_clv`` row.
+    holdout_error : float
+        ``aggregate_error`` of the chosen model in :func:`compare_models`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` plus the row :data:`MODEL_ERROR_ROW` (NaN bounds when either input is).
+    """
+    row = table.loc["total_clv"]
+    e = abs(float(holdout_error)) if holdout_error is not None else np.nan
+    extra = pd.DataFrame(
+        {
+            "estimate": [row["estimate"]],
+            "low": [row["low"] * (1 - e) if e < 1 else 0.0],
+            "high": [row["high"] * (1 + e)],
+            "draws": [row["draws"]],
+            "holdout_error": [holdout_error],
+        },
+        index=pd.Index([MODEL_ERROR_ROW], name=table.index.name),
+    )
+    return pd.concat([table, extra])
+
+
 # --------------------------------------------------------------------------- spend model checks
 
 
@@ -1481,17 +1523,25 @@ def spend_takeaway(corr: dict, spend: FittedModel | None, currency: str = "") ->
             f"Only {corr['repeat_buyers']} repeat buyers: too few to check whether spend "
             "depends on purchase frequency, or to fit a spend model."
         )
-    r = corr["pearson"]
-    if abs(r) < 0.3:
+    r, rho = corr["pearson"], corr["spearman"]
+    both = f"correlation {r:.2f}, rank correlation {rho:.2f}"
+    if max(abs(r), abs(rho)) < 0.2:
         verdict = (
-            f"Spend per purchase barely moves with purchase frequency (correlation {r:.2f} "
-            f"across {corr['repeat_buyers']:,} repeat buyers), so the Gamma-Gamma spend model's "
+            f"Spend per purchase barely moves with purchase frequency ({both} across "
+            f"{corr['repeat_buyers']:,} repeat buyers), so the Gamma-Gamma spend model's "
             "key assumption holds."
+        )
+    elif max(abs(r), abs(rho)) < 0.3:
+        verdict = (
+            f"Spend per purchase depends weakly on purchase frequency ({both} across "
+            f"{corr['repeat_buyers']:,} repeat buyers; the rank correlation is not swayed by a "
+            "few huge orders). Gamma-Gamma assumes no dependence, so read the spend of light "
+            "and heavy buyers as approximate."
         )
     else:
         verdict = (
             f"**Caution:** spend per purchase is correlated with purchase frequency "
-            f"(correlation {r:.2f}), which the Gamma-Gamma model assumes away; CLV of "
+            f"({both}), which the Gamma-Gamma model assumes away; CLV of "
             "frequent buyers is biased accordingly and should be read as indicative."
         )
     if spend is not None:
@@ -1696,15 +1746,24 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
     )
     others = table.drop(index=[chosen]).dropna(subset=["mae"])
     if len(others):
-        parts = [f"{r['name']} {r['mae']:.2f}" for _, r in others.iterrows()]
-        text += " Other models' MAE: " + ", ".join(parts) + "."
+        parts = [
+            f"{r['name']} {_pct(r['aggregate_error'])} (MAE {r['mae']:.2f})"
+            for _, r in others.iterrows()
+        ]
+        text += (
+            " Models are chosen by the error of their holdout total, the quantity CLV adds "
+            "up (MAE rewards forecasting the typical customer's zero and hardly separates "
+            "them); other models: " + ", ".join(parts) + "."
+        )
     not_converged = table.loc[table["mae"].notna() & ~table["converged"].astype(bool)]
     for _, r in not_converged.iterrows():
         text += f" {r['name']} did not fully converge ({r['note']}); treat its numbers with care."
     for _, r in failed.iterrows():
         text += f" {r['name']} could not be fitted: {r['note']}."
-    spread = others["mae"].max() - row["mae"] if len(others) else np.inf
-    if spread <= 0.001 * row["mae"] + 1e-12:
+    spread = (
+        (others["aggregate_error"] - row["aggregate_error"]).abs().max() if len(others) else np.inf
+    )
+    if spread <= 0.001:
         text += " All models forecast practically the same, so the choice hardly matters."
     return text
 
@@ -1797,6 +1856,21 @@ def uncertainty_takeaway(table: pd.DataFrame, level: float, currency: str = "") 
         f"{int(row['draws'])} bootstrap refits over customers). The interval covers uncertainty "
         "in the model's parameters, not a change in how customers behave."
     )
+    if MODEL_ERROR_ROW in table.index and np.isfinite(table.loc[MODEL_ERROR_ROW, "low"]):
+        wide = table.loc[MODEL_ERROR_ROW]
+        e = wide["holdout_error"]
+        text += (
+            f" On the holdout the model's total was {abs(e):.1%} "
+            f"{'under' if e < 0 else 'over'} the actual purchases; an error that size either "
+            f"way widens the range to **{amount(wide['low'], currency)} to "
+            f"{amount(wide['high'], currency)}**, the one to plan with. Both still leave out "
+            "purchase-to-purchase chance and the spend model's error."
+        )
+    else:
+        text += (
+            " It leaves out the model's own forecast error (see the scorecard's total error), "
+            "so the true range is wider."
+        )
     if not row["low"] <= row["estimate"] <= row["high"]:
         text += (
             " **The estimate lies outside its own interval:** the refits on resampled "
@@ -1870,7 +1944,8 @@ def headline_metrics(
         ``bgnbd``, ``pareto_nbd``, ``mbgnbd`` ({params..., loglik} or None),
         ``gamma_gamma`` ({p, q, v} or None), ``holdout_actual_total``,
         ``holdout_predicted_total``, ``holdout_mae``, ``baseline_mae``,
-        ``chosen_model``, ``total_clv``, ``total_clv_interval``, ``customers``.
+        ``chosen_model``, ``total_clv``, ``total_clv_interval`` (parameters only),
+        ``total_clv_interval_with_model_error``, ``holdout_total_error``, ``customers``.
     """
     out = {}
     for model in PURCHASE_MODELS:
@@ -1888,17 +1963,26 @@ def headline_metrics(
     interval = None
     if uncertainty is not None and "total_clv" in uncertainty.index:
         interval = uncertainty.loc["total_clv", ["low", "high"]].tolist()
-    out["total_clv_interval"] = interval
+    out["total_clv_interval"] = interval  # parameters only (bootstrap)
+    wide = None
+    if uncertainty is not None and MODEL_ERROR_ROW in uncertainty.index:
+        wide = uncertainty.loc[MODEL_ERROR_ROW, ["low", "high"]].tolist()
+    out["total_clv_interval_with_model_error"] = wide
+    out["holdout_total_error"] = None if row is None else float(row["aggregate_error"])
     out["customers"] = None if values is None else len(values)
     return out
 
 
 def interval_style(table: pd.DataFrame, currency: str = ""):
     """Styled :func:`intervals` table: parameters to 4 significant digits, CLV rows as money."""
-    money = [i for i in table.index if str(i).startswith("clv") or i == "total_clv"]
+    money = [i for i in table.index if str(i).startswith(("clv", "total_clv"))]
     other = [i for i in table.index if i not in money]
     cols = ["estimate", "low", "high"]
-    renamed = {"total_clv": "CLV: all customers"}
+    table = table.drop(columns=["holdout_error"], errors="ignore")
+    renamed = {
+        "total_clv": "CLV: all customers",
+        MODEL_ERROR_ROW: "CLV: all customers, with the backtested model error",
+    }
     renamed.update({i: "CLV: " + str(i)[5:] for i in money if str(i).startswith("clv: ")})
     return (
         table.style.format("{:.4g}", subset=pd.IndexSlice[other, cols], na_rep="–")
@@ -1970,9 +2054,16 @@ def findings(
         return "\n".join(points)
     total = values["clv"].sum()
     text = f"- **Value:** {amount(total, currency)} expected over the next {horizon_months} months"
-    if uncertainty is not None and np.isfinite(uncertainty.loc["total_clv", "low"]):
-        low, high = uncertainty.loc["total_clv", ["low", "high"]]
-        text += f" (range {amount(low, currency)} to {amount(high, currency)})"
+    key = (
+        MODEL_ERROR_ROW
+        if uncertainty is not None and MODEL_ERROR_ROW in uncertainty.index
+        else "total_clv"
+    )
+    if uncertainty is not None and np.isfinite(uncertainty.loc[key, "low"]):
+        low, high = uncertainty.loc[key, ["low", "high"]]
+        text += f" (range {amount(low, currency)} to {amount(high, currency)}"
+        text += (", with the backtested model error)" if key == MODEL_ERROR_ROW
+                 else ", parameter uncertainty only)")  # fmt: skip
     points.append(text + ".")
     clv = values["clv"].sort_values(ascending=False)
     top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
