@@ -88,8 +88,8 @@ def test_compressed_fit_is_exact(calibration):
     assert compressed["weights"].sum() == len(calibration)
     raw = calibration[clv.RFT].assign(weights=1)
     for model in ("bgnbd", "pareto_nbd"):
-        a = clv._fit_compressed(model, compressed, "W")
-        b = clv._fit_compressed(model, raw, "W")
+        a = clv.fit._fit_compressed(model, compressed, "W")
+        b = clv.fit._fit_compressed(model, raw, "W")
         for k in a.params:
             assert a.params[k] == pytest.approx(b.params[k], rel=1e-4), (model, k)
         assert a.loglik == pytest.approx(b.loglik, abs=1e-3)
@@ -397,12 +397,12 @@ def test_pareto_nbd_scores_heavy_buyers_where_lifetimes_gives_nan(cdnow):
     the closed form on every other distinct row to 1e-12."""
     summary = customer_summary(cdnow.frame, "1998-06-30", "W")
     fitted = clv.fit_model(summary, "pareto_nbd", "W")
-    x, tx, T = clv._rft(clv.compress(summary))
-    with clv._quiet():
+    x, tx, T = clv.models._rft(clv.compress(summary))
+    with clv.adapter.quiet():
         closed = fitted.engine.conditional_probability_alive(x, tx, T)
     finite = np.isfinite(closed)
     assert (~finite).sum() == 1 and finite.sum() == 11_103
-    quad = clv._pareto_palive_quadrature(fitted.params, x, tx, T)
+    quad = clv.models._pareto_palive_quadrature(fitted.params, x, tx, T)
     np.testing.assert_allclose(quad[finite], closed[finite], rtol=0, atol=1e-12)
     alive = clv.probability_alive(fitted, summary)
     expected = clv.expected_purchases(fitted, summary, 52.0)
@@ -421,7 +421,7 @@ def test_pareto_nbd_loglik_is_finite_for_a_heavy_buyer_on_the_cutoff_day():
 
     params = {"r": 0.55, "alpha": 10.56, "s": 0.61, "beta": 11.64}
     row = pd.DataFrame({"frequency": [200], "recency": [38.86], "T": [38.86], "weights": [1]})
-    with clv._quiet():
+    with clv.adapter.quiet():
         assert np.isnan(ParetoNBDFitter._conditional_log_likelihood(
             tuple(params.values()), np.array([200.0]), np.array([38.86]), np.array([38.86])
         ))  # fmt: skip
@@ -432,13 +432,13 @@ def test_pareto_nbd_likelihood_by_integral_equals_the_closed_form_on_cdnow(cdnow
     """The integral form agrees with lifetimes' closed form on every finite CDNOW row."""
     from lifetimes import ParetoNBDFitter
 
-    x, tx, T = clv._rft(clv.compress(customer_summary(cdnow.frame, "1998-06-30", "W")))
+    x, tx, T = clv.models._rft(clv.compress(customer_summary(cdnow.frame, "1998-06-30", "W")))
     params = {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}
-    with clv._quiet():
+    with clv.adapter.quiet():
         closed = ParetoNBDFitter._conditional_log_likelihood(tuple(params.values()), x, tx, T)
     from scipy.special import gammaln
 
-    log_alive, log_dead = clv._pareto_log_terms(params, x, tx, T)
+    log_alive, log_dead = clv.models._pareto_log_terms(params, x, tx, T)
     ours = (
         gammaln(0.553 + x) - gammaln(0.553) + 0.553 * np.log(10.58) + 0.606 * np.log(11.67)
         + np.logaddexp(log_alive, log_dead)
