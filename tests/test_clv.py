@@ -521,3 +521,56 @@ def test_clv_range_includes_the_backtested_error_and_the_choice_is_by_total(comp
     m = clv.headline_metrics(fits, spend, card, "bgnbd", None, iv)
     assert m["holdout_total_error"] == pytest.approx(-0.1215, abs=1e-4)
     assert m["total_clv_interval_with_model_error"] == pytest.approx([wide["low"], wide["high"]])
+
+
+# --------------------------------------------------------------------------- the peers' predictions
+
+
+def test_probability_of_n_purchases_and_new_customer_expectation(compared):
+    """FHL (2005) BG/NBD at the published (3-digit) parameters: P(X(39) = 0) = 0.5737864.
+    At the fitted CDNOW parameters each model's P(X(39) = n) sums to 1 and its mean is
+    E[X(39)]; E[X(78)] of a new customer is 1.8580 under BG/NBD (the issue quotes 1.8576)."""
+    from lifetimes import BetaGeoFitter
+
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    fitted = clv.FittedModel("bgnbd", published, 0.0, True, 1)
+    fitted.engine = BetaGeoFitter()
+    fitted.engine.params_ = pd.Series(published)
+    assert clv.probability_of_purchases(fitted, 39, 0) == pytest.approx(0.5737864, abs=1e-7)
+    fits, _ = compared
+    assert clv.expected_purchases_new(fits["bgnbd"], 78.0) == pytest.approx(1.8576, abs=5e-4)
+    for fit in fits.values():
+        p = np.array([clv.probability_of_purchases(fit, 39, n) for n in range(80)])
+        assert p.sum() == pytest.approx(1.0, abs=1e-4), fit.model
+        mean = clv.expected_purchases_new(fit, 39.0)
+        assert (np.arange(80) * p).sum() == pytest.approx(mean, rel=1e-3), fit.model
+    assert clv.probability_of_purchases(fits["pareto_nbd"], 39, 0) == pytest.approx(
+        0.5935, abs=1e-4
+    )
+
+
+def test_hessian_standard_errors_of_pareto_nbd_on_cdnow(compared, calibration):
+    """Pareto/NBD on the CDNOW sample: r 0.0476, alpha 0.843, s 0.187, beta 6.211."""
+    se = clv.standard_errors(compared[0]["pareto_nbd"], calibration)
+    assert [round(se[k], 4) for k in ("r", "s")] == [0.0476, 0.1873]
+    assert se["alpha"] == pytest.approx(0.843, abs=1e-3)
+    assert se["beta"] == pytest.approx(6.211, abs=1e-3)
+    iv = clv.intervals({"r": compared[0]["pareto_nbd"].params["r"]}, pd.DataFrame({"r": [0.5]}))
+    assert clv.with_standard_errors(iv, se).loc["r", "Hessian SE"] == se["r"]
+
+
+def test_bgbb_reproduces_the_donations_fit():
+    """lifetimes' donations data (11,104 donors, 6 yearly opportunities): BG/BB alpha 1.204,
+    beta 0.750, gamma 0.657, delta 2.783 (Fader, Hardie & Shang 2010), LL -33,225.6."""
+    from lifetimes.datasets import load_donations
+
+    donations = load_donations()
+    fitted = clv.fit_bgbb(donations)
+    assert fitted.customers == 11_104
+    assert [round(fitted.params[k], 3) for k in ("alpha", "beta", "gamma", "delta")] == [
+        1.204, 0.750, 0.657, 2.783,
+    ]  # fmt: skip
+    assert fitted.loglik == pytest.approx(-33225.58, abs=0.01)
+    forecast = clv.bgbb_forecast(fitted, donations, 5)
+    assert np.isfinite(forecast.to_numpy()).all()
+    assert forecast["p_alive"].iloc[0] == pytest.approx(0.0861, abs=1e-4)  # 0 of 6 years

@@ -25,9 +25,11 @@ exact, and much faster); scoring is done once per unique row.
 
 from __future__ import annotations
 
+from analysis.clv import adapter
 from analysis.clv.fit import (
     PARETO_START_ROWS,
     attempt,
+    fit_bgbb,
     fit_model,
     fit_spend,
     loglik,
@@ -42,6 +44,7 @@ from analysis.clv.models import (
     PURCHASE_MODELS,
     RFT,
     SPECS,
+    BGBBSpec,
     FittedModel,
     MBGSpec,
     ModelFitError,
@@ -54,12 +57,15 @@ from analysis.clv.models import (
 )
 from analysis.clv.predict import (
     VALUE_AT_RISK_DEFINITION,
+    bgbb_forecast,
     customer_value,
     expected_purchases,
+    expected_purchases_new,
     expected_spend,
     periods_per_month,
     probability_alive,
     probability_no_purchase,
+    probability_of_purchases,
     value_at_risk,
 )
 from analysis.clv.tables import (
@@ -77,7 +83,9 @@ from analysis.clv.uncertainty import (
     VALUE_SAMPLE,
     bootstrap,
     intervals,
+    standard_errors,
     with_model_error,
+    with_standard_errors,
 )
 from analysis.clv.validate import (
     baseline_predictions,
@@ -114,6 +122,8 @@ from analysis.clv.words import (
 )
 
 __all__ = [
+    "adapter",
+    "BGBBSpec",
     "DAYS_PER_MONTH",
     "FREQUENCY_BINS",
     "FREQUENCY_LABELS",
@@ -139,6 +149,7 @@ __all__ = [
     "attempt",
     "baseline_predictions",
     "behaviour_matrix",
+    "bgbb_forecast",
     "bootstrap",
     "calibration_fit",
     "calibration_takeaway",
@@ -151,8 +162,10 @@ __all__ = [
     "customer_value",
     "dropout_note",
     "expected_purchases",
+    "expected_purchases_new",
     "expected_spend",
     "findings",
+    "fit_bgbb",
     "fit_model",
     "fit_spend",
     "headline_metrics",
@@ -168,6 +181,7 @@ __all__ = [
     "periods_per_month",
     "probability_alive",
     "probability_no_purchase",
+    "probability_of_purchases",
     "score",
     "scorecard",
     "scorecard_takeaway",
@@ -177,6 +191,7 @@ __all__ = [
     "spend_by_frequency",
     "spend_correlation",
     "spend_takeaway",
+    "standard_errors",
     "top_customers",
     "top_customers_takeaway",
     "top_decile_capture",
@@ -187,4 +202,5 @@ __all__ = [
     "value_segment",
     "windows",
     "with_model_error",
+    "with_standard_errors",
 ]

@@ -18,6 +18,7 @@ ENGINES = {
     "pareto_nbd": "ParetoNBDFitter",
     "mbgnbd": "ModifiedBetaGeoFitter",
     "gamma_gamma": "GammaGammaFitter",
+    "bgbb": "BetaGeoBetaBinomFitter",
 }
 
 
@@ -84,3 +85,17 @@ def unconditional_expected(engine, t) -> np.ndarray:
     """E[X(t)] of a customer who just made a first purchase (the fitter's closed form)."""
     with quiet():
         return np.asarray(engine.expected_number_of_purchases_up_to_time(t), dtype=float)
+
+
+def probability_of_n(engine, t: float, n: int) -> float:
+    """P(X(t) = n) of a new customer from the fitter's closed form (BG/NBD, MBG/NBD)."""
+    with quiet():
+        return float(engine.probability_of_n_purchases_up_to_time(t, n))
+
+
+def bgbb_conditional(engine, m_periods: int, x, tx, n) -> tuple[np.ndarray, np.ndarray]:
+    """BG/BB P(alive) and expected purchases in the next ``m_periods`` opportunities."""
+    with quiet():
+        alive = engine.conditional_probability_alive(m_periods, x, tx, n)
+        expected = engine.conditional_expected_number_of_purchases_up_to_time(m_periods, x, tx, n)
+    return np.asarray(alive, dtype=float), np.asarray(expected, dtype=float)

@@ -404,3 +404,34 @@ def attempt(function, *args, **kwargs):
         return function(*args, **kwargs), None
     except ModelFitError as exc:
         return None, str(exc)
+
+
+def fit_bgbb(summary: pd.DataFrame) -> FittedModel:
+    """Fit BG/BB (discrete purchase opportunities: yearly donations, issues, events).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        ``frequency`` (repeat transactions), ``recency`` (opportunity of the last one),
+        ``periods`` (opportunities observed); optional ``weights`` (customers per row,
+        as in lifetimes' donations data).
+
+    Returns
+    -------
+    FittedModel
+        ``model`` ``"bgbb"``; ``params`` alpha, beta, gamma, delta; log-likelihood.
+    """
+    spec = spec_of("bgbb")
+    _check_columns(summary, list(spec.columns))
+    rows = summary if "weights" in summary else compress(summary, list(spec.columns))
+    data = [rows[c].to_numpy(dtype=float) for c in spec.columns]
+    w = rows["weights"].to_numpy(dtype=float)
+    engine = adapter.engine_class("bgbb")()
+    with adapter.quiet():
+        try:
+            engine.fit(*(rows[c] for c in spec.columns), weights=rows["weights"])
+        except Exception as exc:
+            raise ModelFitError(f"{spec.name} could not be fitted: {exc}") from exc
+    params = {k: float(engine.params_[k]) for k in spec.params}
+    return FittedModel("bgbb", params, spec.loglik(params, *data, w), True, int(w.sum()),
+                       "periods", engine=engine)  # fmt: skip

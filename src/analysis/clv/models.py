@@ -243,6 +243,14 @@ class PurchaseSpec:
         p, alive = fitted.params, self.alive(fitted, x, tx, T)
         return 1.0 - alive + alive * ((p["alpha"] + T) / (p["alpha"] + T + t)) ** (p["r"] + x)
 
+    def new_expected(self, fitted, t) -> np.ndarray:
+        """E[X(t)]: expected repeat purchases of a customer ``t`` after their first purchase."""
+        return adapter.unconditional_expected(fitted.engine, t)
+
+    def p_count(self, fitted, t: float, n: int) -> float:
+        """P(X(t) = n) for a customer ``t`` after their first purchase (closed form)."""
+        return adapter.probability_of_n(fitted.engine, t, n)
+
     def simulate(self, params: dict, ages: np.ndarray, rng) -> np.ndarray:
         """Repeat purchases of simulated customers of the given ages."""
         n = len(ages)
@@ -316,6 +324,26 @@ class ParetoSpec(MBGSpec):
         survived = (a / (a + t)) ** k * (b / (b + t)) ** s
         return 1.0 - alive + alive * (survived + died_first)
 
+    def p_count(self, fitted, t: float, n: int) -> float:
+        """P(X(t) = n): alive throughout (β/(β+t))^s NBD(n | τ = t), or dead at τ < t with
+        NBD(n | τ) (negative binomial counts of a gamma-mixed Poisson over τ)."""
+        from scipy.special import gammaln
+
+        p = fitted.params
+        r, alpha, s, beta = p["r"], p["alpha"], p["s"], p["beta"]
+
+        def nbd(tau):
+            tau = np.asarray(tau, dtype=float)
+            with np.errstate(divide="ignore"):
+                log = gammaln(r + n) - gammaln(r) - gammaln(n + 1)
+                log = log + r * np.log(alpha / (alpha + tau)) + n * np.log(tau / (alpha + tau))
+            return np.exp(log)
+
+        u, w = np.polynomial.legendre.leggauss(64)
+        tau = (u + 1.0) * t / 2.0
+        died = (s * beta**s * (beta + tau) ** -(s + 1.0) * nbd(tau)) @ w * t / 2.0
+        return float((beta / (beta + t)) ** s * nbd(t) + died)
+
     def simulate(self, params: dict, ages: np.ndarray, rng) -> np.ndarray:
         n = len(ages)
         lam = rng.gamma(params["r"], 1.0 / params["alpha"], n)
@@ -346,7 +374,24 @@ class SpendSpec:
         return np.log([params[k] for k in self.params])
 
 
-SPECS = {spec.key: spec for spec in (PurchaseSpec(), ParetoSpec(), MBGSpec(), SpendSpec())}
+class BGBBSpec:
+    """BG/BB for discrete purchase opportunities (Fader, Hardie & Shang 2010): summaries
+    with ``frequency`` (repeat transactions), ``recency`` (opportunity of the last one) and
+    ``periods`` (opportunities observed)."""
+
+    key = "bgbb"
+    name = "BG/BB"
+    params = ("alpha", "beta", "gamma", "delta")
+    columns = ("frequency", "recency", "periods")
+
+    def loglik(self, params: dict, f, r, n, w) -> float:
+        theta = np.log([params[k] for k in self.params])
+        return float(-adapter.negative_log_likelihood(self.key)(theta, f, r, n, w, 0) * w.sum())
+
+
+SPECS = {
+    spec.key: spec for spec in (PurchaseSpec(), ParetoSpec(), MBGSpec(), SpendSpec(), BGBBSpec())
+}
 PURCHASE_MODELS = ("bgnbd", "pareto_nbd", "mbgnbd")
 MODEL_NAMES = {key: spec.name for key, spec in SPECS.items()}
 PARAM_NAMES = {key: spec.params for key, spec in SPECS.items()}

@@ -101,6 +101,20 @@ def _silent_unique(fitted: FittedModel, unique: pd.DataFrame, t: float) -> np.nd
     return fitted.spec.no_purchase(fitted, *_rft(unique), t)
 
 
+def probability_of_purchases(fitted: FittedModel, t: float, n: int) -> float:
+    """P(X(t) = n): chance that a customer makes exactly ``n`` repeat purchases in the ``t``
+    time units after their first one (closed forms; Pareto/NBD by an integral over the
+    dropout time). CDNOW, published BG/NBD: P(X(39) = 0) = 0.5737864.
+    """
+    return fitted.spec.p_count(fitted, float(t), int(n))
+
+
+def expected_purchases_new(fitted: FittedModel, t) -> np.ndarray:
+    """E[X(t)]: expected repeat purchases of a new customer over the ``t`` time units after
+    their first purchase (array-like ``t``)."""
+    return fitted.spec.new_expected(fitted, np.asarray(t, dtype=float))
+
+
 def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:
     """Expected mean spend per future purchase (Gamma-Gamma), per customer.
 
@@ -211,3 +225,19 @@ def value_at_risk(values: pd.DataFrame) -> pd.Series:
     """
     _check_columns(values, ["p_alive", "value_if_alive"])
     return ((1.0 - values["p_alive"]) * values["value_if_alive"]).rename("value_at_risk")
+
+
+def bgbb_forecast(fitted: FittedModel, summary: pd.DataFrame, periods: int) -> pd.DataFrame:
+    """BG/BB P(alive) at the next opportunity and expected transactions in ``periods`` more.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``summary``: ``p_alive``, ``expected_purchases``.
+    """
+    from analysis.clv import adapter
+
+    _check_columns(summary, ["frequency", "recency", "periods"])
+    x, tx, n = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "periods"))
+    alive, expected = adapter.bgbb_conditional(fitted.engine, int(periods), x, tx, n)
+    return pd.DataFrame({"p_alive": alive, "expected_purchases": expected}, index=summary.index)

@@ -384,6 +384,7 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
     renamed.update({i: "CLV: " + str(i)[5:] for i in money if str(i).startswith("clv: ")})
     return (
         table.style.format("{:.4g}", subset=pd.IndexSlice[other, cols], na_rep="–")
+        .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
     )
