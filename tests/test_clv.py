@@ -574,3 +574,25 @@ def test_bgbb_reproduces_the_donations_fit():
     forecast = clv.bgbb_forecast(fitted, donations, 5)
     assert np.isfinite(forecast.to_numpy()).all()
     assert forecast["p_alive"].iloc[0] == pytest.approx(0.0861, abs=1e-4)  # 0 of 6 years
+
+
+def test_alive_history_and_model_matrix(cdnow_sample, compared, calibration):
+    """CDNOW customer 00004 (2 repeat purchases, recency 30.43, T 38.86 weeks): the day by
+    day history ends on the FHL point check P(alive) = 0.7266; in the model's grid at that
+    age P(alive) rises with recency and falls with frequency for an early last purchase."""
+    fitted = compared[0]["bgnbd"]
+    frame = cdnow_sample.frame.loc[cdnow_sample.frame["order_date"] <= CAL_END]
+    history = clv.alive_history(fitted, frame, "00004", CAL_END)
+    assert history["purchase"].sum() == 3 and history.index[-1] == pd.Timestamp(CAL_END)
+    assert history["p_alive"].iloc[-1] == pytest.approx(0.7266, abs=5e-4)
+    jumps = history["p_alive"].diff()[history["purchase"]]
+    # BG/NBD: 100 % before the first repeat purchase (an artefact), then a purchase after a
+    # long silence restores P(alive) (+0.52 on 2 Aug 1997)
+    assert jumps.round(4).tolist()[1:] == [-0.2463, 0.5228]
+    assert history.loc["1997-08-02", "p_alive"] == pytest.approx(0.8121, abs=1e-4)
+    grid = clv.model_matrix(fitted, 38.86)
+    assert grid.shape == (21, 20) and (grid.loc[0] == 1.0).all()
+    assert (grid.diff(axis=1).iloc[1:, 1:] >= 0).all().all()
+    assert grid.iloc[1:, 0].is_monotonic_decreasing
+    words = clv.history_takeaway(history, grid, "Customer 00004")
+    assert "73% today" in words and "20 repeat purchases" in words

@@ -57,11 +57,13 @@ from analysis.clv.models import (
 )
 from analysis.clv.predict import (
     VALUE_AT_RISK_DEFINITION,
+    alive_history,
     bgbb_forecast,
     customer_value,
     expected_purchases,
     expected_purchases_new,
     expected_spend,
+    model_matrix,
     periods_per_month,
     probability_alive,
     probability_no_purchase,
@@ -110,6 +112,7 @@ from analysis.clv.words import (
     dropout_note,
     findings,
     headline_metrics,
+    history_takeaway,
     interval_style,
     matrix_takeaway,
     one_time_takeaway,
@@ -122,6 +125,9 @@ from analysis.clv.words import (
 )
 
 __all__ = [
+    "history_takeaway",
+    "alive_history",
+    "model_matrix",
     "adapter",
     "BGBBSpec",
     "DAYS_PER_MONTH",

@@ -241,3 +241,81 @@ def bgbb_forecast(fitted: FittedModel, summary: pd.DataFrame, periods: int) -> p
     x, tx, n = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "periods"))
     alive, expected = adapter.bgbb_conditional(fitted.engine, int(periods), x, tx, n)
     return pd.DataFrame({"p_alive": alive, "expected_purchases": expected}, index=summary.index)
+
+
+def alive_history(fitted: FittedModel, frame: pd.DataFrame, customer_id, as_of) -> pd.DataFrame:
+    """One customer's P(alive) on every day from their first purchase to ``as_of``.
+
+    Each day's (frequency, recency, T) are those the customer had on that day (purchase
+    days only, as in the summary), scored with the fitted model: P(alive) jumps up at each
+    purchase and decays through each silence.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Clean transactions (``customer_id``, ``order_date``, ``amount``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``day``: ``p_alive``, ``purchase`` (bool: a purchase that day).
+    """
+    from analysis.summary import purchase_days
+
+    as_of = pd.Timestamp(as_of).normalize()
+    rows = frame.loc[frame["customer_id"].astype(str) == str(customer_id)]
+    days = purchase_days(rows, end=as_of)["day"].sort_values().to_numpy()
+    if len(days) == 0:
+        raise ValueError(f"customer {customer_id!r} has no purchase up to {as_of.date()}")
+    grid = pd.date_range(days[0], as_of, freq="D")
+    unit = TIME_UNITS[fitted.time_unit]
+    seen = np.searchsorted(days, grid.to_numpy(), side="right")  # purchase days so far
+    state = pd.DataFrame(
+        {
+            "frequency": seen - 1,
+            "recency": (days[seen - 1] - days[0]) / np.timedelta64(1, "D") / unit,
+            "T": (grid - days[0]).days.to_numpy() / unit,
+        }
+    )
+    out = pd.DataFrame(
+        {"p_alive": probability_alive(fitted, state).to_numpy(), "purchase": grid.isin(days)},
+        index=pd.Index(grid, name="day"),
+    )
+    return out
+
+
+def model_matrix(fitted: FittedModel, T: float, column: str = "p_alive", t: float = 0.0,
+                 max_frequency: int = 20, steps: int = 20) -> pd.DataFrame:  # fmt: skip
+    """The model's P(alive) or expected purchases over a frequency x recency grid at age ``T``.
+
+    The peers' frequency-recency and P(alive) matrices: the model's answer for every
+    history a customer of age ``T`` could have (not an average over actual customers).
+
+    Parameters
+    ----------
+    T : float
+        Customer age in the fit's time unit.
+    column : {"p_alive", "expected_purchases"}
+    t : float
+        Horizon of ``expected_purchases`` (fit's time unit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``repeat purchases`` (0 ... ``max_frequency``), columns ``recency`` (last
+        purchase, time units after the first; ``steps`` values from 0 to ``T``).
+    """
+    recency = np.linspace(0.0, float(T), steps + 1)[1:]
+    f, r = np.meshgrid(np.arange(max_frequency + 1), recency, indexing="ij")
+    grid = pd.DataFrame({"frequency": f.ravel(), "recency": r.ravel(), "T": float(T)})
+    grid.loc[grid["frequency"] == 0, "recency"] = 0.0  # no repeat purchase: recency is 0
+    if column == "p_alive":
+        values = probability_alive(fitted, grid)
+    elif column == "expected_purchases":
+        values = expected_purchases(fitted, grid, t)
+    else:
+        raise ValueError(f"column '{column}' unknown; use p_alive or expected_purchases")
+    table = pd.DataFrame(values.to_numpy().reshape(f.shape), columns=np.round(recency, 1))
+    table.index.name = "repeat purchases"
+    table.columns.name = "recency"
+    return table

@@ -474,3 +474,33 @@ def findings(
         "their numbers rest on population averages, not on their own history."
     )
     return "\n".join(points)
+
+
+def history_takeaway(history: pd.DataFrame, matrix: pd.DataFrame, label: str) -> str:
+    """What one customer's P(alive) path and the model's grid say, in words.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        :func:`analysis.clv.alive_history` of the customer.
+    matrix : pandas.DataFrame
+        :func:`analysis.clv.model_matrix` (P(alive) by repeat purchases x recency).
+    """
+    now, low = history["p_alive"].iloc[-1], history["p_alive"].min()
+    heavy = matrix.iloc[-1]
+    text = (
+        f"{label}'s P(alive) is {now:.0%} today; at its lowest, during a silence, it fell to "
+        f"{low:.0%}: each purchase after a long silence lifts it, each silence wears it down. "
+    )
+    if heavy.max() - heavy.min() < 0.01:
+        return text + (
+            "The model's grid is flat: it sees almost no dropout in these data, so P(alive) "
+            "cannot tell an active customer from a lost one here; silence still lowers the "
+            "expected purchases through the purchase rate."
+        )
+    return text + (
+        f"In the model's grid, a customer with {matrix.index[-1]} repeat purchases whose last "
+        f"one came early in their life is {heavy.iloc[0]:.0%} likely to be active, against "
+        f"{heavy.iloc[-1]:.0%} if they bought recently: for frequent buyers, a silence much "
+        "longer than their habit is the signal to act on."
+    )
