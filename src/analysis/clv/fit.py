@@ -65,7 +65,7 @@ def _scaled(model: str, compressed: pd.DataFrame) -> tuple[float, tuple]:
 def _polish_pareto(
     engine, compressed: pd.DataFrame, hess_inv=None, gtol: float = 1e-7
 ) -> tuple[dict, bool, str]:
-    """Refine lifetimes' Nelder-Mead Pareto/NBD fit with BFGS on log-parameters.
+    """Refine the Nelder-Mead Pareto/NBD start with BFGS on log-parameters.
 
     Nelder-Mead stops a few 1e-5 away from the optimum; BFGS from there reaches it,
     deterministically, and reports convergence. ``hess_inv`` (from a polish on a
@@ -229,17 +229,35 @@ def _lifetimes_start(engine, model: str, compressed: pd.DataFrame, initial) -> s
     return ""
 
 
+def _pareto_nelder_mead(compressed: pd.DataFrame) -> np.ndarray:
+    """Deterministic Pareto/NBD start: Nelder-Mead from all-ones (time scaled to max T = 1),
+    as lifetimes does, on the overflow-safe likelihood (lifetimes' own takes most of the
+    time where its hypergeometric functions are slow). Returns natural parameters."""
+    scale = 1.0 / compressed["T"].max()
+    f, r, t = (compressed[c].to_numpy(dtype=float) for c in RFT)
+    share = compressed["weights"].to_numpy(dtype=float)
+    share = share / share.sum()
+
+    def objective(log_theta):
+        theta = dict(zip(ParetoSpec.params, np.exp(log_theta), strict=True))
+        value = -(share * _pareto_loglik_rows(theta, f, r * scale, t * scale)).sum()
+        return value if np.isfinite(value) else 1e10
+
+    out = minimize(
+        objective, np.zeros(4), method="Nelder-Mead", options={"xatol": 1e-2, "fatol": 1e-7}
+    )
+    if not np.isfinite(out.fun) or out.fun >= 1e10:
+        raise ModelFitError(f"{ParetoSpec.name} could not be fitted: {out.message}")
+    return np.exp(out.x) * np.array([1, 1 / scale, 1, 1 / scale])
+
+
 def _pareto_start(engine, compressed: pd.DataFrame, initial, hess_inv) -> tuple[bool, str]:
     """Pareto/NBD: Nelder-Mead (deterministic start) on at most PARETO_START_ROWS rows, then
     the BFGS polish on all rows; a warm start (bootstrap draw) goes straight to the polish."""
     names = list(ParetoSpec.params)
     if initial is None:
         start_rows = _subsample(compressed, PARETO_START_ROWS)
-        try:
-            engine.fit(start_rows["frequency"], start_rows["recency"], start_rows["T"],
-                       weights=start_rows["weights"], initial_params=np.ones(4))  # fmt: skip
-        except Exception as exc:
-            raise ModelFitError(f"{ParetoSpec.name} could not be fitted: {exc}") from exc
+        engine.params_ = pd.Series(_pareto_nelder_mead(start_rows), index=names)
         if len(compressed) > PARETO_START_ROWS:
             params, _, _ = _polish_pareto(engine, start_rows)  # cheap curvature estimate
             engine.params_ = pd.Series(params)[names]

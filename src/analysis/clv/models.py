@@ -181,7 +181,7 @@ def _pareto_loglik_rows(params, x, tx, T) -> np.ndarray:
     from scipy.special import gammaln
 
     theta = tuple(float(params[k]) for k in PARAM_NAMES["pareto_nbd"])
-    if max(theta[1], theta[3]) > 100 * min(theta[1], theta[3]):
+    if max(theta[1], theta[3]) > 10 * min(theta[1], theta[3]):
         rows = np.full(len(x), np.nan)  # hypergeometric argument near 1: slow, use the integral
     else:
         rows = adapter.pareto_loglik_rows(theta, x, tx, T)
