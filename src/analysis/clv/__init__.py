@@ -14,6 +14,8 @@ A subpackage with one module per concern, re-exported here as a flat public API
 - :mod:`~analysis.clv.validate`: windows, holdout forecasts against baselines,
   ``compare_models``, ``choose_model``, ``scorecard``, tracking and calibration data.
 - :mod:`~analysis.clv.uncertainty`: ``bootstrap``, ``intervals``, ``with_model_error``.
+- :mod:`~analysis.clv.covariates`: BG/NBD with time-invariant covariates (CLVTools'
+  parametrisation) and a likelihood-ratio test.
 - :mod:`~analysis.clv.tables` and :mod:`~analysis.clv.words`: the report's tables,
   sentences and headline metrics.
 
@@ -26,6 +28,7 @@ exact, and much faster); scoring is done once per unique row.
 from __future__ import annotations
 
 from analysis.clv import adapter
+from analysis.clv.covariates import CovariateFit, bgnbd_loglik_rows, fit_covariates
 from analysis.clv.fit import (
     PARETO_START_ROWS,
     attempt,
@@ -125,6 +128,9 @@ from analysis.clv.words import (
 )
 
 __all__ = [
+    "CovariateFit",
+    "bgnbd_loglik_rows",
+    "fit_covariates",
     "history_takeaway",
     "alive_history",
     "model_matrix",
