@@ -620,3 +620,24 @@ def test_bgnbd_with_a_covariate_and_its_likelihood_ratio_test(cdnow_sample, cali
     assert result.effects.loc["big_first_order", "purchase"] == pytest.approx(0.555, abs=0.01)
     assert result.lr_statistic == pytest.approx(30.58, abs=0.1)
     assert result.p_value < 1e-5
+
+
+@pytest.mark.slow
+def test_notebook_shows_covariate_effects_from_a_customers_table(tmp_path, retail_sample):
+    """Online Retail sample with a customers table of each customer's country: the report
+    fits BG/NBD with the country dummies and prints the likelihood-ratio test."""
+    frame = retail_sample.frame
+    customers = frame.groupby("customer_id")["region"].first().reset_index()
+    design = clv.covariate_design(customers)
+    top = customers["region"].value_counts()
+    assert list(design.columns) == [f"region={v}" for v in top.index[1:4]]
+    assert design.sum().tolist() == top.iloc[1:4].astype(float).tolist()
+    path = tmp_path / "customers.csv"
+    customers.to_csv(path, index=False)
+    metrics, error, out = run_notebook(
+        "lifetime_value", tmp_path, data="online_retail_sample", customers=str(path),
+        bootstrap_draws=3,
+    )  # fmt: skip
+    assert error is None, error
+    html = (out / "03_lifetime_value.ipynb").read_text()
+    assert "likelihood-ratio test" in html and "degrees of freedom" in html

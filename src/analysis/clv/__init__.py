@@ -28,7 +28,13 @@ exact, and much faster); scoring is done once per unique row.
 from __future__ import annotations
 
 from analysis.clv import adapter
-from analysis.clv.covariates import CovariateFit, bgnbd_loglik_rows, fit_covariates
+from analysis.clv.covariates import (
+    CovariateFit,
+    bgnbd_loglik_rows,
+    covariate_design,
+    covariate_takeaway,
+    fit_covariates,
+)
 from analysis.clv.fit import (
     PARETO_START_ROWS,
     attempt,
@@ -128,6 +134,8 @@ from analysis.clv.words import (
 )
 
 __all__ = [
+    "covariate_design",
+    "covariate_takeaway",
     "CovariateFit",
     "bgnbd_loglik_rows",
     "fit_covariates",

@@ -117,3 +117,49 @@ def fit_covariates(summary: pd.DataFrame, covariates: pd.DataFrame) -> Covariate
     )
     return CovariateFit(params, effects, ll, plain.loglik, stat, 3 * k,
                         float(chi2.sf(stat, 3 * k)), bool(out.success))  # fmt: skip
+
+
+def covariate_design(customers: pd.DataFrame, columns=("channel", "region"), levels: int = 4):
+    """0/1 covariates from a customers table: for each of ``columns`` present, one dummy per
+    most common value (up to ``levels`` - 1; the most common is the baseline, rarer values
+    and missing ones count as the baseline too).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The customers table (``customer_id`` and e.g. ``channel``, ``region``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id``; columns ``<column>=<value>`` (float 0/1). Empty when no
+        column varies.
+    """
+    frame = customers.drop_duplicates("customer_id").set_index("customer_id")
+    out = pd.DataFrame(index=frame.index.astype(str))
+    for column in columns:
+        if column not in frame or frame[column].nunique() < 2:
+            continue
+        top = frame[column].value_counts().index[:levels]
+        for value in top[1:]:
+            out[f"{column}={value}"] = (frame[column] == value).astype(float).to_numpy()
+    return out
+
+
+def covariate_takeaway(result: CovariateFit | None, note: str = "") -> str:
+    """The covariate effects and their likelihood-ratio test, in words."""
+    if result is None:
+        return f"*Covariates not estimated: {note}.*" if note else ""
+    verdict = (
+        f"Together the covariates {'improve' if result.p_value < 0.05 else 'do not improve'} "
+        f"the purchase model (likelihood-ratio test {result.lr_statistic:.1f} on "
+        f"{result.df} degrees of freedom, p = {result.p_value:.2g})"
+    )
+    if result.p_value >= 0.05:
+        return verdict + ": these groups buy and drop out alike, so one model serves them all."
+    strongest = result.effects["purchase"].abs().idxmax()
+    factor = float(np.exp(result.effects.loc[strongest, "purchase"]))
+    return verdict + (
+        f". The largest purchase-rate difference is *{strongest}*: {factor:.2f}x the "
+        "baseline group's rate, other things equal."
+    )
