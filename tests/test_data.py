@@ -178,8 +178,13 @@ def test_returns_policy_drop_or_net():
     assert _log(dropped)["non-positive amount"] == -1
     netted = load_transactions(raw, returns="net")
     assert netted.frame["amount"].sum() == pytest.approx(12.0)
-    with pytest.raises(DataError, match="returns policy 'keep' unknown"):
+    with pytest.raises(DataError, match="returns='keep' .* use one of 'drop', 'net'"):
         load_transactions(raw, returns="keep")
+    # every option is checked in one place: a typo is an error, not a silent default
+    with pytest.raises(DataError, match=r"^duplicates='dorp' .* use one of 'drop', 'keep'$"):
+        load_transactions(raw, duplicates="dorp")
+    with pytest.raises(DataError, match="unknown option 'retruns' for the purchase log"):
+        load_transactions(raw, retruns="net")
 
 
 def test_as_of_drops_later_rows_and_rejects_dates_before_the_data():
@@ -421,3 +426,21 @@ def test_gzipped_gbk_export_is_sniffed_too(tmp_path):
     with gzip.open(packed, "wb") as fh:
         fh.write(plain.read_bytes())
     assert list(read_table(packed).columns) == list(frame.columns)
+
+
+def test_a_large_export_cut_inside_a_character_is_still_detected(tmp_path):
+    from analysis.data import _SNIFF_BYTES
+
+    body = "".join(
+        f"{i},2011-01-05 10:00,{i % 97}.5,服务很好，物流很快{i}\n" for i in range(150_000)
+    )
+    for pad in range(4):  # shift the text until the sample's cut falls inside a character
+        raw = ("会员ID,下单时间,实付金额,备注" + "x" * pad + "\n" + body).encode("gbk")
+        try:
+            raw[:_SNIFF_BYTES].decode("gbk")
+        except UnicodeDecodeError:
+            break
+    else:
+        pytest.fail("no cut inside a character")
+    (tmp_path / "big.csv").write_bytes(raw)
+    assert list(read_table(tmp_path / "big.csv").columns)[0] == "会员ID"
