@@ -90,7 +90,12 @@ FROM feedback WHERE customer_id IS NOT NULL GROUP BY 1
 
 
 def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # KiB on Linux
+    """This process's peak resident memory (VmHWM; ru_maxrss would carry the parent's over
+    fork and exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def run_once(folder: Path, mode: str) -> dict:
@@ -114,6 +119,7 @@ def run_once(folder: Path, mode: str) -> dict:
     con.register("feedback", tables.feedback.frame)
     daily = con.sql(EVENTS_PER_DAY_SQL).to_arrow_table()
     per_customer = con.sql(FEEDBACK_PER_CUSTOMER_SQL).to_arrow_table()
+    log = tables.events.log.set_index("step")["rows"]
     checks = {f"{c} ({t})": r for c, t, r, _ in tables.checks.itertuples(index=False)}
     return {
         "mode": mode,
@@ -125,6 +131,7 @@ def run_once(folder: Path, mode: str) -> dict:
         "feedback": tables.feedback.rows_clean,
         "event_day_rows": daily.num_rows,
         "feedback_customers": per_customer.num_rows,
+        "events_exact_duplicates": int(-log["exact duplicate rows"]),
         "scale": tables.feedback.info["scale"],
         "feedback_out_of_scale": int(
             -tables.feedback.log.set_index("step").loc["score outside the scale", "rows"]
