@@ -420,7 +420,12 @@ def write(results: dict, out: Path) -> None:
 def _other_benchmarks(out: Path) -> str:
     """Sections other benchmark scripts keep in RESULTS.md (``<!-- NAME benchmark -->``)."""
     text = out.read_text() if out.exists() else ""
-    found = re.finditer(r"\n<!-- (\w+) benchmark -->.*?<!-- /\1 benchmark -->", text, re.S)
+    found = re.finditer(
+        r"\n<!-- (\w+) benchmark -->.*?<!-- /\1 benchmark -->"
+        r"|\n<!-- (\w+):start -->.*?<!-- \2:end -->",
+        text,
+        re.S,
+    )
     return "".join(m.group(0) + "\n" for m in found)
 
 

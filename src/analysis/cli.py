@@ -6,8 +6,9 @@ Exit codes: 0 success; 1 a notebook failed (the others still rendered);
 
 Back-fill: ``analysis report --from 2011-01 --to 2011-12 --every month`` renders one
 report per period end (the month's last day, or the last order date for a month
-still running); periods that already have a complete report are skipped unless
-``--force``.
+still running). A period whose report from the same data already holds every chosen
+notebook (ok or not applicable) is skipped, an incomplete one gets its missing or
+failed notebooks; ``--force`` renders every chosen notebook again.
 """
 
 from __future__ import annotations
@@ -386,7 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--every", choices=tuple(EVERY), default="month", help="back-fill period (default month)"
     )
     rep.add_argument(
-        "--force", action="store_true", help="back-fill: redo periods that already have a report"
+        "--force",
+        action="store_true",
+        help="back-fill: render every chosen notebook again, also in complete periods",
     )
 
     val = sub.add_parser("validate", help="load, validate and print the cleaning log")

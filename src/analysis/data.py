@@ -84,7 +84,9 @@ class Transactions:
     available : tuple of str
         Canonical columns that were present in (or derived from) the source.
     currency : str
-        Currency symbol for labels (``"£"``, ``"$"``); empty when unknown.
+        Currency symbol for labels (``"£"``, ``"$"``, ``"￥"``): the ``currency`` option,
+        else the mark written in the amount text (:func:`detect_currency`); empty when
+        unknown.
     """
 
     frame: pd.DataFrame
@@ -511,17 +513,53 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, int]:
     return out, int(parsed.notna().sum())
 
 
+#: Currency marks in amount text -> the symbol shown in labels (first match wins; ``¥``
+#: and ``元`` are read as Chinese yuan, shown ``￥``).
+CURRENCY_MARKS: dict[str, str] = {
+    r"[￥¥元]|\bCNY\b|\bRMB\b|人民币": "￥",
+    r"R\$|\bBRL\b": "R$",
+    r"£|\bGBP\b": "£",
+    r"€|\bEUR\b": "€",
+    r"\$|\bUSD\b": "$",
+}
+
+
+def detect_currency(values: pd.Series, sample: int = 10_000) -> str:
+    """The currency symbol written in amount text, ``""`` when none (or numbers).
+
+    ``"￥1,234.50"``, ``"1234.5元"``, ``"CNY 88"`` -> ``"￥"``; ``"£3.20"`` -> ``"£"``.
+    Only the first ``sample`` non-blank cells are looked at; the commonest mark wins.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return ""
+    text = values.dropna().astype("string").head(sample)
+    counts = {
+        symbol: int(text.str.contains(pattern, regex=True).sum())
+        for pattern, symbol in CURRENCY_MARKS.items()
+    }
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ""
+
+
+_CJK_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?")
+
+
 def parse_dates(
     values: pd.Series, date_format: str | None = None, dayfirst: bool = False
 ) -> tuple[pd.Series, int]:
     """Parse order dates; returns the datetime series (NaT where unparseable) and the
-    number of cells that needed a per-cell (mixed-format) parse."""
+    number of cells that needed a per-cell (mixed-format) parse.
+
+    Chinese dates are read too: ``2024年3月5日`` (and ``2024年3月5日 14:22``) as
+    ``2024-03-05``; ``2024/3/5 14:22`` is year-first, as pandas reads it."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
         return out.astype("datetime64[ns]"), 0
     text = values.astype("string").str.strip()
+    if text.str.contains("年", regex=False).any():
+        text = text.str.replace(_CJK_DATE, r"\1-\2-\3", regex=True).str.strip()
     if date_format:
         return pd.to_datetime(text, format=date_format, errors="coerce").astype("datetime64[ns]"), 0
     nonblank = text.notna() & (text != "")
@@ -763,9 +801,13 @@ def _tx_amounts(frame: pd.DataFrame, ctx: Context):
         if col in frame.columns:
             frame[col], _ = parse_amounts(frame[col])
     if "amount" in frame.columns:
+        ctx.info["currency"] = detect_currency(frame["amount"])
         frame["amount"], from_text = parse_amounts(frame["amount"])
         if from_text:
-            rows.append(("amounts read from text", 0, f"{from_text} cells had symbols/separators"))
+            mark = f"; currency {ctx.info['currency']}" if ctx.info["currency"] else ""
+            rows.append(
+                ("amounts read from text", 0, f"{from_text} cells had symbols/separators{mark}")
+            )
     else:
         frame["amount"] = frame["quantity"] * frame["unit_price"]
         ctx.available.append("amount")
@@ -927,8 +969,9 @@ def clean_transactions(
     ctx = Context(source=source, options=opts, table="transactions")
     ctx.info.update(columns=dict(columns or {}), as_of=as_of, label="the purchase log")
     frame, log = run_steps(raw, TX_PIPELINE, ctx)
+    currency = opts["currency"] or ctx.info.get("currency", "")  # the option, else the text's
     return Transactions(
-        frame, log_frame(log), source, ctx.as_of, len(raw), tuple(ctx.available), opts["currency"]
+        frame, log_frame(log), source, ctx.as_of, len(raw), tuple(ctx.available), currency
     )
 
 

@@ -1173,3 +1173,82 @@ def event_days(events, steps=("view", "cart", "purchase"), as_of=None, engine="d
     out = _as_dates(out, ["day"])
     out["customer_id"] = out["customer_id"].astype(str)
     return out.astype({c: "int64" for c in ["events", *map(step_count_column, steps)]})
+
+
+# --------------------------------------------------------------------------- feedback per customer
+# (satisfaction, issue 12 item 7) One row per customer from the canonical feedback table.
+
+#: Answers per customer up to {as_of}; {promoter} / {detractor} are raw-score thresholds
+#: (score >= promoter, score <= detractor). ``MAX_BY`` picks the latest answer's score.
+FEEDBACK_CUSTOMERS_SQL = """
+SELECT customer_id,
+       COUNT(*) AS responses,
+       COUNT(score) AS scored,
+       CAST(AVG(score) AS DOUBLE) AS mean_score,
+       MIN(response_date) AS first_response,
+       MAX(response_date) AS last_response,
+       CAST(MAX_BY(score, response_date) AS DOUBLE) AS last_score,
+       SUM(CASE WHEN score >= {promoter} THEN 1 ELSE 0 END) AS promoters,
+       SUM(CASE WHEN score <= {detractor} THEN 1 ELSE 0 END) AS detractors,
+       COUNT(comment) AS comments
+FROM feedback
+WHERE customer_id IS NOT NULL AND CAST(response_date AS DATE) <= {as_of}
+GROUP BY customer_id
+"""
+
+
+def _register_feedback(eng, frame: pd.DataFrame) -> None:
+    """The canonical feedback frame as the engine's ``feedback`` view (absent columns NULL)."""
+    data = pd.DataFrame({"customer_id": frame["customer_id"].astype("string").astype(object),
+                         "response_date": frame["response_date"]})  # fmt: skip
+    data["score"] = frame["score"].astype(float) if "score" in frame else np.nan
+    if "comment" in frame:  # blank comments are no comment (whitespace of any kind)
+        text = frame["comment"].astype("string").str.strip()
+        data["comment"] = text.where(text.str.len() > 0).astype(object)
+    else:
+        data["comment"] = None
+    if isinstance(eng, DuckDBEngine):
+        eng.con.register("feedback", data)
+        return
+    with _quiet_spark():
+        df = eng.spark.createDataFrame(_spark_ready(data))
+    df.createOrReplaceTempView("feedback")
+
+
+def feedback_per_customer(
+    feedback: pd.DataFrame,
+    as_of=None,
+    promoter: float = 9,
+    detractor: float = 6,
+    engine="duckdb",
+) -> pd.DataFrame:
+    """Answers per customer: counts, mean and last score, promoters, detractors, comments.
+
+    Parameters
+    ----------
+    feedback : pandas.DataFrame
+        Canonical feedback (``customer_id``, ``response_date``, ``score`` and/or
+        ``comment``); answers without a customer are left out.
+    as_of : date-like, optional
+        Last day included; default every answer.
+    promoter, detractor : float
+        Raw-score thresholds: ``score >= promoter`` is a promoter, ``<= detractor`` a
+        detractor (9 / 6 on 0-10; 5 / 3 on 1-5 stars).
+    engine : see :func:`customer_summary`
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id`` (sorted); ``responses``, ``scored``, ``mean_score``,
+        ``first_response``, ``last_response``, ``last_score``, ``promoters``,
+        ``detractors``, ``comments``.
+    """
+    eng = get_engine(engine)
+    _register_feedback(eng, feedback)
+    end = pd.Timestamp(as_of) if as_of is not None else feedback["response_date"].max()
+    sql = FEEDBACK_CUSTOMERS_SQL.format(promoter=float(promoter), detractor=float(detractor),
+                                        as_of=_date(end))  # fmt: skip
+    out = _as_dates(eng.query(sql + " ORDER BY 1"), ["first_response", "last_response"])
+    out["customer_id"] = out["customer_id"].astype(str)
+    counts = ["responses", "scored", "promoters", "detractors", "comments"]
+    return out.set_index("customer_id").astype({c: "int64" for c in counts})
