@@ -1,4 +1,4 @@
-"""Command line: ``analysis report`` and ``analysis validate``.
+"""Command line: ``analysis report``, ``analysis validate`` and ``analysis profile``.
 
 Exit codes: 0 success; 1 a notebook failed (the others still rendered);
 2 bad input or usage (one line on stderr says what is wrong and how to fix it);
@@ -197,7 +197,48 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="load, validate and print the cleaning log")
     _add_data_options(val)
+
+    pro = sub.add_parser("profile", help="render one customer's profile page into HTML")
+    _add_data_options(pro)
+    _add_table_options(pro)
+    pro.add_argument(
+        "--customer",
+        required=True,
+        metavar="ID",
+        help="customer id (the pseudonym under --anonymize)",
+    )
+    pro.add_argument("--anonymize", action="store_true", help="pseudonymise customer ids")
+    pro.add_argument(
+        "--out", default=str(REPORTS_DIR / "profiles"), help="folder (default reports/profiles/)"
+    )
+    pro.add_argument(
+        "--reports-dir",
+        default=str(REPORTS_DIR),
+        help="period reports whose exports the page reads (default reports/)",
+    )
+    pro.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)"
+    )
+    pro.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    pro.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit")
     return parser
+
+
+TABLE_OPTIONS = ("customers", "events", "feedback", "tickets")
+
+
+def _add_table_options(parser: argparse.ArgumentParser) -> None:
+    """``--customers``/``--events``/``--feedback``/``--tickets``: the optional tables."""
+    for name in TABLE_OPTIONS:
+        parser.add_argument(
+            f"--{name}", metavar="SOURCE", help=f"{name} table: file or built-in name"
+        )
+
+
+def _table_arguments(args: argparse.Namespace) -> dict:
+    return {
+        n: (_data_argument(getattr(args, n)) if getattr(args, n) else None) for n in TABLE_OPTIONS
+    }
 
 
 def _load(args: argparse.Namespace):
@@ -391,6 +432,56 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Render one customer's page; the HTML path is printed last."""
+    from analysis.privacy import display_id
+    from analysis.profile import resolve_customer
+    from analysis.report import notebook_parameters, render_profile
+    from analysis.tables import load_tables
+
+    folder = NOTEBOOKS_DIR
+    if args.anonymize:
+        from analysis.privacy import id_key
+
+        try:
+            id_key()
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--anonymize: {err}") from None
+    extra = _check_params(
+        args.param, _declared(notebook_parameters, folder / "customer_profile.ipynb")
+    )
+    columns = parse_column_map(args.column)
+    data, tables_given = _data_argument(args.data), _table_arguments(args)
+    tables = load_tables(
+        data, **tables_given, columns=columns, as_of=args.as_of, data_options=_data_options(args)
+    )
+    tx = tables.transactions
+    known = list(tx.frame["customer_id"].unique())
+    if tables.customers is not None:
+        known += list(tables.customers.frame["customer_id"].unique())
+    raw = resolve_customer(args.customer, known, tx.source)
+    shown = display_id(raw, args.anonymize)
+    params = {
+        "data": data,
+        "as_of": f"{tx.as_of:%Y-%m-%d}",
+        "columns": columns,
+        "anonymize": bool(args.anonymize),
+        "data_options": _data_options(args),
+        **tables_given,
+        "customer": shown if args.anonymize else raw,
+        "reports_dir": str(Path(args.reports_dir).expanduser().resolve()),
+        **extra,
+    }
+    del tables, tx
+    out = Path(args.out).expanduser().resolve() / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', shown)}.html"
+    print(f"rendering the profile of customer {shown} as of {params['as_of']}")
+    error = render_profile(params, out, folder, no_input=args.no_input, timeout=args.timeout)
+    if error:
+        print(f"FAILED customer_profile: {error}", file=sys.stderr)
+    print(out)
+    return 1 if error else 0
+
+
 def _silence_stdout() -> None:
     """After a closed pipe, point stdout at /dev/null so exiting prints no second error."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -407,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "profile":
+            return cmd_profile(args)
         return cmd_report(args)
     except (DataError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)

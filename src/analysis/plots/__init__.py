@@ -118,7 +118,7 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, cycle, demand, overview, segmentation  # noqa: E402
+from analysis.plots import churn, clv, cycle, demand, lifecycle, overview, profile, segmentation  # noqa: E402  # noqa: E402
 
 __all__ = [
     "use_theme",
@@ -132,4 +132,6 @@ __all__ = [
     "clv",
     "churn",
     "cycle",
+    "lifecycle",
+    "profile",
 ]

@@ -1,0 +1,3 @@
+"""Potential customers' conversion to a first purchase (Kaplan-Meier curves)."""
+
+from __future__ import annotations
