@@ -80,8 +80,13 @@ def report_folders(reports_dir, as_of, data: str | None = None) -> list[Path]:
     return [folder for _, folder in sorted(found, key=lambda x: x[0], reverse=True)]
 
 
-def export_row(folder: Path | None, name: str, shown_id: str) -> pd.Series | None:
-    """The row of ``shown_id`` in a report folder's export ``name`` (None when absent)."""
+def export_rows(folder: Path | None, name: str, shown_id: str) -> pd.DataFrame | None:
+    """The rows of ``shown_id`` in a report folder's export ``name``, without the id column.
+
+    None when there is no folder or export (or it has no ``customer_id``); an empty
+    frame when the export does not list the customer. ``shown_id`` is the id as the
+    reports show it (the pseudonym under ``anonymize``).
+    """
     if folder is None:
         return None
     path = Path(folder) / EXPORTS[name]
@@ -90,8 +95,14 @@ def export_row(folder: Path | None, name: str, shown_id: str) -> pd.Series | Non
     frame = pd.read_csv(path, dtype={"customer_id": str})
     if "customer_id" not in frame.columns:
         return None
-    rows = frame[canonical_ids(frame["customer_id"]) == shown_id]
-    return rows.iloc[0] if len(rows) else None
+    rows = frame[(canonical_ids(frame["customer_id"]) == shown_id).to_numpy()]
+    return rows.drop(columns="customer_id").reset_index(drop=True)
+
+
+def export_row(folder: Path | None, name: str, shown_id: str) -> pd.Series | None:
+    """The first row of :func:`export_rows` (None when absent or not listed)."""
+    rows = export_rows(folder, name, shown_id)
+    return rows.iloc[0] if rows is not None and len(rows) else None
 
 
 # --------------------------------------------------------------------------- the customer
