@@ -94,15 +94,38 @@ def first_purchases(
     return first[~first.index.duplicated()]
 
 
-def stage_counts(purchaser_stages: Mapping[str, int], first: pd.Series) -> dict[str, int]:
-    """Life-stage counts with ``potential`` first: the customers without a purchase.
+def stage_counts(purchaser_stages: Mapping[str, int], customer_ids, purchasers) -> dict:
+    """Life-stage counts with ``potential`` first: customers without a purchase.
 
-    ``purchaser_stages``: the segmentation report's counts of the customers in the
-    purchase log (new, active repeat, ...); ``first``: :func:`first_purchases` of the
-    customers table. Potential customers are those of the customers table with no
-    purchase up to the cutoff, so the counts add up to every customer of either table.
+    Parameters
+    ----------
+    purchaser_stages : mapping
+        The segmentation report's stage counts of the customers who bought up to the
+        cutoff (new, active repeat, loyal, at risk, lapsed).
+    customer_ids : iterable
+        Every id of the customers table.
+    purchasers : iterable
+        Ids of the customers who bought up to the cutoff (the summary's index).
+
+    Returns
+    -------
+    dict
+        ``potential`` (customers-table ids that never bought up to the cutoff) then
+        the purchaser stages: the counts add up to every customer of either table.
     """
-    return {POTENTIAL: int(first.isna().sum()), **{k: int(v) for k, v in purchaser_stages.items()}}
+    known = set(canonical_ids(pd.Series(list(customer_ids), dtype=object)).dropna())
+    bought = set(canonical_ids(pd.Series(list(purchasers), dtype=object)).dropna())
+    return {POTENTIAL: len(known - bought), **{k: int(v) for k, v in purchaser_stages.items()}}
+
+
+def potential_note(counts: Mapping[str, int]) -> str:
+    """One sentence on the potential customers beside the life stages."""
+    total = sum(counts.values())
+    return tr(
+        "Beside these stages, **{p:,} potential customers** ({s} of {t:,}) are in the "
+        "customers table without a purchase up to the cutoff; the lifecycle report shows "
+        "which channels turn them into buyers."
+    ).format(p=counts[POTENTIAL], s=pct(counts[POTENTIAL] / max(total, 1)), t=total)
 
 
 def default_as_of(customers: pd.DataFrame, transactions: pd.DataFrame | None, as_of=None):
