@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
 from analysis.text import md_text, money, pct, tr
@@ -58,11 +59,12 @@ def resolve_customer(wanted, ids, source: str = "the data") -> str:
 def report_folders(reports_dir, as_of, data: str | None = None) -> list[Path]:
     """Period report folders up to ``as_of``, newest first, of the same ``data`` when given.
 
-    A folder counts when it holds the runner's ``run.json``; its ``source.data`` must
-    equal ``data`` (compared as given to the notebooks).
+    ``reports_dir`` None is the project's ``reports/``. A folder counts when it holds
+    the runner's ``run.json``; its ``source.data`` must equal ``data`` (compared as
+    given to the notebooks).
     """
-    root = Path(reports_dir).expanduser() if reports_dir else None
-    if root is None or not root.is_dir():
+    root = Path(reports_dir).expanduser() if reports_dir else REPORTS_DIR
+    if not root.is_dir():
         return []
     cutoff = pd.Timestamp(as_of).normalize()
     found = []
@@ -396,11 +398,19 @@ def risk_text(risk_row: pd.Series | None, p_alive: float | None, reasons: list[s
             p=float(risk_row["p_churn"]), band=band, rank=rank, why=because
         )
     if p_alive is not None:
+        risk = 1 - p_alive
         return tr(
-            "**Churn risk about {p:.0%}** (1 − P(alive); the churn report's list was not "
+            "**Churn risk {p}** (1 − P(alive); the churn report's list was not "
             "rendered for this period or does not score this customer). Reasons: {why}"
-        ).format(p=1 - p_alive, why=because)
-    return tr("No churn risk: the customer has no purchase to judge from.")
+        ).format(
+            p=tr("under 1%") if risk < 0.01 else tr("about {p}").format(p=pct(risk)), why=because
+        )
+    if reasons:
+        return tr(
+            "No churn risk figure: the churn report's list was not rendered and the purchase "
+            "model could not be fitted. Warning signs in their purchase rhythm: {why}"
+        ).format(why=because)
+    return tr("No churn risk figure: no churn report and no purchase model for these data.")
 
 
 # --------------------------------------------------------------------------- service record
