@@ -332,6 +332,17 @@ def _to_render(out: Path, period: str, params: dict, notebooks: list[Path]) -> l
     return [p for p in notebooks if short_name(p) in missing]
 
 
+def _check_anonymize(args: argparse.Namespace) -> None:
+    """Under ``--anonymize``, fail now, in one line, when there is no usable id key."""
+    if args.anonymize:
+        from analysis.privacy import id_key
+
+        try:
+            id_key()
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--anonymize: {err}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import (
         build_index,
@@ -360,13 +371,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("back-fill needs both --from YYYY-MM and --to YYYY-MM")
     if backfill and args.as_of:
         raise UsageError("--as-of and --from/--to exclude each other; use one of them")
-    if args.anonymize:
-        from analysis.privacy import id_key
-
-        try:
-            id_key()  # fail now, in one line, rather than in every notebook
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--anonymize: {err}") from None
+    _check_anonymize(args)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     extra = _check_params(args.param, declared)
     start = time.perf_counter()
@@ -440,13 +445,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     from analysis.tables import load_tables
 
     folder = NOTEBOOKS_DIR
-    if args.anonymize:
-        from analysis.privacy import id_key
-
-        try:
-            id_key()
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--anonymize: {err}") from None
+    _check_anonymize(args)
     extra = _check_params(
         args.param, _declared(notebook_parameters, folder / "customer_profile.ipynb")
     )
