@@ -289,7 +289,9 @@ def test_short_history_fits_without_crashing():
         "order_id": "InvoiceNo",
         "region": "Country",
     }
-    tx = load_transactions("data/online_retail_sample.csv", columns, "2011-04-30")
+    from analysis.config import DATA_DIR
+
+    tx = load_transactions(DATA_DIR / "online_retail_sample.csv", columns, "2011-04-30")
     design = churn.make_design(tx.frame, tx.as_of, 50, 365)
     X, y = churn.build_dataset(tx.frame, design.train_cutoff, 50, 365)
     (X,) = churn.common_columns(X)

@@ -66,7 +66,18 @@ METRICS_SUBDIR = "_metrics"
 PREPARED_SUBDIR = "_prepared"
 #: Parameters the runner sets for itself; they mean nothing to a reader of the report.
 RUNNER_PARAMETERS = ("output_dir", "prepared")
-COMMON_PARAMETERS = ("data", "as_of", "columns", "anonymize", "output_dir", "data_options")
+COMMON_PARAMETERS = (
+    "data",
+    "as_of",
+    "columns",
+    "anonymize",
+    "output_dir",
+    "data_options",
+    "customers",
+    "events",
+    "feedback",
+    "tickets",
+)
 #: Common parameters that describe a run rather than its data. Every other common
 #: parameter (the data, its tables, column maps and reading options) identifies the
 #: data source that all notebooks of one period's report share.
