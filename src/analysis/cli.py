@@ -1,4 +1,4 @@
-"""Command line: ``analysis report`` and ``analysis validate``.
+"""Command line: ``analysis report``, ``analysis validate`` and ``analysis profile``.
 
 Exit codes: 0 success; 1 a notebook failed (the others still rendered);
 2 bad input or usage (one line on stderr says what is wrong and how to fix it);
@@ -394,6 +394,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="load, validate and print the cleaning log")
     _add_data_options(val)
+
+    pro = sub.add_parser("profile", help="render one customer's profile page into HTML")
+    _add_data_options(pro)
+    pro.add_argument(
+        "--customer",
+        required=True,
+        metavar="ID",
+        help="customer id (the pseudonym under --anonymize)",
+    )
+    pro.add_argument("--anonymize", action="store_true", help="pseudonymise customer ids")
+    pro.add_argument(
+        "--out", default=str(REPORTS_DIR / "profiles"), help="folder (default reports/profiles/)"
+    )
+    pro.add_argument(
+        "--reports-dir",
+        default=str(REPORTS_DIR),
+        help="period reports whose exports the page reads (default reports/)",
+    )
+    pro.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)"
+    )
+    pro.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    pro.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit")
     return parser
 
 
@@ -466,6 +489,17 @@ def _to_render(out: Path, period: str, params: dict, notebooks: list[Path]) -> l
     return [p for p in notebooks if short_name(p) in missing]
 
 
+def _check_anonymize(args: argparse.Namespace) -> None:
+    """Under ``--anonymize``, fail now, in one line, when there is no usable id key."""
+    if args.anonymize:
+        from analysis.privacy import id_key
+
+        try:
+            id_key()
+        except (ValueError, OSError) as err:
+            raise UsageError(f"--anonymize: {err}") from None
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from analysis.report import (
         build_index,
@@ -494,13 +528,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise UsageError("back-fill needs both --from YYYY-MM and --to YYYY-MM")
     if backfill and args.as_of:
         raise UsageError("--as-of and --from/--to exclude each other; use one of them")
-    if args.anonymize:
-        from analysis.privacy import id_key
-
-        try:
-            id_key()  # fail now, in one line, rather than in every notebook
-        except (ValueError, OSError) as err:
-            raise UsageError(f"--anonymize: {err}") from None
+    _check_anonymize(args)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     extra = _check_params(args.param, declared)
     start = time.perf_counter()
@@ -578,6 +606,47 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    """Render one customer's page; the HTML path is printed last."""
+    from analysis.privacy import display_id
+    from analysis.profile import resolve_customer
+    from analysis.report import notebook_parameters, render_profile
+
+    folder = NOTEBOOKS_DIR
+    _check_anonymize(args)
+    extra = _check_params(
+        args.param, _declared(notebook_parameters, folder / "customer_profile.ipynb")
+    )
+    tables, request = _load(args)
+    tx = tables.transactions
+    if tx is None:
+        raise UsageError("a profile needs the purchase log; pass --data FILE or a built-in")
+    known = list(tx.frame["customer_id"].unique())
+    if tables.customers is not None:
+        known += list(tables.customers.frame["customer_id"].unique())
+    raw = resolve_customer(args.customer, known, tx.source)
+    shown = display_id(raw, args.anonymize)
+    params = {
+        "data": request["data"],
+        **{name: request[name] for name in TABLE_FLAGS},
+        "as_of": f"{tx.as_of:%Y-%m-%d}",
+        "columns": request["columns"],
+        "anonymize": bool(args.anonymize),
+        "data_options": request["data_options"],
+        "customer": shown if args.anonymize else raw,
+        "reports_dir": str(Path(args.reports_dir).expanduser().resolve()),
+        **extra,
+    }
+    del tables, tx
+    out = Path(args.out).expanduser().resolve() / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', shown)}.html"
+    print(f"rendering the profile of customer {shown} as of {params['as_of']}")
+    error = render_profile(params, out, folder, no_input=args.no_input, timeout=args.timeout)
+    if error:
+        print(f"FAILED customer_profile: {error}", file=sys.stderr)
+    print(out)
+    return 1 if error else 0
+
+
 def _silence_stdout() -> None:
     """After a closed pipe, point stdout at /dev/null so exiting prints no second error."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -594,6 +663,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "profile":
+            return cmd_profile(args)
         return cmd_report(args)
     except (DataError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)

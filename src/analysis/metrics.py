@@ -90,6 +90,18 @@ METRICS: dict[str, Metric] = {
     "segmentation.k": Metric("Behavioural clusters", "count"),
     "segmentation.silhouette": Metric("Cluster separation (silhouette)", "score"),
     "segmentation.migrated_share": Metric("Customers who changed segment", "share"),
+    "segmentation.stage_counts.potential": Metric(
+        "Potential customers (signed up, no purchase)", "count"
+    ),
+    # lifecycle (potential customers and conversion)
+    "lifecycle.conversion_rate": Metric("Sign-ups converted to a first purchase", "share", HIGHER),
+    "lifecycle.conversion_rate_interval": Metric("Conversion rate, 95% interval", "share"),
+    "lifecycle.median_days_to_first_purchase": Metric(
+        "Median days from sign-up to first purchase", "days", LOWER
+    ),
+    "lifecycle.converted_within_*_days": Metric("Converted within the horizon", "share", HIGHER),
+    "lifecycle.potential": Metric("Potential customers (no purchase yet)", "count"),
+    "lifecycle.conversion_rate_by_channel.*": Metric("Conversion rate: {key}", "share", HIGHER),
     # lifetime value
     "lifetime_value.time_unit": Metric("Model time unit", "text"),
     "lifetime_value.calibration_end": Metric("Calibration ends", "text"),

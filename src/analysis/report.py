@@ -256,9 +256,21 @@ def short_name(path: str | Path) -> str:
     return re.sub(r"^\d+_", "", Path(path).stem)
 
 
+#: Notebooks rendered for one customer at a time (``analysis profile``); a period's
+#: report never renders them.
+PER_CUSTOMER_NOTEBOOKS = ("customer_profile",)
+
+
 def notebook_paths(names: Iterable[str] | None = None, folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """The notebooks to render, in file order; ``names`` may be short names or file names."""
-    found = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    """The notebooks to render, in file order; ``names`` may be short names or file names.
+
+    Per-customer notebooks (:data:`PER_CUSTOMER_NOTEBOOKS`) are never among them.
+    """
+    found = sorted(
+        p
+        for p in folder.glob("*.ipynb")
+        if not p.name.startswith(".") and short_name(p) not in PER_CUSTOMER_NOTEBOOKS
+    )
     if not names:
         return found
     chosen = []
@@ -269,6 +281,30 @@ def notebook_paths(names: Iterable[str] | None = None, folder: Path = NOTEBOOKS_
             raise ValueError(f"notebook '{name}' not found; choose from {known}")
         chosen.extend(m for m in match if m not in chosen)
     return chosen
+
+
+def render_profile(
+    parameters: Mapping,
+    out_html: Path,
+    folder: Path = NOTEBOOKS_DIR,
+    *,
+    no_input: bool = False,
+    timeout: float | None = None,
+) -> str | None:
+    """Execute the customer profile notebook and export its HTML to ``out_html``.
+
+    The executed notebook is written to a private temporary folder and removed; only
+    the HTML is kept. Returns None on success, else the notebook's error line (the
+    HTML is written either way, showing where it stopped).
+    """
+    path = folder / f"{PER_CUSTOMER_NOTEBOOKS[0]}.ipynb"
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".profile-", dir=out_html.parent) as tmp:
+        executed = Path(tmp) / path.name
+        error = execute_notebook(path, executed, parameters, cwd=folder, timeout=timeout)
+        if executed.exists():
+            export_html(executed, out_html, no_input=no_input, error=error)
+    return error
 
 
 def notebook_parameters(path: Path) -> set[str]:

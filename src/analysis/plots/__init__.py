@@ -137,7 +137,9 @@ from analysis.plots import (  # noqa: E402
     cycle,
     demand,
     feedback,
+    lifecycle,
     overview,
+    profile,
     segmentation,
 )
 
@@ -155,4 +157,6 @@ __all__ = [
     "feedback",
     "cycle",
     "behaviour",
+    "lifecycle",
+    "profile",
 ]
