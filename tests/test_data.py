@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.data import (
+    CANONICAL,
     DataError,
+    detect_encoding,
     load_transactions,
     parse_amounts,
     parse_column_map,
     parse_dates,
     read_prepared,
+    read_table,
     request_key,
     save_prepared,
 )
@@ -290,3 +296,128 @@ def test_data_can_name_a_duckdb_table_a_query_or_fail_in_one_line(tmp_path):
     ):
         with pytest.raises(DataError, match=words):
             load_transactions(data)
+
+
+# --------------------------------------------------------------------------- encodings
+
+RETAIL_CSV = Path(__file__).resolve().parents[1] / "data" / "online_retail_sample.csv"
+
+
+def _retail_rows(n: int = 300) -> pd.DataFrame:
+    """Real rows of the shipped Online Retail sample: customer, date, paid amount."""
+    raw = pd.read_csv(RETAIL_CSV, dtype=str).dropna(subset=["CustomerID"]).head(n)
+    paid = raw["Quantity"].astype(float) * raw["UnitPrice"].astype(float)
+    return pd.DataFrame(
+        {
+            "customer": raw["CustomerID"].to_numpy(),
+            "date": raw["InvoiceDate"].to_numpy(),
+            "paid": paid.round(2).astype(str).to_numpy(),
+            "product": raw["Description"].to_numpy(),
+            "country": raw["Country"].to_numpy(),
+        }
+    )
+
+
+def _gbk_export(path: Path) -> pd.DataFrame:
+    """A Chinese Excel export of real retail rows, with a phone and a contact column."""
+    rows = _retail_rows()
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame(
+        {
+            "会员ID": rows["customer"],
+            "下单时间": rows["date"],
+            "实付金额": rows["paid"],
+            "商品名称": rows["product"],
+            "国家": rows["country"],
+            "手机号": [f"1{rng.integers(3, 10)}{rng.integers(0, 10**9):09d}" for _ in rows.index],
+            "contact": [f"kunde{c}@example.com" for c in rows["customer"]],
+        }
+    )
+    frame.to_csv(path, index=False, encoding="gbk")
+    return frame
+
+
+GBK_COLUMNS = ["customer_id=会员ID", "order_date=下单时间", "amount=实付金额"]
+
+
+def test_gbk_export_validates_without_encoding_and_loses_its_personal_columns(tmp_path, capsys):
+    from analysis.cli import main
+
+    path = tmp_path / "订单.csv"
+    frame = _gbk_export(path)
+    with pytest.raises(UnicodeDecodeError):
+        path.read_text(encoding="utf-8")  # really GBK, not UTF-8
+    args = ["validate", "--data", str(path)]
+    for item in GBK_COLUMNS:
+        args += ["--column", item]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "personal-data columns removed" in out
+    assert "手机号 (name)" in out and "contact (values: 100% e-mail addresses)" in out
+    tx = load_transactions(str(path), columns=dict(c.split("=") for c in GBK_COLUMNS))
+    assert not {"手机号", "contact"} & set(tx.frame.columns)
+    assert {"商品名称", "国家"} <= set(tx.frame.columns)  # Chinese attribute names kept
+    # the same rows as a UTF-8 file with English names clean to the same log
+    frame.rename(
+        columns={"会员ID": "customer_id", "下单时间": "order_date", "实付金额": "amount"}
+    ).to_csv(tmp_path / "utf8.csv", index=False)
+    same = load_transactions(str(tmp_path / "utf8.csv"))
+    assert tx.rows_clean == same.rows_clean == 288 and tx.frame["customer_id"].nunique() == 17
+    assert tx.frame["amount"].sum() == pytest.approx(same.frame["amount"].sum())
+    # --encoding still overrides: read as cp1252 the Chinese names are mojibake
+    assert main([*args, "--encoding", "cp1252"]) == 2
+    assert "'会员ID' (for customer_id) not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("encoding", "header"),
+    [
+        ("gbk", ("会员ID", "下单时间", "实付金额", "国家")),
+        ("gb18030", ("会员ID", "下单时间", "实付金额", "国家")),
+        ("big5", ("會員編號", "下單時間", "實付金額", "國家")),
+        ("shift_jis", ("顧客ID", "注文日時", "支払金額", "国")),
+        ("utf-16", ("会员ID", "下单时间", "实付金额", "国家")),  # with a byte-order mark
+        ("utf-16-le", ("会员ID", "下单时间", "实付金额", "国家")),  # without
+        ("utf-16-be", ("customer", "date", "amount", "country")),
+        ("utf-8-sig", ("会员ID", "下单时间", "实付金额", "国家")),
+        ("cp1252", ("Kunde", "Bestelldatum", "Betrag", "Land")),
+    ],
+)
+def test_exports_in_national_encodings_read_as_written(tmp_path, encoding, header):
+    rows = _retail_rows(200)[["customer", "date", "paid", "country"]]
+    rows.columns = list(header)
+    if encoding == "cp1252":  # Western names that a cp1250 or DOS reading would garble
+        rows[header[3]] = ["España", "Göteborg", "Besançon", "Zürich"] * 50
+    path = tmp_path / "export.csv"
+    rows.to_csv(path, index=False, encoding=encoding)
+    read = read_table(path)
+    assert list(read.columns) == list(header)
+    pd.testing.assert_frame_equal(read, rows.astype(object), check_dtype=False)
+    tx = load_transactions(str(path), columns=dict(zip(CANONICAL[:3], header[:3], strict=True)))
+    rows.set_axis([*CANONICAL[:3], "region"], axis=1).to_csv(tmp_path / "utf8.csv", index=False)
+    same = load_transactions(str(tmp_path / "utf8.csv"))
+    assert tx.rows_clean == same.rows_clean > 100
+    assert tx.frame["amount"].sum() == pytest.approx(same.frame["amount"].sum())
+
+
+def test_short_western_files_keep_their_accents(tmp_path):
+    cases = {
+        "cp1252": "customer_id,order_date,amount,region\n1,2011-01-05,10,España\n",
+        "latin-1": "customer_id,order_date,amount,region\n1,2011-01-05,10,Zürich\n",
+        # three Polish names: with one or two, cp1252 explains the bytes as well
+        "cp1250": "klient,kwota,miasto\n1,10,Łódź\n2,3,Kraków\n3,3,Gdańsk\n",
+    }
+    for encoding, text in cases.items():
+        raw = text.encode(encoding)
+        assert raw.decode(detect_encoding(raw)) == text, encoding
+    with pytest.raises(DataError, match="no known text encoding"):
+        detect_encoding(bytes(range(256)) * 8)
+
+
+def test_gzipped_gbk_export_is_sniffed_too(tmp_path):
+    plain = tmp_path / "a.csv"
+    frame = _gbk_export(plain)
+    packed = tmp_path / "a.csv.gz"
+    with gzip.open(packed, "wb") as fh:
+        fh.write(plain.read_bytes())
+    assert list(read_table(packed).columns) == list(frame.columns)

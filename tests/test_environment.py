@@ -29,4 +29,6 @@ def test_environment_yml_matches_pyproject():
             name = _name(dep)
             if name not in CONDA_ONLY:
                 conda.add(CONDA_NAMES.get(name, name))
+        else:  # the pip: section, for packages conda-forge does not carry
+            conda |= {_name(d) for d in dep.get("pip", []) if not d.startswith("-e")}
     assert conda == pip_names

@@ -66,3 +66,26 @@ def test_narrative_shape_and_no_logic_in_notebooks(notebook):
         assert not re.search(r"^\s*(def|class)\s", cell.source, re.M), "logic belongs in src/"
         assert "filterwarnings" not in cell.source
         assert "today()" not in cell.source and "os.chdir" not in cell.source
+
+
+def test_theme_draws_chinese_labels_without_missing_glyphs(tmp_path):
+    """The packaged CJK font is registered by the theme: no empty boxes for 上海 or 重要价值客户."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+
+    plots.use_theme()
+    assert plt.rcParams["font.family"] == ["DejaVu Sans", "Noto Sans CJK SC"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig, ax = plt.subplots()
+        ax.bar(["上海", "北京", "Café"], [1, 2, 3])
+        ax.set_title("重要价值客户 revenue £")
+        fig.savefig(tmp_path / "cjk.png")
+        plt.close(fig)
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []

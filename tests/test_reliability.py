@@ -455,7 +455,7 @@ CASES = [
         ),
         [],
         0,
-        ["email, Phone, Customer Name, address"],
+        ["email (name), Phone (name), Customer Name (name), address (name)"],
         {"personal-data columns removed": 0},
     ),
     (
@@ -1203,7 +1203,10 @@ def test_load_drops_personal_data_columns_in_every_mode():
     tx = load_transactions(raw)
     assert list(tx.frame.columns) == ["customer_id", "order_date", "amount", "order_id", "notes"]
     step = tx.log.set_index("step").loc["personal-data columns removed", "note"]
-    assert step == "E-mail, phone_number, First Name, Street, Postcode"
+    assert (
+        step
+        == "E-mail (name), phone_number (name), First Name (name), Street (name), Postcode (name)"
+    )
 
 
 def test_data_errors_are_one_line():

@@ -25,6 +25,7 @@ region     string   no        country or region
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 import os
@@ -39,6 +40,8 @@ import pandas as pd
 
 from analysis.config import DATA_DIR
 from analysis.errors import DataError
+from analysis.privacy import canonical_ids as _clean_ids
+from analysis.privacy import drop_personal
 
 REQUIRED = ("customer_id", "order_date", "amount")
 OPTIONAL = (
@@ -51,14 +54,6 @@ OPTIONAL = (
     "region",
 )
 CANONICAL = REQUIRED + OPTIONAL
-
-#: Column names that look like personal data; such columns are removed on load
-#: and never reach a report, whatever the mode.
-PII_PATTERN = re.compile(
-    r"^(e?_?mail|email_?address|phone|phone_?number|tel|telephone|mobile|cell|"
-    r"(first|last|full|given|family|customer|contact|sur)?_?name|address|street|"
-    r"address_?line_?\d?|zip|zip_?code|post_?code|postal_?code|birth_?date|dob|ssn|iban)$"
-)
 
 RETURNS_POLICIES = ("drop", "net")
 
@@ -164,6 +159,32 @@ ONLINE_RETAIL_COLUMNS = {
     "region": "Country",
 }
 
+
+def _read_olist() -> pd.DataFrame:
+    from analysis.builtins import read_builtin
+
+    return read_builtin("olist_orders").rename(columns=OLIST_ORDER_COLUMNS)
+
+
+#: Order columns of the Olist log, kept beside the canonical ones under these names.
+OLIST_ORDER_COLUMNS = {
+    "order_delivered_customer_date": "delivered_at",
+    "order_estimated_delivery_date": "estimated_delivery_at",
+    "freight_value": "freight",
+    "order_status": "status",
+}
+
+
+OLIST_COLUMNS = {
+    "customer_id": "customer_unique_id",
+    "order_id": "order_id",
+    "order_date": "order_purchase_timestamp",
+    "amount": "price",
+    "product_id": "product_id",
+    "category": "product_category_name_english",
+    "region": "customer_state",
+}
+
 BUILTINS: dict[str, Builtin] = {
     "online_retail": Builtin(
         reader=_read_online_retail,
@@ -176,6 +197,13 @@ BUILTINS: dict[str, Builtin] = {
         columns=ONLINE_RETAIL_COLUMNS,
         description="300 Online Retail customers (+200 rows without a customer), for tests",
         options={"exclude_products": ONLINE_RETAIL_NON_PRODUCTS, "currency": "£"},
+    ),
+    "olist": Builtin(
+        reader=_read_olist,
+        columns=OLIST_COLUMNS,
+        description="Olist Brazilian marketplace sample: 4,000 orders 2016-10 to 2018-08, "
+        "one row per item, with customers and reviews (CC BY-NC-SA 4.0)",
+        options={"currency": "R$", "cancel_prefix": None},
     ),
     "cdnow": Builtin(
         reader=_read_cdnow_master,
@@ -215,26 +243,70 @@ BUILTINS: dict[str, Builtin] = {
 # --------------------------------------------------------------------------- reading
 
 
+#: Encodings that exports are written in: Unicode, the national CJK code pages (GB18030 is a
+#: superset of GBK/GB2312, cp950 of Big5, cp932 of Shift-JIS) and the Windows/ISO European ones.
+#: DOS code pages are left out: on short files they win ties (Zürich read as cp775).
+CSV_ENCODINGS = (
+    "utf_8", "utf_16", "utf_16_le", "utf_16_be", "utf_32", "gb18030", "cp950", "big5",
+    "cp932", "euc_jp", "cp949", "cp1252", "latin_1", "iso8859_15", "cp1250", "cp1251",
+    "cp1253", "cp1254", "cp1257", "koi8_r",
+)  # fmt: skip
+#: When several encodings explain the sample equally well, the commonest wins
+#: (España is cp1252 far more often than cp1250, which reads it as Espańa).
+_PREFERRED_ENCODINGS = ("utf_8", "cp1252", "latin_1", "gb18030", "cp950", "big5", "cp932")
+#: Bytes read to detect the encoding; below charset-normalizer's 10 MB the whole
+#: sample is decoded, so one stray byte anywhere in it rules an encoding out.
+_SNIFF_BYTES = 8 << 20
+
+
+def detect_encoding(raw: bytes, source: str | Path = "data") -> str:
+    """The encoding of a CSV export's first bytes, detected by charset-normalizer.
+
+    Parameters
+    ----------
+    raw : bytes
+        The start of the file (a truncated last character is tolerated).
+    source : str or Path
+        Named in the error.
+
+    Returns
+    -------
+    str
+        A Python codec name (``utf-8-sig`` for UTF-8 with a byte-order mark).
+
+    Raises
+    ------
+    DataError
+        When no encoding decodes the bytes (binary data).
+    """
+    from charset_normalizer import from_bytes
+
+    matches = from_bytes(raw[: len(raw) & ~1] or raw, cp_isolation=list(CSV_ENCODINGS))
+    best = matches.best()
+    if best is None:
+        raise DataError(
+            f"cannot read {source}: no known text encoding fits; pass --encoding "
+            "(e.g. utf-8, gbk, big5, shift_jis, utf-16, cp1252)"
+        )
+    tied = [m for m in matches if (m.chaos, m.coherence) == (best.chaos, best.coherence)]
+    names = {name for m in tied for name in (m.encoding, *m.could_be_from_charset)}
+    encoding = next((name for name in _PREFERRED_ENCODINGS if name in names), best.encoding)
+    return "utf-8-sig" if encoding == "utf_8" and best.bom else encoding
+
+
 def _sniff_csv(path: Path, encoding: str | None) -> tuple[str, str]:
-    """Guess delimiter and encoding from the first 64 KiB of a CSV file."""
-    raw = path.read_bytes()[:65536]
+    """Guess delimiter and encoding from the start of a (possibly gzipped) CSV file."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rb") as fh:
+        raw = fh.read(_SNIFF_BYTES)
     if encoding is None:
-        for candidate in ("utf-8-sig", "cp1252", "latin-1"):
-            try:
-                text = raw.decode(candidate)
-                encoding = candidate
-                break
-            except UnicodeDecodeError:
-                continue
-        else:  # pragma: no cover - latin-1 decodes any byte string
-            raise DataError(f"cannot decode {path}; pass --encoding")
-    else:
-        try:
-            text = raw.decode(encoding, errors="replace")
-        except LookupError as err:
-            raise DataError(
-                f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, cp1252 or latin-1"
-            ) from err
+        encoding = detect_encoding(raw, path)
+    try:
+        text = raw[:65536].decode(encoding, errors="replace")
+    except LookupError as err:
+        raise DataError(
+            f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, gbk, cp1252 or latin-1"
+        ) from err
     try:
         delimiter = csv.Sniffer().sniff(text.split("\n", 20)[0], delimiters=",;\t|").delimiter
     except csv.Error:
@@ -251,8 +323,9 @@ def read_table(
 ) -> pd.DataFrame:
     """Read a CSV, Parquet or Excel file as it is (no mapping, no cleaning).
 
-    CSV delimiter (``, ; tab |``) and encoding (UTF-8 with or without BOM,
-    Windows-1252, Latin-1) are sniffed unless given. CSV cells are read as text
+    CSV delimiter (``, ; tab |``) and encoding (:func:`detect_encoding`: UTF-8/16
+    with or without BOM, GBK/GB18030, Big5, Shift-JIS, Windows-1252...) are
+    sniffed unless given. CSV cells are read as text
     so that ids keep their leading zeros; parsing happens in cleaning.
 
     Raises
@@ -277,14 +350,7 @@ def read_table(
         if suffix in (".xlsx", ".xlsm", ".xls"):
             return pd.read_excel(path, sheet_name=sheet, dtype=object)
         if suffix in (".csv", ".txt", ".tsv", ".csv.gz", ".tsv.gz") or suffix == "":
-            delimiter, enc = (
-                _sniff_csv(path, encoding)
-                if not suffix.endswith(".gz")
-                else (
-                    sep or ",",
-                    encoding or "utf-8",
-                )
-            )
+            delimiter, enc = _sniff_csv(path, encoding)
             return pd.read_csv(
                 path,
                 sep=sep or delimiter,
@@ -296,10 +362,6 @@ def read_table(
             )
     except pd.errors.EmptyDataError as err:
         raise DataError(f"data file {path} has no header or rows; export it again") from err
-    except LookupError as err:
-        raise DataError(
-            f"unknown encoding '{encoding}' for {path}; use e.g. utf-8, cp1252 or latin-1"
-        ) from err
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
         raise DataError(
             f"cannot read {path}: {_first_line(err)}; check the delimiter/encoding"
@@ -555,13 +617,6 @@ def day_order(values: pd.Series) -> tuple[str | None, int]:
     return "ambiguous", len(parts)
 
 
-def _clean_ids(values: pd.Series) -> pd.Series:
-    """Customer ids as stripped strings; ``12345.0`` and ``12345`` are the same id."""
-    text = values.astype("string").str.strip()
-    text = text.str.replace(r"^(\d+)\.0+$", r"\1", regex=True)
-    return text.mask(text.isin(["", "nan", "NaN", "None", "NULL", "null", "<NA>"]))
-
-
 def _first_text(values: pd.Series) -> str:
     """The first non-blank cell of a column, shortened, for error messages."""
     text = values.dropna().astype(str).str.strip()
@@ -688,6 +743,7 @@ def clean_transactions(
     exclude_products: str | None = None,
     duplicates: str = "drop",
     currency: str = "",
+    cancel_prefix: str | None = "C",
 ) -> Transactions:
     """Map, validate and clean a raw purchase log.
 
@@ -716,6 +772,9 @@ def clean_transactions(
         genuine repeat orders of a log without order ids (keep).
     currency : str
         Currency symbol used in figure labels.
+    cancel_prefix : str or None
+        Order ids starting with it (any case) are cancellations; None when ids
+        carry no such mark (Olist's hexadecimal ids).
 
     Returns
     -------
@@ -744,10 +803,9 @@ def clean_transactions(
     for note in notes:
         steps.append(("column matched", 0, note))
 
-    pii = [c for c in frame.columns if c not in CANONICAL and PII_PATTERN.match(_normalise_name(c))]
+    frame, pii = drop_personal(frame, keep=CANONICAL)
     if pii:
-        frame = frame.drop(columns=pii)
-        steps.append(("personal-data columns removed", 0, ", ".join(map(str, pii))))
+        steps.append(("personal-data columns removed", 0, pii))
     available = [c for c in CANONICAL if c in frame.columns]
 
     frame = frame.copy()
@@ -803,8 +861,8 @@ def clean_transactions(
         if col in frame.columns:
             frame[col] = frame[col].astype("string").str.strip().astype(str)
     cancelled = frame["amount"] < 0
-    if "order_id" in frame.columns:
-        cancelled |= frame["order_id"].str.upper().str.startswith("C")
+    if "order_id" in frame.columns and cancel_prefix:
+        cancelled |= frame["order_id"].str.upper().str.startswith(cancel_prefix.upper())
     if returns == "drop":
         frame = drop(
             frame,
@@ -930,6 +988,7 @@ def load_transactions(
         if tx is not None:
             return tx
     read_opts = {k: options.pop(k) for k in ("sep", "encoding", "sheet") if k in options}
+    columns = {k: v for k, v in (columns or {}).items() if "." not in k}  # other tables' keys
     if isinstance(data, pd.DataFrame):
         return clean_transactions(data, columns, as_of, source="DataFrame", **options)
     name = str(data)
@@ -1027,3 +1086,25 @@ def log_text(log: pd.DataFrame) -> str:
     for step, rows, note in log.itertuples(index=False):
         buf.write(f"  {step:<{width}}  {rows:>10,}  {note}\n")
     return buf.getvalue()
+
+
+#: The optional tables' API (defined in :mod:`analysis.tables`), importable from here.
+_TABLE_NAMES = (
+    "SCHEMAS",
+    "TABLES",
+    "Table",
+    "Tables",
+    "clean_table",
+    "link_checks",
+    "load_table",
+    "load_tables",
+    "split_columns",
+)
+
+
+def __getattr__(name: str):
+    if name in _TABLE_NAMES:  # imported on first use: analysis.tables imports this module
+        from analysis import tables
+
+        return getattr(tables, name)
+    raise AttributeError(f"module 'analysis.data' has no attribute '{name}'")

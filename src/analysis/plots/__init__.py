@@ -14,16 +14,45 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import seaborn as sns
 
+#: Latin text first, then a CJK font for Chinese / Japanese / Korean labels (matplotlib falls
+#: back glyph by glyph along this list). Noto Sans CJK SC (SIL Open Font Licence) comes from
+#: the ``mplfonts`` package on PyPI, so a pip-only install draws 上海 instead of empty boxes.
+FONT_FAMILIES = ("DejaVu Sans",)
+CJK_FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
 PALETTE = "deep"
 SEQUENTIAL = "Blues"
 DIVERGING = "RdBu_r"
 
 
+def cjk_font() -> str | None:
+    """Register the packaged CJK font with matplotlib once; its family name (None if absent)."""
+    import os
+
+    from matplotlib import font_manager
+
+    try:
+        import mplfonts
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(mplfonts.__file__), "fonts", CJK_FONT_FILE)
+    if not os.path.exists(path):
+        return None
+    if path not in {f.fname for f in font_manager.fontManager.ttflist}:
+        font_manager.fontManager.addfont(path)
+    return font_manager.FontProperties(fname=path).get_name()
+
+
 def use_theme() -> None:
-    """Set the notebooks' theme (call once, in the first code cell after imports)."""
+    """Set the notebooks' theme (call once, in the first code cell after imports).
+
+    Fonts cover the data's scripts: Latin first, then the CJK font for Chinese names.
+    """
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
+    cjk = cjk_font()
     mpl.rcParams.update(
         {
+            "font.family": [*FONT_FAMILIES, *([cjk] if cjk else [])],
             "figure.figsize": (10, 4.5),
             "figure.dpi": 100,
             "savefig.dpi": 100,
