@@ -183,6 +183,54 @@ def combine_signals(
     return both, note
 
 
+@dataclass
+class Inputs:
+    """Everything the notebook recommends from, at one cutoff."""
+
+    signals: pd.DataFrame  # :func:`purchase_signals` / :func:`combine_signals` output
+    note: str  # which tables were used, in words
+    orders: pd.DataFrame  # order lines for the bought-together rules
+    frame: pd.DataFrame | None  # the clean purchase log (RFM segments), None for events only
+    names: pd.Series  # product id -> name
+    as_of: pd.Timestamp
+
+
+def prepare(
+    transactions: pd.DataFrame | None,
+    events: pd.DataFrame | None = None,
+    as_of=None,
+    weights: Mapping[str, float] | None = None,
+    name_column: str | None = None,
+) -> Inputs:
+    """Signals, orders and product names from the purchase log and/or the events table.
+
+    ``as_of`` defaults to the last day of either table. Raises NotApplicable when neither
+    table names products.
+    """
+    has_products = transactions is not None and "product_id" in transactions.columns
+    if not has_products and events is None:
+        purchase_signals(transactions if transactions is not None else pd.DataFrame())
+    buys = purchase_signals(transactions) if has_products else None
+    extra = event_signals(events, weights) if events is not None else None
+    signals, note = combine_signals(buys, extra)
+    if as_of is None or pd.isna(as_of):
+        as_of = signals["day"].max()
+    if signals is not extra:
+        orders, frame = transactions, transactions
+    else:  # events alone: their purchases, one basket per customer and day
+        pur = signals[signals["signal"] == "purchase"]
+        orders = pd.DataFrame(
+            {
+                "customer_id": pur["customer_id"],
+                "product_id": pur["product_id"],
+                "order_date": pur["day"],
+            }
+        )
+        frame = None
+    names = product_names(transactions if has_products else None, name_column)
+    return Inputs(signals, note, orders, frame, names, pd.Timestamp(as_of).normalize())
+
+
 # --------------------------------------------------------------------------- split
 
 
@@ -433,6 +481,17 @@ def _stack(parts):
     return np.vstack([p[0] for p in parts]), np.vstack([p[1] for p in parts])
 
 
+def _implicit(module: str):
+    """Import ``implicit.<module>`` (its tqdm import warns about ipywidgets in notebooks;
+    progress bars are off here, so that one warning is not shown)."""
+    import importlib
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        return importlib.import_module(f"implicit.{module}")
+
+
 class Popularity:
     """Baseline: the products most customers bought in the last ``popular_days``."""
 
@@ -480,11 +539,13 @@ class ItemKNN:
         self.similarity: sp.csr_matrix | None = None
 
     def fit(self, history: History) -> ItemKNN:
-        from implicit.nearest_neighbours import BM25Recommender
-
-        model = BM25Recommender(K=self.neighbours, num_threads=self.threads)
-        with threadpool_limits(self.threads):
-            model.fit(history.confidence, show_progress=False)
+        nn = _implicit("nearest_neighbours")
+        # BM25Recommender.fit, with the weighted matrix handed over as CSR (implicit passes COO
+        # and warns about the conversion)
+        weighted = nn.bm25_weight(history.confidence.T, K1=1.2, B=0.75).T.tocsr()
+        model = nn.ItemItemRecommender(K=self.neighbours, num_threads=self.threads)
+        with threadpool_limits(1, "blas"):
+            model.fit(weighted, show_progress=False)
         self.similarity = model.similarity.tocsr()
         return self
 
@@ -508,18 +569,18 @@ class Factors:
         self.model = None
 
     def fit(self, history: History) -> Factors:
-        from implicit.cpu.als import AlternatingLeastSquares
-        from implicit.cpu.bpr import BayesianPersonalizedRanking
-
-        cls = AlternatingLeastSquares if self.key == "als" else BayesianPersonalizedRanking
-        self.model = cls(**self.params, num_threads=self.threads, random_state=self.seed)
-        with threadpool_limits(self.threads):
+        name = "AlternatingLeastSquares" if self.key == "als" else "BayesianPersonalizedRanking"
+        module = _implicit("cpu.als" if self.key == "als" else "cpu.bpr")
+        with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, BLAS single
+            self.model = getattr(module, name)(
+                **self.params, num_threads=self.threads, random_state=self.seed
+            )
             self.model.fit(history.confidence, show_progress=False)
         return self
 
     def recommend(self, history: History, users: np.ndarray, k: int, repeats: bool):
         parts = []
-        with threadpool_limits(self.threads):
+        with threadpool_limits(1, "blas"):
             for c in _chunks(users):
                 ids, scores = self.model.recommend(
                     c, history.bought[c], N=k, filter_already_liked_items=not repeats
@@ -677,6 +738,46 @@ def _choose(validation: pd.DataFrame) -> tuple[pd.Series, pd.Series, float]:
     return best, base, float(gain)
 
 
+@dataclass
+class Choice:
+    """What the validation window decided."""
+
+    validation: pd.DataFrame  # every candidate and baseline, with its settings
+    chosen: str  # best non-baseline
+    shipped: str  # chosen, or the best baseline when chosen misses REQUIRED_LIFT
+    settings: dict  # method key -> settings
+    lift: float  # chosen vs best baseline, validation recall
+
+
+def choose_on_validation(
+    signals: pd.DataFrame,
+    split: Split,
+    k: int = 10,
+    repeats: bool = True,
+    grid: Mapping | None = None,
+    seed: int = 0,
+    threads: int = 1,
+    neighbours: int = 50,
+) -> Choice:
+    """Fit every candidate of ``grid`` and every baseline on history up to ``t0``; judge
+    them on ``(t0, t1]``; choose. Reads nothing after ``t1``."""
+    stage = make_stage(signals, split.t0, split.t1, repeats)
+    rows = []
+    for key, params in _candidates(grid, neighbours):
+        scores, _ = evaluate(stage, key, params, k, repeats, seed, threads)
+        rows.append({"method": key, "settings": settings_text(params), **scores, "params": params})
+    validation = pd.DataFrame(rows)
+    best, base, gain = _choose(validation)
+    chosen = str(best["method"])
+    shipped = chosen if gain >= REQUIRED_LIFT else str(base["method"])
+    is_base = validation["method"].isin(BASELINES)
+    settings = dict(
+        zip(validation.loc[is_base, "method"], validation.loc[is_base, "params"], strict=True)
+    )
+    settings[chosen] = best["params"]
+    return Choice(validation.drop(columns="params"), chosen, shipped, settings, gain)
+
+
 def compare_methods(
     signals: pd.DataFrame,
     split: Split,
@@ -690,44 +791,33 @@ def compare_methods(
     """Choose the method and settings on validation; report them and the baselines on test.
 
     Every candidate of ``grid`` (default :data:`DEFAULT_GRID`) and every baseline is fitted
-    on history up to ``t0`` and judged on ``(t0, t1]``. The best candidate by recall@k is
-    *chosen*; it is *shipped* when it beats the best baseline by :data:`REQUIRED_LIFT` on
-    validation, else that baseline is shipped. Then the chosen method and the baselines are
-    refitted on history up to ``t1`` and judged on the untouched ``(t1, as_of]``: the test
-    window decides nothing.
+    on history up to ``t0`` and judged on ``(t0, t1]`` (:func:`choose_on_validation`). The
+    best candidate by recall@k is *chosen*; it is *shipped* when it beats the best baseline
+    by :data:`REQUIRED_LIFT` on validation, else that baseline is shipped. Then the chosen
+    method and the baselines are refitted on history up to ``t1`` and judged on the
+    untouched ``(t1, as_of]``: the test window decides nothing.
     """
-    stage = make_stage(signals, split.t0, split.t1, repeats)
-    rows = []
-    for key, params in _candidates(grid, neighbours):
-        scores, _ = evaluate(stage, key, params, k, repeats, seed, threads)
-        rows.append({"method": key, "settings": settings_text(params), **scores, "params": params})
-    validation = pd.DataFrame(rows)
-    best, base, gain = _choose(validation)
-    chosen = str(best["method"])
-    shipped = chosen if gain >= REQUIRED_LIFT else str(base["method"])
-    settings = {
-        r["method"]: r["params"] for _, r in validation.iterrows() if r["method"] in BASELINES
-    }
-    settings[chosen] = best["params"]
+    choice = choose_on_validation(signals, split, k, repeats, grid, seed, threads, neighbours)
     stage = make_stage(signals, split.t1, split.as_of, repeats)
     test_rows, per = [], {}
-    for key in dict.fromkeys([chosen, *BASELINES]):
-        scores, per[key] = evaluate(stage, key, settings[key], k, repeats, seed, threads)
-        test_rows.append({"method": key, "settings": settings_text(settings[key]), **scores})
+    for key in dict.fromkeys([choice.chosen, *BASELINES]):
+        params = choice.settings[key]
+        scores, per[key] = evaluate(stage, key, params, k, repeats, seed, threads)
+        test_rows.append({"method": key, "settings": settings_text(params), **scores})
     test = pd.DataFrame(test_rows)
     bases = test[test["method"].isin(BASELINES)]
     return Comparison(
-        validation=validation.drop(columns="params"),
+        validation=choice.validation,
         test=test,
-        chosen=chosen,
-        shipped=shipped,
+        chosen=choice.chosen,
+        shipped=choice.shipped,
         best_baseline=str(bases.loc[bases["recall"].idxmax(), "method"]),
-        settings=settings,
+        settings=choice.settings,
         per_customer=per,
         test_users=stage.history.users[stage.truth.users],
         k=k,
         repeats=repeats,
-        validation_lift=gain,
+        validation_lift=choice.lift,
     )
 
 
@@ -994,8 +1084,14 @@ def _named(ids: pd.Series, names: pd.Series) -> pd.Series:
 
 
 def rules_table(rules: pd.DataFrame, names: pd.Series, top: int = 15) -> pd.DataFrame:
-    """The strongest rules with product names, for the report."""
-    head = rules.head(top)
+    """The strongest rules with product names, for the report; a pair shown once (its more
+    confident direction), since A -> B and B -> A share their lift."""
+    pair = [
+        " | ".join(sorted((a, b)))
+        for a, b in zip(rules["antecedent"], rules["consequent"], strict=True)
+    ]
+    ordered = rules.assign(pair=pair).sort_values(["lift", "confidence"], ascending=False)
+    head = ordered.drop_duplicates("pair").head(top)
     return pd.DataFrame(
         {
             "who buys": _named(head["antecedent"], names),
@@ -1070,7 +1166,10 @@ def segment_table(comparison: Comparison, segments: pd.Series) -> pd.DataFrame:
     their recommendations). Segments without evaluated customers are left out.
     """
     seg = segments.reindex(comparison.test_users.astype(str))
-    seg = seg.cat.add_categories("unknown").fillna("unknown") if hasattr(seg, "cat") else seg
+    missing = tr("no purchase yet")  # events only, or bought first in the window's history day
+    if hasattr(seg, "cat"):
+        seg = seg.cat.add_categories(missing)
+    seg = seg.fillna(missing)
     frame = pd.DataFrame({"segment": seg.to_numpy()})
     for key, each in comparison.per_customer.items():
         frame[LABELS.get(key, key)] = each["recall"].to_numpy()
