@@ -118,13 +118,18 @@ def run_step(path: Path, step: str, threads: int, k: int = 10) -> dict:
             reasons = rec.explain(final, recs)
             facts["reasons_s"] = time.perf_counter() - listed
             facts["reason_kinds"] = reasons.str.split().str[0].value_counts().to_dict()
-    return {"seconds": time.perf_counter() - start, "peak_gb": _peak_gb(), "loaded_gb": loaded, **facts}
+    return {
+        "seconds": time.perf_counter() - start,
+        "peak_gb": _peak_gb(),
+        "loaded_gb": loaded,
+        **facts,
+    }
 
 
-def run_all(path: Path, repeats: int, threads: int) -> dict:
-    """Every step, ``repeats`` times, each in a fresh process; medians and all runs."""
+def run_all(path: Path, repeats: int, threads: int, steps=STEPS) -> dict:
+    """Each step, ``repeats`` times, each in a fresh process; medians and all runs."""
     out = {"log": str(path), "repeats": repeats, "threads": threads, "steps": {}}
-    for step in STEPS:
+    for step in steps:
         runs = []
         for _ in range(repeats):
             cmd = [sys.executable, __file__, "step", str(path), step, "--threads", str(threads)]
@@ -157,6 +162,7 @@ def main(argv=None) -> None:
     every.add_argument("--repeats", type=int, default=3)
     every.add_argument("--threads", type=int, default=2)
     every.add_argument("--out", type=Path)
+    every.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
     args = parser.parse_args(argv)
     if args.command == "generate":
         facts = generate(args.path, args.customers, args.products, args.lines, seed=args.seed)
@@ -164,7 +170,7 @@ def main(argv=None) -> None:
     elif args.command == "step":
         print(json.dumps(run_step(args.path, args.step, args.threads), default=str))
     else:
-        result = run_all(args.path, args.repeats, args.threads)
+        result = run_all(args.path, args.repeats, args.threads, args.steps)
         text = json.dumps(result, indent=1, default=str)
         if args.out:
             args.out.write_text(text + "\n")
