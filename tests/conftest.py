@@ -32,6 +32,12 @@ def retail_sample():
     return load_transactions("online_retail_sample")
 
 
+@pytest.fixture(scope="session")
+def online_retail():
+    """The full Online Retail log (4,338 customers, Dec 2010 - Dec 2011), the default report."""
+    return load_transactions("online_retail")
+
+
 def run_notebook(name: str, tmp_path: Path, **parameters) -> tuple[dict, str | None, Path]:
     """Execute notebook ``name`` (short name) with papermill into ``tmp_path``.
 

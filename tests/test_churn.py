@@ -37,15 +37,20 @@ LOG = _log(
 CUTOFF = pd.Timestamp("2020-03-01")
 
 
-def test_purchase_gaps_and_window():
-    gaps = churn.purchase_gaps(LOG, CUTOFF)
-    assert sorted(gaps[gaps.index == "A"].tolist()) == [15, 40]  # 01-01 -> 02-10 -> 02-25
-    assert gaps[gaps.index == "B"].tolist() == [10]  # 02-20 -> 03-01
-    assert "C" not in gaps.index
-    assert churn.derive_window(pd.Series([10, 20, 30, 40, 50]), 0.8) == 42  # quantile 42.0
-    assert churn.derive_window(pd.Series([10, 20]), 0.8, override=7) == 7
+def test_window_from_the_purchase_cycle():
+    from analysis import cycle
+
+    # A: back after 40 and 15 days, silent 5 at the cutoff (weight 1/3 each); B: back after
+    # 10 days on the cutoff day (weight 1). KM: S(10) = 1 - 1 / (5/3) = 0.4, S(15) = 0.2,
+    # S(40) = 0
+    c = cycle.cycle_at(LOG, CUTOFF)
+    assert (c.customers, c.completed) == (2, 3)
+    assert churn.derive_window(c, 0.5) == 10 and churn.derive_window(c, 0.8) == 15
+    assert churn.derive_window(c, 0.9) == 40
+    assert churn.derive_window(c, 0.8, override=7) == 7
     with pytest.raises(ValueError, match="churn_window_days"):
-        churn.derive_window(pd.Series([], dtype="int64"))
+        churn.derive_window(cycle.purchase_cycle(cycle.intervals(LOG.iloc[:1], CUTOFF)))
+    assert "Churn window: 15 days" in churn.definition_takeaway(c, 15, 0.8, False)
 
 
 def test_design_dates_and_too_long_window():
@@ -182,6 +187,7 @@ def test_risk_list_ordering_and_fallbacks():
     assert bands["value at risk · total"].sum() == pytest.approx(risk["value_at_risk"].sum())
 
 
+@pytest.mark.slow
 def test_models_on_cdnow_sample_beat_chance_and_are_deterministic(cdnow_sample):
     frame = cdnow_sample.frame
     design = churn.make_design(frame, cdnow_sample.as_of, 119)
@@ -224,9 +230,14 @@ def test_notebook_runs_and_exports(tmp_path, data):
     }
     assert keys <= set(metrics)
     assert 0 < metrics["base_rate"] < 1 and metrics["customers_scored"] > 100
+    assert metrics["active_days"] == metrics["window_days"]  # recent customers are scored
+    assert metrics["calibration_slope"] is not None
     if data == "cdnow_sample":  # BG/NBD fits on CDNOW: the P(alive) baseline is reported
         assert metrics["palive_auc"] is not None
-        assert metrics["model_auc"] > metrics["palive_auc"]
+        # 181-day window (503 suggested, shortened to a third of 545 days); 515 customers
+        # bought in the last window; 610 at the evaluation cutoff, of whom 47.7 % churned
+        assert (metrics["window_days"], metrics["customers_scored"]) == (181, 515)
+        assert round(metrics["base_rate"], 3) == 0.477
     risk = pd.read_csv(out / "churn_risk.csv")
     assert len(risk) == metrics["customers_scored"]
     assert risk["customer_id"].str.startswith("C-").all()
@@ -239,3 +250,97 @@ def test_common_columns_drops_missing_and_constant_features():
     test = pd.DataFrame({"a": [1.0], "p_alive": [0.5]})  # no "b" at this cutoff
     got_train, got_test = churn.common_columns(train, test)
     assert list(got_train.columns) == ["a"] and list(got_test.columns) == ["a"]
+
+
+def test_calibration_intercept_and_slope_by_construction():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.05, 0.95, 20_000)
+    y = rng.uniform(size=p.size) < p  # perfectly calibrated scores
+    stats = churn.calibration_stats(y, p)
+    assert abs(stats["intercept"]) < 0.05 and abs(stats["slope"] - 1) < 0.05
+    z = np.log(p / (1 - p))
+    too_high = 1 / (1 + np.exp(-(z + 0.5)))  # every score half a logit too high
+    assert churn.calibration_stats(y, too_high)["intercept"] == pytest.approx(-0.5, abs=0.05)
+    extreme = 1 / (1 + np.exp(-2 * z))  # twice as sure as it should be: slope 1/2
+    assert churn.calibration_stats(y, extreme)["slope"] == pytest.approx(0.5, abs=0.03)
+    fixed = churn.calibration_table(y, too_high).iloc[1]
+    assert abs(fixed["intercept"]) < 0.05 and fixed["brier"] < churn.brier_score_loss(y, too_high)
+
+
+def test_design_scores_recent_customers_by_default():
+    frame = _log([("A", "2020-01-01", 1.0, "p"), ("A", "2020-12-31", 1.0, "p")])
+    assert churn.make_design(frame, "2020-12-31", 60).active_days == 60
+    assert churn.make_design(frame, "2020-12-31", 60, 365).active_days == 365
+    with pytest.raises(ValueError, match="active_days"):
+        churn.make_design(frame, "2020-12-31", 60, 0)
+
+
+def test_short_history_fits_without_crashing():
+    """Issue 20: the README's back-fill on the sample crashed at 2011-04-30 ("window shape
+    cannot be larger than input array shape"): gradient boosting cannot bin a feature that
+    a calibration fold holds at most once (gap spread: known for 4 of 69 customers)."""
+    from analysis.data import load_transactions
+
+    columns = {
+        "customer_id": "CustomerID",
+        "order_date": "InvoiceDate",
+        "quantity": "Quantity",
+        "unit_price": "UnitPrice",
+        "order_id": "InvoiceNo",
+        "region": "Country",
+    }
+    tx = load_transactions("data/online_retail_sample.csv", columns, "2011-04-30")
+    design = churn.make_design(tx.frame, tx.as_of, 50, 365)
+    X, y = churn.build_dataset(tx.frame, design.train_cutoff, 50, 365)
+    (X,) = churn.common_columns(X)
+    assert len(X) == 69 and X["gap_std"].notna().sum() == 4
+    assert "gap_std" not in churn.learnable_features(X)
+    fit = churn.fit_models(X, y, seed=0)
+    assert set(fit.models) == {"logistic", "boosting"} and "gap_std" not in fit.features
+
+
+def _pipeline(tx, window, active):
+    design = churn.make_design(tx.frame, tx.as_of, window, active)
+    X_tr, y_tr = churn.build_dataset(tx.frame, design.train_cutoff, window, design.active_days)
+    X_te, y_te = churn.build_dataset(tx.frame, design.test_cutoff, window, design.active_days)
+    X_tr, X_te = churn.common_columns(X_tr, X_te)
+    fit = churn.fit_models(X_tr, y_tr, seed=0)
+    scores = {k: churn.predict(m, X_te, fit.features) for k, m in fit.models.items()}
+    scores["recency"] = churn.predict(churn.recency_baseline(X_tr, y_tr), X_te)
+    return design, y_te, scores, churn.score_table(y_te, scores)
+
+
+@pytest.mark.slow
+def test_online_retail_scoring_population_and_calibration(online_retail):
+    from analysis import cycle
+
+    c = cycle.cycle_at(online_retail.frame, online_retail.as_of)
+    assert churn.derive_window(c) == 170  # 80 % of returning customers back within 170 days
+    window, note = churn.feasible_window(online_retail.frame, online_retail.as_of, 170)
+    assert window == 124 and "shortened to 124 days" in note  # 373 days of history
+    # The old design (70-day window, active_days=365, which filters nothing): the
+    # classifier's probabilities run high on the evaluation window (issue 19 item 5).
+    _, y, scores, table = _pipeline(online_retail, 70, 365)
+    stats = churn.calibration_stats(y, scores["logistic"])
+    assert (len(y), round(y.mean(), 3)) == (3606, 0.492)
+    assert round(stats["mean_predicted"], 3) == 0.543
+    assert round(stats["intercept"], 2) == -0.26 and round(stats["slope"], 2) == 0.88
+    # Scoring only customers active within the window: recency alone is no longer a
+    # warning (0.673 -> 0.540) while the classifier keeps 0.734.
+    design, y, scores, table = _pipeline(online_retail, 70, None)
+    assert design.active_days == 70 and len(y) == 1893
+    assert round(table.loc["recency", "ROC-AUC"], 3) == 0.540
+    assert round(table.loc["logistic", "ROC-AUC"], 3) == 0.734
+    pop = churn.population_table(online_retail.frame, design)
+    assert pop["customers"].tolist() == [1893, 1713]
+    assert pop["churned"].round(3).tolist() == [0.358, 0.64]  # 47 % silent, 64 % churn
+    # The default report: window 124, active 124
+    design, y, scores, table = _pipeline(online_retail, window, None)
+    assert round(table.loc["logistic", "ROC-AUC"], 3) == 0.746
+    cal = churn.calibration_table(y, scores["logistic"])
+    assert round(cal.loc["as fitted", "mean_predicted"], 3) == 0.279
+    assert round(cal.loc["as fitted", "observed"], 3) == 0.298
+    assert round(cal.loc["as fitted", "slope"], 2) == 0.75
+    activity = churn.window_activity(online_retail.frame, design)
+    assert activity["buyers_per_day"].round(1).tolist() == [39.7, 58.3, 32.8]
+    assert "Season warning" in churn.season_note(activity)  # Dec-Apr against Aug-Dec

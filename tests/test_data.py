@@ -421,3 +421,21 @@ def test_gzipped_gbk_export_is_sniffed_too(tmp_path):
     with gzip.open(packed, "wb") as fh:
         fh.write(plain.read_bytes())
     assert list(read_table(packed).columns) == list(frame.columns)
+
+
+def test_a_large_export_cut_inside_a_character_is_still_detected(tmp_path):
+    from analysis.data import _SNIFF_BYTES
+
+    body = "".join(
+        f"{i},2011-01-05 10:00,{i % 97}.5,服务很好，物流很快{i}\n" for i in range(150_000)
+    )
+    for pad in range(4):  # shift the text until the sample's cut falls inside a character
+        raw = ("会员ID,下单时间,实付金额,备注" + "x" * pad + "\n" + body).encode("gbk")
+        try:
+            raw[:_SNIFF_BYTES].decode("gbk")
+        except UnicodeDecodeError:
+            break
+    else:
+        pytest.fail("no cut inside a character")
+    (tmp_path / "big.csv").write_bytes(raw)
+    assert list(read_table(tmp_path / "big.csv").columns)[0] == "会员ID"

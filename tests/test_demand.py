@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from analysis import demand, plots  # noqa: E402
+from analysis import cycle, demand, plots  # noqa: E402
 
 METRIC_KEYS = {
     "revenue_last_period",
@@ -19,9 +19,12 @@ METRIC_KEYS = {
     "active_customers_last_period",
     "repeat_revenue_share",
     "median_days_between_orders",
+    "forecast_method",
     "forecast_next_period",
     "forecast_mape",
+    "forecast_mape_by_horizon",
     "baseline_mape",
+    "interval_coverage",
     "abc_counts",
 }
 
@@ -120,26 +123,6 @@ def test_new_vs_returning_by_purchase_day_and_month():
 
 
 # --------------------------------------------------------------------------- 3. seasonality, cycle
-
-
-def test_purchase_gaps_merge_same_day():
-    f = tx(
-        [
-            ("a", "2024-01-01 09:00", 1),
-            ("a", "2024-01-01 17:00", 1),
-            ("a", "2024-01-11", 1),
-            ("a", "2024-02-10", 1),
-            ("b", "2024-01-05", 1),
-            ("c", "2024-01-01", 1),
-            ("c", "2024-01-03", 1),
-        ]
-    )
-    gaps = demand.purchase_gaps(f)
-    assert sorted(gaps.tolist()) == [2, 10, 30]
-    stats = demand.gap_stats(gaps)
-    assert stats == {"median": 10.0, "q1": 6.0, "q3": 20.0, "repeats": 3}
-    assert "10 days" in demand.gaps_takeaway(stats)
-    assert demand.gap_stats(gaps.iloc[:0])["median"] is None
 
 
 def test_activity_heatmap_hours_normalised_per_weekday():
@@ -258,12 +241,17 @@ def test_movers_between_last_two_complete_periods():
 # --------------------------------------------------------------------------- 6. forecast
 
 
-def test_seasonal_naive_and_mape():
+def test_seasonal_baseline_scales_last_year_by_the_year_on_year_change():
     train = pd.Series(np.arange(1.0, 15.0))  # 14 periods, season 12
     values, kind = demand.seasonal_naive(train, 3, 12)
-    assert values.tolist() == [3.0, 4.0, 5.0] and kind.startswith("seasonal")
+    # same periods a year earlier (3, 4, 5) x the change of the last 2 periods on a year
+    # before them: (13 + 14) / (1 + 2) = 9
+    assert kind == "seasonal" and values.tolist() == [27.0, 36.0, 45.0]
+    values, kind = demand.seasonal_naive(train.iloc[:12], 2, 12)  # one year: growth unknown
+    assert kind == "seasonal" and values.tolist() == [1.0, 2.0]
     values, kind = demand.seasonal_naive(train.iloc[:5], 2, 12)
-    assert values.tolist() == [5.0, 5.0] and kind.startswith("naive")
+    assert values.tolist() == [5.0, 5.0] and kind == "naive"
+    assert demand.method_name("naive", "W") == "naive: the last complete week carried forward"
     assert demand.mape([100, 200, 0], [110, 180, 5]) == pytest.approx(0.1)
     assert demand.mape([0], [1]) is None
 
@@ -304,7 +292,10 @@ def test_backtest_sees_only_data_before_each_origin():
         forecast_periods = bt.loc[bt["origin"] == origin, "period"]
         assert (forecast_periods > last_seen).all()
     # The spy forecasts the last seen value: error = actual - last seen = step size.
-    assert (bt["actual"] - bt["forecast"] == bt["step"]).all()
+    assert (bt["actual"] - bt["ets"] == bt["step"]).all()
+    assert (bt["naive"] == bt["ets"]).all()  # the spy is the naive forecast
+    assert bt.loc[bt["origin"] < series.index[11], "seasonal"].isna().all()
+    assert bt.loc[bt["origin"] >= series.index[11], "seasonal"].notna().all()
     assert len(bt) == 3 * 8 + 2 + 1
 
 
@@ -315,11 +306,11 @@ def test_backtest_forecasts_do_not_change_when_the_future_changes():
     changed.iloc[12:] *= 3  # only the future after origin 12 differs
     a = demand.backtest(base, 2, 12, min_train=8)
     b = demand.backtest(changed, 2, 12, min_train=8)
-    early_a = a.loc[a["origin"] < 12, ["forecast", "baseline"]].to_numpy()
-    early_b = b.loc[b["origin"] < 12, ["forecast", "baseline"]].to_numpy()
-    assert np.allclose(early_a, early_b)
+    early_a = a.loc[a["origin"] < 12, ["ets", "naive", "seasonal"]].to_numpy()
+    early_b = b.loc[b["origin"] < 12, ["ets", "naive", "seasonal"]].to_numpy()
+    assert np.allclose(early_a, early_b, equal_nan=True)
     later = a["origin"] >= 12
-    assert not np.allclose(a.loc[later, "forecast"], b.loc[later, "forecast"])
+    assert not np.allclose(a.loc[later, "ets"], b.loc[later, "ets"])
 
 
 def test_forecast_bundle_and_metrics():
@@ -333,21 +324,58 @@ def test_forecast_bundle_and_metrics():
     assert fc["actual_so_far"].iloc[0] == 220  # January is still running
     assert np.isnan(fc["year_earlier"].iloc[0])  # Jan 2023 began before the log (partial)
     assert fc["year_earlier"].iloc[1] == 120
-    assert "Jan 2024" in demand.forecast_takeaway(fc, bundle["backtest"], "M", "$")
-    assert "\\$" in demand.forecast_takeaway(fc, bundle["backtest"], "M", "$")
+    assert "Jan 2024" in demand.forecast_takeaway(bundle, "M", "$")
+    assert "\\$" in demand.forecast_takeaway(bundle, "M", "$")
     table = demand.forecast_table(fc, bundle["orders"])
     assert table.index[0] == "Jan 2024" and ("orders", "forecast") in table.columns
     nr = demand.new_vs_returning(f)
-    m = demand.metrics(
-        demand.compare_periods(s), nr, {"median": 30.0}, fc, bundle["backtest"], None
-    )
+    m = demand.metrics(demand.compare_periods(s), nr, cycle.cycle_at(f, "2024-01-04"), bundle, None)
     assert set(m) == METRIC_KEYS
     # Last complete period: Dec 2023 (100 + 10 x 12) against Nov 2023 (210).
     assert m["revenue_last_period"] == 220
     assert m["revenue_change_pct"] == pytest.approx(100 * (220 / 210 - 1), abs=0.01)
     assert m["abc_counts"] is None and m["forecast_mape"] is not None
+    assert m["forecast_method"] == fc.attrs["method"]
+    assert set(m["forecast_mape_by_horizon"]) == {"1", "2", "3"}
     short = demand.forecast_bundle(s.iloc[-4:], "M", 3)
     assert short["revenue"] is None and "at least 8" in short["note"]
+
+
+@pytest.mark.slow
+def test_online_retail_forecast_is_the_backtest_winner_with_measured_coverage(online_retail):
+    f, as_of = online_retail.frame, online_retail.as_of
+    s = demand.period_series(f, "M", as_of)
+    bundle = demand.forecast_bundle(s, "M", None, 0.8, f, as_of)
+    errors = bundle["errors"]
+    # 12 complete months (Dec 2010-Nov 2011): origins May-Oct 2011 have under a year of
+    # history, so only ETS and naive compete; naive wins at every horizon.
+    assert list(errors.columns) == ["ets", "naive", "points"]
+    assert errors["points"].tolist() == [6, 5, 4, 15]
+    assert errors["naive"].round(4).tolist()[:3] == [0.1133, 0.2088, 0.3069]
+    assert errors.loc["mean over horizons", "ets"] == pytest.approx(0.2969, abs=1e-4)
+    fc = bundle["revenue"]
+    assert fc.attrs["method"] == "naive" and fc.attrs["interval"] == "backtest errors"
+    assert fc["forecast"].iloc[0] == pytest.approx(1_123_570.2)  # Nov 2011 carried forward
+    # out of sample, the backtest-error interval held 3 of 8 checked actuals
+    assert bundle["coverage"] == {"coverage": 0.375, "checked": 8, "inside": 3, "level": 0.8}
+    # Dec 2011 runs: 342,871 booked by the 9th, when Dec 2010 had booked 55.0 % of itself
+    now = bundle["nowcast"]
+    assert now["booked"] == pytest.approx(342_870.76) and now["basis"] == "a year earlier"
+    assert now["share"] == pytest.approx(0.5505, abs=1e-4)
+    assert now["estimate"] == pytest.approx(622_851, abs=1)
+    assert fc["year_earlier"].sum() == pytest.approx(1_452_729.96)
+    text = demand.forecast_takeaway(bundle, "M", "£")
+    assert "simple baseline" in text and "never tested" in text and "38%" in text
+    m = demand.metrics(
+        demand.compare_periods(s),
+        demand.new_vs_returning(f),
+        cycle.cycle_at(f, as_of),
+        bundle,
+        None,
+    )
+    assert m["forecast_method"] == "naive" and m["interval_coverage"] == 0.375
+    assert m["median_days_between_orders"] == 66.0  # the shared purchase cycle
+    assert m["forecast_mape_by_horizon"] == {"1": 0.1133, "2": 0.2088, "3": 0.3069}
 
 
 # --------------------------------------------------------------------------- real data, figures

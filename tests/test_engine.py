@@ -204,6 +204,7 @@ def test_reversal_rule_by_hand(tmp_path):
     assert loader["revenue"].tolist() == [27.0, 60.0]
 
 
+@pytest.mark.slow
 def test_summary_matches_lifetimes_on_cdnow(cdnow):
     from lifetimes.utils import summary_data_from_transaction_data
 
@@ -241,6 +242,7 @@ def _assert_identical(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 @pytest.mark.xdist_group("spark")
+@pytest.mark.slow
 def test_spark_equals_duckdb_on_the_same_file(spark, clean, log_file):
     t, source = clean
     # the raw file, cleaned in SQL (cancellations and the purchases they reverse)
@@ -258,6 +260,7 @@ def test_spark_equals_duckdb_on_the_same_file(spark, clean, log_file):
 
 
 @pytest.mark.xdist_group("spark")
+@pytest.mark.slow
 def test_spark_on_a_pandas_frame(spark):
     _assert_identical(
         engine.customer_summary(TINY, "2024-01-15", engine=spark),
@@ -285,6 +288,7 @@ def test_summary_without_order_counts_is_the_same_summary(clean):
 
 
 @pytest.mark.xdist_group("spark")
+@pytest.mark.slow
 def test_data_can_name_a_spark_table(spark):
     """``spark:TABLE`` loads a table of the active session through the usual cleaning."""
     from analysis.data import DataError

@@ -98,9 +98,9 @@ def _shared(path: str) -> pd.DataFrame:
     return read_table(SHARED / path)
 
 
-def test_ids_codes_amounts_and_dates_of_real_data_are_not_personal(cdnow):
+@pytest.mark.slow
+def test_ids_codes_amounts_and_dates_of_real_data_are_not_personal(cdnow_sample):
     frames = {
-        "online_retail": read_table(DATA_DIR / "online_retail.parquet"),
         "online_retail_sample": read_table(DATA_DIR / "online_retail_sample.csv"),
         "olist_orders": _shared("olist_sample/olist_orders_dataset.csv"),
         "olist_items": _shared("olist_sample/olist_order_items_dataset.csv"),
@@ -110,12 +110,18 @@ def test_ids_codes_amounts_and_dates_of_real_data_are_not_personal(cdnow):
         "olist_products": _shared("olist_sample/olist_products_dataset.csv"),
         "olist_leads": _shared("olist_leads/olist_marketing_qualified_leads_dataset.csv"),
         "taobao": pd.read_csv(SHARED / "taobao_user_behavior_sample.csv", header=None),
+        "cdnow_sample": cdnow_sample.frame,
     }
-    columns = sum(len(f.columns) for f in frames.values())
-    assert columns == 8 + 8 + 8 + 7 + 5 + 5 + 7 + 9 + 4 + 5
-    assert {name: privacy.personal_columns(f) for name, f in frames.items()} == dict.fromkeys(
-        frames, {}
-    )
+    assert sum(len(f.columns) for f in frames.values()) == 8 + 8 + 7 + 5 + 5 + 7 + 9 + 4 + 5 + 6
+    found = {name: privacy.personal_columns(f) for name, f in frames.items()}
+    assert found == dict.fromkeys(frames, {})
+
+
+@pytest.mark.slow
+def test_the_full_online_retail_and_cdnow_logs_have_no_personal_column(cdnow):
+    retail = read_table(DATA_DIR / "online_retail.parquet")
+    assert len(retail) == 541_909
+    assert privacy.personal_columns(retail) == {}
     assert privacy.personal_columns(cdnow.frame) == {}
 
 
@@ -185,3 +191,32 @@ def test_one_customer_has_one_pseudonym_in_every_table(monkeypatch):
     # another key, other pseudonyms
     monkeypatch.setenv(privacy.KEY_ENV, "another-key")
     assert privacy.display_id(ids[0], anonymize=True) != by_id[ids[0]]
+
+
+def test_feedback_comments_are_masked_on_load_and_phone_columns_dropped():
+    from analysis.tables import clean_table
+
+    raw = pd.DataFrame(
+        {
+            "response_date": ["2024-01-05", "2024-01-06", "2024-01-07", "2024-01-08"],
+            "score": ["9", "2", "7", "8"],
+            "comment": [
+                "great, thanks",
+                "call me on 138 1234 5678!",
+                "write to a.b@example.org",
+                None,
+            ],
+            "手机号": ["13812345678", "13912345678", "13712345678", "13612345678"],
+        }
+    )
+    table = clean_table("feedback", raw)
+    assert table.frame["comment"].tolist()[:3] == [
+        "great, thanks",
+        "call me on [phone]!",
+        "write to [email]",
+    ]
+    assert pd.isna(table.frame["comment"].iloc[3])
+    log = table.log.set_index("step")["note"]
+    assert log["e-mails and phone numbers masked"] == "in 2 texts"
+    assert log["personal-data columns removed"] == "手机号 (name)"
+    assert raw["comment"].iloc[1] == "call me on 138 1234 5678!"  # the input is not modified

@@ -609,8 +609,18 @@ def test_excel_and_parquet_inputs(tmp_path):
         ),
         (["report", "--data", "{good}", "--notebooks", "nosuch"], "choose from"),
         (["report", "--data", "{good}", "--param", "no_such_param=3"], "not a parameter"),
+        (["report", "--data", "{good}", "--param", "holdout_day=3"], "did you mean holdout_days?"),
+        (["report", "--data", "{good}", "--param", "holdout"], "e.g. --param holdout_days=60"),
     ],
-    ids=["missing_column", "empty_file", "report_bad_as_of", "unknown_notebook", "unknown_param"],
+    ids=[
+        "missing_column",
+        "empty_file",
+        "report_bad_as_of",
+        "unknown_notebook",
+        "unknown_param",
+        "param_typo",
+        "param_not_key_value",
+    ],
 )
 def test_true_exit_code_and_no_traceback_from_the_console_script(tmp_path, args, expected):
     files = {"missing": tmp_path / "m.csv", "empty": tmp_path / "e.csv", "good": tmp_path / "g.csv"}
@@ -623,6 +633,19 @@ def test_true_exit_code_and_no_traceback_from_the_console_script(tmp_path, args,
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``analysis validate ... | head -1`` printed "error: BrokenPipeError"."""
+    proc = subprocess.run(
+        f"'{ANALYSIS}' validate --data online_retail_sample | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.stdout.startswith("online_retail_sample: 31,583 rows read")
+    assert proc.stdout.count("\n") == 1 and proc.stderr == ""
 
 
 # one_day_history is also "every customer a one-time buyer"
@@ -684,6 +707,32 @@ def test_every_notebook_survives_a_log_without_repeat_buyers(tmp_path):
     for name in stopped:
         (page,) = run_file.parent.glob(f"*_{name}.html")
         assert "This analysis cannot run on this data." in page.read_text()
+
+
+def test_churn_models_fit_on_a_short_history_with_sparse_features():
+    """Issue 20: churn for 2011-04-30 on the sample crashed with "window shape cannot be
+    larger than input array shape": 69 customers at the training cutoff, the spread of
+    gaps known for 5 of them, so a calibration fold held none. Same shape here."""
+    from analysis import churn
+
+    rng = np.random.default_rng(0)
+    n = 69
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.integers(0, 150, n).astype(float),
+            "orders": rng.integers(1, 8, n).astype(float),
+            "revenue": rng.gamma(2, 100, n),
+        }
+    )
+    X["gap_std"] = np.nan
+    X.loc[rng.choice(n, 5, replace=False), "gap_std"] = rng.gamma(2, 5, 5)
+    y = pd.Series((X["recency_days"] + rng.normal(0, 40, n) > 60).astype(int))
+    assert y.value_counts().to_dict() == {1: 38, 0: 31}  # the sample that day: 39 and 30
+    for seed in range(5):  # seed 2 crashed before the fix
+        fit = churn.fit_models(X, y, seed=seed)
+        assert fit.features == ["recency_days", "orders", "revenue"] and fit.chosen
+        p = churn.predict(fit.models[fit.chosen], X, fit.features)
+        assert len(p) == n and np.isfinite(p).all()
 
 
 # --------------------------------------------------------------------------- 2. faults
@@ -791,7 +840,7 @@ def test_an_interrupted_run_keeps_the_previous_report(tmp_path, sig, jobs):
     )
     try:
         deadline = time.time() + 90
-        while not list(out.glob(".staging-*/started-B")):
+        while not list(out.glob(".staging-*/**/started-B")):
             assert proc.poll() is None and time.time() < deadline, proc.communicate()
             time.sleep(0.2)
         time.sleep(0.5)  # mid-render: a kernel is sleeping inside a notebook
@@ -884,13 +933,98 @@ def test_backfill_one_report_per_month_end_skips_existing(tmp_path):
 
     before = snapshot(out / "2011-10-31")
     code, stdout, err, _ = cli(args)
-    assert code == 0 and stdout.count("skipped") == 3
+    assert code == 0 and stdout.count("report complete, skipped") == 3
     assert snapshot(out / "2011-10-31") == before
     code, stdout, err, _ = cli(
         [*args[:-6], "--from", "2011-10", "--to", "2011-10", "--force", "--param", "tag=B"]
     )
     assert code == 0, err
     assert json.loads((out / "2011-10-31" / "metrics.json").read_text())["fine"]["tag"] == "B"
+
+
+EXPORT_BODY = """from analysis import report
+report.record_metrics("{name}", {{"tag": tag, "rows": 3}}, output_dir)
+for filename in {exports}:
+    out = report.export_path(output_dir, filename)
+    if out:
+        out.write_text(tag + ",{name}\\n")"""
+
+
+def _set_of_notebooks(folder: Path, exports: dict[str, list[str]]) -> None:
+    for i, (name, files) in enumerate(exports.items()):
+        make_notebook(folder, f"{i:02d}_{name}", EXPORT_BODY.format(name=name, exports=files))
+
+
+@pytest.mark.slow
+def test_rendering_one_notebook_again_keeps_every_other_report_unchanged(tmp_path):
+    """Issue 20: ``--notebooks first --force`` used to delete the period's other reports."""
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    _set_of_notebooks(nbs, {"first": ["a.csv", "old.csv"], "second": ["b.csv"], "third": []})
+    base = ["report", "--data", "online_retail_sample", "--notebooks-dir", nbs, "--out", out]
+    code, _, err, _ = cli([*base, "--jobs", "2"])
+    assert code == 0, err
+    period = out / "2011-12-09"
+    before = snapshot(period)
+    assert {"00_first.html", "01_second.html", "02_third.html", "b.csv", "old.csv"} <= set(before)
+    # the first notebook changes: it no longer writes old.csv, and is rendered alone
+    _set_of_notebooks(nbs, {"first": ["a.csv"], "second": ["b.csv"], "third": []})
+    code, _, err, _ = cli([*base, "--notebooks", "first", "--force", "--param", "tag=B"])
+    assert code == 0, err
+    after = snapshot(period)
+    others = [f for f in before if not f.startswith("00_first") and f not in _RECORDS]
+    assert {f: after.get(f) for f in others if f not in ("a.csv", "old.csv")} == {
+        f: before[f] for f in others if f not in ("a.csv", "old.csv")
+    }  # byte-identical
+    assert (period / "a.csv").read_text() == "B,first\n" and "old.csv" not in after
+    metrics = json.loads((period / "metrics.json").read_text())
+    assert metrics["first"]["tag"] == "B" and metrics["second"]["tag"] == "A"
+    assert metrics["third"] == {"tag": "A", "rows": 3}
+    run = json.loads((period / "run.json").read_text())
+    assert list(run["notebooks"]) == ["first", "second", "third"]
+    assert run["notebooks"]["second"]["files"] == ["01_second.ipynb", "01_second.html", "b.csv"]
+    index = (out / "index.html").read_text()
+    assert all(f"2011-12-09/0{i}_{n}.html" in index for i, n in enumerate(["first", "second"]))
+    assert leftovers(out) == []
+
+
+_RECORDS = ("metrics.json", "run.json")
+
+
+@pytest.mark.slow
+def test_backfill_completes_partial_periods_and_keeps_other_data_apart(tmp_path):
+    """A period holding one notebook is completed (not skipped); a period rendered from
+    another data source is neither skipped nor mixed: it gets its own folder."""
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    _set_of_notebooks(nbs, {"first": ["a.csv"], "second": ["b.csv"]})
+    base = ["report", "--notebooks-dir", nbs, "--out", out]
+    code, _, err, _ = cli([*base, "--data", "online_retail", "--as-of", "2011-11-30"])
+    assert code == 0, err
+    built_in = snapshot(out / "2011-11-30")
+    sample = ["--data", "online_retail_sample", "--from", "2011-11", "--to", "2011-12"]
+    code, _, err, _ = cli([*base, *sample, "--notebooks", "first"])
+    assert code == 0, err
+    code, stdout, err, _ = cli([*base, *sample])
+    assert code == 0, err
+    assert "1 of 2 notebooks already rendered" in stdout and "skipped" not in stdout
+    assert snapshot(out / "2011-11-30") == built_in  # the built-in's report is untouched
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name[0] != ".")
+    (keyed,) = [f for f in folders if f.startswith("2011-11-30_")]
+    assert keyed.startswith("2011-11-30_online-retail-sample-") and "2011-12-09" in folders
+    for folder in (keyed, "2011-12-09"):
+        run = json.loads((out / folder / "run.json").read_text())
+        assert run["source"] == {"data": "online_retail_sample"}
+        assert {n: s["status"] for n, s in run["notebooks"].items()} == {
+            "first": "ok",
+            "second": "ok",
+        }
+    code, stdout, err, _ = cli([*base, *sample])
+    assert code == 0 and stdout.count("report complete, skipped") == 2, stdout
+    index = (out / "index.html").read_text()
+    assert (
+        "Headline metrics: online_retail_sample" in index
+        and "Headline metrics: online_retail<" in index
+    )
+    assert f"{keyed}/00_first.html" in index
 
 
 def test_period_ends_and_backfill_usage_errors():
@@ -1152,6 +1286,43 @@ def test_same_inputs_give_identical_metrics(shared):
     assert differences({k: first[k] for k in second}, second) == []
     # and bit for bit: sums are exact (DECIMAL) in the engine, seeds fixed everywhere
     assert {k: first[k] for k in second} == second
+
+
+@pytest.mark.slow
+def test_one_notebook_again_with_force_leaves_every_other_report_and_export_unchanged(
+    shared, tmp_path
+):
+    """Issue 20 on the real notebooks: every notebook rendered for a period, then
+    ``--notebooks overview --force``: the other reports and their exports
+    (segments.csv, churn_risk.csv ...) are byte-identical, and so are their metrics."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(shared["root"] / "out", out)
+    period = out / shared["period"].name
+    before = snapshot(period)
+    exports = [f for f in before if f.endswith(".csv")]
+    assert {"segments.csv", "churn_risk.csv"} <= set(exports)
+    args = list(shared["args"])
+    args[args.index("--out") + 1] = out
+    os.environ["ANALYSIS_ID_KEY"] = KEY
+    try:
+        code, _, err, _ = cli([*args, "--notebooks", "overview", "--force", "--no-input"])
+    finally:
+        os.environ.pop("ANALYSIS_ID_KEY", None)
+    assert code == 0, err
+    after = snapshot(period)
+    kept = [f for f in before if not f.startswith("00_overview") and f not in _RECORDS]
+    assert len(kept) >= 2 * (len(report.notebook_paths()) - 1) + len(exports)
+    assert {f: after.get(f) for f in kept} == {f: before[f] for f in kept}
+    assert after["00_overview.html"] != before["00_overview.html"]  # rendered again
+    old = json.loads((shared["period"] / "metrics.json").read_text())
+    new = json.loads((period / "metrics.json").read_text())
+    assert {k: v for k, v in new.items() if k != "overview"} == {
+        k: v for k, v in old.items() if k != "overview"
+    }
+    run = json.loads((period / "run.json").read_text())
+    assert len(run["notebooks"]) == len(report.notebook_paths())
 
 
 # --------------------------------------------------------------------------- helpers

@@ -44,8 +44,49 @@ def test_record_metrics_writes_plain_json(tmp_path):
     )
     saved = json.loads((tmp_path / "_metrics" / "demo.json").read_text())
     assert saved == {"n": 3, "x": 0.5, "gone": None, "day": "2024-01-31", "nested": {"a": 1.5}}
-    assert table.loc["n", "value"] == 3
-    assert record_metrics("demo", {"n": 1}, None).loc["n", "value"] == 1  # interactive: no file
+    assert "| N | 3 |" in table.data and "| Nested: a | 1.5 |" in table.data
+    assert "Gone" not in table.data  # no value, no row
+    assert "| N | 1 |" in record_metrics("demo", {"n": 1}, None).data  # interactive: no file
+
+
+def test_headline_numbers_have_names_and_units():
+    """The closing cells print 1,123,570 with its currency, not 1123570.2."""
+    seg = record_metrics(
+        "segmentation", {"segment_counts": {"A": 805, "At Risk": 917}, "gini": 0.612345}, None
+    ).data
+    assert (
+        "| At Risk (customers) | 917 |" in seg
+        and "| Revenue concentration (Gini) | 0.6123 |" in seg
+    )
+    churn = record_metrics("churn", {"base_rate": 0.491958, "value_at_risk_total": 5e4}, None, "$")
+    assert "| Customers who churned (test period) | 49.2% |" in churn.data
+    assert "| Expected value at risk | \\$50,000 |" in churn.data  # $ escaped: no maths
+    overview = record_metrics("overview", {"revenue": 1123570.2, "customers": 4324}, None, "£")
+    assert "| Revenue | £1,123,570 |" in overview.data and "| Customers | 4,324 |" in overview.data
+    lv = record_metrics("lifetime_value", {"total_clv_interval": [1000.4, 2500.6]}, None, "£")
+    assert "£1,000 – £2,501" in lv.data
+
+
+@pytest.mark.parametrize(
+    "key, rise",
+    [
+        ("segmentation.segment_counts.At Risk", "bad"),
+        ("segmentation.segment_counts.Champions", "good"),
+        ("demand.forecast_mape", "bad"),
+        ("churn.model_brier", "bad"),
+        ("churn.model_auc", "good"),
+        ("overview.revenue", "good"),
+        ("overview.rows_in", ""),
+        ("lifetime_value.bgnbd.r", ""),
+        ("satisfaction.some_new_metric", ""),
+    ],
+)
+def test_metric_directions_say_good_or_bad_for_the_business(key, rise):
+    from analysis.metrics import change_class
+
+    assert change_class(key, 2.0, 1.0) == rise
+    assert change_class(key, 1.0, 2.0) == {"good": "bad", "bad": "good", "": ""}[rise]
+    assert change_class(key, 1.0, 1.0) == "" and change_class(key, 1.0, None) == ""
 
 
 def test_notebook_names():
@@ -65,7 +106,23 @@ def test_index_lists_periods_links_and_metric_changes(tmp_path):
     html = build_index(tmp_path).read_text()
     assert "2024-02-29/00_overview.html" in html and "2024-01-31/00_overview.html" in html
     assert html.index("<th>2024-02-29</th>") < html.index("<th>2024-01-31</th>")  # newest first
-    assert "<td class='up'>120</td>" in html
+    assert "<td class='good'>120</td>" in html
+
+
+def test_index_colours_more_at_risk_customers_as_bad(tmp_path):
+    for period, at_risk, mape in (("2024-01-31", 100, 0.2), ("2024-02-29", 120, 0.1)):
+        folder = tmp_path / period
+        folder.mkdir()
+        (folder / "02_segmentation.html").write_text("<html></html>")
+        metrics = {
+            "segmentation": {"segment_counts": {"At Risk": at_risk}},
+            "demand": {"forecast_mape": mape, "rows": at_risk},
+        }
+        (folder / "metrics.json").write_text(json.dumps(metrics))
+    html = build_index(tmp_path).read_text()
+    assert "<td class='bad'>120</td>" in html  # more customers at risk: bad news
+    assert "<td class='good'>0.1</td>" in html  # lower forecast error: good news
+    assert html.count("<td>120</td>") == 1  # demand.rows has no direction: neutral
 
 
 def test_validate_missing_column_exits_2_with_one_line(tmp_path, capsys):
@@ -162,6 +219,7 @@ def test_not_applicable_stops_a_notebook_with_a_note_not_a_failure(tmp_path, cap
     assert "thin (not applicable)" in index
 
 
+@pytest.mark.slow
 def test_runner_cleans_the_log_once_and_every_notebook_reads_that_file(tmp_path):
     """The runner writes the clean log once per period; a notebook declaring ``prepared``
     gets it for exactly its own request, and the file never reaches the report."""
@@ -196,3 +254,49 @@ def test_runner_cleans_the_log_once_and_every_notebook_reads_that_file(tmp_path)
     assert "prepared" not in run["parameters"] and run["parameters"]["data_options"] == {
         "returns": "net"
     }
+
+
+def test_business_readers_get_words_and_analysts_get_the_parameter(tmp_path):
+    """Under --no-input, advice naming parameters and options is left out of the HTML."""
+    from analysis.errors import NotApplicable
+    from analysis.report import export_html
+    from analysis.text import absent_note
+
+    error = NotApplicable("the history is too short", "pass --param holdout_days=60")
+    assert str(error) == "the history is too short; pass --param holdout_days=60"
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    note = absent_note("category", "revenue by category")
+    cell.outputs = [nbformat.v4.new_output("display_data", {"text/markdown": note})]
+    nb.cells = [cell, nbformat.v4.new_markdown_cell(f"Takeaway. {absent_note('region', 'x')}")]
+    ipynb = tmp_path / "n.ipynb"
+    nbformat.write(nb, ipynb)
+    for no_input, shown in ((True, False), (False, True)):
+        export_html(ipynb, tmp_path / "n.html", no_input=no_input)
+        page = (tmp_path / "n.html").read_text()
+        assert "No category column in this data, so there is no revenue by category" in page
+        assert "No region column" in page
+        assert ("--column category=" in page) is shown and ("--column region=" in page) is shown
+
+
+def test_every_test_that_runs_a_notebook_or_fits_full_data_is_marked_slow():
+    """``make test-fast`` (``-m "not slow"``) must stay fast: a test that executes a
+    notebook, renders a period, starts Spark or uses the full CDNOW log is ``slow``."""
+    import ast
+    import re
+    from pathlib import Path
+
+    heavy = re.compile(r"\b(run_notebook|execute_notebook|render_period)\(")
+    unmarked = []
+    for path in sorted(Path(__file__).parent.glob("test_*.py")):
+        source = path.read_text()
+        for node in ast.parse(source).body:
+            if not (isinstance(node, ast.FunctionDef) and node.name.startswith("test_")):
+                continue
+            marks = " ".join(ast.get_source_segment(source, d) for d in node.decorator_list)
+            uses = {a.arg for a in node.args.args} & {"cdnow", "spark", "shared"}
+            body = ast.get_source_segment(source, node)
+            itself = node.name.endswith("_is_marked_slow")
+            if (uses or heavy.search(body)) and "slow" not in marks and not itself:
+                unmarked.append(f"{path.name}::{node.name}")
+    assert unmarked == []

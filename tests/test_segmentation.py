@@ -129,27 +129,26 @@ def test_gini_matches_the_mean_absolute_difference_formula():
 # --------------------------------------------------------------------------- lifecycle
 
 
-def test_purchase_gaps_merge_same_day_and_stop_at_as_of():
-    frame = _transactions(
-        [
-            ("x", "2024-01-01", 10.0),
-            ("x", "2024-01-11", 10.0),
-            ("x", "2024-01-31 09:00", 5.0),
-            ("x", "2024-01-31 18:00", 5.0),
-            ("x", "2024-03-01", 5.0),  # after the cutoff
-            ("y", "2024-01-05", 3.0),
-        ]
+def test_lifecycle_thresholds_from_the_purchase_cycle():
+    from analysis import cycle
+
+    # ten customers, one completed gap each (10..100 days), each back on the cutoff day
+    table = pd.DataFrame(
+        {
+            "customer_id": [str(i) for i in range(10)],
+            "days": [10.0, 20, 30, 40, 50, 60, 70, 80, 90, 100],
+            "observed": True,
+            "repeat": True,
+        }
     )
-    assert sorted(seg.purchase_gaps(frame, "2024-02-01").tolist()) == [10.0, 20.0]
-
-
-def test_lifecycle_thresholds_from_gaps():
-    gaps = pd.Series([10.0, 20, 30, 40, 50, 60, 70, 80, 90, 100])
+    c = cycle.purchase_cycle(table)
     summary = _summary(purchase_days=[1, 2, 3, 4, 5, 9])
-    th = seg.lifecycle_thresholds(gaps, summary)
-    assert th["cycle_days"] == 55.0 and th["lapse_days"] == 91.0
+    th = seg.lifecycle_thresholds(c, summary)
+    assert th["cycle_days"] == 50.0 and th["lapse_days"] == 90.0  # KM steps: S(50) = 0.5
     assert th["loyal_purchases"] == 5  # 75th percentile of 2, 3, 4, 5, 9
-    assert seg.lifecycle_thresholds(gaps, summary, 0.2, 0.5, 7)["cycle_days"] == 28.0
+    assert seg.lifecycle_thresholds(c, summary, 0.2, 0.5, 7)["cycle_days"] == 20.0
+    empty = cycle.purchase_cycle(table.assign(observed=False))
+    assert seg.lifecycle_thresholds(empty, summary)["lapse_days"] == 365.0
 
 
 def test_lifecycle_stages_by_hand():
@@ -277,6 +276,7 @@ def test_actions_table_uses_the_treatment_parameter_and_export_adds_up():
 # --------------------------------------------------------------------------- real data
 
 
+@pytest.mark.slow
 def test_cdnow_segments_count_every_customer(cdnow):
     summary = customer_summary(cdnow.frame, cdnow.as_of, time_unit="D")
     rfm = seg.rfm_segments(summary)
@@ -290,6 +290,7 @@ def test_cdnow_segments_count_every_customer(cdnow):
     assert not (rfm["segment"] == "New").any()
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_retail_sample_with_pseudonymised_export(tmp_path, retail_sample):
     from conftest import run_notebook
 
@@ -318,6 +319,7 @@ def test_rfm_segments_do_not_depend_on_the_summary_time_unit(cdnow_sample):
     assert days["rfm"].equals(weeks["rfm"]) and days["segment"].equals(weeks["segment"])
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_cdnow_sample(tmp_path):
     from conftest import run_notebook
 
@@ -353,3 +355,22 @@ def test_findings_and_takeaways_quote_the_numbers():
     assert "25% of existing customers changed" in text
     assert "changed" not in seg.findings(segments, tiers, 0.5, stages, float("nan"))
     assert "£70 per customer" in seg.rfm_takeaway(segments, "£")
+
+
+@pytest.mark.slow
+def test_online_retail_stages_checked_out_of_time(online_retail):
+    from analysis import cycle
+
+    f, as_of = online_retail.frame, online_retail.as_of
+    c = cycle.cycle_at(f, as_of)
+    summary = customer_summary(f, as_of, time_unit="D")
+    th = seg.lifecycle_thresholds(c, summary)
+    assert (th["cycle_days"], th["lapse_days"]) == (66.0, 248.0)  # was 28 / 111 uncensored
+    days = seg.check_window(c, f, as_of)
+    assert days == 170  # 80 % of returning customers are back within 170 days
+    out = seg.stage_outcomes(f, as_of, days)
+    assert out.attrs["cutoff"] == pd.Timestamp("2011-06-22")
+    assert out["customers"].tolist() == [494, 769, 362, 894, 389]
+    assert out["bought_again"].round(3).tolist() == [0.626, 0.821, 0.967, 0.557, 0.488]
+    text = seg.outcomes_takeaway(out)
+    assert "26% points less often" in text and "49% of 'lapsed'" in text

@@ -86,6 +86,7 @@ def test_cdnow_sample_calibration_and_holdout_counts(cdnow_sample):
 
 
 @pytest.mark.parametrize("unit,scale", [("D", 1), ("W", 7)])
+@pytest.mark.slow
 def test_summary_equals_lifetimes_on_cdnow(cdnow, unit, scale):
     from lifetimes.utils import summary_data_from_transaction_data
 

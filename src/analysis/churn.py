@@ -3,8 +3,8 @@
 There is no contract in a purchase log, so churn is defined from behaviour: a customer
 *active* at a cutoff (a purchase in the ``active_days`` before it) **churns** if they make
 no purchase in the ``window_days`` after it. The window is derived from the purchase
-cycle (by default the 80th percentile of the days between a customer's consecutive
-purchase days) unless set explicitly.
+cycle (:mod:`analysis.cycle`; by default the silence by which 80 % of returning customers
+have bought again) unless set explicitly.
 
 Leakage-free design (:func:`make_design`): features are computed only from rows up to a
 feature cutoff, labels only from the window after it.
@@ -15,8 +15,8 @@ feature cutoff, labels only from the window after it.
 
 Public API
 ----------
-purchase_gaps, derive_window, feasible_window, make_design, design_table
-    The definition and the dates.
+derive_window, feasible_window, make_design, design_table
+    The definition (from the purchase cycle of :mod:`analysis.cycle`) and the dates.
 churn_labels, churn_features, build_dataset, BGNBDAlive, common_columns
     Labels and features at one cutoff (:func:`churn_features` never reads past its cutoff);
     P(alive) through :mod:`analysis.clv`; features usable at every cutoff.
@@ -58,7 +58,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount
+from analysis.text import amount, for_analyst
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -100,31 +100,12 @@ BREADTH = {"product_id": "n_products", "category": "n_categories", "channel": "n
 # --------------------------------------------------------------------------- definition
 
 
-def purchase_gaps(frame: pd.DataFrame, as_of) -> pd.Series:
-    """Days between consecutive purchase days of the same customer, up to ``as_of``.
+def derive_window(cycle, quantile: float = 0.8, override: int | None = None) -> int:
+    """Churn window in days: ``override`` when given, else the ``quantile`` of the purchase
+    cycle (:func:`analysis.cycle.purchase_cycle`: the silence by which that share of
+    returning customers are back).
 
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Clean transactions (``customer_id``, ``order_date``, ``amount``).
-    as_of : date-like
-        Cutoff day (inclusive).
-
-    Returns
-    -------
-    pandas.Series
-        One value per repeat purchase day (days, int), indexed by ``customer_id``.
-    """
-    daily = purchase_days(frame, end=as_of)
-    gaps = daily.groupby("customer_id", observed=True)["day"].diff().dt.days
-    out = pd.Series(gaps.to_numpy(), index=daily["customer_id"].to_numpy(), name="gap_days")
-    return out.dropna().astype("int64")
-
-
-def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None = None) -> int:
-    """Churn window in days: ``override`` when given, else the ``quantile`` of ``gaps``.
-
-    Raises ValueError when there are no repeat purchases to derive it from.
+    Raises NotApplicable when nobody bought twice (no cycle to derive it from).
     """
     if override is not None:
         if int(override) < 1:
@@ -132,12 +113,13 @@ def derive_window(gaps: pd.Series, quantile: float = 0.8, override: int | None =
         return int(override)
     if not 0 < quantile < 1:
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
-    if len(gaps) == 0:
+    if cycle.completed == 0:
         raise NotApplicable(
-            "no customer bought on two different days, so the purchase cycle is unknown; "
-            "set churn_window_days explicitly"
+            "no customer bought on two different days, so the purchase cycle that sets "
+            "the churn window is unknown",
+            "pass --param churn_window_days=90 (or another number of days)",
         )
-    return max(1, int(np.ceil(np.quantile(gaps.to_numpy(), quantile))))
+    return max(1, int(np.ceil(cycle.threshold(quantile))))
 
 
 def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, str]:
@@ -152,14 +134,17 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     longest = span // 3
     if longest < 7:
         raise NotApplicable(
-            f"the data cover only {span} days up to as_of; the churn design needs at least 21"
+            f"the data cover only {span} days up to {pd.Timestamp(as_of).date()}; the churn "
+            "warning needs at least 21",
+            "choose a later as_of",
         )
     if window_days <= longest:
         return int(window_days), ""
     return longest, (
         f"*The purchase cycle suggests a {window_days}-day window, but the data cover only "
-        f"{span} days before `as_of`, and the design needs three windows of history; the "
-        f"window is shortened to {longest} days (set `churn_window_days` to choose).*"
+        f"{span} days up to the report date, and the design needs three windows of history; "
+        f"the window is shortened to {longest} days.* "
+        + for_analyst("(Set `churn_window_days` to choose.)")
     )
 
 
@@ -175,8 +160,15 @@ class Design:
     score_cutoff: pd.Timestamp
 
 
-def make_design(frame: pd.DataFrame, as_of, window_days: int, active_days: int = 365) -> Design:
+def make_design(
+    frame: pd.DataFrame, as_of, window_days: int, active_days: int | None = None
+) -> Design:
     """Training, evaluation and scoring cutoffs for a churn window.
+
+    ``active_days`` (default: the window) sets who is scored at each cutoff: customers with
+    a purchase in the ``active_days`` before it. A customer already silent for longer than
+    the window has churned by the definition; scoring them too would flatter every score
+    (they are easy to call) and say nothing about whom to warn.
 
     Raises ValueError when the data do not hold at least one window of history before
     the training cutoff (the window is then too long for the data: shorten it).
@@ -188,9 +180,14 @@ def make_design(frame: pd.DataFrame, as_of, window_days: int, active_days: int =
     if train - window < first:
         raise NotApplicable(
             f"a {window_days}-day churn window needs history from {(train - window).date()} "
-            f"but the data start on {first.date()}; set a shorter churn_window_days"
+            f"but the data start on {first.date()}",
+            "pass a shorter churn_window_days, e.g. "
+            f"--param churn_window_days={max(1, (score - first).days // 3)}",
         )
-    return Design(int(window_days), int(active_days), first, train, score - window, score)
+    active = int(window_days) if active_days is None else int(active_days)
+    if active < 1:
+        raise ValueError(f"active_days must be at least 1, got {active_days}")
+    return Design(int(window_days), active, first, train, score - window, score)
 
 
 def design_table(design: Design) -> pd.DataFrame:
@@ -217,22 +214,65 @@ def design_table(design: Design) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("stage")
 
 
-def definition_takeaway(
-    gaps: pd.Series, window_days: int, quantile: float, overridden: bool
-) -> str:
-    """One paragraph: how the window was chosen and what it means."""
-    median = float(np.median(gaps)) if len(gaps) else float("nan")
-    share = float((gaps <= window_days).mean()) if len(gaps) else float("nan")
-    how = (
-        "was set by the `churn_window_days` parameter"
-        if overridden
-        else f"is the {quantile:.0%} point of the days between a customer's purchases"
+def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Who is scored: customers at the evaluation cutoff, recently active or long silent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``scored (bought in the last N days)`` and ``not scored (silent longer)``;
+        ``customers`` and ``churned`` (share without a purchase in the next window).
+    """
+    cutoff = design.test_cutoff
+    daily = purchase_days(frame, end=cutoff + pd.Timedelta(days=design.window_days))
+    everyone = _labels_from(daily, cutoff, (cutoff - design.first_date).days + 1)
+    recent = everyone.index.isin(_active(daily, cutoff, design.active_days))
+    names = np.where(
+        recent,
+        f"scored (bought in the last {design.active_days} days)",
+        "not scored (silent longer)",
     )
+    grouped = everyone.groupby(names)
+    out = pd.DataFrame({"customers": grouped.size(), "churned": grouped.mean()})
+    return out.sort_index(ascending=False)
+
+
+def population_note(table: pd.DataFrame, design: Design) -> str:
+    """Why the long-silent customers are left out of the scoring, in words."""
+    silent = [i for i in table.index if i.startswith("not scored")]
+    if not silent or table.loc[silent[0], "customers"] == 0:
+        return ""
+    row = table.loc[silent[0]]
+    share = row["customers"] / table["customers"].sum()
     return (
-        f"**Churn window: {window_days} days.** It {how}: the typical repeat customer comes "
-        f"back after {median:.0f} days, and {share:.0%} of all returns happen within "
-        f"{window_days} days. A customer who has not bought for {window_days} days after a "
-        "cutoff is therefore unlikely to be merely between purchases, so we call them *churned*."
+        f"Only customers who bought in the {design.active_days} days before a cutoff are "
+        f"scored. At the evaluation cutoff {share:.0%} of all customers "
+        f"({row['customers']:,.0f}) had been silent longer; {row['churned']:.0%} of them did "
+        "not come back in the next window. They have churned by the definition already: "
+        "scoring them would flatter every score (they are easy to call) and would not tell "
+        "the team whom to warn. They are the win-back audience (the segmentation report's "
+        "lapsed and at-risk stages)."
+    )
+
+
+def definition_takeaway(cycle, window_days: int, quantile: float, overridden: bool) -> str:
+    """One paragraph: how the window was chosen and what it means."""
+    how = (
+        "was set by the analyst " + for_analyst("(`churn_window_days`)")
+        if overridden
+        else f"is the silence by which {quantile:.0%} of returning customers have bought again"
+    )
+    back = 1.0 - float(
+        np.interp(window_days, cycle.survival["days"], cycle.survival["not_back"], right=np.nan)
+    )
+    share = f"{back:.0%}" if np.isfinite(back) else "most"
+    return (
+        f"**Churn window: {window_days} days.** It {how} (the purchase cycle every report uses: "
+        f"each repeat customer counted once, silences still running included): the typical "
+        f"repeat customer comes back after {cycle.threshold(0.5):.0f} days, and {share} of "
+        f"returns happen within {window_days} days. A customer who has not bought for "
+        f"{window_days} days after a cutoff is therefore unlikely to be merely between "
+        "purchases, so we call them *churned*."
     )
 
 
@@ -474,6 +514,17 @@ def make_model(kind: str, seed: int = 0, calibration: str = "sigmoid"):
     return CalibratedClassifierCV(base, method=calibration, cv=folds)
 
 
+def learnable_features(X: pd.DataFrame, min_count: int = 20) -> list[str]:
+    """Features known (not missing) for at least ``min_count`` customers, with two values.
+
+    On a short history a feature such as the spread of gaps exists for a handful of
+    customers; a calibration fold may then hold none or one distinct value of it, which
+    gradient boosting cannot bin (it raised "window shape cannot be larger than input array
+    shape" on the Online Retail sample at 2011-04-30). Such a feature teaches nothing.
+    """
+    return [c for c in X.columns if X[c].notna().sum() >= min_count and X[c].nunique() >= 2]
+
+
 @dataclass
 class ModelFit:
     """Fitted churn models, their in-time validation and the chosen one."""
@@ -511,6 +562,9 @@ def fit_models(
         return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
+    X = X[learnable_features(X, min_per_class)]
+    if X.shape[1] == 0:
+        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )
@@ -621,6 +675,167 @@ def reliability_curve(y, p, bins: int = 10) -> pd.DataFrame:
     frame["bin"] = pd.qcut(frame["p"].rank(method="first"), q=min(bins, len(frame)), labels=False)
     out = frame.groupby("bin").agg(predicted=("p", "mean"), observed=("y", "mean"), n=("y", "size"))
     return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def _logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype="float64"), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def calibration_fit(y, p) -> tuple[float, float, float]:
+    """Calibration of scores ``p`` against outcomes ``y`` (logistic recalibration).
+
+    Returns ``(intercept, a, b)``. ``intercept`` is calibration-in-the-large: ``c`` in
+    ``logit P(churn) = c + logit p`` (slope held at 1): negative when the scores run too
+    high on average. ``a, b`` fit ``logit P(churn) = a + b logit p``: ``b`` is the
+    calibration slope (under 1: scores too extreme), and ``(a, b)`` is the recalibration
+    map of :func:`apply_calibration`. Perfect calibration: intercept 0, slope 1.
+    """
+    import statsmodels.api as sm
+
+    y = np.asarray(y, dtype="float64")
+    if len(np.unique(y)) < 2:
+        return float("nan"), float("nan"), float("nan")
+    z = _logit(p)
+    binomial = sm.families.Binomial()
+    (c,) = sm.GLM(y, np.ones((len(y), 1)), family=binomial, offset=z).fit().params
+    a, b = sm.GLM(y, sm.add_constant(z, has_constant="add"), family=binomial).fit().params
+    return float(c), float(a), float(b)
+
+
+def apply_calibration(p, a: float, b: float) -> np.ndarray:
+    """Scores recalibrated by :func:`calibration_fit`'s ``(a, b)``."""
+    return 1.0 / (1.0 + np.exp(-(a + b * _logit(p))))
+
+
+def calibration_stats(y, p) -> dict:
+    """Mean predicted vs observed churn, calibration intercept and slope, Brier score."""
+    y = np.asarray(y, dtype="float64")
+    p = np.asarray(p, dtype="float64")
+    intercept, _, slope = calibration_fit(y, p)
+    return {
+        "mean_predicted": float(p.mean()),
+        "observed": float(y.mean()),
+        "intercept": intercept,
+        "slope": slope,
+        "brier": float(brier_score_loss(y, p)),
+    }
+
+
+def recalibrated(y, p, seed: int = 0, folds: int = 2) -> np.ndarray:
+    """Out-of-fold logistic recalibration on the evaluation window.
+
+    Each fold's scores are recalibrated with ``(a, b)`` fitted on the other folds, so the
+    result measures honestly what recalibrating on a labelled window buys.
+    """
+    y = np.asarray(y, dtype="int64")
+    p = np.asarray(p, dtype="float64")
+    out = p.copy()
+    if len(np.unique(y)) < 2 or min(np.bincount(y)) < folds:
+        return out
+    for fit_idx, apply_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(p, y):
+        _, a, b = calibration_fit(y[fit_idx], p[fit_idx])
+        out[apply_idx] = apply_calibration(p[apply_idx], a, b)
+    return out
+
+
+def calibration_table(y, p, seed: int = 0) -> pd.DataFrame:
+    """:func:`calibration_stats` of the scores as they are and after recalibration.
+
+    Rows ``as fitted`` and ``recalibrated (out of fold)``; columns of
+    :func:`calibration_stats`.
+    """
+    rows = {
+        "as fitted": calibration_stats(y, p),
+        "recalibrated (out of fold)": calibration_stats(y, recalibrated(y, p, seed)),
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def calibration_takeaway(table: pd.DataFrame) -> str:
+    """How far the probabilities were off on the evaluation window, and what fixing it buys."""
+    raw, fixed = table.loc["as fitted"], table.iloc[1]
+    if not np.isfinite(raw["slope"]):
+        return "Only one outcome in the evaluation window: calibration cannot be measured."
+    level = raw["mean_predicted"] - raw["observed"]
+    text = (
+        f"On the evaluation window the model predicted **{raw['mean_predicted']:.1%}** churn "
+        f"on average; **{raw['observed']:.1%}** churned ({abs(level):.1%} points "
+        f"{'too high' if level > 0 else 'too low'}). Calibration intercept "
+        f"{raw['intercept']:+.2f} (0 is perfect) and slope {raw['slope']:.2f} (1 is perfect; "
+        f"{'under 1: the scores are too extreme' if raw['slope'] < 1 else 'over 1: too timid'})."
+    )
+    text += (
+        f" A logistic recalibration fitted on half the window and checked on the other half "
+        f"brings the Brier score from {raw['brier']:.3f} to {fixed['brier']:.3f}"
+    )
+    text += (
+        ": the probabilities are worth reading as they are."
+        if raw["brier"] - fixed["brier"] < 0.002
+        else ". The risk list uses the model refitted on this latest window, which carries "
+        "its churn level into the scores."
+    )
+    return text
+
+
+def window_activity(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Buying activity in each label window: customers buying per day.
+
+    The scoring window lies in the future, so it is read from the same calendar days a
+    year earlier (NaN when the data do not reach back that far).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``train``, ``evaluate``, ``score``; ``start``, ``end`` (label days) and
+        ``buyers_per_day``; ``year_earlier`` (True for the scoring row).
+    """
+    daily = purchase_days(frame, end=design.score_cutoff)
+    per_day = daily.groupby("day").size()
+    window = pd.Timedelta(days=design.window_days)
+    rows = {}
+    for name, cutoff in (
+        ("train", design.train_cutoff),
+        ("evaluate", design.test_cutoff),
+        ("score", design.score_cutoff),
+    ):
+        start, end = cutoff + pd.Timedelta(days=1), cutoff + window
+        shift = pd.DateOffset(years=1) if name == "score" else pd.DateOffset(0)
+        s, e = start - shift, end - shift
+        covered = s >= design.first_date
+        days = per_day.loc[(per_day.index >= s) & (per_day.index <= e)]
+        rate = days.sum() / ((e - s).days + 1) if covered else float("nan")
+        rows[name] = {"start": start, "end": end, "buyers_per_day": rate}
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out["year_earlier"] = out.index == "score"
+    return out
+
+
+def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
+    """A sentence when the scoring window is seasonally unlike the windows the model saw."""
+    score = activity.loc["score", "buyers_per_day"]
+    seen = activity.loc["evaluate", "buyers_per_day"]
+    start, end = activity.loc["score", "start"], activity.loc["score", "end"]
+    if not np.isfinite(score):
+        return (
+            f"*The data do not reach a year before the scoring window ({start:%d %b}-"
+            f"{end:%d %b}), so whether that season is unlike the training windows cannot be "
+            "checked.*"
+        )
+    ratio = score / seen if seen > 0 else float("nan")
+    if np.isfinite(ratio) and abs(ratio - 1) <= tolerance:
+        return ""
+    return (
+        f"**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+        f"{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
+        f"model was last judged and refitted on ({ratio - 1:+.0%}). Churn probabilities learnt "
+        f"in one season carry its buying level into another: expect "
+        f"{'more' if ratio < 1 else 'fewer'} churners than the scores say, and trust the "
+        "ranking more than the level."
+    )
 
 
 # --------------------------------------------------------------------------- drivers
@@ -906,7 +1121,8 @@ def gains_takeaway(table: pd.DataFrame, chosen: str, base_rate: float) -> str:
     return (
         f"Calling the 10 % of customers the {MODEL_LABELS[chosen].lower()} ranks riskiest "
         f"reaches {capture:.0%} of all who left (a random list reaches 10 %, a perfect one "
-        f"{best:.0%}): lift {capture / 0.1:.1f}x."
+        f"{best:.0%}, since churners are {base_rate:.0%} of customers): lift "
+        f"{capture / 0.1:.1f}x, **{capture / best:.0%} of the best a list of that size can do**."
     )
 
 
@@ -997,15 +1213,27 @@ def final_scores(
 
 
 def churn_metrics(
-    design: Design, y_test: pd.Series, table: pd.DataFrame, chosen: str, risk: pd.DataFrame
+    design: Design,
+    y_test: pd.Series,
+    table: pd.DataFrame,
+    chosen: str,
+    risk: pd.DataFrame,
+    calibration: pd.DataFrame | None = None,
 ) -> dict:
-    """The ``churn`` metrics of ``metrics.json`` (out-of-time scores of the chosen model)."""
+    """The ``churn`` metrics of ``metrics.json`` (out-of-time scores of the chosen model;
+    ``calibration`` is its :func:`calibration_table` on the evaluation window)."""
 
     def get(key, column):
         return float(table.loc[key, column]) if key in table.index else None
 
+    def cal(column):
+        if calibration is None or not np.isfinite(calibration.loc["as fitted", column]):
+            return None
+        return round(float(calibration.loc["as fitted", column]), 4)
+
     return {
         "window_days": design.window_days,
+        "active_days": design.active_days,
         "base_rate": float(y_test.mean()),
         "model_auc": get(chosen, "ROC-AUC"),
         "model_pr_auc": get(chosen, "PR-AUC"),
@@ -1014,7 +1242,13 @@ def churn_metrics(
         "palive_brier": get("palive", "Brier"),
         "recency_auc": get("recency", "ROC-AUC"),
         "chosen_model": chosen,
+        "mean_predicted": cal("mean_predicted"),
+        "calibration_intercept": cal("intercept"),
+        "calibration_slope": cal("slope"),
         "top_decile_capture": get(chosen, "top-decile capture"),
+        "top_decile_ceiling": round(min(1.0, 0.1 / float(y_test.mean())), 4)
+        if y_test.mean() > 0
+        else None,
         "value_at_risk_total": round(float(risk["value_at_risk"].sum()), 2),
         "customers_scored": int(len(risk)),
     }

@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import difflib
 import gc
 import json
+import os
 import re
 import sys
 import time
@@ -96,11 +98,11 @@ def _parse_value(text: str):
         return text
 
 
-def _parse_params(items: list[str] | None) -> dict:
+def _parse_params(items: list[str] | None, example: str = "holdout_days=60") -> dict:
     params = {}
     for item in items or []:
         if "=" not in item:
-            raise UsageError(f"--param '{item}' is not KEY=VALUE, e.g. --param horizon_days=365")
+            raise UsageError(f"--param '{item}' is not KEY=VALUE, e.g. --param {example}")
         key, value = item.split("=", 1)
         if not key.strip().isidentifier():
             raise UsageError(f"--param name '{key}' is not a valid parameter name")
@@ -220,6 +222,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_params(items: list[str] | None, declared: set[str]) -> dict:
+    """``--param`` values, refused unless a chosen notebook declares them (with a hint)."""
+    from analysis.report import COMMON_PARAMETERS, RUNNER_PARAMETERS
+
+    own = sorted(declared - set(COMMON_PARAMETERS) - set(RUNNER_PARAMETERS))
+    examples = [f"{n}={v}" for n, v in (("holdout_days", 60), ("top_n", 10)) if n in own]
+    example = (examples or [f"{n}=..." for n in own] or ["top_n=10"])[0]
+    extra = _parse_params(items, example)
+    for name in sorted(set(extra) - declared):
+        close = difflib.get_close_matches(name, sorted(declared), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(
+            f"--param {name} is not a parameter of the chosen notebooks; {hint}"
+            f"known: {', '.join(own or sorted(declared))}"
+        )
+    return extra
+
+
 def _declared(inspect, path: Path) -> set[str]:
     """A notebook's parameter names; none for an unreadable notebook (it fails alone later)."""
     try:
@@ -260,8 +280,26 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc keeps freed pages otherwise
 
 
+def _to_render(out: Path, period: str, params: dict, notebooks: list[Path]) -> list[Path]:
+    """Back-fill: the notebooks a period's report still lacks (absent, failed, other data)."""
+    from analysis.report import data_source, missing_notebooks, short_name
+
+    names = [short_name(p) for p in notebooks]
+    missing = missing_notebooks(out, period, data_source(params), names)
+    if missing and len(missing) < len(names):
+        print(f"{period}: {len(names) - len(missing)} of {len(names)} notebooks already rendered")
+    return [p for p in notebooks if short_name(p) in missing]
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from analysis.report import build_index, notebook_parameters, notebook_paths, render_period
+    from analysis.report import (
+        build_index,
+        data_source,
+        notebook_parameters,
+        notebook_paths,
+        period_folder,
+        render_period,
+    )
 
     folder = Path(args.notebooks_dir).expanduser().resolve()
     if not folder.is_dir():
@@ -288,14 +326,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             id_key()  # fail now, in one line, rather than in every notebook
         except (ValueError, OSError) as err:
             raise UsageError(f"--anonymize: {err}") from None
-    extra = _parse_params(args.param)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
-    unknown = sorted(set(extra) - declared)
-    if unknown:
-        raise UsageError(
-            f"--param {unknown[0]} is not a parameter of the chosen notebooks; "
-            f"known: {', '.join(sorted(declared))}"
-        )
+    extra = _check_params(args.param, declared)
     start = time.perf_counter()
     tx, columns = _load(args)
     as_of = f"{tx.as_of:%Y-%m-%d}"
@@ -326,15 +358,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         _release_memory()
     failed = []
     for period in periods:
-        if backfill and (out / period / "metrics.json").exists() and not args.force:
-            print(f"{period}: report exists, skipped (--force to render it again)")
+        chosen = (
+            notebooks if args.force or not backfill else _to_render(out, period, params, notebooks)
+        )
+        if not chosen:
+            print(f"{period}: report complete, skipped (--force to render it again)")
             continue
-        print(f"rendering {len(notebooks)} notebook(s) into {out / period} with {args.jobs} job(s)")
+        folder = period_folder(out, period, data_source(params))
+        print(f"rendering {len(chosen)} notebook(s) into {folder} with {args.jobs} job(s)")
         result = render_period(
             params,
             period,
             out,
-            notebooks,
+            chosen,
             jobs=args.jobs,
             no_input=args.no_input,
             timeout=args.timeout,
@@ -355,6 +391,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _silence_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so exiting prints no second error."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -371,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; the previous report (if any) is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `analysis validate ... | head -1`: the reader has all it wanted
+        _silence_stdout()
+        return 0
     except Exception as err:  # never a bare traceback for users
         if args.debug:
             raise

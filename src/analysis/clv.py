@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
+from analysis.errors import NotApplicable
 from analysis.summary import TIME_UNITS
 from analysis.text import amount
 
@@ -940,10 +941,16 @@ def windows(first_date, as_of, holdout_days: int) -> dict:
     """
     as_of = pd.Timestamp(as_of).normalize()
     calibration_end = as_of - pd.Timedelta(days=int(holdout_days))
-    if int(holdout_days) <= 0 or calibration_end <= pd.Timestamp(first_date).normalize():
-        raise ValueError(
-            f"holdout_days={holdout_days} leaves no calibration window: the data start on "
-            f"{pd.Timestamp(first_date).date()} and as_of is {as_of.date()}; use a shorter holdout"
+    if int(holdout_days) <= 0:
+        raise ValueError(f"holdout_days must be at least 1, got {holdout_days}")
+    first = pd.Timestamp(first_date).normalize()
+    if calibration_end <= first:
+        span = (as_of - first).days
+        raise NotApplicable(
+            f"the {span} days of purchases up to {as_of.date()} are too short to fit the "
+            f"models and then check them on the {int(holdout_days)} days that follow",
+            f"pass --param holdout_days={max(1, span // 3)} (a third of the history) "
+            f"or choose a later as_of",
         )
     return {
         "calibration_end": calibration_end,

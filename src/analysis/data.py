@@ -254,9 +254,9 @@ CSV_ENCODINGS = (
 #: When several encodings explain the sample equally well, the commonest wins
 #: (España is cp1252 far more often than cp1250, which reads it as Espańa).
 _PREFERRED_ENCODINGS = ("utf_8", "cp1252", "latin_1", "gb18030", "cp950", "big5", "cp932")
-#: Bytes read to detect the encoding; below charset-normalizer's 10 MB the whole
+#: Bytes read to detect the encoding (0.3 s for 4 MiB of Chinese text); the whole
 #: sample is decoded, so one stray byte anywhere in it rules an encoding out.
-_SNIFF_BYTES = 8 << 20
+_SNIFF_BYTES = 4 << 20
 
 
 def detect_encoding(raw: bytes, source: str | Path = "data") -> str:
@@ -299,6 +299,8 @@ def _sniff_csv(path: Path, encoding: str | None) -> tuple[str, str]:
     opener = gzip.open if path.suffix.lower() == ".gz" else open
     with opener(path, "rb") as fh:
         raw = fh.read(_SNIFF_BYTES)
+    if len(raw) == _SNIFF_BYTES:  # cut after a line: a character cut in two fits no encoding
+        raw = raw[: raw.rfind(b"\n") + 1] or raw
     if encoding is None:
         encoding = detect_encoding(raw, path)
     try:
@@ -485,11 +487,12 @@ def _map_columns(
             )
         rename[src] = canonical
     taken = set(rename.values())
-    by_norm = {_normalise_name(c): c for c in raw.columns if c not in rename}
+    # as documented: case, spaces and underscores ignored (CustomerID is customer_id)
+    by_norm = {_normalise_name(c).replace("_", ""): c for c in raw.columns if c not in rename}
     for canonical in CANONICAL:
         if canonical in taken:
             continue
-        match = by_norm.get(canonical)
+        match = by_norm.get(canonical.replace("_", ""))
         if match is not None:
             rename[match] = canonical
             if match != canonical:

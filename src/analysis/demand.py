@@ -2,8 +2,8 @@
 
 Each aggregation of the transaction log lives in one function with a plain
 signature (transactions in, small table out), so that the heavy ones
-(:func:`period_series`, :func:`new_vs_returning`, :func:`cohort_tables`,
-:func:`purchase_gaps`) can later be expressed as SQL without touching the rest.
+(:func:`period_series`, :func:`new_vs_returning`, :func:`cohort_tables`) can be
+expressed as SQL without touching the rest.
 Everything downstream (comparisons, ABC classes, forecast, backtest, takeaway
 sentences) works on those small tables.
 
@@ -23,9 +23,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis import engine
+from analysis import engine, text
 from analysis.summary import purchase_days
-from analysis.text import md_text, money
+from analysis.text import md_text, money, tr
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -369,45 +369,6 @@ def heatmap_takeaway(table: pd.DataFrame) -> str:
             "one-off (a launch, an acquisition push) rather than a season."
         )
     return text
-
-
-def purchase_gaps(frame: pd.DataFrame) -> pd.Series:
-    """Days between a customer's consecutive purchase days (same-day orders merged).
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Transactions with ``customer_id``, ``order_date``, ``amount``.
-
-    Returns
-    -------
-    pandas.Series
-        One value (int days) per repeat purchase, named ``days_between``.
-    """
-    daily = purchase_days(frame)
-    gaps = daily.groupby("customer_id")["day"].diff().dt.days.dropna().astype("int64")
-    return gaps.rename("days_between").reset_index(drop=True)
-
-
-def gap_stats(gaps: pd.Series) -> dict:
-    """Median and quartiles of the gaps (days); None values when there are no repeats."""
-    if gaps.empty:
-        return {"median": None, "q1": None, "q3": None, "repeats": 0}
-    q1, med, q3 = gaps.quantile([0.25, 0.5, 0.75]).to_list()
-    return {"median": float(med), "q1": float(q1), "q3": float(q3), "repeats": int(len(gaps))}
-
-
-def gaps_takeaway(stats: dict) -> str:
-    """The purchase cycle in words, and what it means for the churn window."""
-    if not stats["repeats"]:
-        return "No customer bought twice, so there is no purchase cycle to measure yet."
-    return (
-        f"Half of all repeat purchases come within **{stats['median']:.0f} days** of the "
-        f"previous one; the middle half within {stats['q1']:.0f}-{stats['q3']:.0f} days "
-        f"({stats['repeats']:,} repeat purchases). A customer silent for much longer than "
-        f"{stats['q3']:.0f} days is outside the usual cycle: that is the natural starting "
-        "point for the churn window."
-    )
 
 
 # --------------------------------------------------------------------------- 4. cohorts
@@ -775,22 +736,70 @@ def ets_forecast(train: pd.Series, steps: int, season: int, level: float = 0.8) 
     return out
 
 
-def seasonal_naive(train: pd.Series, steps: int, season: int) -> tuple[np.ndarray, str]:
-    """Same period one season earlier; the last value when the history is under a season."""
+METHOD_NAMES = {
+    "ets": "exponential smoothing (ETS)",
+    "naive": "naive: the last complete {one} carried forward",
+    "seasonal": "seasonal naive: the same {one} a year earlier x the year-on-year change",
+}
+
+
+SHORT_NAMES = {"ets": "ETS model", "naive": "naive", "seasonal": "seasonal naive"}
+
+
+def method_name(method: str, freq: str = "M") -> str:
+    """What a forecast method is, in words (``freq`` names the period)."""
+    return tr(METHOD_NAMES[method], one=FREQ_WORDS[freq][0])
+
+
+def naive_forecast(train: pd.Series, steps: int, season: int) -> np.ndarray:
+    """The last value repeated ``steps`` times."""
+    return np.repeat(float(np.asarray(train, dtype=float)[-1]), steps)
+
+
+def seasonal_forecast(train: pd.Series, steps: int, season: int) -> np.ndarray | None:
+    """The same period a year earlier, scaled by the year-on-year change; None under a year.
+
+    The change is the total of the last ``season // 4`` periods (a quarter) against the same
+    periods a year before, using as many as the history holds beyond one year; with
+    exactly one year there is nothing to compare and the scale is 1 (growth unknown).
+    A step beyond one season reuses the year-earlier value of the same season position.
+    """
     values = np.asarray(train, dtype=float)
-    if len(values) >= season:
-        idx = len(values) - season + (np.arange(steps) % season)
-        return values[idx], "seasonal naive (same period a year earlier)"
-    return np.repeat(values[-1], steps), "naive (last complete period)"
+    n = len(values)
+    if n < season:
+        return None
+    k = min(season // 4, n - season)
+    scale = 1.0
+    if k > 0:
+        before = values[n - season - k : n - season].sum()
+        scale = values[n - k :].sum() / before if before > 0 else 1.0
+    idx = n - season + (np.arange(steps) % season)
+    return values[idx] * scale
+
+
+def seasonal_naive(train: pd.Series, steps: int, season: int) -> tuple[np.ndarray, str]:
+    """The seasonal baseline when a year of history exists, else the naive one, named."""
+    seasonal = seasonal_forecast(train, steps, season)
+    if seasonal is not None:
+        return seasonal, "seasonal"
+    return naive_forecast(train, steps, season), "naive"
+
+
+def _ets_point(train, steps, season):
+    return ets_forecast(train, steps, season)["forecast"].to_numpy()
+
+
+FORECASTERS = {"ets": _ets_point, "naive": naive_forecast, "seasonal": seasonal_forecast}
 
 
 def backtest(
     series: pd.Series, horizon: int, season: int, min_train: int | None = None, fit=None
 ) -> pd.DataFrame:
-    """Rolling-origin backtest of the forecast against the seasonal-naive baseline.
+    """Rolling-origin backtest of every forecast method on the same origins.
 
-    At each origin ``t`` (from ``min_train`` to the end) the model sees only
-    ``series.iloc[:t]`` and forecasts up to ``horizon`` periods after it.
+    At each origin ``t`` (from ``min_train`` to the end) each method sees only
+    ``series.iloc[:t]`` and forecasts up to ``horizon`` periods after it. The seasonal
+    method forecasts only from origins with a year of history (NaN before).
 
     Parameters
     ----------
@@ -799,57 +808,187 @@ def backtest(
     min_train : int, optional
         First origin; default ``max(6, len(series) // 2)``.
     fit : callable, optional
-        ``fit(train, steps, season) -> DataFrame`` with a ``forecast`` column;
-        default :func:`ets_forecast`.
+        ``fit(train, steps, season) -> DataFrame`` with a ``forecast`` column, used for
+        the ``ets`` column instead of :func:`ets_forecast` (tests).
 
     Returns
     -------
     pandas.DataFrame
         ``origin`` (period of the last training value), ``step``, ``period``,
-        ``actual``, ``forecast``, ``baseline``; ``attrs["baseline"]`` names it.
+        ``actual`` and one column per method of :data:`FORECASTERS` (``ets``,
+        ``naive``, ``seasonal``).
     """
-    fit = fit or ets_forecast
+    methods = dict(FORECASTERS)
+    if fit is not None:
+        methods["ets"] = lambda train, steps, season: fit(train, steps, season)[
+            "forecast"
+        ].to_numpy()
     n = len(series)
     start = max(6, n // 2) if min_train is None else min_train
     rows = []
-    kinds = set()
     for t in range(max(start, 2), n):
         train = series.iloc[:t]
         steps = min(horizon, n - t)
-        pred = fit(train, steps, season)["forecast"].to_numpy()
-        base, kind = seasonal_naive(train, steps, season)
-        kinds.add(kind)
+        preds = {}
+        for name, method in methods.items():
+            p = method(train, steps, season)
+            preds[name] = np.full(steps, np.nan) if p is None else np.asarray(p, dtype=float)
         for h in range(steps):
-            rows.append(
-                (
-                    series.index[t - 1],
-                    h + 1,
-                    series.index[t + h],
-                    series.iloc[t + h],
-                    pred[h],
-                    base[h],
-                )
-            )
-    out = pd.DataFrame(rows, columns=["origin", "step", "period", "actual", "forecast", "baseline"])
-    out.attrs["baseline"] = " / ".join(sorted(kinds)) if kinds else None
-    return out
+            row = {
+                "origin": series.index[t - 1],
+                "step": h + 1,
+                "period": series.index[t + h],
+                "actual": float(series.iloc[t + h]),
+            }
+            rows.append(row | {name: p[h] for name, p in preds.items()})
+    return pd.DataFrame(rows, columns=["origin", "step", "period", "actual", *methods])
 
 
 def mape(actual, predicted) -> float | None:
     """Mean absolute percentage error (fraction); periods with actual 0 are skipped."""
     a = np.asarray(actual, dtype=float)
     p = np.asarray(predicted, dtype=float)
-    keep = a != 0
+    keep = (a != 0) & ~np.isnan(p)
     if not keep.any():
         return None
     return float(np.mean(np.abs(p[keep] - a[keep]) / np.abs(a[keep])))
 
 
+def backtest_errors(bt: pd.DataFrame) -> pd.DataFrame:
+    """MAPE of each method by horizon, on the (origin, step) pairs every method forecast.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``step`` (1, 2, ...) plus a row ``mean over horizons`` (each horizon
+        weighted equally, so long horizons with fewer points are not drowned);
+        one column per method that forecast at least one pair, and ``points`` (pairs
+        per horizon). Methods that never forecast (seasonal under a year) are left out.
+    """
+    methods = [m for m in FORECASTERS if m in bt.columns and bt[m].notna().any()]
+    common = bt.dropna(subset=methods)
+    rows = {}
+    for step, part in common.groupby("step"):
+        rows[int(step)] = {m: mape(part["actual"], part[m]) for m in methods}
+        rows[int(step)]["points"] = len(part)
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=[*methods, "points"])
+    table.index.name = "step"
+    if len(table):
+        mean = table[methods].mean().to_dict() | {"points": int(table["points"].sum())}
+        table.loc["mean over horizons"] = pd.Series(mean)
+    return table
+
+
+def best_method(errors: pd.DataFrame) -> str:
+    """The method with the lowest mean MAPE over horizons (ETS on a tie: it is the model)."""
+    mean = errors.drop(columns="points").loc["mean over horizons"].astype(float)
+    return str(mean.sort_values(kind="stable").index[0])
+
+
+def _error_quantiles(log_errors: np.ndarray, level: float) -> tuple[float, float]:
+    return tuple(np.quantile(log_errors, [(1 - level) / 2, (1 + level) / 2]))
+
+
+def _errors_for(bt: pd.DataFrame, method: str, step: int, min_errors: int) -> np.ndarray:
+    """log(actual / forecast) of ``method`` at ``step``, or at every step up to it when
+    ``step`` alone has fewer than ``min_errors`` points."""
+    ok = bt.loc[(bt["actual"] > 0) & (bt[method] > 0)]
+    same = ok.loc[ok["step"] == step]
+    use = same if len(same) >= min_errors else ok.loc[ok["step"] <= step]
+    return np.log(use["actual"].to_numpy() / use[method].to_numpy())
+
+
+def interval_coverage(bt: pd.DataFrame, method: str, level: float, min_errors: int = 5) -> dict:
+    """How often the backtest-error interval would have held the actual, out of sample.
+
+    For each backtest forecast, the interval is built only from the errors of forecasts
+    whose period had ended by its origin (what was known then); forecasts with fewer than
+    3 such errors are not checked.
+
+    Returns
+    -------
+    dict
+        ``coverage`` (share inside, None when nothing could be checked), ``checked``,
+        ``inside``, ``level``.
+    """
+    inside = checked = 0
+    for row in bt.itertuples(index=False):
+        known = bt.loc[bt["period"] <= row.origin]
+        errors = _errors_for(known, method, row.step, min_errors) if len(known) else []
+        if len(errors) < 3 or not getattr(row, method) > 0:
+            continue
+        lo, hi = _error_quantiles(errors, level)
+        value = np.log(row.actual / getattr(row, method)) if row.actual > 0 else -np.inf
+        checked += 1
+        inside += int(lo <= value <= hi)
+    return {
+        "coverage": inside / checked if checked else None,
+        "checked": checked,
+        "inside": inside,
+        "level": level,
+    }
+
+
+def nowcast(
+    frame: pd.DataFrame, series: pd.DataFrame, column: str, freq: str, as_of
+) -> dict | None:
+    """The running period's total from what is already booked, or None when none runs.
+
+    Booked so far is divided by the share of the same period a year earlier that had been
+    booked by the same day (when that period is complete in the data), else by the share
+    of the period's days elapsed.
+
+    Returns
+    -------
+    dict
+        ``period``, ``booked``, ``estimate``, ``share`` (of the period booked by this day),
+        ``basis`` (``"a year earlier"`` or ``"days elapsed"``).
+    """
+    cutoff = pd.Timestamp(as_of).normalize()
+    period = pd.Period(cutoff, _freq(freq))
+    if period not in series.index or series.loc[period, "complete"]:
+        return None
+    booked = float(series.loc[period, column])
+    elapsed = (cutoff - period.start_time).days + 1
+    share, basis = elapsed / period.days_in_month if freq == "M" else elapsed / 7, "days elapsed"
+    year = period - SEASON[freq]
+    if year in series.index and series.loc[year, "complete"] and column in ("revenue", "orders"):
+        daily = engine.period_series(frame, "D", year.end_time.normalize())
+        days = daily.loc[daily.index >= year.start_time, column]
+        total = days.sum()
+        part = days.loc[days.index < year.start_time + pd.Timedelta(days=elapsed)].sum()
+        if total > 0 and part > 0:
+            share, basis = float(part / total), "a year earlier"
+    return {
+        "period": period,
+        "booked": booked,
+        "estimate": booked / share if share > 0 else float("nan"),
+        "share": float(share),
+        "basis": basis,
+    }
+
+
 def demand_forecast(
-    series: pd.DataFrame, column: str, periods: int, freq: str, level: float = 0.8
+    series: pd.DataFrame,
+    column: str,
+    periods: int,
+    freq: str,
+    level: float = 0.8,
+    method: str = "ets",
+    bt: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Forecast ``column`` of a :func:`period_series` for the ``periods`` after the last
-    complete period, with a ``level`` prediction interval.
+    complete period by ``method``, with a ``level`` interval from the backtest's errors.
+
+    Parameters
+    ----------
+    method : {"ets", "naive", "seasonal"}
+        The forecaster (:data:`FORECASTERS`); usually the winner of :func:`backtest`.
+    bt : pandas.DataFrame, optional
+        :func:`backtest` of the same column; the interval at horizon ``h`` is the
+        forecast times the ``level`` range of ``actual / forecast`` at that horizon (all
+        horizons up to ``h`` when it has under 5 points). Without it (or too few errors),
+        ETS keeps its model interval and a baseline gets none (NaN).
 
     Returns
     -------
@@ -857,7 +996,8 @@ def demand_forecast(
         Index ``period``; ``forecast``, ``lower``, ``upper``, ``actual_so_far``
         (the partial total of a period still running, else NaN), ``year_earlier``
         (actual of the same period a year before, when in the data).
-        ``attrs``: ``model``, ``history`` (periods used), ``seasonal_possible``.
+        ``attrs``: ``method``, ``model``, ``history``, ``seasonal_possible``, ``level``,
+        ``interval`` (``"backtest errors"``, ``"model"`` or None).
     """
     _check(series, (column, "complete"))
     season = SEASON[freq]
@@ -865,77 +1005,144 @@ def demand_forecast(
     # A complete period can only follow the leading partial ones; gaps never occur.
     if len(history) < 3:
         raise ValueError(f"only {len(history)} complete periods: too few to forecast")
-    fc = ets_forecast(history, periods, season, level)
     index = pd.period_range(history.index[-1] + 1, periods=periods, freq=history.index.freq)
-    fc.index = index
+    model = ets_forecast(history, periods, season, level)
+    point = model["forecast"].to_numpy() if method == "ets" else None
+    if point is None:
+        point = FORECASTERS[method](history, periods, season)
+        if point is None:
+            raise ValueError(f"method '{method}' cannot forecast from {len(history)} periods")
+    fc = pd.DataFrame({"forecast": np.asarray(point, dtype=float)}, index=index)
+    fc["lower"] = fc["upper"] = np.nan
+    interval = None
+    if bt is not None and method in bt.columns:
+        for h in range(1, periods + 1):
+            errors = _errors_for(bt, method, h, 5)
+            if len(errors) >= 3:
+                lo, hi = _error_quantiles(errors, level)
+                fc.iloc[h - 1, 1:3] = fc["forecast"].iloc[h - 1] * np.exp([lo, hi])
+                interval = "backtest errors"
+    if interval is None and method == "ets":
+        fc["lower"], fc["upper"] = model["lower"].to_numpy(), model["upper"].to_numpy()
+        interval = "model"
     fc.index.name = "period"
     fc["actual_so_far"] = series[column].reindex(index)
-    year = series.loc[series["complete"], column].reindex(index - season)
-    fc["year_earlier"] = year.to_numpy()
+    fc["year_earlier"] = series.loc[series["complete"], column].reindex(index - season).to_numpy()
     fc.attrs = {
-        "model": fc.attrs["model"],
+        "method": method,
+        "model": model.attrs["model"] if method == "ets" else method_name(method, freq),
         "history": len(history),
         "seasonal_possible": len(history) >= 2 * season + 2,
         "level": level,
+        "interval": interval,
     }
     return fc
 
 
-def forecast_takeaway(fc: pd.DataFrame, bt: pd.DataFrame, freq: str, currency: str = "") -> str:
-    """The next periods' forecast, its accuracy against the baseline, and its limits."""
+def _season_words(periods, freq: str) -> str:
+    """``Jun-Nov 2011`` (months) or ``weeks of 06 Jun-28 Nov 2011`` for a run of periods."""
+    first, last = min(periods), max(periods)
+    if freq == "M":
+        return f"{first:%b}-{last:%b %Y}" if first != last else period_label(first)
+    return f"weeks of {first.start_time:%d %b}-{last.start_time:%d %b %Y}"
+
+
+def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
+    """The shown forecast, why this method, how accurate by horizon, and the interval."""
+    fc, errors, coverage = bundle["revenue"], bundle["errors"], bundle["coverage"]
     one, many, _ = FREQ_WORDS[freq]
-    first = fc.index[0]
-    row = fc.iloc[0]
-    text = (
-        f"Expected revenue for **{period_label(first)}**: **{money(row['forecast'], currency)}** "
-        f"({fc.attrs['level']:.0%} interval {money(row['lower'], currency)}-"
-        f"{money(row['upper'], currency)})"
-    )
-    if pd.notna(row["actual_so_far"]):
-        text += f"; {money(row['actual_so_far'], currency)} is already booked in the part to date"
-    total = fc["forecast"].sum()
-    text += f". Over the next {len(fc)} {many}: {money(total, currency)} in total. "
-    model_err, base_err = mape(bt["actual"], bt["forecast"]), mape(bt["actual"], bt["baseline"])
-    if model_err is not None and base_err is not None:
-        if abs(model_err - base_err) < 0.02:
-            verdict = "is about as accurate as"
-        else:
-            verdict = "beats" if model_err < base_err else "does not beat"
+    first, row = fc.index[0], fc.iloc[0]
+    method = fc.attrs["method"]
+    text = f"Expected revenue for **{period_label(first)}**: **{money(row['forecast'], currency)}**"
+    if pd.notna(row["lower"]):
         text += (
-            f"In the backtest ({bt['origin'].nunique()} origins) the model was off by "
-            f"**{model_err:.0%}** on average (MAPE) against {base_err:.0%} for the "
-            f"seasonal-naive baseline (same {one} a year earlier, or the last {one} while "
-            f"under a year of history exists): it {verdict} the baseline. "
+            f" ({fc.attrs['level']:.0%} interval {money(row['lower'], currency)}-"
+            f"{money(row['upper'], currency)})"
         )
-        if model_err > base_err + 0.02:
-            text += "Read the forecast as a trend indication, not as a target. "
-    if not fc.attrs["seasonal_possible"]:
-        text += (
-            f"With {fc.attrs['history']} complete {many} of history (two years are needed) the "
-            f"model cannot learn seasonality, so it uses {fc.attrs['model']}: it does not "
-            "know about seasonal peaks or troughs ahead."
-        )
-        year = fc["year_earlier"]
-        if year.notna().any() and pd.notna(year.iloc[0]):
-            text += (
-                f" A year earlier the same {one} brought {money(year.iloc[0], currency)}; "
-                "use that as a sense check."
-            )
+    text += f"; {money(fc['forecast'].sum(), currency)} over the next {len(fc)} {many}. "
+    if method == "ets":
+        text += f"The forecast is the model ({fc.attrs['model']}), which had the lowest error "
     else:
-        text += f"The model is {fc.attrs['model']}."
+        text += (
+            f"**The forecast shown is a simple baseline** ({method_name(method, freq)}): it "
+            "beat the exponential-smoothing model "
+        )
+    mean = errors.loc["mean over horizons"]
+    others = ", ".join(
+        f"{SHORT_NAMES[m]} {mean[m]:.0%}" for m in errors.columns if m not in ("points", method)
+    )
+    text += (
+        f"in the backtest (average error {mean[method]:.0%} over the horizons, against "
+        f"{others}; the table below gives it by horizon). "
+    )
+    if "seasonal" not in errors.columns:
+        text += (
+            f"No origin of the backtest had a year of history, so the seasonal baseline (same "
+            f"{one} a year earlier) could not be tested and the baseline is plain naive. "
+        )
+    judged = {p.month if freq == "M" else p.week for p in bundle["backtest"]["period"]}
+    ahead = [p for p in fc.index if (p.month if freq == "M" else p.week) not in judged]
+    if ahead:
+        text += (
+            f"**Caution:** the backtest only judged forecasts for "
+            f"{_season_words(bundle['backtest']['period'], freq)}; "
+            f"{', '.join(period_label(p) for p in ahead)} fall in a part of the year it never "
+            "tested, so neither the method's win nor its interval says much about them. "
+        )
+    if coverage["coverage"] is not None:
+        text += (
+            f"The interval comes from the backtest's own errors; checked on {coverage['checked']} "
+            f"past forecasts it held the actual {coverage['inside']} times "
+            f"(**{coverage['coverage']:.0%}** for a nominal {coverage['level']:.0%}). "
+        )
+    elif fc.attrs["interval"] == "model":
+        text += "The interval is the model's own (too few backtest errors to measure one). "
+    now = bundle.get("nowcast")
+    if now is not None:
+        text += (
+            f"**{period_label(now['period'])} is still running:** "
+            f"{money(now['booked'], currency)} is booked; "
+            + (
+                f"by this day a year earlier {now['share']:.0%} of that {one} had been booked"
+                if now["basis"] == "a year earlier"
+                else f"{now['share']:.0%} of its days have passed"
+            )
+            + f", which points to about **{money(now['estimate'], currency)}** for the whole "
+            f"{one}. "
+        )
+    year = fc["year_earlier"]
+    if year.notna().all():
+        text += (
+            f"Sense check: the same {len(fc)} {many} a year earlier brought "
+            f"{money(year.sum(), currency)}."
+        )
     return text
 
 
 def metrics(
     comparison: pd.DataFrame,
     new_returning: pd.DataFrame,
-    stats: dict,
-    fc: pd.DataFrame | None,
-    bt: pd.DataFrame | None,
+    cycle,
+    bundle: dict | None,
     abc: pd.DataFrame | None,
 ) -> dict:
-    """The demand notebook's headline numbers, keyed as in ``metrics.json``."""
+    """The demand notebook's headline numbers, keyed as in ``metrics.json``.
+
+    ``cycle`` is the :class:`analysis.cycle.Cycle` (its median is the days between orders).
+    """
     rev = comparison.loc["revenue"]
+    fc = None if bundle is None else bundle["revenue"]
+    errors = None if fc is None else bundle["errors"]
+    method = None if fc is None else fc.attrs["method"]
+    by_h = (
+        None
+        if errors is None
+        else {
+            str(s): round(float(errors.loc[s, method]), 4)
+            for s in errors.index
+            if s != "mean over horizons"
+        }
+    )
     return {
         "revenue_last_period": None if pd.isna(rev["last"]) else round(float(rev["last"]), 2),
         "revenue_change_pct": None if pd.isna(rev["change"]) else round(100 * rev["change"], 2),
@@ -945,18 +1152,31 @@ def metrics(
         "repeat_revenue_share": None
         if (share := repeat_revenue_share(new_returning)) is None
         else round(share, 4),
-        "median_days_between_orders": stats["median"],
+        "median_days_between_orders": cycle.quantile(0.5),
+        "forecast_method": method,
         "forecast_next_period": None if fc is None else round(float(fc["forecast"].iloc[0]), 2),
-        "forecast_mape": None if bt is None else mape(bt["actual"], bt["forecast"]),
-        "baseline_mape": None if bt is None else mape(bt["actual"], bt["baseline"]),
+        "forecast_mape": None
+        if errors is None
+        else round(float(errors.loc["mean over horizons", method]), 4),
+        "forecast_mape_by_horizon": by_h,
+        "baseline_mape": None
+        if errors is None
+        else round(float(errors.loc["mean over horizons", "naive"]), 4),
+        "interval_coverage": None if fc is None else bundle["coverage"]["coverage"],
         "abc_counts": None if abc is None else {k: int(v) for k, v in abc["items"].items()},
     }
 
 
 def forecast_bundle(
-    series: pd.DataFrame, freq: str, periods: int | None, level: float = 0.8
+    series: pd.DataFrame,
+    freq: str,
+    periods: int | None,
+    level: float = 0.8,
+    frame: pd.DataFrame | None = None,
+    as_of=None,
 ) -> dict:
-    """Revenue and orders forecasts plus the revenue backtest, or a note on why not.
+    """Backtest every method on revenue, forecast revenue and orders with the winner,
+    or a note on why not.
 
     Parameters
     ----------
@@ -964,17 +1184,20 @@ def forecast_bundle(
         Output of :func:`period_series` at ``freq``.
     periods : int, optional
         Periods to forecast; None means 3 months or 12 weeks.
+    frame, as_of : optional
+        The transactions and cutoff, for the nowcast of a running period.
 
     Returns
     -------
     dict
-        ``revenue``, ``orders`` (:func:`demand_forecast` tables or None),
-        ``backtest`` (:func:`backtest` of revenue or None), ``note`` (str or None).
+        ``revenue``, ``orders`` (:func:`demand_forecast` tables or None), ``backtest``
+        (:func:`backtest` of revenue), ``errors`` (:func:`backtest_errors`), ``coverage``
+        (:func:`interval_coverage`), ``nowcast`` (:func:`nowcast` or None), ``note``.
     """
     periods = int(periods) if periods else (3 if freq == "M" else 12)
     if periods < 1:
         raise ValueError("forecast_periods must be at least 1")
-    out = {"revenue": None, "orders": None, "backtest": None, "note": None}
+    out = dict.fromkeys(("revenue", "orders", "backtest", "errors", "coverage", "nowcast", "note"))
     history = series.loc[series["complete"], "revenue"]
     if len(history) < 8:
         one, many, _ = FREQ_WORDS[freq]
@@ -985,23 +1208,29 @@ def forecast_bundle(
             "more data."
         )
         return out
-    out["revenue"] = demand_forecast(series, "revenue", periods, freq, level)
-    out["orders"] = demand_forecast(series, "orders", periods, freq, level)
-    out["backtest"] = backtest(history, periods, SEASON[freq])
+    season = SEASON[freq]
+    out["backtest"] = backtest(history, periods, season)
+    out["errors"] = backtest_errors(out["backtest"])
+    method = best_method(out["errors"])
+    out["coverage"] = interval_coverage(out["backtest"], method, level)
+    out["revenue"] = demand_forecast(
+        series, "revenue", periods, freq, level, method, out["backtest"]
+    )
+    orders_bt = backtest(series.loc[series["complete"], "orders"], periods, season)
+    out["orders"] = demand_forecast(series, "orders", periods, freq, level, method, orders_bt)
+    if frame is not None:
+        out["nowcast"] = nowcast(frame, series, "revenue", freq, as_of)
     return out
 
 
 def absent_note(column: str, what: str) -> str:
     """The sentence shown instead of a section whose optional column is missing."""
-    return (
-        f"*No `{column}` column in this data, so there is no {what} here. "
-        f"With one (map it with `--column {column}=<your column>` or the `columns` parameter) "
-        f"this section shows {what}.*"
-    )
+    return text.absent_note(column, what)
 
 
-def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
-    """Revenue and orders forecasts side by side, periods named, columns readable."""
+def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame, now: dict | None = None):
+    """Revenue and orders forecasts side by side, periods named, columns readable; the
+    revenue nowcast of a running period (``now``, :func:`nowcast`) as its own column."""
     cols = {
         "forecast": "forecast",
         "lower": "low",
@@ -1016,5 +1245,8 @@ def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
         for what, frame in (("revenue", revenue), ("orders", orders))
     ]
     out = pd.concat(parts, axis=1)
+    if now is not None:
+        out.insert(4, ("revenue", "nowcast"), np.nan)
+        out.loc[now["period"], ("revenue", "nowcast")] = now["estimate"]
     out.index = [period_label(p) for p in out.index]
     return out

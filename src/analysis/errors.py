@@ -22,15 +22,25 @@ class NotApplicable(ValueError):
     "not applicable" (not as a failure: the run still exits 0) and its HTML keeps
     every section up to that point. It is a ``ValueError``, so library callers
     that catch ``ValueError`` keep working.
+
+    ``advice`` (optional) tells the analyst what to change, naming the parameter
+    (``"pass --param holdout_days=60"``): it is part of the error line the runner
+    prints, and of the note in notebooks and reports with code, but reports for
+    business readers (``--no-input``) show the reason in words only.
     """
+
+    def __init__(self, reason: str, advice: str | None = None):
+        self.reason, self.advice = str(reason), advice
+        super().__init__(f"{reason}; {advice}" if advice else str(reason))
 
     def _render_traceback_(self):  # IPython's hook: what to show instead of a traceback
         from IPython.display import Markdown, display
 
-        from analysis.text import md_text, tr
+        from analysis.text import for_analyst, md_text, tr
 
         lead = tr("This analysis cannot run on this data.")
-        display(Markdown(f"> **{lead}** {md_text(self)}"))
+        advice = f" {for_analyst(md_text(self.advice))}" if self.advice else ""
+        display(Markdown(f"> **{lead}** {md_text(self.reason)}{advice}"))
         return [f"{NOT_APPLICABLE}: the analysis stops here (reason above)."]
 
 

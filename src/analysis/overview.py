@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.data import Transactions
-from analysis.text import amount
+from analysis.text import absent_note, amount  # noqa: F401  (absent_note: for the notebook)
 
 
 def cleaning_table(tx: Transactions) -> pd.DataFrame:

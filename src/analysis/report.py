@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import html
 import json
 import math
@@ -57,7 +58,8 @@ import pandas as pd
 
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
-from analysis.text import md_text  # noqa: F401  (notebooks: report.md_text)
+from analysis.metrics import change_class, flatten, headline, metric_info
+from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -65,7 +67,15 @@ PREPARED_SUBDIR = "_prepared"
 #: Parameters the runner sets for itself; they mean nothing to a reader of the report.
 RUNNER_PARAMETERS = ("output_dir", "prepared")
 COMMON_PARAMETERS = ("data", "as_of", "columns", "anonymize", "output_dir", "data_options")
+#: Common parameters that describe a run rather than its data. Every other common
+#: parameter (the data, its tables, column maps and reading options) identifies the
+#: data source that all notebooks of one period's report share.
+NOT_SOURCE_PARAMETERS = ("as_of", "anonymize", *RUNNER_PARAMETERS)
 KERNEL = "python3"
+METRICS_FILE = "metrics.json"
+RUN_FILE = "run.json"
+#: Inside a staging folder: one output folder per notebook, moved up before the swap.
+OUTPUTS_SUBDIR = "_outputs"
 
 
 # --------------------------------------------------------------------------- metrics
@@ -93,8 +103,10 @@ def _jsonable(value):
     return str(value)
 
 
-def record_metrics(notebook: str, metrics: Mapping, output_dir: str | Path | None) -> pd.DataFrame:
-    """Record a notebook's headline numbers for ``metrics.json`` and return them as a table.
+def record_metrics(
+    notebook: str, metrics: Mapping, output_dir: str | Path | None, currency: str = ""
+):
+    """Record a notebook's headline numbers for ``metrics.json`` and show them to readers.
 
     Parameters
     ----------
@@ -102,15 +114,18 @@ def record_metrics(notebook: str, metrics: Mapping, output_dir: str | Path | Non
         Short name of the notebook (``overview``, ``demand``, ...): the key in
         ``metrics.json``.
     metrics : mapping
-        Name -> value (numbers, strings, dates, lists, nested dicts).
+        Name -> value (numbers, strings, dates, lists, nested dicts). ``metrics.json``
+        keeps the raw values.
     output_dir : path or None
         The run's output folder (the notebook's ``output_dir`` parameter). None
         (interactive use) records nothing and only returns the table.
+    currency : str
+        Symbol for amounts in the table (``tx.currency``).
 
     Returns
     -------
-    pandas.DataFrame
-        ``metric`` / ``value`` rows, for display.
+    IPython.display.Markdown
+        The numbers with their names and units (:func:`analysis.metrics.headline`).
     """
     clean = _jsonable(metrics)
     if output_dir is not None:
@@ -119,8 +134,7 @@ def record_metrics(notebook: str, metrics: Mapping, output_dir: str | Path | Non
         tmp = folder / f".{notebook}.json.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(clean, indent=2, sort_keys=True))
         os.replace(tmp, folder / f"{notebook}.json")
-    rows = [(k, json.dumps(v) if isinstance(v, (dict, list)) else v) for k, v in clean.items()]
-    return pd.DataFrame(rows, columns=["metric", "value"]).set_index("metric")
+    return headline(notebook, clean, currency)
 
 
 def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
@@ -188,6 +202,23 @@ def defuse_html(text: str) -> str:
         text = _EVENT_ATTR.sub(r"\1data-blocked-\2\3", text)
     text = _REMOTE_CSS.sub("blocked-", text)
     return _JS_URL.sub(r"\1\2blocked:", text)
+
+
+_ANALYST_ONLY = re.compile(rf'\s?<span class="{ANALYST_ONLY}">.*?</span>', re.DOTALL)
+
+
+def _drop_analyst_text(nb) -> None:
+    """Remove :func:`analysis.text.for_analyst` advice from a business reader's report."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _ANALYST_ONLY.sub("", cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in ("text/html", "text/markdown"):
+                if mime in data:
+                    value = data[mime]
+                    joined = "".join(value) if isinstance(value, list) else value
+                    data[mime] = _ANALYST_ONLY.sub("", joined)
 
 
 def _defuse_outputs(nb) -> None:
@@ -310,6 +341,8 @@ def export_html(
         # papermill's red "An Exception was encountered" banners: the note says it better
         banner = "papermill-error-cell-tag"
         nb.cells = [c for c in nb.cells if banner not in c.metadata.get("tags", [])]
+    if no_input:  # business readers: takeaways in words, no parameter names or options
+        _drop_analyst_text(nb)
     _defuse_outputs(nb)
     exporter = HTMLExporter(
         template_name="lab",
@@ -349,6 +382,82 @@ def _stopped_not_applicable(nb) -> bool:
 
 
 # --------------------------------------------------------------------------- one period
+
+
+def data_source(parameters: Mapping) -> dict:
+    """The data source a run's parameters name: the source parameters that are set.
+
+    Empty values (None, ``{}``, ``""``) are left out, so that a table parameter added to
+    the notebooks later does not make earlier reports of the same data a new source.
+    """
+    names = [p for p in COMMON_PARAMETERS if p not in NOT_SOURCE_PARAMETERS]
+    return _jsonable({k: parameters[k] for k in names if parameters.get(k) not in _EMPTY})
+
+
+_EMPTY = (None, "", {}, [])
+
+
+def source_key(source: Mapping) -> str:
+    """A short stable key of a data source (8 hex digits)."""
+    text = json.dumps(_jsonable(source), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def source_label(source: Mapping) -> str:
+    """A data source in a few words: the data's file or built-in name, tables, mappings."""
+    parts = []
+    for name, value in source.items():
+        if name in ("columns", "data_options"):
+            continue
+        text = str(value)
+        if "/" in text and ":" not in text.split("/")[0]:  # a path: its file name says enough
+            text = Path(text).name
+        text = text if len(text) <= 40 else text[:39] + "…"
+        parts.append(text if name == "data" else f"{name}: {text}")
+    if source.get("columns"):
+        parts.append(f"{len(source['columns'])} mapped column(s)")
+    options = source.get("data_options") or {}
+    parts.extend(f"{k}={v}" for k, v in options.items())
+    return " · ".join(parts) or "defaults"
+
+
+def _folder_source_key(folder: Path) -> str | None:
+    """The source key of the report in ``folder`` (None when it holds no run record)."""
+    run = _read_json(folder / RUN_FILE)
+    if "source" in run:
+        return source_key(run["source"])
+    return source_key(data_source(run["parameters"])) if "parameters" in run else None
+
+
+def period_folder(out: Path, as_of: str, source: Mapping) -> Path:
+    """The folder of the report of period ``as_of`` rendered from ``source``.
+
+    ``out/<as_of>`` unless that folder holds a report of another data source; then
+    ``out/<as_of>_<data>-<key>``, so that reports of two sources never share a period.
+    """
+    key = source_key(source)
+    data = Path(str(source.get("data", "data"))).stem
+    keyed = out / f"{as_of}_{re.sub(r'[^a-z0-9]+', '-', data.lower()).strip('-')[:24]}-{key}"
+    plain = out / as_of
+    if keyed.is_dir():
+        return keyed
+    if not plain.exists() or _folder_source_key(plain) == key:
+        return plain
+    return keyed
+
+
+def missing_notebooks(out: Path, as_of: str, source: Mapping, names: Iterable[str]) -> list[str]:
+    """The notebooks among ``names`` (short names) that the period's report lacks.
+
+    A period is complete for ``source`` when each of ``names`` rendered ok or "not
+    applicable" from that source; absent and failed notebooks are missing.
+    """
+    folder = period_folder(out, as_of, source)
+    if _folder_source_key(folder) != source_key(source):
+        return list(names)
+    done = _read_json(folder / RUN_FILE).get("notebooks", {})
+    good = {n for n, s in done.items() if s.get("status") in ("ok", "not applicable")}
+    return [n for n in names if n not in good]
 
 
 @dataclass
@@ -402,9 +511,17 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _swap_in(staging: Path, final: Path) -> None:
-    """Replace ``final`` by ``staging`` under a lock; the old report is removed after."""
-    lock_path = final.parent / f".{final.name}.lock"
+def _swap_in(
+    staging: Path, out: Path, as_of: str, source: Mapping, run_info: dict, metrics: dict
+) -> Path:
+    """Merge the period's other notebooks into ``staging`` and swap it in, under a lock.
+
+    A period's report is a set of notebooks from one data source: the notebooks just
+    rendered replace their own earlier files (HTML, notebook, exports), every other
+    notebook of the period is carried over unchanged (hard links: byte-identical).
+    Returns the period's folder (see :func:`period_folder`).
+    """
+    lock_path = out / f".{as_of}.lock"
     # Signals wait until the swap is over: an interrupt between the two renames
     # would leave the period with no report at all.
     blocked = {signal.SIGINT, signal.SIGTERM}
@@ -412,9 +529,15 @@ def _swap_in(staging: Path, final: Path) -> None:
     try:
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            final = period_folder(out, as_of, source)
             trash = None
             if final.exists():
+                _carry_over(final, staging, run_info, metrics)
                 trash = final.parent / f".trash-{final.name}-{os.getpid()}-{time.time_ns()}"
+            _write_json(staging / METRICS_FILE, metrics, sort_keys=True)
+            _write_json(staging / RUN_FILE, _jsonable(run_info))
+            staging.chmod(0o755)
+            if trash is not None:
                 os.replace(final, trash)
             os.replace(staging, final)
             fcntl.flock(lock, fcntl.LOCK_UN)
@@ -422,6 +545,66 @@ def _swap_in(staging: Path, final: Path) -> None:
             shutil.rmtree(trash, ignore_errors=True)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+    return final
+
+
+def _write_json(path: Path, value, sort_keys: bool = False) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=sort_keys))
+
+
+def _carry_over(final: Path, staging: Path, run_info: dict, metrics: dict) -> None:
+    """Bring the notebooks of ``final`` that this run did not render into ``staging``.
+
+    Files an earlier run recorded for a re-rendered notebook are dropped (a notebook
+    that no longer writes an export leaves no stale copy); reports written before
+    files were recorded lose only the re-rendered notebooks' HTML and ``.ipynb``.
+    ``run_info`` and ``metrics`` are updated in place to describe the whole set.
+    """
+    old_run = _read_json(final / RUN_FILE)
+    old_notebooks = old_run.get("notebooks", {})
+    rendered = set(run_info["notebooks"])
+    replaced = {f for n in rendered for f in old_notebooks.get(n, {}).get("files", [])}
+    for path in final.iterdir():
+        own_page = path.suffix in (".html", ".ipynb") and short_name(path) in rendered
+        if path.name in (RUN_FILE, METRICS_FILE) or path.name in replaced or own_page:
+            continue
+        if not (staging / path.name).exists():  # written again by this run: the new one wins
+            _link_or_copy(path, staging / path.name)
+    merged = {n: run_info["notebooks"].get(n, s) for n, s in old_notebooks.items()}
+    run_info["notebooks"] = {**merged, **run_info["notebooks"]}
+    old_metrics = _read_json(final / METRICS_FILE)
+    kept = {n: old_metrics.get(n) for n in old_notebooks if n not in rendered}
+    metrics.update({**kept, **metrics})
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """Hard-link ``source`` at ``target`` (a copy where links are not possible)."""
+    if source.is_dir():
+        shutil.copytree(source, target, copy_function=_link_or_copy)
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _gather_outputs(staging: Path, name: str, log=print) -> list[str]:
+    """Move notebook ``name``'s exports from its own output folder up into the period.
+
+    Each notebook writes into ``_outputs/<name>/`` while rendering, so that the files
+    of each notebook are known (``run.json`` lists them) and a later partial render
+    replaces exactly those. Returns the file names moved.
+    """
+    own = staging / OUTPUTS_SUBDIR / name
+    moved = []
+    for path in sorted(own.iterdir()) if own.is_dir() else []:
+        if path.name == METRICS_SUBDIR:
+            continue
+        if (staging / path.name).exists():
+            log(f"  note: {name} overwrites the export {path.name} of another notebook")
+        os.replace(path, staging / path.name)
+        moved.append(path.name)
+    return moved
 
 
 def render_period(
@@ -463,10 +646,10 @@ def render_period(
     """
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale(out)
-    final = out / as_of
+    source = data_source(parameters)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
-    params = {**parameters, "as_of": as_of, "output_dir": str(staging)}
-    result = PeriodResult(as_of, final)
+    params = {**parameters, "as_of": as_of}
+    result = PeriodResult(as_of, period_folder(out, as_of, source))
 
     cancelled = threading.Event()
     started = time.time()
@@ -477,6 +660,10 @@ def render_period(
             return NotebookResult(short_name(path), 0.0, "cancelled")
         declared = notebook_parameters(path)
         own = {k: v for k, v in params.items() if k in declared}
+        if "output_dir" in declared:  # its own folder: the runner then knows its exports
+            own_dir = staging / OUTPUTS_SUBDIR / short_name(path)
+            own_dir.mkdir(parents=True, exist_ok=True)
+            own["output_dir"] = str(own_dir)
         ipynb = staging / path.name
         error = execute_notebook(path, ipynb, own, cwd=path.parent, timeout=timeout)
         if cancelled.is_set():
@@ -530,24 +717,25 @@ def render_period(
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
             metrics = collect_metrics(staging, [r.name for r in result.results])
-            (staging / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
             run_info = {
                 "as_of": as_of,
+                "source": source,
+                "source_key": source_key(source),
                 "notebooks": {
                     r.name: {
                         "status": r.status,
                         "error": r.error,
                         "seconds": round(r.seconds, 2),
+                        "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                        "files": _notebook_files(staging, path, r.name, log),
                     }
-                    for r in result.results
+                    for r, path in zip(result.results, notebooks, strict=True)
                 },
                 "parameters": {k: v for k, v in params.items() if k not in RUNNER_PARAMETERS},
             }
-            (staging / "run.json").write_text(json.dumps(_jsonable(run_info), indent=2))
-            shutil.rmtree(staging / METRICS_SUBDIR, ignore_errors=True)
-            shutil.rmtree(staging / PREPARED_SUBDIR, ignore_errors=True)
-            staging.chmod(0o755)
-            _swap_in(staging, final)
+            for subdir in (METRICS_SUBDIR, PREPARED_SUBDIR, OUTPUTS_SUBDIR):
+                shutil.rmtree(staging / subdir, ignore_errors=True)
+            result.folder = _swap_in(staging, out, as_of, source, run_info, metrics)
     finally:
         pool.shutdown(wait=False)
         if staging.exists():
@@ -592,14 +780,26 @@ def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
     """Merge the per-notebook metric files written by :func:`record_metrics`."""
     merged = {}
     for name in names:
-        path = folder / METRICS_SUBDIR / f"{name}.json"
-        merged[name] = json.loads(path.read_text()) if path.exists() else None
+        paths = [
+            folder / OUTPUTS_SUBDIR / name / METRICS_SUBDIR / f"{name}.json",
+            folder / METRICS_SUBDIR / f"{name}.json",
+        ]
+        found = [p for p in paths if p.exists()]
+        merged[name] = json.loads(found[0].read_text()) if found else None
     return merged
+
+
+def _notebook_files(staging: Path, path: Path, name: str, log=print) -> list[str]:
+    """The files notebook ``name`` contributes to the period (its pages, then exports)."""
+    pages = [
+        path.stem + ext for ext in (".ipynb", ".html") if (staging / (path.stem + ext)).exists()
+    ]
+    return pages + _gather_outputs(staging, name, log)
 
 
 # --------------------------------------------------------------------------- index
 
-PERIOD_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
 
 _INDEX_CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
@@ -607,20 +807,9 @@ max-width:1200px;color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}
 p.sub{color:#52606d;margin-top:0}
 table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
 padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
-thead th{background:#f5f7fa}td.up{color:#1b7a3d}td.down{color:#b42318}a{color:#1d4ed8}
+thead th{background:#f5f7fa}td.good{color:#1b7a3d}td.bad{color:#b42318}a{color:#1d4ed8}
 .failed{color:#b42318;font-weight:600}.na{color:#8a6d00}.nb{font-weight:600;background:#fafbfc;text-align:left}
 """
-
-
-def _flatten(metrics: Mapping | None, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in (metrics or {}).items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and len(value) <= 12:
-            flat.update(_flatten(value, f"{name}."))
-        elif isinstance(value, (int, float, str)) or value is None:
-            flat[name] = value
-    return flat
 
 
 def _fmt(value) -> str:
@@ -662,12 +851,7 @@ def _write_index(out: Path, max_periods: int) -> Path:
         key=lambda p: p.name,
         reverse=True,
     )
-    shown = periods[:max_periods]
-    data = {}
-    for p in shown:
-        metrics = _read_json(p / "metrics.json")
-        run = _read_json(p / "run.json")
-        data[p.name] = (metrics, run.get("notebooks", {}))
+    runs = {p.name: _read_json(p / RUN_FILE) for p in periods}
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>Customer analytics reports</title>",
@@ -675,79 +859,110 @@ def _write_index(out: Path, max_periods: int) -> Path:
         "<h1>Customer analytics reports</h1>",
         f"<p class='sub'>{len(periods)} period(s); newest first. "
         "Each link opens a self-contained report.</p>",
-        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>notebooks</th></tr></thead>"
-        "<tbody>",
+        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>data</th>"
+        "<th>notebooks</th></tr></thead><tbody>",
     ]
     for p in periods:
-        links = []
-        statuses = (
-            data[p.name][1] if p.name in data else _read_json(p / "run.json").get("notebooks", {})
-        )
-        with_html = set()
-        for html_file in sorted(p.glob("*.html")):
-            name = short_name(html_file)
-            with_html.add(name)
-            status = statuses.get(name, {})
-            if status.get("status") == "failed":
-                err = html.escape(status.get("error") or "")
-                links.append(
-                    f"<a class='failed' href='{p.name}/{html_file.name}' title='{err}'>"
-                    f"{html.escape(name)} (failed)</a>"
-                )
-            elif status.get("status") == "not applicable":
-                err = html.escape(status.get("error") or "")
-                links.append(
-                    f"<a class='na' href='{p.name}/{html_file.name}' title='{err}'>"
-                    f"{html.escape(name)} (not applicable)</a>"
-                )
-            else:
-                links.append(f"<a href='{p.name}/{html_file.name}'>{html.escape(name)}</a>")
-        for name, status in statuses.items():
-            if name not in with_html and status.get("status") == "failed":
-                err = html.escape(status.get("error") or "")
-                links.append(
-                    f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>"
-                )
+        source = _run_source(runs[p.name])
+        label = html.escape(source_label(source)) if source is not None else "–"
+        title = html.escape(json.dumps(source), quote=True) if source is not None else ""
         parts.append(
-            f"<tr><td>{p.name}</td><td style='text-align:left'>{' · '.join(links)}</td></tr>"
+            f"<tr><td>{PERIOD_RE.match(p.name).group(1)}</td>"
+            f"<td style='text-align:left' title='{title}'>{label}</td>"
+            f"<td style='text-align:left'>{' · '.join(_links(p, runs[p.name]))}</td></tr>"
         )
     parts.append("</tbody></table>")
-    if shown:
-        parts.append("<h2>Headline metrics</h2><table><thead><tr><th>metric</th>")
-        parts.extend(f"<th>{p.name}</th>" for p in shown)
-        parts.append("</tr></thead><tbody>")
-        notebooks = sorted(
-            {nb for m, _ in data.values() for nb in (m or {})},
-            key=lambda n: min(
-                (i for i, p in enumerate(notebook_paths()) if short_name(p) == n), default=99
-            ),
-        )
-        for nb in notebooks:
-            parts.append(
-                f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>"
-            )
-            flat = {period: _flatten((m or {}).get(nb)) for period, (m, _) in data.items()}
-            keys = list(dict.fromkeys(k for f in flat.values() for k in f))
-            for key in keys:
-                cells = []
-                for i, p in enumerate(shown):
-                    value = flat[p.name].get(key)
-                    older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
-                    cls = ""
-                    if (
-                        isinstance(value, (int, float))
-                        and isinstance(older, (int, float))
-                        and value != older
-                    ):
-                        cls = " class='up'" if value > older else " class='down'"
-                    cells.append(f"<td{cls}>{_fmt(value)}</td>")
-                parts.append(f"<tr><td>{html.escape(key)}</td>{''.join(cells)}</tr>")
-        parts.append(
-            "</tbody></table><p class='sub'>Green: higher than the period before; red: lower.</p>"
-        )
+    groups: dict[str, list[Path]] = {}
+    for p in periods:
+        source = _run_source(runs[p.name])
+        groups.setdefault("" if source is None else source_key(source), []).append(p)
+    for folders in groups.values():
+        source = _run_source(runs[folders[0].name])
+        heading = "Headline metrics"
+        if len(groups) > 1:
+            heading += f": {html.escape(source_label(source)) if source is not None else '–'}"
+        parts.append(_metrics_table(heading, folders[:max_periods]))
     parts.append("</body></html>")
     index = out / "index.html"
     tmp = out / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
     tmp.write_text("\n".join(parts), encoding="utf-8")
     os.replace(tmp, index)
     return index
+
+
+def _run_source(run: Mapping) -> dict | None:
+    """The data source a period's ``run.json`` records (None for a report without one)."""
+    if "source" in run:
+        return run["source"]
+    return data_source(run["parameters"]) if "parameters" in run else None
+
+
+def _links(folder: Path, run: Mapping) -> list[str]:
+    """One link per notebook page of a period, marked failed / not applicable."""
+    statuses = run.get("notebooks", {})
+    links, with_html = [], set()
+    for html_file in sorted(folder.glob("*.html")):
+        name = short_name(html_file)
+        with_html.add(name)
+        status = statuses.get(name, {}).get("status")
+        err = html.escape(statuses.get(name, {}).get("error") or "")
+        href = f"{folder.name}/{html_file.name}"
+        if status == "failed":
+            links.append(
+                f"<a class='failed' href='{href}' title='{err}'>{html.escape(name)} (failed)</a>"
+            )
+        elif status == "not applicable":
+            label = f"{html.escape(name)} (not applicable)"
+            links.append(f"<a class='na' href='{href}' title='{err}'>{label}</a>")
+        else:
+            links.append(f"<a href='{href}'>{html.escape(name)}</a>")
+    for name, status in statuses.items():
+        if name not in with_html and status.get("status") == "failed":
+            err = html.escape(status.get("error") or "")
+            links.append(f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>")
+    return links
+
+
+def _notebook_order(name: str) -> int:
+    return min((i for i, p in enumerate(notebook_paths()) if short_name(p) == name), default=99)
+
+
+def _metrics_table(heading: str, shown: list[Path]) -> str:
+    """The headline metrics of periods of one data source, newest first, changes coloured
+    by whether they are good or bad for the business (:data:`analysis.metrics.METRICS`)."""
+    data = {p.name: _read_json(p / METRICS_FILE) for p in shown}
+    if not any(data.values()):
+        return ""
+    parts = [f"<h2>{heading}</h2><table><thead><tr><th>metric</th>"]
+    parts.extend(f"<th>{PERIOD_RE.match(p.name).group(1)}</th>" for p in shown)
+    parts.append("</tr></thead><tbody>")
+    notebooks = sorted({nb for m in data.values() for nb in m}, key=_notebook_order)
+    for nb in notebooks:
+        parts.append(f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>")
+        flat = {
+            period: {
+                k: v
+                for k, v in flatten(m.get(nb), f"{nb}.").items()
+                if v is None or isinstance(v, (int, float, str))
+            }
+            for period, m in data.items()
+        }
+        for key in dict.fromkeys(k for f in flat.values() for k in f):
+            cells = []
+            for i, p in enumerate(shown):
+                value = flat[p.name].get(key)
+                older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
+                cls = change_class(key, value, older)
+                cells.append(
+                    f"<td class='{cls}'>{_fmt(value)}</td>" if cls else f"<td>{_fmt(value)}</td>"
+                )
+            label = html.escape(metric_info(key).label)
+            name = html.escape(key.split(".", 1)[1])
+            parts.append(f"<tr><td title='{name}'>{label}</td>{''.join(cells)}</tr>")
+    parts.append(
+        "</tbody></table><p class='sub'>Green: better for the business than the period "
+        "before (more customers or revenue, fewer at-risk customers, lower forecast or "
+        "probability error); red: worse; no colour: unchanged, or a number whose direction "
+        "means neither (rows read, model parameters).</p>"
+    )
+    return "".join(parts)

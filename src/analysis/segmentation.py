@@ -13,8 +13,9 @@ score_quantiles, parse_segment_map, segment_grid, segment_map_table, segment_tab
     The scoring, the score map behind it, and customers / revenue per segment.
 value_tiers, tier_table, gini, lorenz_curve
     High / mid / low tiers by cumulative revenue share; concentration.
-purchase_gaps, lifecycle_thresholds, lifecycle_stages, stage_table
-    Life stages with thresholds from the data's own inter-purchase gaps.
+lifecycle_thresholds, lifecycle_stages, stage_table, check_window, stage_outcomes
+    Life stages with thresholds from the purchase cycle (:mod:`analysis.cycle`), checked
+    out of time.
 cluster_features, cluster_columns, choose_k, best_k, fit_clusters, cluster_profiles,
 cluster_analysis
     K-means on log-scaled standardised features; k by silhouette and stability on a sample.
@@ -403,44 +404,24 @@ def tier_takeaway(table: pd.DataFrame, gini_value: float, currency: str = "") ->
 STAGES = ("new", "active repeat", "loyal", "at risk", "lapsed")
 
 
-def purchase_gaps(frame: pd.DataFrame, as_of) -> pd.Series:
-    """Days between consecutive purchase days of the same customer, up to ``as_of``.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        Clean transactions (``customer_id``, ``order_date``, ``amount``).
-
-    Returns
-    -------
-    pandas.Series of float
-        One value per repeat purchase day (days since that customer's previous one).
-    """
-    from analysis.summary import purchase_days
-
-    daily = purchase_days(frame, end=as_of)
-    gaps = daily.groupby("customer_id", sort=False, observed=True)["day"].diff().dt.days
-    return gaps.dropna().astype(float).rename("gap_days").reset_index(drop=True)
-
-
 def lifecycle_thresholds(
-    gaps: pd.Series,
+    cycle,
     summary: pd.DataFrame,
     cycle_quantile: float = 0.5,
     lapse_quantile: float = 0.9,
     loyal_purchases: int | None = None,
 ) -> dict:
-    """Lifecycle thresholds from the data's own inter-purchase gaps.
+    """Lifecycle thresholds from the purchase cycle (:func:`analysis.cycle.purchase_cycle`).
 
     Parameters
     ----------
-    gaps : pandas.Series
-        :func:`purchase_gaps` output (days).
+    cycle : analysis.cycle.Cycle
+        The censoring-aware purchase cycle at the same cutoff as ``summary``.
     summary : pandas.DataFrame
         Customer summary with ``purchase_days`` (for the loyal threshold).
     cycle_quantile, lapse_quantile : float
-        Quantiles of the gaps giving the *purchase cycle* (default: the median gap)
-        and the *lapse* gap (default: 90 % of repeat purchases come sooner).
+        Percentiles of the cycle giving the *purchase cycle* (default: the median) and
+        the *lapse* silence (default: 90 % of returning customers are back sooner).
     loyal_purchases : int, optional
         Purchase days that make a customer loyal; None derives it as the 75th
         percentile of purchase days among repeat buyers (at least 3).
@@ -448,24 +429,25 @@ def lifecycle_thresholds(
     Returns
     -------
     dict
-        ``cycle_days``, ``lapse_days``, ``loyal_purchases``, ``gaps`` (count) and
-        the quantiles used.
+        ``cycle_days``, ``lapse_days``, ``loyal_purchases``, ``gaps`` (completed
+        intervals behind the cycle), ``customers`` (repeat customers) and the quantiles.
     """
     _need(summary, ("purchase_days",))
     if not 0 < cycle_quantile < lapse_quantile < 1:
         raise ValueError("need 0 < cycle_quantile < lapse_quantile < 1")
-    if len(gaps):
-        cycle, lapse = (float(v) for v in np.quantile(gaps, [cycle_quantile, lapse_quantile]))
+    if cycle.completed:
+        cycle_days, lapse = cycle.threshold(cycle_quantile), cycle.threshold(lapse_quantile)
     else:  # nobody bought twice: no cycle to learn from; everything beyond a year is lapsed
-        cycle, lapse = 30.0, 365.0
+        cycle_days, lapse = 30.0, 365.0
     if loyal_purchases is None:
         repeat = summary.loc[summary["purchase_days"] > 1, "purchase_days"]
         loyal_purchases = max(3, int(np.ceil(repeat.quantile(0.75)))) if len(repeat) else 3
     return {
-        "cycle_days": round(max(cycle, 1.0), 1),
-        "lapse_days": round(max(lapse, cycle, 1.0), 1),
+        "cycle_days": round(max(cycle_days, 1.0), 1),
+        "lapse_days": round(max(lapse, cycle_days, 1.0), 1),
         "loyal_purchases": int(loyal_purchases),
-        "gaps": int(len(gaps)),
+        "gaps": int(cycle.completed),
+        "customers": int(cycle.customers),
         "cycle_quantile": cycle_quantile,
         "lapse_quantile": lapse_quantile,
     }
@@ -474,7 +456,8 @@ def lifecycle_thresholds(
 def thresholds_note(thresholds: Mapping) -> str:
     """One line stating the lifecycle thresholds in use."""
     return (
-        f"Thresholds from {thresholds['gaps']:,} repeat purchases: purchase cycle "
+        f"Thresholds from the purchase cycle of {thresholds.get('customers', 0):,} repeat "
+        f"customers ({thresholds['gaps']:,} returns, silences still running counted): cycle "
         f"**{thresholds['cycle_days']:.0f} days**, lapsed after **{thresholds['lapse_days']:.0f} "
         f"days** without a purchase, loyal from **{thresholds['loyal_purchases']} purchase days**."
     )
@@ -547,14 +530,94 @@ def stage_table(stages: pd.DataFrame, revenue: pd.Series) -> pd.DataFrame:
     return out
 
 
+def check_window(cycle, frame: pd.DataFrame, as_of, check_days: int | None = None) -> int:
+    """Days of the out-of-time stage check: ``check_days``, else the silence by which 80 %
+    of returning customers are back (the churn window's rule), at most half the history."""
+    span = (pd.Timestamp(as_of).normalize() - frame["order_date"].min().normalize()).days
+    days = int(check_days) if check_days else int(np.ceil(cycle.threshold(0.8)))
+    return max(1, min(days, span // 2))
+
+
+def stage_outcomes(
+    frame: pd.DataFrame,
+    as_of,
+    check_days: int,
+    cycle_quantile: float = 0.5,
+    lapse_quantile: float = 0.9,
+    loyal_purchases: int | None = None,
+) -> pd.DataFrame:
+    """Out-of-time check of the stages: who bought again in the ``check_days`` after an
+    earlier cutoff, by the stage they had at that cutoff.
+
+    Stages (and the purchase cycle behind their thresholds) are computed at
+    ``as_of - check_days`` from the data known then, exactly as that report showed them;
+    the outcome is a purchase day in the following ``check_days`` (up to ``as_of``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``stage`` (:data:`STAGES`); ``customers`` and ``bought_again`` (share).
+        ``attrs``: ``cutoff``, ``days``, ``thresholds`` (at the earlier cutoff).
+    """
+    from analysis.cycle import cycle_at
+    from analysis.summary import customer_summary, purchase_days
+
+    if check_days < 1:
+        raise ValueError(f"check_days must be at least 1, got {check_days}")
+    end = pd.Timestamp(as_of).normalize()
+    cutoff = end - pd.Timedelta(days=int(check_days))
+    summary = customer_summary(frame, cutoff, time_unit="D")
+    thresholds = lifecycle_thresholds(
+        cycle_at(frame, cutoff), summary, cycle_quantile, lapse_quantile, loyal_purchases
+    )
+    stages = lifecycle_stages(summary, thresholds)
+    later = purchase_days(frame, start=cutoff + pd.Timedelta(days=1), end=end)
+    back = stages.index.isin(pd.unique(later["customer_id"]))
+    grouped = pd.Series(back, index=stages.index).groupby(stages["stage"], observed=False)
+    out = pd.DataFrame({"customers": grouped.size(), "bought_again": grouped.mean()})
+    out.attrs = {"cutoff": cutoff, "days": int(check_days), "thresholds": thresholds}
+    return out
+
+
+def outcomes_takeaway(table: pd.DataFrame) -> str:
+    """Whether the stages order customers by how likely they are to buy again, in words."""
+    known = table.loc[table["customers"] > 0, "bought_again"]
+    if len(known) < 2:
+        return "Too few customers at the earlier cutoff to check the stages out of time."
+    cutoff, days = table.attrs["cutoff"], table.attrs["days"]
+    parts = ", ".join(f"{s} {v:.0%}" for s, v in known.items())
+    text = (
+        f"**Out-of-time check:** of the customers in each stage on {cutoff:%d %b %Y}, the share "
+        f"who bought again in the next {days} days: {parts}."
+    )
+    if "at risk" in known and "active repeat" in known:
+        gap = known["active repeat"] - known["at risk"]
+        text += (
+            f" 'At risk' customers came back {abs(gap):.0%} points "
+            f"{'less' if gap > 0 else 'more'} often than 'active repeat' ones"
+            + (
+                ": the stage marks real slipping."
+                if gap >= 0.1
+                else ": the stage separates them only weakly, so treat it as a prompt, "
+                "not a verdict."
+            )
+        )
+    if "lapsed" in known:
+        text += (
+            f" {known['lapsed']:.0%} of 'lapsed' customers still came back: a win-back "
+            "offer is not wasted on all of them."
+        )
+    return text
+
+
 def lifecycle_takeaway(table: pd.DataFrame, thresholds: Mapping) -> str:
     """A sentence on the purchase cycle and how many customers are slipping away."""
     at_risk, lapsed, new = table.loc["at risk"], table.loc["lapsed"], table.loc["new"]
     cycle_share = thresholds["cycle_quantile"]
     lead = "Half" if cycle_share == 0.5 else f"{cycle_share:.0%}"
     text = (
-        f"{lead} of all repeat purchases come within **{thresholds['cycle_days']:.0f} days** of "
-        f"the previous one and {thresholds['lapse_quantile']:.0%} within "
+        f"{lead} of repeat customers buy again within **{thresholds['cycle_days']:.0f} days** "
+        f"of their previous purchase and {thresholds['lapse_quantile']:.0%} within "
         f"**{thresholds['lapse_days']:.0f} days**; a customer silent for longer counts as lapsed. "
         f"**{at_risk['customers']:,.0f} customers ({at_risk['customer_share']:.0%}, "
         f"{at_risk['revenue_share']:.0%} of revenue) are at risk**: past their usual gap but "

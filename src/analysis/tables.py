@@ -21,7 +21,7 @@ from analysis import data as _data
 from analysis.builtins import read_builtin
 from analysis.cleaning import Context, LogRow, Option, check_options, dropped, log_frame, run_steps
 from analysis.errors import DataError
-from analysis.privacy import drop_personal
+from analysis.privacy import drop_personal, mask_text
 
 TABLES = ("customers", "events", "feedback", "tickets")
 
@@ -647,12 +647,29 @@ def _step_finish(frame: pd.DataFrame, ctx: Context):
     return frame, ("rows kept", len(frame), note)
 
 
+def _step_mask_text(frame: pd.DataFrame, ctx: Context):
+    """Free text kept for reading (comments, titles): e-mails and phone numbers masked."""
+    changed = 0
+    for col in [c for c in ("comment", "title") if c in frame.columns]:
+        masked = mask_text(frame[col])
+        changed += int((masked.fillna("") != frame[col].fillna("")).sum())
+        frame[col] = masked
+    return frame, ("e-mails and phone numbers masked", 0, f"in {changed} texts" if changed else "")
+
+
 _HEAD = (_step_read, _step_duplicates, _step_columns, _step_types, _step_required)
 _TAIL = (_step_far_dates, _step_as_of)
 PIPELINES = {
     "customers": (*_HEAD, _step_repeated_customers, *_TAIL, _step_finish),
     "events": (*_HEAD, _step_event_map, _step_window, *_TAIL, _step_finish),
-    "feedback": (*_HEAD, _step_scale, _step_feedback_content, *_TAIL, _step_finish),
+    "feedback": (
+        *_HEAD,
+        _step_scale,
+        _step_feedback_content,
+        _step_mask_text,
+        *_TAIL,
+        _step_finish,
+    ),
     "tickets": (*_HEAD, *_TAIL, _step_ticket_times, _step_finish),
 }
 

@@ -81,6 +81,37 @@ def pct(value: float, decimals: int = 0) -> str:
     return f"{value:.{decimals}%}"
 
 
+#: HTML class of text meant for the analyst only; a report rendered for business
+#: readers (``analysis report --no-input``) leaves it out.
+ANALYST_ONLY = "analyst-only"
+
+
+def for_analyst(text: str) -> str:
+    """Advice for the analyst (parameter names, command-line options) inside Markdown.
+
+    JupyterLab and reports with code show it; reports for business readers
+    (``--no-input``) drop it, so that their takeaways speak in words only. Keep the
+    sentence around it complete without it.
+
+    >>> for_analyst("Pass `--param holdout_days=60`.")
+    '<span class="analyst-only">Pass `--param holdout_days=60`.</span>'
+    """
+    return f'<span class="{ANALYST_ONLY}">{text}</span>'
+
+
+def absent_note(column: str, what: str) -> str:
+    """The sentence shown instead of a section whose optional column is missing.
+
+    Business readers read why the section is empty; the analyst also reads how to map
+    the column (see :func:`for_analyst`).
+    """
+    reader = tr("No {column} column in this data, so there is no {what} here.")
+    advice = tr("Map one with `--column {column}=<your column>` (or the `columns` parameter).")
+    return f"*{reader.format(column=md_text(column), what=what)}* " + for_analyst(
+        f"*{advice.format(column=column)}*"
+    )
+
+
 def set_language(lang: str) -> None:
     """Choose the report language for :func:`tr` (``en`` default; unknown -> English)."""
     global _LANGUAGE

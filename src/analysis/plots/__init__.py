@@ -118,7 +118,7 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, demand, overview, recommend, segmentation  # noqa: E402
+from analysis.plots import churn, clv, cycle, demand, overview, recommend, segmentation  # noqa: E402
 
 __all__ = [
     "use_theme",
@@ -131,5 +131,6 @@ __all__ = [
     "segmentation",
     "clv",
     "churn",
+    "cycle",
     "recommend",
 ]

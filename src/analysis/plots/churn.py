@@ -30,36 +30,6 @@ def _colors(keys):
     return {k: palette[fixed.get(k, i % len(palette))] for i, k in enumerate(keys)}
 
 
-def gap_histogram(gaps: pd.Series, window_days: int, ax=None, max_quantile: float = 0.99):
-    """Histogram of days between consecutive purchase days, with the churn window marked."""
-    ax = new_ax(ax)
-    values = np.asarray(gaps, dtype="float64")
-    top = float(np.quantile(values, max_quantile)) if len(values) else 1.0
-    counts, edges = np.histogram(np.clip(values, 0, top), bins=40, range=(0, top))
-    ax.bar(
-        edges[:-1],
-        counts,
-        width=np.diff(edges),
-        align="edge",
-        color=sns.color_palette(PALETTE)[0],
-        alpha=0.8,
-    )
-    ax.axvline(window_days, color="black", linestyle="--", linewidth=1.5)
-    share = float((values <= window_days).mean()) if len(values) else 0.0
-    ax.annotate(
-        f"churn window: {window_days} days\n({share:.0%} of returns come sooner)",
-        xy=(window_days, counts.max() * 0.9),
-        xytext=(8, 0),
-        textcoords="offset points",
-        va="top",
-        fontsize=10,
-    )
-    ax.set_title("How long customers take to come back")
-    ax.set_xlabel(f"days between a customer's consecutive purchase days (capped at {top:.0f})")
-    ax.set_ylabel("repeat purchases")
-    return ax
-
-
 def design_timeline(design, ax=None):
     """The three cutoffs on a time line: feature history, label window, future."""
     ax = new_ax(ax, figsize=(11, 3.2))

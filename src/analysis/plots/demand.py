@@ -158,40 +158,6 @@ def activity_heatmap(table: pd.DataFrame, ax=None):
     return ax
 
 
-def gap_histogram(gaps: pd.Series, stats: dict, ax=None, max_days: int | None = None):
-    """Histogram of days between consecutive purchases, with median and quartiles marked.
-
-    The axis stops at the 95th percentile (or ``max_days``) so the long tail does
-    not squash the bulk; the share cut off is named in the title.
-    """
-    ax = new_ax(ax, figsize=(11, 4))
-    if gaps.empty:
-        ax.set_title("No repeat purchases yet")
-        return ax
-    limit = int(max_days or max(gaps.quantile(0.95), 14))
-    shown = gaps.loc[gaps <= limit]
-    bins = np.arange(0, limit + 2, max(1, limit // 60))
-    ax.hist(shown, bins=bins, color=sns.color_palette(PALETTE)[0])
-    for key, style, name in (("q1", ":", "quartile"), ("median", "-", "median"), ("q3", ":", None)):
-        ax.axvline(
-            stats[key],
-            color="black",
-            linestyle=style,
-            linewidth=1.5,
-            label=f"{name}: {stats[key]:.0f} days" if name else f"quartile: {stats[key]:.0f} days",
-        )
-    cut = 1 - len(shown) / len(gaps)
-    ax.set_title(
-        f"Days between a customer's consecutive purchases "
-        f"({cut:.0%} of gaps above {limit} days not shown)"
-    )
-    ax.set_xlabel("days since the previous purchase")
-    ax.set_ylabel("repeat purchases")
-    ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
-    ax.legend(loc="upper right")
-    return ax
-
-
 def cohort_heatmaps(retention: pd.DataFrame, revenue: pd.DataFrame, currency: str = ""):
     """Two heatmaps, cohort × months since first purchase: % still buying, cumulative
     revenue per customer. Empty cells: months not yet (completely) observed."""
@@ -420,8 +386,14 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
     return ax
 
 
-def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
-    """One-step-ahead backtest: actual vs the model's and the baseline's forecasts."""
+def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None, shown: str | None = None):
+    """One-step-ahead backtest: the actual against each method's forecast one period ahead.
+
+    ``shown`` (a method of :data:`analysis.demand.FORECASTERS`) is drawn bold: the one whose
+    forecast the report shows.
+    """
+    from analysis.demand import SHORT_NAMES
+
     ax = new_ax(ax, figsize=(12, 4))
     one = bt.loc[bt["step"] == 1]
     if one.empty:
@@ -430,25 +402,21 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None):
     colors = sns.color_palette(PALETTE)
     x = pd.PeriodIndex(one["period"]).to_timestamp()
     ax.plot(x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
-    ax.plot(
-        x,
-        one["forecast"].to_numpy(),
-        marker="o",
-        markersize=3,
-        color=colors[1],
-        linestyle="--",
-        label="model, forecast one period ahead",
-    )
-    ax.plot(
-        x,
-        one["baseline"].to_numpy(),
-        marker="o",
-        markersize=3,
-        color="grey",
-        linestyle=":",
-        label="baseline, one period ahead",
-    )
-    ax.set_title("Backtest: what the forecast would have said one period ahead")
+    styles = {"ets": (colors[1], "--"), "naive": ("grey", ":"), "seasonal": (colors[2], "-.")}
+    for method, (color, line) in styles.items():
+        if method not in one.columns or one[method].isna().all():
+            continue
+        ax.plot(
+            x,
+            one[method].to_numpy(),
+            marker="o",
+            markersize=3,
+            color=color,
+            linestyle=line,
+            linewidth=2.5 if method == shown else 1.2,
+            label=SHORT_NAMES[method] + (" (shown)" if method == shown else ""),
+        )
+    ax.set_title("Backtest: what each method would have said one period ahead")
     ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
     ax.set_xlabel("period forecast (start date)")
     _month_axis(ax, pd.PeriodIndex(one["period"]).freqstr.startswith("M"))

@@ -98,40 +98,26 @@ def lorenz(curve: pd.DataFrame, gini_value: float, tiers: pd.DataFrame, ax=None)
     return ax
 
 
-def gap_histogram(gaps: pd.Series, thresholds: dict, ax=None, bins: int = 60):
-    """Histogram of days between repeat purchases with the cycle and lapse thresholds.
+def stage_outcomes(table: pd.DataFrame, ax=None):
+    """Share of each life stage (at an earlier cutoff) that bought again afterwards.
 
-    The histogram is computed with numpy on fixed bins (up to the 99th percentile),
-    so only ``bins`` bars are drawn whatever the number of gaps.
+    ``table``: :func:`analysis.segmentation.stage_outcomes` (index stage;
+    ``customers``, ``bought_again``; ``attrs`` ``cutoff`` and ``days``).
     """
-    ax = new_ax(ax, figsize=(10, 4))
+    ax = new_ax(ax, figsize=(9, 0.45 * len(table) + 1.6))
     colors = sns.color_palette(PALETTE)
-    values = np.asarray(gaps, dtype=float)
-    upper = (
-        max(float(np.quantile(values, 0.99)), thresholds["lapse_days"] * 1.1) if len(values) else 1
-    )
-    counts, edges = np.histogram(np.clip(values, 0, upper), bins=bins, range=(0, upper))
-    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=colors[0], alpha=0.8)
-    for key, color, text in (
-        ("cycle_days", colors[2], "purchase cycle"),
-        ("lapse_days", colors[3], "lapsed beyond"),
-    ):
-        ax.axvline(thresholds[key], color=color, lw=2)
-        ax.text(
-            thresholds[key],
-            ax.get_ylim()[1] * 0.95,
-            f" {text}: {thresholds[key]:.0f} days",
-            color=color,
-            va="top",
-            fontsize=10,
-            fontweight="bold",
-        )
-    ax.set_xlim(0, upper)
-    ax.set_xlabel(
-        "days between a purchase and the same customer's next one (longer gaps in the last bar)"
-    )
-    ax.set_ylabel("repeat purchases")
-    ax.set_title("How long customers take to come back")
+    y = np.arange(len(table))[::-1]
+    values = table["bought_again"].fillna(0).to_numpy(dtype=float)
+    ax.barh(y, values, color=colors[0])
+    for yi, v, n in zip(y, values, table["customers"].to_numpy(), strict=True):
+        ax.text(v + 0.01, yi, f"{v:.0%} of {n:,.0f}", va="center", fontsize=9)
+    ax.set_yticks(y)
+    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_xlim(0, 1.15)
+    percent_axis(ax, "x")
+    cutoff, days = table.attrs.get("cutoff"), table.attrs.get("days")
+    ax.set_xlabel(f"bought again in the {days} days after {cutoff:%d %b %Y}")
+    ax.set_title("Do the stages predict who comes back? (stages as of the earlier cutoff)")
     return ax
 
 

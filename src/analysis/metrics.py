@@ -1,0 +1,221 @@
+"""Headline metrics for readers: their names, units, and which way is good for the business.
+
+Notebooks record raw values (``metrics.json`` keeps them as they are); this module says
+what each one is called, how it is written (count, money, share, days ...) and whether a
+rise is good news (fewer at-risk customers, lower forecast error, lower Brier score),
+bad news, or neither. :data:`METRICS` is that table, in one place: the closing "Headline
+numbers" cell of every notebook and the index page both read it. Nothing here knows
+about the report runner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+
+from analysis.text import md_text, money, tr
+
+HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """How a headline metric reads: its name, unit and the direction that is good.
+
+    ``unit``: ``count``, ``money``, ``share`` (a fraction, written as %), ``percent``
+    (already in percent, e.g. a change), ``days``, ``score`` (AUC, Brier, a fitted
+    parameter), ``text`` (dates, model names). ``better``: ``higher``, ``lower`` or
+    ``neutral`` (direction means nothing, e.g. the number of rows read).
+    """
+
+    label: str
+    unit: str = "score"
+    better: str = NEUTRAL
+
+
+#: Metric key (``notebook.key``, nested keys joined by dots; shell-style wildcards
+#: allowed) -> how it reads. The first matching entry wins, so exact keys come first
+#: and the generic patterns at the end cover the notebooks' other error and fit scores.
+METRICS: dict[str, Metric] = {
+    # overview
+    "overview.customers": Metric("Customers", "count", HIGHER),
+    "overview.orders": Metric("Orders", "count", HIGHER),
+    "overview.revenue": Metric("Revenue", "money", HIGHER),
+    "overview.first_date": Metric("First order", "text"),
+    "overview.last_date": Metric("Last order", "text"),
+    "overview.rows_in": Metric("Rows read", "count"),
+    "overview.rows_clean": Metric("Rows kept after cleaning", "count"),
+    # demand
+    "demand.revenue_last_period": Metric("Revenue, last complete period", "money", HIGHER),
+    "demand.revenue_change_pct": Metric("Revenue change on the period before", "percent", HIGHER),
+    "demand.active_customers_last_period": Metric(
+        "Customers buying in the last period", "count", HIGHER
+    ),
+    "demand.repeat_revenue_share": Metric("Revenue from returning customers", "share", HIGHER),
+    "demand.median_days_between_orders": Metric("Typical days between orders", "days", LOWER),
+    "demand.forecast_next_period": Metric("Revenue forecast, next period", "money", HIGHER),
+    "demand.forecast_mape": Metric("Forecast error (MAPE, backtest)", "share", LOWER),
+    "demand.baseline_mape": Metric("Naive forecast error (MAPE, backtest)", "share", LOWER),
+    "demand.abc_counts.*": Metric("Products in class {key}", "count"),
+    # segmentation
+    "segmentation.segment_counts.Champions": Metric("Champions (customers)", "count", HIGHER),
+    "segmentation.segment_counts.Loyal": Metric("Loyal (customers)", "count", HIGHER),
+    "segmentation.segment_counts.At Risk": Metric("At Risk (customers)", "count", LOWER),
+    "segmentation.segment_counts.Can't Lose Them": Metric(
+        "Can't Lose Them (customers)", "count", LOWER
+    ),
+    "segmentation.segment_counts.About to Sleep": Metric(
+        "About to Sleep (customers)", "count", LOWER
+    ),
+    "segmentation.segment_counts.Hibernating": Metric("Hibernating (customers)", "count", LOWER),
+    "segmentation.segment_counts.Lost": Metric("Lost (customers)", "count", LOWER),
+    "segmentation.segment_counts.*": Metric("{key} (customers)", "count"),
+    "segmentation.segment_revenue_share.*": Metric("{key}: share of revenue", "share"),
+    "segmentation.tier_counts.*": Metric("Value tier {key} (customers)", "count"),
+    "segmentation.stage_counts.loyal": Metric("Life stage loyal (customers)", "count", HIGHER),
+    "segmentation.stage_counts.at risk": Metric("Life stage at risk (customers)", "count", LOWER),
+    "segmentation.stage_counts.lapsed": Metric("Life stage lapsed (customers)", "count", LOWER),
+    "segmentation.stage_counts.*": Metric("Life stage {key} (customers)", "count"),
+    "segmentation.gini": Metric("Revenue concentration (Gini)", "score"),
+    "segmentation.k": Metric("Behavioural clusters", "count"),
+    "segmentation.silhouette": Metric("Cluster separation (silhouette)", "score"),
+    "segmentation.migrated_share": Metric("Customers who changed segment", "share"),
+    # lifetime value
+    "lifetime_value.time_unit": Metric("Model time unit", "text"),
+    "lifetime_value.calibration_end": Metric("Calibration ends", "text"),
+    "lifetime_value.chosen_model": Metric("Purchase model chosen", "text"),
+    "lifetime_value.total_clv": Metric("Expected value of all customers", "money", HIGHER),
+    "lifetime_value.total_clv_interval": Metric("Interval of that value", "money"),
+    "lifetime_value.customers": Metric("Customers valued", "count", HIGHER),
+    "lifetime_value.bgnbd.loglik": Metric("BG/NBD log-likelihood", "score"),
+    "lifetime_value.pareto_nbd.loglik": Metric("Pareto/NBD log-likelihood", "score"),
+    "lifetime_value.mbgnbd.loglik": Metric("MBG/NBD log-likelihood", "score"),
+    "lifetime_value.bgnbd.*": Metric("BG/NBD parameter {key}", "score"),
+    "lifetime_value.pareto_nbd.*": Metric("Pareto/NBD parameter {key}", "score"),
+    "lifetime_value.mbgnbd.*": Metric("MBG/NBD parameter {key}", "score"),
+    "lifetime_value.gamma_gamma.*": Metric("Gamma-Gamma (spend) parameter {key}", "score"),
+    "lifetime_value.holdout_actual_total": Metric("Holdout purchases, actual", "count"),
+    "lifetime_value.holdout_predicted_total": Metric("Holdout purchases, predicted", "count"),
+    "lifetime_value.holdout_mae": Metric("Holdout error per customer (MAE)", "score", LOWER),
+    "lifetime_value.baseline_mae": Metric("Baseline error per customer (MAE)", "score", LOWER),
+    # churn
+    "churn.window_days": Metric("Days without a purchase that count as churn", "days"),
+    "churn.base_rate": Metric("Customers who churned (test period)", "share", LOWER),
+    "churn.model_auc": Metric("Warning quality (ROC-AUC)", "score", HIGHER),
+    "churn.model_pr_auc": Metric("Warning precision (PR-AUC)", "score", HIGHER),
+    "churn.model_brier": Metric("Probability error (Brier score)", "score", LOWER),
+    "churn.palive_auc": Metric("P(alive) baseline ROC-AUC", "score", HIGHER),
+    "churn.palive_brier": Metric("P(alive) baseline Brier score", "score", LOWER),
+    "churn.recency_auc": Metric("Recency baseline ROC-AUC", "score", HIGHER),
+    "churn.chosen_model": Metric("Warning model chosen", "text"),
+    "churn.top_decile_capture": Metric("Churners caught in the riskiest tenth", "share", HIGHER),
+    "churn.value_at_risk_total": Metric("Expected value at risk", "money", LOWER),
+    "churn.customers_scored": Metric("Customers scored", "count"),
+    # generic: errors are better low, discrimination better high, anything else neutral
+    "*mape": Metric("{name}", "share", LOWER),
+    "*_mae": Metric("{name}", "score", LOWER),
+    "*rmse": Metric("{name}", "score", LOWER),
+    "*brier": Metric("{name}", "score", LOWER),
+    "*auc": Metric("{name}", "score", HIGHER),
+}
+
+
+def metric_info(key: str) -> Metric:
+    """How metric ``key`` (``notebook.name[.sub]``) reads; unknown keys are neutral scores.
+
+    >>> metric_info("churn.model_brier").better, metric_info("demand.abc_counts.A").label
+    ('lower', 'Products in class A')
+    """
+    for pattern, info in METRICS.items():
+        if fnmatchcase(key, pattern):
+            parts = key.split(".")
+            name = _words(".".join(parts[1:]) or key)
+            return Metric(info.label.format(key=parts[-1], name=name), info.unit, info.better)
+    return Metric(_words(".".join(key.split(".")[1:]) or key))
+
+
+def _words(name: str) -> str:
+    """``segment_counts.At Risk`` -> ``Segment counts: At Risk``."""
+    text = ": ".join(part.replace("_", " ") for part in name.split("."))
+    return text[:1].upper() + text[1:]
+
+
+def change_class(key: str, value, older) -> str:
+    """``good``, ``bad`` or ``""`` (no change, no direction, not numbers) for an index cell."""
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (value, older))
+    if not numbers or value == older:
+        return ""
+    better = metric_info(key).better
+    if better == NEUTRAL:
+        return ""
+    return "good" if (value > older) == (better == HIGHER) else "bad"
+
+
+def format_value(key: str, value, currency: str = "") -> str:
+    """Metric ``key``'s raw value written for a reader, with its unit.
+
+    >>> format_value("overview.revenue", 1123570.2, "£"), format_value("churn.base_rate", 0.4919)
+    ('£1,123,570', '49.2%')
+    """
+    unit = metric_info(key).unit
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return tr("n/a")
+    if isinstance(value, (list, tuple)):
+        return " – ".join(format_value(key, v, currency) for v in value)
+    if isinstance(value, Mapping):
+        return "; ".join(f"{md_text(k)} {format_value(key, v, currency)}" for k, v in value.items())
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or unit == "text":
+        return md_text(value)
+    if unit == "count":
+        return f"{value:,.0f}"
+    if unit == "money":
+        return money(value, currency, compact=False)
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "percent":
+        return f"{value:+.1f}%"
+    if unit == "days":
+        return tr("{n} days", n=f"{value:,.0f}")
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def flatten(metrics: Mapping | None, prefix: str = "", max_items: int = 12) -> dict[str, object]:
+    """Nested metrics as ``a.b`` keys; dicts longer than ``max_items`` are left out."""
+    flat: dict[str, object] = {}
+    for key, value in (metrics or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and len(value) <= max_items:
+            flat.update(flatten(value, f"{name}.", max_items))
+        elif not isinstance(value, Mapping):
+            flat[name] = value
+    return flat
+
+
+def headline(notebook: str, metrics: Mapping, currency: str = ""):
+    """A notebook's headline numbers as a Markdown table: names, values with units.
+
+    Parameters
+    ----------
+    notebook : str
+        Short name of the notebook (``overview``, ``churn``, ...).
+    metrics : mapping
+        What the notebook records (nested dicts are shown one row per entry).
+    currency : str
+        Symbol for amounts (``tx.currency``).
+
+    Returns
+    -------
+    IPython.display.Markdown
+        Displayed as a table in the notebook and its HTML.
+    """
+    from IPython.display import Markdown
+
+    rows = [f"| {tr('Headline number')} | {tr('value')} |", "|---|---:|"]
+    for key, value in flatten(metrics, f"{notebook}.", max_items=50).items():
+        if value is None or isinstance(value, str) and not value:
+            continue
+        label = md_text(metric_info(key).label)
+        rows.append(f"| {label} | {format_value(key, value, currency).replace('|', '/')} |")
+    return Markdown("\n".join(rows))
