@@ -9,18 +9,12 @@ import scipy.sparse as sp
 from conftest import run_notebook
 
 from analysis import recommend as rec
-from analysis.data import load_table, load_transactions
+from analysis.data import load_table
 from analysis.errors import NotApplicable
 
 SMALL_GRID = {"als": {"factors": [16], "alpha": [10.0]}}
 # the setting the default grid picks on Online Retail's validation window (fewer fits in CI)
 ALS_GRID = {"als": {"factors": [64], "alpha": [1.0], "regularization": [0.05]}}
-
-
-@pytest.fixture(scope="module")
-def retail():
-    """The full Online Retail log (4,324 customers after cleaning)."""
-    return load_transactions("online_retail")
 
 
 def _signals(rows):
@@ -141,10 +135,10 @@ def test_split_dates_and_short_data(retail_sample):
 
 
 @pytest.mark.slow
-def test_online_retail_holdout_against_baselines(retail):
+def test_online_retail_holdout_against_baselines(online_retail):
     """Own-history is the bar on Online Retail: ALS does not beat it, so it is shipped."""
-    signals = rec.purchase_signals(retail.frame)
-    split = rec.make_split(signals, retail.as_of)
+    signals = rec.purchase_signals(online_retail.frame)
+    split = rec.make_split(signals, online_retail.as_of)
     assert rec.repeat_share(signals, split.t0, split.t1) == pytest.approx(0.3711, abs=1e-4)
     assert rec.repeats_default(signals, split)
     c = rec.compare_methods(signals, split, 10, True, grid=ALS_GRID)
@@ -163,11 +157,11 @@ def test_online_retail_holdout_against_baselines(retail):
 
 
 @pytest.mark.slow
-def test_online_retail_rules_match_a_direct_count(retail):
-    rules, facts = rec.basket_rules(retail.frame, min_support=0.01, max_len=2, max_items=50)
+def test_online_retail_rules_match_a_direct_count(online_retail):
+    rules, facts = rec.basket_rules(online_retail.frame, min_support=0.01, max_len=2, max_items=50)
     assert facts["baskets"] == 16783 and facts["left_out"] == 1494
     top = rules.iloc[0]
-    pairs = retail.frame[["order_id", "product_id"]].drop_duplicates()
+    pairs = online_retail.frame[["order_id", "product_id"]].drop_duplicates()
     size = pairs.groupby("order_id")["product_id"].transform("size")
     pairs = pairs[size <= 50]
     has_a = set(pairs.loc[pairs["product_id"] == top["antecedent"], "order_id"])
@@ -175,7 +169,7 @@ def test_online_retail_rules_match_a_direct_count(retail):
     assert top["orders"] == len(has_a & has_b)
     assert top["confidence"] == pytest.approx(len(has_a & has_b) / len(has_a))
     assert top["lift"] == pytest.approx(top["confidence"] / (len(has_b) / 16783))
-    names = rec.product_names(retail.frame)
+    names = rec.product_names(online_retail.frame)
     assert set(names[[top["antecedent"], top["consequent"]]]) == {
         "REGENCY TEA PLATE GREEN",
         "REGENCY TEA PLATE ROSES",
