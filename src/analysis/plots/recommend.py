@@ -15,7 +15,7 @@ def method_recall(
     """Recall@k of each method on the validation and the test window (best settings each).
 
     ``validation`` / ``test``: :func:`analysis.recommend.compare_methods` tables (``method``,
-    ``recall``); the shipped method's label is marked with a star.
+    ``recall``); the shipped method is marked "(shipped)".
     """
     ax = new_ax(ax, figsize=(9, 0.6 * test["method"].nunique() + 1.5))
     best_valid = validation.groupby("method", sort=False)["recall"].max()
@@ -24,7 +24,7 @@ def method_recall(
             "validation": best_valid.reindex(test["method"]).to_numpy(),
             "test (untouched)": test["recall"].to_numpy(),
         },
-        index=[labels.get(m, m) + (" ★" if m == shipped else "") for m in test["method"]],
+        index=[labels.get(m, m) + (" (shipped)" if m == shipped else "") for m in test["method"]],
     ).sort_values("test (untouched)")
     y = np.arange(len(frame))
     colors = sns.color_palette(PALETTE)
@@ -38,7 +38,7 @@ def method_recall(
     ax.set_yticks(y, frame.index)
     percent_axis(ax, "x", decimals=1)
     ax.set_xlabel(f"recall@{k}: share of what customers bought next found in their top {k}")
-    ax.set_title("Which method finds what customers buy next (★ shipped)")
+    ax.set_title("Which method finds what customers buy next")
     ax.legend(loc="lower right")
     return ax
 
