@@ -270,3 +270,16 @@ def test_notebook_on_the_sample(tmp_path):
 def test_notebook_without_product_ids_is_not_applicable(tmp_path):
     _, error, _ = run_notebook("recommendations", tmp_path, data="cdnow_sample")
     assert error is not None and error.startswith("NotApplicable") and "product_id" in error
+
+
+@pytest.mark.slow
+def test_notebook_on_events_only(tmp_path):
+    """`data="none", events="taobao"`: views, carts and favourites as signals, buys as target."""
+    metrics, error, out = run_notebook(
+        "recommendations", tmp_path, data="none", events="taobao", grid={}
+    )
+    assert error is None
+    assert metrics["method"] == "item_knn" and metrics["repeats_allowed"] is False
+    assert metrics["customers_scored"] == 815 and metrics["recall_at_k"] > 0.10
+    exported = pd.read_csv(out / "recommendations.csv", dtype=str)
+    assert exported["customer_id"].nunique() == 815
