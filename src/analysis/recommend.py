@@ -21,19 +21,20 @@ here (:func:`ranking_metrics`), not by ``implicit``, whose precision divides by
 
 Public API
 ----------
-purchase_signals, event_signals, combine_signals
-    One row per customer, product, day and signal (purchase, view, cart, favourite ...).
+purchase_signals, event_signals, combine_signals, prepare
+    One row per customer, product, day and signal (purchase, view, cart, favourite ...);
+    :func:`prepare` gives the notebook its signals, orders and product names.
 make_split, split_table, repeat_share, repeats_default
     The dates, and whether already-bought products may be recommended again.
 build_history, window_truth
     Sparse customer x product matrices at a cutoff; what each customer bought in a window.
 Popularity, OwnHistory, ItemKNN, Factors, make_model, top_k
     The recommenders (one ``fit`` / ``recommend`` interface) and the shared top-k step.
-ranking_metrics, compare_methods, segment_table
-    Precision@k, recall@k, NDCG@k, coverage; choice on validation, report on test.
-recommend_all, explain, recommendations_export
+ranking_metrics, choose_on_validation, compare_methods, customer_segments, segment_table
+    Precision@k, recall@k, NDCG@k, coverage; choice on validation, report on test; by segment.
+fit_final, recommend_all, explain, recommendations_export
     Top-k for everyone at ``as_of`` with a reason in words.
-basket_rules, also_bought, rules_table
+basket_rules, also_bought, rules_table, bought_together_export
     Bought together.
 recommend_metrics
     The ``recommendations`` entry of ``metrics.json``.
