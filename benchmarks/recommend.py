@@ -144,6 +144,56 @@ def run_all(path: Path, repeats: int, threads: int, steps=STEPS) -> dict:
     return out
 
 
+BEGIN, END = "<!-- recommend.py: begin -->", "<!-- recommend.py: end -->"
+LABELS = {
+    "popularity": "popularity baseline: fit + top-10 for everyone",
+    "own_history": "own most-bought (shipped on Online Retail): fit + top-10 for everyone",
+    "item_knn": "item-kNN (implicit, BM25, K=50): fit + top-10 for everyone",
+    "als": "ALS (implicit, 64 factors): fit + top-10 for everyone",
+    "reasons": "own most-bought lists + a reason for each of the 10M recommendations",
+    "rules": "bought-together rules (FP-growth, support >= 0.1 %, pairs)",
+}
+
+
+def markdown(results: list[dict], note: str) -> str:
+    """The RESULTS.md section: one row per step of every results file."""
+    lines = [
+        BEGIN,
+        "## Recommendations (`benchmarks/recommend.py`)",
+        "",
+        note,
+        "",
+        "| log | step | runs | median s | fit s | peak GB (process) | notes |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for result in results:
+        for step, info in result["steps"].items():
+            run = info["runs"][0]
+            notes = ", ".join(
+                f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                for k, v in run.items()
+                if k in ("customers", "products", "lists", "baskets", "left_out", "rules")
+            )
+            fit = f"{run['fit_s']:.1f}" if "fit_s" in run else "–"
+            lines.append(
+                f"| {Path(result['log']).name} | {LABELS[step]} | {len(info['runs'])} | "
+                f"{info['median_s']:.1f} | {fit} | {info['median_peak_gb']:.2f} | {notes} |"
+            )
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def update_results_md(path: Path, section: str) -> None:
+    """Replace this script's section of RESULTS.md (or append it)."""
+    text = path.read_text() if path.exists() else ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -163,10 +213,17 @@ def main(argv=None) -> None:
     every.add_argument("--threads", type=int, default=2)
     every.add_argument("--out", type=Path)
     every.add_argument("--steps", nargs="+", choices=STEPS, default=list(STEPS))
+    md = sub.add_parser("markdown", help="write the results files into RESULTS.md")
+    md.add_argument("results", type=Path, nargs="+")
+    md.add_argument("--note", default="")
+    md.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args(argv)
     if args.command == "generate":
         facts = generate(args.path, args.customers, args.products, args.lines, seed=args.seed)
         print(json.dumps(facts))
+    elif args.command == "markdown":
+        results = [json.loads(p.read_text()) for p in args.results]
+        update_results_md(args.out, markdown(results, args.note))
     elif args.command == "step":
         print(json.dumps(run_step(args.path, args.step, args.threads), default=str))
     else:
