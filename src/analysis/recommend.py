@@ -918,7 +918,8 @@ def product_names(frame: pd.DataFrame | None, column: str | None = None) -> pd.S
 def name_of(product_ids, names: pd.Series) -> np.ndarray:
     """Names of ``product_ids`` (the id itself when the name is unknown)."""
     ids = pd.Series(np.asarray(product_ids, dtype=object))
-    return ids.map(names).fillna(ids).to_numpy()
+    mapped = ids.map(names).astype(object)
+    return mapped.where(mapped.notna(), ids).to_numpy()
 
 
 @dataclass
@@ -1283,6 +1284,13 @@ def recommend_metrics(comparison: Comparison, customers_scored: int) -> dict:
     }
 
 
+def _days(first: pd.Timestamp, last: pd.Timestamp) -> str:
+    """``"10 Nov 2011 - 09 Dec 2011"``, or one day alone."""
+    if first == last:
+        return f"{first:%d %b %Y}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+
+
 def split_takeaway(split: Split, comparison: Comparison, share: float, note: str = "") -> str:
     """The split and the repeat decision in one paragraph."""
     test = comparison.test.set_index("method")
@@ -1292,17 +1300,16 @@ def split_takeaway(split: Split, comparison: Comparison, share: float, note: str
         if comparison.repeats
         else tr("so only products new to each customer are recommended")
     )
+    one = pd.Timedelta(days=1)
     return tr(
-        "Methods are chosen on {nv} customers who bought between {a:%d %b %Y} and "
-        "{b:%d %b %Y} and reported on {nt} customers who bought in the {w} days up to "
-        "{c:%d %b %Y}, a window no choice looked at. In the validation window {share} of "
-        "returning customers' purchases were products they had bought before, {repeat}.",
+        "Methods are chosen on {nv} customers who bought in {a} and reported on {nt} "
+        "customers who bought in {b}, a window no choice looked at. In the validation window "
+        "{share} of returning customers' purchases were products they had bought before, "
+        "{repeat}.",
         nv=f"{int(valid['customers'].iloc[0]):,}",
         nt=f"{int(test['customers'].iloc[0]):,}",
-        a=split.t0 + pd.Timedelta(days=1),
-        b=split.t1,
-        c=split.as_of,
-        w=split.window_days,
+        a=_days(split.t0 + one, split.t1),
+        b=_days(split.t1 + one, split.as_of),
         share=pct(share),
         repeat=repeat,
     ) + (f" {note}" if note else "")
