@@ -34,7 +34,7 @@ test-fast: $(STAMP)  ## the tests that run no notebook and fit no full dataset (
 	$(BIN)/python -m pytest -n 2 -m "not slow" $(ARGS)
 
 lab: $(STAMP)  ## open JupyterLab on the notebooks with the project's kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Notebooks are linted but not reformatted: ruff format would wrap the parameters cell's
 # one-line-per-parameter layout that papermill's --help-notebook reads.

@@ -27,6 +27,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -412,8 +413,20 @@ def write(results: dict, out: Path) -> None:
             f"{_fmt(rep.get('cpu', 0))} | {rep['peak_mb']:.0f} | {rep['repeats']} | "
             f"{', '.join(rep['notebooks'])} | {status} |"
         )
-    out.write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n" + _other_benchmarks(out))
     out.with_name("results.json").write_text(json.dumps(results, indent=2, default=str))
+
+
+def _other_benchmarks(out: Path) -> str:
+    """Sections other benchmark scripts keep in RESULTS.md (``<!-- NAME benchmark -->``)."""
+    text = out.read_text() if out.exists() else ""
+    found = re.finditer(
+        r"\n<!-- (\w+) benchmark -->.*?<!-- /\1 benchmark -->"
+        r"|\n<!-- (\w+):start -->.*?<!-- \2:end -->",
+        text,
+        re.S,
+    )
+    return "".join(m.group(0) + "\n" for m in found)
 
 
 if __name__ == "__main__":

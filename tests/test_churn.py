@@ -220,6 +220,8 @@ def test_notebook_runs_and_exports(tmp_path, data):
         "model_auc",
         "model_pr_auc",
         "model_brier",
+        "btyd_auc",
+        "btyd_brier",
         "palive_auc",
         "palive_brier",
         "recency_auc",
@@ -242,7 +244,10 @@ def test_notebook_runs_and_exports(tmp_path, data):
     assert len(risk) == metrics["customers_scored"]
     assert risk["customer_id"].str.startswith("C-").all()
     assert risk["value_at_risk"].is_monotonic_decreasing
-    assert risk["value_at_risk"].sum() == pytest.approx(metrics["value_at_risk_total"], rel=1e-4)
+    exported = risk["value_at_risk"].sum()  # each row rounded to cents
+    assert exported == pytest.approx(
+        metrics["value_at_risk_total"], rel=1e-4, abs=0.005 * len(risk)
+    )
 
 
 def test_common_columns_drops_missing_and_constant_features():
@@ -289,7 +294,9 @@ def test_short_history_fits_without_crashing():
         "order_id": "InvoiceNo",
         "region": "Country",
     }
-    tx = load_transactions("data/online_retail_sample.csv", columns, "2011-04-30")
+    from analysis.config import DATA_DIR
+
+    tx = load_transactions(DATA_DIR / "online_retail_sample.csv", columns, "2011-04-30")
     design = churn.make_design(tx.frame, tx.as_of, 50, 365)
     X, y = churn.build_dataset(tx.frame, design.train_cutoff, 50, 365)
     (X,) = churn.common_columns(X)

@@ -178,8 +178,13 @@ def test_returns_policy_drop_or_net():
     assert _log(dropped)["non-positive amount"] == -1
     netted = load_transactions(raw, returns="net")
     assert netted.frame["amount"].sum() == pytest.approx(12.0)
-    with pytest.raises(DataError, match="returns policy 'keep' unknown"):
+    with pytest.raises(DataError, match="returns='keep' .* use one of 'drop', 'net'"):
         load_transactions(raw, returns="keep")
+    # every option is checked in one place: a typo is an error, not a silent default
+    with pytest.raises(DataError, match=r"^duplicates='dorp' .* use one of 'drop', 'keep'$"):
+        load_transactions(raw, duplicates="dorp")
+    with pytest.raises(DataError, match="unknown option 'retruns' for the purchase log"):
+        load_transactions(raw, retruns="net")
 
 
 def test_as_of_drops_later_rows_and_rejects_dates_before_the_data():

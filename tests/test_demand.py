@@ -432,3 +432,21 @@ def run_notebook_checked(name, tmp_path, **params):
     from conftest import run_notebook
 
     return run_notebook(name, tmp_path, **params)
+
+
+@pytest.mark.slow
+def test_online_retail_first_cohort_is_marked_and_kept_out_of_averages(online_retail, cdnow):
+    ret, rev = demand.cohort_tables(online_retail.frame, online_retail.as_of)
+    assert int(ret.attrs["size"].iloc[0]) == 883 and round(ret[1].iloc[0], 3) == 0.366
+    assert demand.first_cohort_existing(ret)  # 37 % vs 20 % for the later cohorts
+    assert not demand.first_cohort_existing(ret, "new")
+    text = demand.cohort_takeaway(ret, rev, "£")
+    assert "Dec 2010, 883 customers" in text and "**20%** of a cohort buys again in month 1" in text
+    assert "**23%** of a cohort" in demand.cohort_takeaway(ret, rev, "£", "new")  # with it
+    fig = plots.demand.cohort_heatmaps(ret, rev, "£")
+    assert fig.axes[0].get_yticklabels()[0].get_text().startswith("* Dec 2010")
+    plt.close("all")
+    c_ret, _ = demand.cohort_tables(cdnow.frame, cdnow.as_of)
+    assert not demand.first_cohort_existing(c_ret)  # CDNOW starts with first purchases
+    with pytest.raises(ValueError, match="first_cohort"):
+        demand.first_cohort_existing(ret, "old")

@@ -302,3 +302,28 @@ def test_data_can_name_a_spark_table(spark):
     pd.testing.assert_frame_equal(tx.frame, expected.frame, check_dtype=False)
     with pytest.raises(DataError, match="cannot read spark:no_such_table"):
         load_transactions("spark:no_such_table")
+
+
+# --------------------------------------------------------------------------- feedback per customer
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("spark")
+def test_feedback_per_customer_spark_equals_duckdb(spark):
+    feedback = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c", None],
+        "response_date": pd.to_datetime(["2024-01-02", "2024-02-01", "2024-01-05",
+                                         "2024-03-01", "2024-01-01"]),
+        "score": [3.0, 10.0, np.nan, 6.0, 9.0],
+        "comment": ["slow", " ", "great", None, "x"],
+    })  # fmt: skip
+    duck = engine.feedback_per_customer(feedback, as_of="2024-02-15")
+    on_spark = engine.feedback_per_customer(feedback, as_of="2024-02-15", engine=spark)
+    pd.testing.assert_frame_equal(duck, on_spark, check_dtype=False)
+    assert duck.loc["a"].to_dict() == {
+        "responses": 2, "scored": 2, "mean_score": 6.5,
+        "first_response": pd.Timestamp("2024-01-02"),
+        "last_response": pd.Timestamp("2024-02-01"), "last_score": 10.0, "promoters": 1,
+        "detractors": 1, "comments": 1,
+    }  # fmt: skip
+    assert list(duck.index) == ["a", "b"]

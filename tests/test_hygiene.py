@@ -68,7 +68,7 @@ def test_narrative_shape_and_no_logic_in_notebooks(notebook):
         assert "today()" not in cell.source and "os.chdir" not in cell.source
 
 
-def test_theme_draws_chinese_labels_without_missing_glyphs(tmp_path):
+def test_theme_draws_chinese_labels_without_missing_glyphs(tmp_path, caplog):
     """The packaged CJK font is registered by the theme: no empty boxes for 上海 or 重要价值客户."""
     import warnings
 
@@ -85,7 +85,8 @@ def test_theme_draws_chinese_labels_without_missing_glyphs(tmp_path):
         warnings.simplefilter("always")
         fig, ax = plt.subplots()
         ax.bar(["上海", "北京", "Café"], [1, 2, 3])
-        ax.set_title("重要价值客户 revenue £")
+        ax.set_title("重要价值客户 revenue £", fontweight="bold")
         fig.savefig(tmp_path / "cjk.png")
         plt.close(fig)
     assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
+    assert "findfont" not in caplog.text  # bold titles fall back to the regular CJK face quietly

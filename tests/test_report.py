@@ -121,7 +121,7 @@ def test_index_colours_more_at_risk_customers_as_bad(tmp_path):
         (folder / "metrics.json").write_text(json.dumps(metrics))
     html = build_index(tmp_path).read_text()
     assert "<td class='bad'>120</td>" in html  # more customers at risk: bad news
-    assert "<td class='good'>0.1</td>" in html  # lower forecast error: good news
+    assert "<td class='good'>10.0%</td>" in html  # lower forecast error: good news
     assert html.count("<td>120</td>") == 1  # demand.rows has no direction: neutral
 
 
@@ -300,3 +300,16 @@ def test_every_test_that_runs_a_notebook_or_fits_full_data_is_marked_slow():
             if (uses or heavy.search(body)) and "slow" not in marks and not itself:
                 unmarked.append(f"{path.name}::{node.name}")
     assert unmarked == []
+
+
+def test_unmapped_columns_match_ignoring_case_spaces_and_underscores(capsys):
+    """data/README promises it: CustomerID is customer_id, UnitPrice is unit_price."""
+    csv = str(DATA_DIR / "online_retail_sample.csv")
+    assert main(["validate", "--data", csv, "--column", "order_date=InvoiceDate"]) == 0
+    out = capsys.readouterr().out
+    for source, canonical in [("CustomerID", "customer_id"), ("UnitPrice", "unit_price")]:
+        assert f"column '{source}' used as {canonical}" in out
+    assert "customers 294" in out  # no order_id/product_id mapped: 520 more exact duplicates
+    mapped = [a for pair in zip(["--column"] * 6, FOREIGN[1::2], strict=True) for a in pair]
+    assert main(["validate", "--data", csv, *mapped, "--column", "product_id=StockCode"]) == 0
+    assert "29,990 clean" in capsys.readouterr().out  # the README's two examples agree

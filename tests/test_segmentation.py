@@ -374,3 +374,45 @@ def test_online_retail_stages_checked_out_of_time(online_retail):
     assert out["bought_again"].round(3).tolist() == [0.626, 0.821, 0.967, 0.557, 0.488]
     text = seg.outcomes_takeaway(out)
     assert "26% points less often" in text and "49% of 'lapsed'" in text
+
+
+@pytest.mark.slow
+def test_online_retail_tiers_migration_baseline_and_cluster_stability(online_retail):
+    f, as_of = online_retail.frame, online_retail.as_of
+    summary = customer_summary(f, as_of, time_unit="D")
+    # tiers by revenue to date: 61 % of customers first seen in the last 100 days are low
+    tiers = seg.value_tiers(summary)
+    assert seg.tier_table(tiers)["customers"].tolist() == [1170, 1459, 1695]
+    assert "61% of the 1,014 customers" in seg.tenure_note(summary, tiers, 100)
+    rate = seg.tier_values(f, as_of, summary, "run_rate")
+    by_rate = seg.tier_table(seg.value_tiers(summary.assign(revenue=rate)))
+    assert by_rate["customers"].tolist() == [1513, 1330, 1481]
+    assert "monthly_spend_share" in seg.tier_display(by_rate, "run_rate").columns
+    with pytest.raises(ValueError, match="tier_basis"):
+        seg.tier_values(f, as_of, summary, "profit")
+    # migration (53 %) against ageing alone: 45.6 % of the non-buyers moved too
+    rfm = seg.rfm_segments(summary)
+    before, rfm_before = seg.previous_segments(f, as_of, 30)
+    base = seg.migration_baseline(f, before, as_of, rfm_before["segment"], rfm["segment"])
+    assert base["customers"].tolist() == [1372, 2701, 4073]
+    assert base["changed"].round(3).tolist() == [0.683, 0.456, 0.532]
+    assert "46% of the 2,701 customers who bought nothing" in seg.baseline_takeaway(base)
+    # clusters: bootstrap stability 0.95 at k = 3, silhouette 0.32 = weak structure
+    result = seg.cluster_analysis(summary)
+    assert result["k"] == 3 and round(result["scores"].loc[3, "stability"], 2) == 0.95
+    assert round(result["silhouette"], 2) == 0.32
+    text = seg.cluster_takeaway(result["scores"], 3, result["profiles"])
+    assert "weak structure that could be artificial" in text and "continuum" in text
+
+
+def test_stage_check_without_any_repeat_buyer_falls_back_to_a_30_day_cycle():
+    from analysis import cycle
+
+    frame = _transactions([(f"c{i}", f"2024-0{1 + i % 6}-1{i % 9}", 10.0) for i in range(30)])
+    c = cycle.cycle_at(frame, "2024-06-30")
+    assert c.completed == 0 and np.isnan(c.threshold(0.8))
+    assert seg.check_window(c, frame, "2024-06-30") == 30
+    out = seg.stage_outcomes(frame, "2024-06-30", 30)
+    assert out.attrs["thresholds"]["cycle_days"] == 30.0  # the fallback, stated in words
+    assert out["customers"].sum() == len(frame.loc[frame["order_date"] <= "2024-05-31"])
+    assert (out["bought_again"].fillna(0) == 0).all()  # nobody buys twice

@@ -63,6 +63,7 @@ from analysis.text import amount, for_analyst
 MODEL_LABELS = {
     "logistic": "Logistic regression",
     "boosting": "Gradient boosting",
+    "btyd": "Baseline: P(no purchase in the window), BG/NBD",
     "palive": "Baseline: 1 - P(alive) (BG/NBD)",
     "recency": "Baseline: recency only",
 }
@@ -88,6 +89,8 @@ FEATURE_LABELS = {
     "n_channels": "distinct channels",
     "p_alive": "P(alive), BG/NBD",
 }
+
+BASELINES = ("btyd", "palive", "recency")  # score keys that are baselines, not churn models
 
 # Gradient boosting runs single-threaded: the report runner executes notebooks in parallel on
 # small machines, where OpenMP threads oversubscribe the cores (measured: a 2.8 s fit took
@@ -429,6 +432,31 @@ class BGNBDAlive:
             self.errors.append(" ".join(str(exc).split()))
             return None
         return pd.Series(np.asarray(values, dtype="float64"), index=summary.index)
+
+
+def btyd_no_purchase(frame: pd.DataFrame, cutoff, window_days: int, model: str = "bgnbd"):
+    """The purchase model's own churn forecast: P(no purchase in the next window | history).
+
+    Fits ``model`` (:mod:`analysis.clv`) on the weekly summary of every customer at
+    ``cutoff`` (rows up to the cutoff only) and returns, per customer, the probability of
+    no purchase in the ``window_days`` after it: the event the churn label records, unlike
+    1 - P(alive). None when the model cannot be fitted.
+
+    Returns
+    -------
+    pandas.Series or None
+        Index ``customer_id``.
+    """
+    from analysis import clv
+    from analysis.summary import customer_summary
+
+    cutoff = pd.Timestamp(cutoff).normalize()
+    summary = customer_summary(frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)],
+                               cutoff, time_unit="W")  # fmt: skip
+    fitted, _ = clv.attempt(clv.fit_model, summary, model)
+    if fitted is None:
+        return None
+    return clv.probability_no_purchase(fitted, summary, window_days / 7.0)
 
 
 def palive_note(palive: BGNBDAlive, features: pd.DataFrame, cutoffs: int = 3) -> str:
@@ -909,7 +937,7 @@ def risk_list(
     segments: pd.Series | None = None,
     bands: tuple = (0.3, 0.6),
 ) -> pd.DataFrame:
-    """Every scored customer ranked by expected value at risk = P(churn) x value.
+    """Every scored customer ranked by value at risk (ties: higher P(churn) first).
 
     Parameters
     ----------
@@ -918,9 +946,11 @@ def risk_list(
         ``revenue``).
     p_churn : array-like
         P(churn) aligned with ``features``.
-    value : pandas.Series, optional
-        Expected customer lifetime value by ``customer_id``; when None, spend to date
-        (``revenue``) is the value basis.
+    value : pandas.DataFrame or pandas.Series, optional
+        From :func:`value_and_segments`: ``clv`` and ``value_at_risk`` by ``customer_id``
+        (value at risk as defined by :func:`analysis.clv.value_at_risk`). A Series (or
+        None: spend to date) is a value basis only, and the ranking score is then
+        P(churn) x that value (see :func:`value_at_risk_definition`).
     segments : pandas.Series, optional
         Segment name by ``customer_id``.
     bands : tuple of float
@@ -952,9 +982,14 @@ def risk_list(
     out["last_purchase"] = cutoff - pd.to_timedelta(out["days_since_last"], unit="D")
     out["purchase_days"] = features["purchase_days"].astype("int64")
     out["spend_to_date"] = features["revenue"]
-    basis = value.reindex(features.index).fillna(0.0) if value is not None else features["revenue"]
-    out["value"] = basis.clip(lower=0.0)
-    out["value_at_risk"] = out["p_churn"] * out["value"]
+    if isinstance(value, pd.DataFrame):
+        value = value.reindex(features.index).fillna(0.0)
+        out["value"] = value["clv"].clip(lower=0.0)
+        out["value_at_risk"] = value["value_at_risk"].clip(lower=0.0)
+    else:
+        basis = features["revenue"] if value is None else value.reindex(features.index)
+        out["value"] = basis.fillna(0.0).clip(lower=0.0)
+        out["value_at_risk"] = out["p_churn"] * out["value"]
     out = out.sort_values(["value_at_risk", "p_churn"], ascending=False, kind="stable")
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     return out
@@ -994,12 +1029,21 @@ def common_columns(*frames: pd.DataFrame) -> list[pd.DataFrame]:
 
 def value_and_segments(
     frame: pd.DataFrame, as_of, horizon_months: int = 12, discount_rate: float = 0.10
-) -> tuple[pd.Series | None, pd.Series | None, list]:
-    """Expected CLV (BG/NBD + Gamma-Gamma) and RFM segment per customer at ``as_of``.
+) -> tuple[pd.DataFrame | None, pd.Series | None, list]:
+    """Expected CLV and value at risk (BG/NBD + Gamma-Gamma), RFM segment, per customer.
 
-    Uses :func:`analysis.clv.customer_value` and :func:`analysis.segmentation.rfm_segments`
-    on the shared summary at ``as_of``. Each is None when it cannot be computed; the
-    returned notes say why (the risk list then uses spend to date / no segment).
+    Uses :func:`analysis.clv.customer_value` and :func:`analysis.clv.value_at_risk` (one
+    model for both, so the value at risk never counts a silence the CLV already allows for)
+    and :func:`analysis.segmentation.rfm_segments` on the shared summary at ``as_of``. Each
+    is None when it cannot be computed; the returned notes say why (the risk list then uses
+    spend to date / no segment).
+
+    Returns
+    -------
+    value : pandas.DataFrame or None
+        Index ``customer_id``: ``clv``, ``p_alive``, ``value_at_risk``.
+    segments : pandas.Series or None
+    notes : list of str
     """
     from analysis import clv, segmentation
     from analysis.summary import customer_summary
@@ -1009,14 +1053,27 @@ def value_and_segments(
     try:
         fitted = clv.fit_model(summary, model="bgnbd")
         spend = clv.fit_spend(summary)
-        value = clv.customer_value(fitted, spend, summary, horizon_months, discount_rate)["clv"]
+        values = clv.customer_value(fitted, spend, summary, horizon_months, discount_rate)
+        value = values[["clv", "p_alive"]].assign(value_at_risk=clv.value_at_risk(values))
     except (AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
-        notes.append(f"CLV unavailable ({exc}); value at risk uses spend to date instead.")
+        notes.append(f"CLV unavailable ({exc}); the list is ranked by P(churn) x spend to date.")
     try:
         segments = segmentation.rfm_segments(summary)["segment"]
     except (AttributeError, ValueError) as exc:
         notes.append(f"RFM segments unavailable ({exc}).")
     return value, segments, notes
+
+
+def value_at_risk_definition(value: pd.DataFrame | None, horizon_months: int = 12) -> str:
+    """The sentence stated under every value-at-risk number (which definition applies)."""
+    from analysis.clv import VALUE_AT_RISK_DEFINITION
+
+    if value is not None:
+        return VALUE_AT_RISK_DEFINITION.format(horizon=horizon_months)
+    return (
+        "Without a CLV model the list is ranked by P(churn) x spend to date: a priority score "
+        "for whom to call first, not money at stake."
+    )
 
 
 # --------------------------------------------------------------------------- takeaways
@@ -1036,7 +1093,7 @@ def design_takeaway(design: Design, y_train: pd.Series, y_test: pd.Series) -> st
 
 def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
     """Which score wins on the out-of-time holdout, and by how much, in plain words."""
-    baselines = table.loc[table.index.isin(["palive", "recency"])]
+    baselines = table.loc[table.index.isin(BASELINES)]
     if chosen is None or chosen not in table.index:
         best = baselines["ROC-AUC"].idxmax() if len(baselines) else None
         which = MODEL_LABELS.get(best, "none") if best else "none"
@@ -1057,7 +1114,8 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
     if d_auc > 0 and d_brier > 0:
         verdict = (
             f"**The {name} wins.** On customers it never saw it ranks churners better "
-            f"(ROC-AUC {row['ROC-AUC']:.3f}, +{d_auc:.3f} over the best baseline) and its "
+            f"(ROC-AUC {row['ROC-AUC']:.3f}, +{d_auc:.3f} over the best baseline, "
+            f"{MODEL_LABELS[best_auc].replace('Baseline: ', '')}) and its "
             f"probabilities are closer to what happened (Brier {row['Brier']:.3f}, "
             f"{d_brier / baselines.loc[best_brier, 'Brier']:.0%} lower)."
         )
@@ -1157,17 +1215,28 @@ def drivers_takeaway(importance: pd.DataFrame, curves: pd.DataFrame) -> str:
 
 
 def risk_takeaway(risk: pd.DataFrame, top_n: int, currency: str, basis: str) -> str:
-    """Size of the problem and how concentrated it is in the top of the list."""
+    """Size of the value at risk, its share of the value, and how concentrated it is."""
     total = risk["value_at_risk"].sum()
     top = risk["value_at_risk"].head(top_n).sum()
+    worth = risk["value"].sum()
     high = risk["risk_band"].astype(str).str.startswith("high")
-    return (
-        f"{len(risk):,} active customers scored; expected {basis} at risk "
-        f"{amount(total, currency)}. The top {top_n} alone hold {amount(top, currency)} "
-        f"({top / total if total else 0:.0%}); {int(high.sum()):,} customers are in the high "
-        f"risk band with {amount(risk.loc[high, 'value_at_risk'].sum(), currency)} at risk. "
-        "Call from the top of the list: that is where a saved customer is worth most."
+    text = (
+        f"{len(risk):,} active customers scored; value at risk {amount(total, currency)} "
+        f"({total / worth if worth else 0:.1%} of their {basis}, "
+        f"{amount(worth, currency)}). The top {top_n} alone hold {amount(top, currency)} "
+        f"({top / total if total else 0:.0%}); the {int(high.sum()):,} customers in the high "
+        f"P(churn) band hold {amount(risk.loc[high, 'value_at_risk'].sum(), currency)} of it."
     )
+    if worth and total < 0.01 * worth:
+        text += (
+            " The purchase model sees almost no customer as gone for good, so little value is "
+            "at risk by this measure: the top of the list holds the valuable customers whose "
+            "silence is longest for their habits, and P(churn) says who is likely to go quiet "
+            "next."
+        )
+    else:
+        text += " Call from the top of the list: that is where a win-back is worth most."
+    return text
 
 
 # --------------------------------------------------------------------------- notebook glue
@@ -1196,17 +1265,22 @@ def final_scores(
     y_test: pd.Series,
     X_now: pd.DataFrame,
     seed: int = 0,
+    no_purchase_now: pd.Series | None = None,
 ) -> np.ndarray:
     """P(churn) at ``as_of`` from the chosen score, refitted on the latest labelled cutoff.
 
     The evaluation cutoff's labels end on ``as_of``, so refitting there uses the newest
     behaviour without reading past ``as_of``. Features are clipped to the range seen in
     that refit, so a model never extrapolates beyond the customers it learnt from.
+    ``no_purchase_now`` (:func:`btyd_no_purchase` at ``as_of``) is the score when the
+    purchase model's own forecast won.
     """
+    if chosen == "btyd" and no_purchase_now is not None:
+        return no_purchase_now.reindex(X_now.index).to_numpy(dtype="float64")
     if chosen == "palive" and "p_alive" in X_now.columns:
         return 1.0 - X_now["p_alive"].to_numpy()
     X_now = X_now.clip(X_test.min(), X_test.max(), axis=1)
-    if chosen in ("palive", "recency"):
+    if chosen in BASELINES:
         return predict(recency_baseline(X_test, y_test), X_now)
     model = refit(fit, X_test, y_test, seed)
     return predict(model, X_now, fit.features)
@@ -1238,6 +1312,8 @@ def churn_metrics(
         "model_auc": get(chosen, "ROC-AUC"),
         "model_pr_auc": get(chosen, "PR-AUC"),
         "model_brier": get(chosen, "Brier"),
+        "btyd_auc": get("btyd", "ROC-AUC"),
+        "btyd_brier": get("btyd", "Brier"),
         "palive_auc": get("palive", "ROC-AUC"),
         "palive_brier": get("palive", "Brier"),
         "recency_auc": get("recency", "ROC-AUC"),
@@ -1285,8 +1361,11 @@ def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str
     )
 
 
-def findings(metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk) -> str:
-    """The notebook's conclusions as a short markdown list, from the recorded metrics."""
+def findings(
+    metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk, definition: str = ""
+) -> str:
+    """The notebook's conclusions as a short markdown list, from the recorded metrics
+    (``definition``: :func:`value_at_risk_definition`, stated under the value at stake)."""
     chosen = metrics["chosen_model"]
     lines = [
         f"- **Definition:** no purchase in the {metrics['window_days']} days after a cutoff; "
@@ -1295,8 +1374,9 @@ def findings(metrics: dict, table: pd.DataFrame, currency: str, top_n: int, risk
         f"- **Who to call:** the top 10 % by risk hold {metrics['top_decile_capture']:.0%} of "
         f"the churners (a random list: 10 %; a perfect one: "
         f"{min(1.0, 0.1 / metrics['base_rate']) if metrics['base_rate'] else 0:.0%}).",
-        f"- **Value at stake:** {amount(metrics['value_at_risk_total'], currency)} expected value "
-        f"at risk across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
-        f"{amount(risk['value_at_risk'].head(top_n).sum(), currency)} (`churn_risk.csv`).",
+        f"- **Value at stake:** {amount(metrics['value_at_risk_total'], currency)} at risk "
+        f"across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
+        f"{amount(risk['value_at_risk'].head(top_n).sum(), currency)} (`churn_risk.csv`). "
+        f"{definition}",
     ]
     return "\n".join(lines)

@@ -6,8 +6,9 @@ Exit codes: 0 success; 1 a notebook failed (the others still rendered);
 
 Back-fill: ``analysis report --from 2011-01 --to 2011-12 --every month`` renders one
 report per period end (the month's last day, or the last order date for a month
-still running); periods that already have a complete report are skipped unless
-``--force``.
+still running). A period whose report from the same data already holds every chosen
+notebook (ok or not applicable) is skipped, an incomplete one gets its missing or
+failed notebooks; ``--force`` renders every chosen notebook again.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ from analysis.data import (
     BUILTINS,
     QUERY_PREFIXES,
     DataError,
+    load_tables,
     load_transactions,
     log_text,
     parse_column_map,
     request_key,
     save_prepared,
 )
+from analysis.schemas import SCHEMAS
+from analysis.tables import TABLE_BUILTINS
 
 
 class UsageError(Exception):
@@ -110,9 +114,10 @@ def _parse_params(items: list[str] | None, example: str = "holdout_days=60") -> 
     return params
 
 
-def _data_argument(value: str) -> str:
+def _data_argument(value: str, table: str = "transactions") -> str:
     """Built-in names stay names; files become absolute paths (notebooks run elsewhere)."""
-    if value in BUILTINS:
+    value = str(value)
+    if value in (BUILTINS if table == "transactions" else TABLE_BUILTINS[table]):
         return value
     if value.startswith("duckdb:") and "#" in value:  # the database file, likewise
         db, rest = value[len("duckdb:") :].split("#", 1)
@@ -124,18 +129,42 @@ def _data_argument(value: str) -> str:
     return str(path.resolve()) if path.exists() else value
 
 
+TABLE_FLAGS = ("customers", "events", "feedback", "tickets")
+#: Keys of a ``--sources`` file, and of each table's section in it.
+SOURCE_KEYS = ("as_of", "data", "transactions", *TABLE_FLAGS)
+SECTION_KEYS = ("path", "columns", "options")
+
+
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data",
-        default=DEFAULT_DATASET,
-        help=f"CSV/Parquet/Excel file, built-in name ({', '.join(BUILTINS)}), or a table or "
-        f"query: duckdb:FILE#TABLE, sql:QUERY, spark:TABLE; default {DEFAULT_DATASET}",
+        help=f"purchase log: CSV/Parquet/Excel file, built-in name ({', '.join(BUILTINS)}), or "
+        f"a table or query: duckdb:FILE#TABLE, sql:QUERY, spark:TABLE; default {DEFAULT_DATASET} "
+        "unless only other tables are given ('none': no purchase log)",
     )
+    for name in TABLE_FLAGS:
+        known = ", ".join(TABLE_BUILTINS[name]) or "none"
+        parser.add_argument(
+            f"--{name}", metavar="PATH", help=f"{name} table: a file or built-in ({known})"
+        )
     parser.add_argument(
         "--column",
         action="append",
-        metavar="CANONICAL=SOURCE",
-        help="map a canonical column onto yours, e.g. --column customer_id=CustomerID (repeatable)",
+        metavar="[TABLE.]CANONICAL=SOURCE",
+        help="map a canonical column onto yours, e.g. --column customer_id=CustomerID (the "
+        "purchase log) or --column feedback.score=Rating (repeatable)",
+    )
+    parser.add_argument(
+        "--option",
+        action="append",
+        metavar="[TABLE.]NAME=VALUE",
+        help="a cleaning option, e.g. --option feedback.scale=nps or --option returns=net "
+        "(JSON values; repeatable)",
+    )
+    parser.add_argument(
+        "--sources",
+        metavar="FILE",
+        help="TOML file with every table's path, columns and options (flags override it)",
     )
     parser.add_argument("--as-of", help="cutoff date YYYY-MM-DD (default: last order date)")
     parser.add_argument("--date-format", help="strftime format of the dates, e.g. %%d/%%m/%%Y")
@@ -150,6 +179,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _data_options(args: argparse.Namespace) -> dict:
+    """The purchase log's options from its own flags."""
     opts = {
         "date_format": args.date_format,
         "dayfirst": args.dayfirst or None,
@@ -158,6 +188,171 @@ def _data_options(args: argparse.Namespace) -> dict:
         "sep": args.sep,
     }
     return {k: v for k, v in opts.items() if v is not None}
+
+
+def _read_sources(path: str) -> dict:
+    """A ``--sources`` TOML file as ``{table: {"path", "columns", "options"}, "as_of": ...}``.
+
+    Relative paths are taken from the file's folder; ``[data]`` and ``[transactions]``
+    both name the purchase log.
+    """
+    import tomllib
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise UsageError(f"--sources {file} not found; pass a TOML file")
+    try:
+        spec = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise UsageError(f"--sources {file} is not valid TOML: {err}") from None
+    out: dict = {}
+    for key, value in spec.items():
+        if key not in SOURCE_KEYS:
+            raise UsageError(f"--sources {file}: unknown key '{key}'; use {', '.join(SOURCE_KEYS)}")
+        if key == "as_of":
+            out["as_of"] = str(value)
+            continue
+        if isinstance(value, str):
+            value = {"path": value}
+        if not isinstance(value, dict) or set(value) - set(SECTION_KEYS):
+            raise UsageError(
+                f"--sources {file}: [{key}] takes {', '.join(SECTION_KEYS)} (path a string, "
+                "columns and options tables)"
+            )
+        section = dict(value)
+        if "path" in section:
+            target = Path(str(section["path"])).expanduser()
+            relative = (file.parent / target) if not target.is_absolute() else target
+            section["path"] = str(relative) if relative.exists() else str(section["path"])
+        out["transactions" if key == "data" else key] = section
+    return out
+
+
+def _parse_options(items: list[str] | None) -> dict[str, dict]:
+    """``--option [TABLE.]NAME=VALUE`` pairs per table (bare names: the purchase log)."""
+    out: dict[str, dict] = {}
+    for item in items or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise UsageError(
+                f"--option '{item}' is not [TABLE.]NAME=VALUE, e.g. feedback.scale=nps"
+            )
+        table, dot, name = key.strip().partition(".")
+        if not dot:
+            table, name = "transactions", table
+        if table not in ("transactions", *TABLE_FLAGS):
+            raise UsageError(
+                f"--option '{key}': no table '{table}'; use one of {', '.join(TABLE_FLAGS)}"
+            )
+        out.setdefault(table, {})[name] = _parse_value(value.strip())
+    return out
+
+
+def _request(args: argparse.Namespace) -> dict:
+    """Every table's source, the one column map and the options: file, then flags."""
+    spec = _read_sources(args.sources) if getattr(args, "sources", None) else {}
+    options = _parse_options(getattr(args, "option", None))
+    columns: dict[str, str] = {}
+    sources: dict[str, str | None] = {}
+    table_options: dict[str, dict] = {}
+    for table in ("transactions", *TABLE_FLAGS):
+        section = spec.get(table, {})
+        prefix = "" if table == "transactions" else f"{table}."
+        for canonical, src in (section.get("columns") or {}).items():
+            columns[f"{prefix}{canonical}"] = str(src)
+        flag = args.data if table == "transactions" else getattr(args, table, None)
+        sources[table] = flag if flag is not None else section.get("path")
+        table_options[table] = {**(section.get("options") or {}), **options.get(table, {})}
+    columns.update(parse_column_map(args.column))
+    parse_column_map([f"{k}={v}" for k, v in columns.items()])  # the file's keys, checked
+    data = sources.pop("transactions")
+    if data is None and not any(sources.values()):
+        data = DEFAULT_DATASET
+    if data is not None and str(data).strip().lower() in ("none", ""):
+        data = None
+    data_options = {**table_options.pop("transactions"), **_data_options(args)}
+    data_options.update({t: o for t, o in table_options.items() if o})
+    return {
+        "data": _data_argument(data) if data is not None else None,
+        **{t: _data_argument(s, t) if s else None for t, s in sources.items()},
+        "columns": columns,
+        "as_of": args.as_of or spec.get("as_of"),
+        "data_options": data_options,
+    }
+
+
+def _load(args: argparse.Namespace):
+    """Load and clean every table named on the command line (or in ``--sources``)."""
+    request = _request(args)
+    tables = load_tables(**request)
+    return tables, request
+
+
+def _dates(table) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    col = SCHEMAS[table.name].date
+    if col not in table.frame.columns or table.frame[col].isna().all():
+        return None
+    return table.frame[col].min(), table.frame[col].max()
+
+
+def _print_table(table) -> None:
+    print(f"\n{table.name} {table.source}: {table.rows_in:,} rows read, {table.rows_clean:,} clean")
+    print(log_text(table.log), end="")
+    extra = [c for c in table.frame.columns if c not in SCHEMAS[table.name].columns]
+    print(f"columns: {', '.join(table.available)}; kept attributes: {', '.join(extra) or 'none'}")
+    span = _dates(table)
+    if span:
+        print(f"dates {span[0]:%Y-%m-%d} to {span[1]:%Y-%m-%d}", end="")
+        print(f" · as_of {table.as_of:%Y-%m-%d}" if table.as_of is not None else "")
+    if "scale" in table.info:
+        info = table.info
+        how = "inferred" if info["scale_inferred"] else "given"
+        print(f"scale {info['scale']} {info['scale_min']:g}-{info['scale_max']:g} ({how})")
+    if "steps" in table.info:
+        counts = table.frame["event"].value_counts()
+        print("events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+
+def _print_transactions(tx) -> None:
+    frame = tx.frame
+    print(f"{tx.source}: {tx.rows_in:,} rows read, {tx.rows_clean:,} clean")
+    print(log_text(tx.log), end="")
+    print(
+        f"customers {frame['customer_id'].nunique():,} · orders {frame['order_id'].nunique():,} · "
+        f"revenue {frame['amount'].sum():,.2f} · {frame['order_date'].min():%Y-%m-%d} to "
+        f"{frame['order_date'].max():%Y-%m-%d} · as_of {tx.as_of:%Y-%m-%d}"
+    )
+    optional = [c for c in tx.available if c not in ("customer_id", "order_date", "amount")]
+    print(f"optional columns: {', '.join(optional) or 'none'}")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    tables, _ = _load(args)
+    if tables.transactions is not None:
+        _print_transactions(tables.transactions)
+    else:
+        print("no purchase log (--data): the purchase reports will say 'not applicable'")
+    for name in TABLE_FLAGS:
+        if getattr(tables, name) is not None:
+            _print_table(getattr(tables, name))
+    if len(tables.present()) > 1 or not tables.checks.empty:
+        print("\ncross-table checks (counted, nothing dropped by them):")
+        for check, table, rows, note in tables.checks.itertuples(index=False):
+            print(f"  {check:<28} {table:<13} {rows:>10,}  {note}")
+    return 0
+
+
+def _run_as_of(tables) -> str:
+    """The period of a run: the purchase log's cutoff, else the given or latest date."""
+    if tables.transactions is not None:
+        return f"{tables.transactions.as_of:%Y-%m-%d}"
+    cut = [getattr(tables, n).as_of for n in tables.present()]
+    if cut and cut[0] is not None:
+        return f"{cut[0]:%Y-%m-%d}"
+    ends = [s[1] for s in (_dates(getattr(tables, n)) for n in tables.present()) if s]
+    if not ends:
+        raise UsageError("no table has dates; pass --as-of YYYY-MM-DD")
+    return f"{max(ends):%Y-%m-%d}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,34 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--every", choices=tuple(EVERY), default="month", help="back-fill period (default month)"
     )
     rep.add_argument(
-        "--force", action="store_true", help="back-fill: redo periods that already have a report"
+        "--force",
+        action="store_true",
+        help="back-fill: render every chosen notebook again, also in complete periods",
     )
 
     val = sub.add_parser("validate", help="load, validate and print the cleaning log")
     _add_data_options(val)
     return parser
-
-
-def _load(args: argparse.Namespace):
-    columns = parse_column_map(args.column)
-    return load_transactions(
-        _data_argument(args.data), columns, args.as_of, **_data_options(args)
-    ), columns
-
-
-def cmd_validate(args: argparse.Namespace) -> int:
-    tx, _ = _load(args)
-    frame = tx.frame
-    print(f"{tx.source}: {tx.rows_in:,} rows read, {tx.rows_clean:,} clean")
-    print(log_text(tx.log), end="")
-    print(
-        f"customers {frame['customer_id'].nunique():,} · orders {frame['order_id'].nunique():,} · "
-        f"revenue {frame['amount'].sum():,.2f} · {frame['order_date'].min():%Y-%m-%d} to "
-        f"{frame['order_date'].max():%Y-%m-%d} · as_of {tx.as_of:%Y-%m-%d}"
-    )
-    optional = [c for c in tx.available if c not in ("customer_id", "order_date", "amount")]
-    print(f"optional columns: {', '.join(optional) or 'none'}")
-    return 0
 
 
 def _check_params(items: list[str] | None, declared: set[str]) -> dict:
@@ -329,20 +504,32 @@ def cmd_report(args: argparse.Namespace) -> int:
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     extra = _check_params(args.param, declared)
     start = time.perf_counter()
-    tx, columns = _load(args)
-    as_of = f"{tx.as_of:%Y-%m-%d}"
-    print(
-        f"data {tx.source}: {tx.rows_clean:,} clean rows of {tx.rows_in:,}, "
-        f"{tx.frame['customer_id'].nunique():,} customers; as_of {as_of}"
-    )
+    tables, request = _load(args)
+    tx = tables.transactions
+    as_of = _run_as_of(tables)
+    if tx is not None:
+        print(
+            f"data {tx.source}: {tx.rows_clean:,} clean rows of {tx.rows_in:,}, "
+            f"{tx.frame['customer_id'].nunique():,} customers; as_of {as_of}"
+        )
+    else:
+        print(f"no purchase log: purchase reports will be 'not applicable'; as_of {as_of}")
+    for name in TABLE_FLAGS:
+        table = getattr(tables, name)
+        if table is not None:
+            print(f"{name} {table.source}: {table.rows_clean:,} clean rows of {table.rows_in:,}")
+    del tables
     params = {
-        "data": _data_argument(args.data),
-        "columns": columns,
+        "data": request["data"],
+        **{name: request[name] for name in TABLE_FLAGS},
+        "columns": request["columns"],
         "anonymize": bool(args.anonymize),
-        "data_options": _data_options(args),
+        "data_options": request["data_options"],
         **extra,
     }
     out = Path(args.out).expanduser().resolve()
+    if backfill and tx is None:
+        raise UsageError("back-fill (--from/--to) needs a purchase log; pass --data")
     if backfill:
         periods = period_ends(
             args.start, args.end, args.every, tx.frame["order_date"].min(), tx.as_of
@@ -351,8 +538,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         periods = [as_of]
     # The runner's copy of the log is written once for the notebooks (see _preparer);
     # a back-fill cleans each period's log in turn rather than holding this one.
-    key = request_key(_data_argument(args.data), columns, as_of, _data_options(args))
-    loaded = {} if backfill else {key: tx}
+    key = request_key(request["data"], request["columns"], as_of, request["data_options"])
+    loaded = {} if backfill or tx is None else {key: tx}
     del tx
     if backfill:
         _release_memory()
@@ -374,7 +561,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             jobs=args.jobs,
             no_input=args.no_input,
             timeout=args.timeout,
-            prepare=_preparer(params, period, loaded),
+            prepare=_preparer(params, period, loaded) if params["data"] is not None else None,
         )
         failed.extend((period, f) for f in result.failed)
         if len(periods) > 1:

@@ -38,21 +38,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.cleaning import (
+    Context,
+    Option,
+    check_options,
+    dropped,
+    log_frame,
+    map_columns,
+    run_steps,
+    step_duplicates,
+    step_read,
+)
 from analysis.config import DATA_DIR
-from analysis.errors import DataError
+from analysis.errors import DataError, NotApplicable
 from analysis.privacy import canonical_ids as _clean_ids
 from analysis.privacy import drop_personal
+from analysis.schemas import TABLES, TRANSACTIONS, normalise_name
 
-REQUIRED = ("customer_id", "order_date", "amount")
-OPTIONAL = (
-    "order_id",
-    "product_id",
-    "category",
-    "quantity",
-    "unit_price",
-    "channel",
-    "region",
-)
+REQUIRED = TRANSACTIONS.required
+OPTIONAL = tuple(c for c in TRANSACTIONS.columns if c not in REQUIRED)
 CANONICAL = REQUIRED + OPTIONAL
 
 RETURNS_POLICIES = ("drop", "net")
@@ -80,7 +84,9 @@ class Transactions:
     available : tuple of str
         Canonical columns that were present in (or derived from) the source.
     currency : str
-        Currency symbol for labels (``"£"``, ``"$"``); empty when unknown.
+        Currency symbol for labels (``"£"``, ``"$"``, ``"￥"``): the ``currency`` option,
+        else the mark written in the amount text (:func:`detect_currency`); empty when
+        unknown.
     """
 
     frame: pd.DataFrame
@@ -203,7 +209,7 @@ BUILTINS: dict[str, Builtin] = {
         columns=OLIST_COLUMNS,
         description="Olist Brazilian marketplace sample: 4,000 orders 2016-10 to 2018-08, "
         "one row per item, with customers and reviews (CC BY-NC-SA 4.0)",
-        options={"currency": "R$", "cancel_prefix": None},
+        options={"currency": "R$", "cancel_prefix": ""},
     ),
     "cdnow": Builtin(
         reader=_read_cdnow_master,
@@ -443,80 +449,31 @@ def _first_line(err: BaseException) -> str:
 def parse_column_map(items: list[str] | None) -> dict[str, str]:
     """Turn CLI ``canonical=source`` pairs into a column map.
 
-    >>> parse_column_map(["customer_id=CustomerID", "amount=Total"])
-    {'customer_id': 'CustomerID', 'amount': 'Total'}
+    A bare key maps the purchase log; ``TABLE.CANONICAL`` maps another table
+    (``feedback.score=Rating``); both are checked against the tables' schemas.
+
+    >>> parse_column_map(["customer_id=CustomerID", "feedback.score=Rating"])
+    {'customer_id': 'CustomerID', 'feedback.score': 'Rating'}
     """
+    from analysis.tables import split_columns
+
     mapping: dict[str, str] = {}
     for item in items or []:
         if "=" not in item:
             raise DataError(
-                f"--column '{item}' is not CANONICAL=SOURCE, e.g. customer_id=CustomerID"
+                f"--column '{item}' is not CANONICAL=SOURCE, e.g. customer_id=CustomerID "
+                "or feedback.score=Rating"
             )
         key, value = (part.strip() for part in item.split("=", 1))
-        if key not in CANONICAL:
-            raise DataError(
-                f"--column '{key}' is not a canonical column; use one of {', '.join(CANONICAL)}"
-            )
+        try:
+            split_columns({key: value})
+        except DataError as err:
+            raise DataError(f"--column {err}") from None
         mapping[key] = value
     return mapping
 
 
-# --------------------------------------------------------------------------- cleaning
-
-
-def _normalise_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", str(name).strip().lower()).strip("_")
-
-
-def _map_columns(
-    raw: pd.DataFrame, columns: Mapping[str, str], source: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rename the user's columns to canonical names; return notes on what was matched."""
-    notes: list[str] = []
-    available = ", ".join(map(str, raw.columns[:30]))
-    rename: dict[str, str] = {}
-    for canonical, src in columns.items():
-        if canonical not in CANONICAL:
-            raise DataError(
-                f"'{canonical}' is not a canonical column; use one of {', '.join(CANONICAL)}"
-            )
-        if src not in raw.columns:
-            raise DataError(
-                f"column '{src}' (for {canonical}) not found in {source}; available: {available}; "
-                f"pass --column {canonical}=<name>"
-            )
-        rename[src] = canonical
-    taken = set(rename.values())
-    # as documented: case, spaces and underscores ignored (CustomerID is customer_id)
-    by_norm = {_normalise_name(c).replace("_", ""): c for c in raw.columns if c not in rename}
-    for canonical in CANONICAL:
-        if canonical in taken:
-            continue
-        match = by_norm.get(canonical.replace("_", ""))
-        if match is not None:
-            rename[match] = canonical
-            if match != canonical:
-                notes.append(f"column '{match}' used as {canonical}")
-    # A column already named like a canonical one but not chosen must not clash.
-    clashes = [
-        c for c in raw.columns if c in CANONICAL and c not in rename and c in rename.values()
-    ]
-    frame = raw.drop(columns=clashes).rename(columns=rename)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    missing = [c for c in ("customer_id", "order_date") if c not in frame.columns]
-    has_amount = "amount" in frame.columns or {"quantity", "unit_price"} <= set(frame.columns)
-    if not has_amount:
-        missing.append("amount")
-    if missing:
-        col = missing[0]
-        hint = " (or quantity and unit_price)" if col == "amount" else ""
-        fix = f"pass --column {col}=<name>"
-        if len(raw.columns) == 1 and re.search(r"[,;\t|]", str(raw.columns[0])):
-            fix = "the file has one column only: check the delimiter (drop --sep or pass another)"
-        raise DataError(
-            f"required column '{col}'{hint} not found in {source}; available: {available}; {fix}"
-        )
-    return frame, notes
+_normalise_name = normalise_name
 
 
 _NUMBER_CHARS = re.compile(r"[^0-9,.\-()]")
@@ -556,17 +513,53 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, int]:
     return out, int(parsed.notna().sum())
 
 
+#: Currency marks in amount text -> the symbol shown in labels (first match wins; ``¥``
+#: and ``元`` are read as Chinese yuan, shown ``￥``).
+CURRENCY_MARKS: dict[str, str] = {
+    r"[￥¥元]|\bCNY\b|\bRMB\b|人民币": "￥",
+    r"R\$|\bBRL\b": "R$",
+    r"£|\bGBP\b": "£",
+    r"€|\bEUR\b": "€",
+    r"\$|\bUSD\b": "$",
+}
+
+
+def detect_currency(values: pd.Series, sample: int = 10_000) -> str:
+    """The currency symbol written in amount text, ``""`` when none (or numbers).
+
+    ``"￥1,234.50"``, ``"1234.5元"``, ``"CNY 88"`` -> ``"￥"``; ``"£3.20"`` -> ``"£"``.
+    Only the first ``sample`` non-blank cells are looked at; the commonest mark wins.
+    """
+    if pd.api.types.is_numeric_dtype(values):
+        return ""
+    text = values.dropna().astype("string").head(sample)
+    counts = {
+        symbol: int(text.str.contains(pattern, regex=True).sum())
+        for pattern, symbol in CURRENCY_MARKS.items()
+    }
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ""
+
+
+_CJK_DATE = re.compile(r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号]?")
+
+
 def parse_dates(
     values: pd.Series, date_format: str | None = None, dayfirst: bool = False
 ) -> tuple[pd.Series, int]:
     """Parse order dates; returns the datetime series (NaT where unparseable) and the
-    number of cells that needed a per-cell (mixed-format) parse."""
+    number of cells that needed a per-cell (mixed-format) parse.
+
+    Chinese dates are read too: ``2024年3月5日`` (and ``2024年3月5日 14:22``) as
+    ``2024-03-05``; ``2024/3/5 14:22`` is year-first, as pandas reads it."""
     if pd.api.types.is_datetime64_any_dtype(values):
         out = values
         if getattr(out.dt, "tz", None) is not None:
             out = out.dt.tz_localize(None)
         return out.astype("datetime64[ns]"), 0
     text = values.astype("string").str.strip()
+    if text.str.contains("年", regex=False).any():
+        text = text.str.replace(_CJK_DATE, r"\1-\2-\3", regex=True).str.strip()
     if date_format:
         return pd.to_datetime(text, format=date_format, errors="coerce").astype("datetime64[ns]"), 0
     nonblank = text.notna() & (text != "")
@@ -622,9 +615,12 @@ def day_order(values: pd.Series) -> tuple[str | None, int]:
 
 def _first_text(values: pd.Series) -> str:
     """The first non-blank cell of a column, shortened, for error messages."""
-    text = values.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    return text.iloc[0][:40] if len(text) else ""
+    for part in (values.head(10_000), values):  # the head nearly always holds one
+        text = part.dropna().astype(str).str.strip()
+        text = text[text != ""]
+        if len(text):
+            return text.iloc[0][:40]
+    return ""
 
 
 _EMPTY_HINTS = {
@@ -733,180 +729,156 @@ def _no_cutoff(as_of) -> bool:
     )
 
 
-def clean_transactions(
-    raw: pd.DataFrame,
-    columns: Mapping[str, str] | None = None,
-    as_of: str | pd.Timestamp | None = None,
-    *,
-    source: str = "data",
-    date_format: str | None = None,
-    dayfirst: bool = False,
-    returns: str = "drop",
-    zero_amounts: str = "drop",
-    exclude_products: str | None = None,
-    duplicates: str = "drop",
-    currency: str = "",
-    cancel_prefix: str | None = "C",
-) -> Transactions:
-    """Map, validate and clean a raw purchase log.
+#: The purchase log's cleaning options, checked in one place (:func:`check_options`).
+TX_OPTIONS = {
+    "date_format": Option(None, None, "strftime format of the dates, e.g. %d/%m/%Y"),
+    "dayfirst": Option(False, (True, False), "read 03/04/2011 as 3 April"),
+    "returns": Option("drop", RETURNS_POLICIES, "cancellations and returns: drop or net"),
+    "zero_amounts": Option("drop", ("drop", "keep"), "whether amount 0 is a purchase"),
+    "exclude_products": Option(None, None, "regular expression of non-product ids"),
+    "duplicates": Option("drop", ("drop", "keep"), "rows identical in every column"),
+    "currency": Option("", None, "currency symbol for labels"),
+    "cancel_prefix": Option("C", None, "order ids starting with it are cancellations; '' none"),
+}
 
-    Parameters
-    ----------
-    raw : pandas.DataFrame
-        The log as read from the source.
-    columns : mapping, optional
-        Canonical name -> source column, e.g. ``{"customer_id": "CustomerID"}``.
-        Columns already named canonically (case and spacing ignored) need no entry.
-    as_of : date-like, optional
-        Cutoff; rows after this day are dropped. Default: the last order date.
-    date_format : str, optional
-        ``strftime`` format of the dates (e.g. ``"%d/%m/%Y"``); default: inferred.
-    dayfirst : bool
-        Read ambiguous dates like 03/04/2011 as 3 April.
-    returns : {"drop", "net"}
-        ``drop`` removes cancellations (order ids starting with ``C``) and
-        negative rows; ``net`` keeps them so revenue is net of returns.
-    zero_amounts : {"drop", "keep"}
-        Whether rows with amount 0 count as purchases.
-    exclude_products : str, optional
-        Regular expression of product ids that are not goods (postage, fees).
-    duplicates : {"drop", "keep"}
-        Whether rows identical in every column are export glitches (drop) or
-        genuine repeat orders of a log without order ids (keep).
-    currency : str
-        Currency symbol used in figure labels.
-    cancel_prefix : str or None
-        Order ids starting with it (any case) are cancellations; None when ids
-        carry no such mark (Olist's hexadecimal ids).
 
-    Returns
-    -------
-    Transactions
-    """
-    if returns not in RETURNS_POLICIES:
-        raise DataError(f"returns policy '{returns}' unknown; use one of {RETURNS_POLICIES}")
-    if zero_amounts not in ("drop", "keep"):
-        raise DataError(f"zero_amounts '{zero_amounts}' unknown; use 'drop' or 'keep'")
-    rows_in = len(raw)
-    if rows_in == 0:
-        raise DataError(f"{source} has a header but no rows; export the purchase log again")
-    steps: list[tuple[str, int, str]] = [("rows read", rows_in, f"from {source}")]
-
-    def drop(frame: pd.DataFrame, mask: pd.Series, step: str, note: str = "") -> pd.DataFrame:
-        n = int(mask.sum())
-        steps.append((step, -n, note if n else ""))
-        return frame.loc[~mask]
-
-    if duplicates == "drop":
-        frame = drop(raw, raw.duplicated(), "exact duplicate rows", "identical in every column")
-    else:
-        frame = raw
-        steps.append(("exact duplicate rows kept", 0, f"{int(raw.duplicated().sum())} rows"))
-    frame, notes = _map_columns(frame, dict(columns or {}), source)
-    for note in notes:
-        steps.append(("column matched", 0, note))
-
+def _tx_columns(frame: pd.DataFrame, ctx: Context):
+    """Map the columns; drop personal-data columns."""
+    columns = ctx.info.pop("columns")
+    for canonical in columns:
+        if canonical not in CANONICAL:
+            raise DataError(
+                f"'{canonical}' is not a canonical column; use one of {', '.join(CANONICAL)}"
+            )
+    frame, notes = map_columns(frame, columns, TRANSACTIONS, ctx.source)
+    rows = [("column matched", 0, note) for note in notes]
     frame, pii = drop_personal(frame, keep=CANONICAL)
     if pii:
-        steps.append(("personal-data columns removed", 0, pii))
-    available = [c for c in CANONICAL if c in frame.columns]
-
+        rows.append(("personal-data columns removed", 0, pii))
+    ctx.available = [c for c in CANONICAL if c in frame.columns]
     frame = frame.copy()
-    samples = {
-        col: _first_text(frame[col])
-        for col in ("customer_id", "order_date", "amount")
-        if col in frame.columns
+    ctx.samples = {
+        c: _first_text(frame[c]) for c in ("customer_id", "order_date", "amount") if c in frame
     }
-    frame["customer_id"] = _clean_ids(frame["customer_id"])
-    frame = drop(frame, frame["customer_id"].isna(), "missing customer id")
-    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame, rows
 
+
+def _tx_customers(frame: pd.DataFrame, ctx: Context):
+    frame["customer_id"] = _clean_ids(frame["customer_id"])
+    frame, row = dropped(frame, frame["customer_id"].isna(), "missing customer id")
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    return frame, row
+
+
+def _tx_dates(frame: pd.DataFrame, ctx: Context):
+    """Day order decided from the values, dates parsed, unparseable ones dropped."""
+    rows = []
+    date_format, dayfirst = ctx.options["date_format"], ctx.options["dayfirst"]
     if not date_format and not dayfirst:
         order, n = day_order(frame["order_date"])
         if order == "dayfirst":
             dayfirst = True
-            steps.append(
+            rows.append(
                 ("dates read day-first", 0, f"{n} distinct dates have a day above 12 first")
             )
         elif order == "ambiguous":
-            steps.append(
-                (
-                    "day/month order ambiguous",
-                    0,
-                    f"{n} distinct dates like 03/04 read month-first; "
-                    "else --dayfirst or --date-format",
-                )
+            note = (
+                f"{n} distinct dates like 03/04 read month-first; else --dayfirst or --date-format"
             )
+            rows.append(("day/month order ambiguous", 0, note))
     frame["order_date"], mixed = parse_dates(frame["order_date"], date_format, dayfirst)
     if mixed:
-        steps.append(("dates in a second format", 0, f"{mixed} cells parsed one by one"))
-    frame = drop(
-        frame,
-        frame["order_date"].isna(),
-        "unparseable order date",
-        f"format {date_format}" if date_format else "pass --date-format to name the format",
-    )
+        rows.append(("dates in a second format", 0, f"{mixed} cells parsed one by one"))
+    note = f"format {date_format}" if date_format else "pass --date-format to name the format"
+    frame, row = dropped(frame, frame["order_date"].isna(), "unparseable order date", note)
+    return frame, [*rows, row]
 
+
+def _tx_amounts(frame: pd.DataFrame, ctx: Context):
+    """Amounts parsed from text (or derived as quantity x unit price)."""
+    rows = []
     for col in ("quantity", "unit_price"):
         if col in frame.columns:
             frame[col], _ = parse_amounts(frame[col])
     if "amount" in frame.columns:
+        ctx.info["currency"] = detect_currency(frame["amount"])
         frame["amount"], from_text = parse_amounts(frame["amount"])
         if from_text:
-            steps.append(("amounts read from text", 0, f"{from_text} cells had symbols/separators"))
+            mark = f"; currency {ctx.info['currency']}" if ctx.info["currency"] else ""
+            rows.append(
+                ("amounts read from text", 0, f"{from_text} cells had symbols/separators{mark}")
+            )
     else:
         frame["amount"] = frame["quantity"] * frame["unit_price"]
-        available.append("amount")
-        steps.append(("amount derived", 0, "amount = quantity x unit_price"))
-    frame = drop(frame, frame["amount"].isna(), "unparseable amount")
-
+        ctx.available.append("amount")
+        rows.append(("amount derived", 0, "amount = quantity x unit_price"))
+    frame, row = dropped(frame, frame["amount"].isna(), "unparseable amount")
     for col in ("order_id", "product_id", "category", "channel", "region"):
         if col in frame.columns:
             frame[col] = frame[col].astype("string").str.strip().astype(str)
+    return frame, [*rows, row]
+
+
+def _cancelled(frame: pd.DataFrame, prefix: str) -> pd.Series:
+    """Cancellation lines: a negative amount, or an order id starting with ``prefix``."""
     cancelled = frame["amount"] < 0
-    if "order_id" in frame.columns and cancel_prefix:
-        cancelled |= frame["order_id"].str.upper().str.startswith(cancel_prefix.upper())
-    if returns == "drop":
-        frame = drop(
-            frame,
-            reversed_purchases(frame, cancelled),
-            "purchases reversed by a cancellation",
-            "same customer, product and quantity, cancelled later",
-        )
-        cancelled = cancelled.reindex(frame.index)
-        frame = drop(frame, cancelled, "cancellations and returns", "policy returns='drop'")
-        frame = drop(
-            frame,
-            frame["amount"] <= 0 if zero_amounts == "drop" else frame["amount"] < 0,
-            "non-positive amount" if zero_amounts == "drop" else "negative amount",
-        )
+    if "order_id" in frame.columns and prefix:
+        cancelled |= frame["order_id"].str.upper().str.startswith(prefix.upper())
+    return cancelled
+
+
+def _tx_returns(frame: pd.DataFrame, ctx: Context):
+    """Cancellations, the purchases they reverse and non-positive amounts (``returns``)."""
+    cancelled = _cancelled(frame, ctx.options["cancel_prefix"])
+    zero = ctx.options["zero_amounts"]
+    if ctx.options["returns"] == "net":
+        rows = [("cancellations and returns kept", 0, f"{int(cancelled.sum())} rows netted")]
+        if zero == "drop":
+            frame, row = dropped(frame, frame["amount"] == 0, "zero amount")
+            rows.append(row)
+        return frame, rows
+    frame, reversed_row = dropped(
+        frame,
+        reversed_purchases(frame, cancelled),
+        "purchases reversed by a cancellation",
+        "same customer, product and quantity, cancelled later",
+    )
+    cancelled = cancelled.reindex(frame.index)
+    frame, cancel_row = dropped(
+        frame, cancelled, "cancellations and returns", "policy returns='drop'"
+    )
+    if zero == "drop":
+        frame, row = dropped(frame, frame["amount"] <= 0, "non-positive amount")
     else:
-        steps.append(("cancellations and returns kept", 0, f"{int(cancelled.sum())} rows netted"))
-        if zero_amounts == "drop":
-            frame = drop(frame, frame["amount"] == 0, "zero amount")
-    if exclude_products and "product_id" in frame.columns:
-        frame = drop(
-            frame,
-            frame["product_id"].str.fullmatch(exclude_products).fillna(False).astype(bool),
-            "non-product lines",
-            "postage, fees, adjustments, vouchers",
-        )
+        frame, row = dropped(frame, frame["amount"] < 0, "negative amount")
+    return frame, [reversed_row, cancel_row, row]
 
+
+def _tx_products(frame: pd.DataFrame, ctx: Context):
+    pattern = ctx.options["exclude_products"]
+    if not pattern or "product_id" not in frame.columns:
+        return frame, None
+    mask = frame["product_id"].str.fullmatch(pattern).fillna(False).astype(bool)
+    return dropped(frame, mask, "non-product lines", "postage, fees, adjustments, vouchers")
+
+
+def _tx_far_dates(frame: pd.DataFrame, ctx: Context):
     if frame.empty:
-        _raise_nothing_left(steps, source, samples)
-
+        _raise_nothing_left(ctx.log, ctx.source, ctx.samples)
     isolated = _isolated_dates(frame["order_date"])
-    if isolated.any():
-        days = frame.loc[isolated, "order_date"].dt.strftime("%Y-%m-%d").unique()
-        frame = drop(
-            frame,
-            isolated,
-            "dates far from the rest",
-            f"over a year from all other orders ({', '.join(days[:3])}); fix them or pass --as-of",
-        )
+    if not isolated.any():
+        return frame, None
+    days = frame.loc[isolated, "order_date"].dt.strftime("%Y-%m-%d").unique()
+    note = f"over a year from all other orders ({', '.join(days[:3])}); fix them or pass --as-of"
+    return dropped(frame, isolated, "dates far from the rest", note)
 
+
+def _tx_cutoff(frame: pd.DataFrame, ctx: Context):
+    """The cutoff (default the last order day); later orders are dropped."""
+    rows = []
     first_day = frame["order_date"].min().normalize()
     last_day = frame["order_date"].max().normalize()
+    as_of = ctx.info.pop("as_of")
     if _no_cutoff(as_of):
         cutoff = last_day
     else:
@@ -917,37 +889,90 @@ def clean_transactions(
         if cutoff < first_day:
             raise DataError(
                 f"as_of {cutoff.date()} is before the first order ({first_day.date()}) "
-                f"in {source}; "
-                "choose a later --as-of"
+                f"in {ctx.source}; choose a later --as-of"
             )
         if cutoff > last_day:
-            steps.append(
-                ("as_of after last order", 0, f"{(cutoff - last_day).days} days with no orders")
-            )
-    frame = drop(
-        frame,
-        frame["order_date"] >= cutoff + pd.Timedelta(days=1),
-        "after as_of",
-        f"orders after {cutoff.date()} are ignored",
-    )
+            note = f"{(cutoff - last_day).days} days with no orders"
+            rows.append(("as_of after last order", 0, note))
+    ctx.as_of = cutoff
+    late = frame["order_date"] >= cutoff + pd.Timedelta(days=1)
+    frame, row = dropped(frame, late, "after as_of", f"orders after {cutoff.date()} are ignored")
+    return frame, [*rows, row]
+
+
+def _tx_finish(frame: pd.DataFrame, ctx: Context):
+    rows = []
     huge = _very_large(frame["amount"])
     if huge.any():
-        steps.append(
-            (
-                "very large amounts (kept)",
-                0,
-                f"{int(huge.sum())} rows over {frame.loc[huge, 'amount'].min():,.0f}, "
-                "over 1000x the median row; check them",
-            )
-        )
+        low = frame.loc[huge, "amount"].min()
+        note = f"{int(huge.sum())} rows over {low:,.0f}, over 1000x the median row; check them"
+        rows.append(("very large amounts (kept)", 0, note))
     if "order_id" not in frame.columns:
         frame["order_id"] = np.arange(len(frame)).astype(str)
     lead = [c for c in CANONICAL if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
     frame = frame.sort_values(["order_date", "customer_id"], kind="stable").reset_index(drop=True)
-    steps.append(("rows kept", len(frame), f"{frame['customer_id'].nunique():,} customers"))
-    log = pd.DataFrame(steps, columns=["step", "rows", "note"])
-    return Transactions(frame, log, source, cutoff, rows_in, tuple(available), currency)
+    rows.append(("rows kept", len(frame), f"{frame['customer_id'].nunique():,} customers"))
+    return frame, rows
+
+
+#: The purchase log's cleaning, step by step (data/README.md lists them for users).
+TX_PIPELINE = (
+    step_read,
+    step_duplicates,
+    _tx_columns,
+    _tx_customers,
+    _tx_dates,
+    _tx_amounts,
+    _tx_returns,
+    _tx_products,
+    _tx_far_dates,
+    _tx_cutoff,
+    _tx_finish,
+)
+
+
+def clean_transactions(
+    raw: pd.DataFrame,
+    columns: Mapping[str, str] | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    *,
+    source: str = "data",
+    **options,
+) -> Transactions:
+    """Map, validate and clean a raw purchase log (the steps of :data:`TX_PIPELINE`).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The log as read from the source (not modified).
+    columns : mapping, optional
+        Canonical name -> source column, e.g. ``{"customer_id": "CustomerID"}``.
+        Columns already named canonically (case and spacing ignored) need no entry.
+    as_of : date-like, optional
+        Cutoff; rows after this day are dropped. Default: the last order date.
+    source : str
+        What was read, for messages.
+    **options
+        The policies of :data:`TX_OPTIONS`, checked before any step runs:
+        ``date_format``, ``dayfirst``, ``returns`` (``drop`` removes cancellations
+        and the purchases they reverse; ``net`` keeps them), ``zero_amounts``
+        (``drop``/``keep``), ``exclude_products`` (regex of non-goods),
+        ``duplicates`` (``drop``/``keep`` rows identical in every column),
+        ``currency``, ``cancel_prefix`` (``"C"``; ``""`` when ids carry no mark).
+
+    Returns
+    -------
+    Transactions
+    """
+    opts = check_options(options, TX_OPTIONS, "the purchase log")
+    ctx = Context(source=source, options=opts, table="transactions")
+    ctx.info.update(columns=dict(columns or {}), as_of=as_of, label="the purchase log")
+    frame, log = run_steps(raw, TX_PIPELINE, ctx)
+    currency = opts["currency"] or ctx.info.get("currency", "")  # the option, else the text's
+    return Transactions(
+        frame, log_frame(log), source, ctx.as_of, len(raw), tuple(ctx.available), currency
+    )
 
 
 def load_transactions(
@@ -986,6 +1011,12 @@ def load_transactions(
     DataError
         With a one-line message naming the file, the column and the fix.
     """
+    if data is None or (isinstance(data, str) and _no_cutoff(data)):
+        raise NotApplicable(
+            "this analysis needs a purchase log and none was given; pass one with --data "
+            "(a file or a built-in such as online_retail)"
+        )
+    options = {k: v for k, v in options.items() if k not in TABLES}  # other tables' options
     if prepared is not None and not isinstance(data, pd.DataFrame):
         tx = read_prepared(prepared, request_key(data, columns, as_of, options))
         if tx is not None:
@@ -1014,11 +1045,11 @@ PREPARED_KEY = b"analysis.transactions"
 def request_key(data, columns: Mapping | None, as_of, options: Mapping | None) -> str:
     """What a :func:`load_transactions` call asked for, as a stable string."""
     day = None if _no_cutoff(as_of) else f"{pd.Timestamp(as_of):%Y-%m-%d}"
-    request = {
+    request = {  # the purchase log's part only: other tables' columns and options go
         "data": str(data),
-        "columns": dict(columns or {}),
+        "columns": {k: v for k, v in (columns or {}).items() if "." not in k},
         "as_of": day,
-        "options": dict(options or {}),
+        "options": {k: v for k, v in (options or {}).items() if k not in TABLES},
     }
     return json.dumps(request, sort_keys=True, default=str)
 

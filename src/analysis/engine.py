@@ -29,6 +29,7 @@ local one) or a ``SparkSession``.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import warnings
 from collections.abc import Mapping
@@ -767,3 +768,487 @@ def cohort_table(data, freq: str = "M", as_of=None, engine="duckdb") -> pd.DataF
     sql = _with(days, select=COHORTS_SQL.format(unit=_period_unit(freq), days="purchase_days"))
     out = _as_dates(eng.query(sql + " ORDER BY 1, 2"), ["cohort", "period"])
     return out.astype({"customers": "int64"})
+
+
+# --------------------------------------------------------------------------- behaviour events
+# The events table (analysis.data's canonical ``events``: customer_id, event_time, event,
+# product_id, category, channel, ...) aggregated for analysis.behaviour: funnels, paths,
+# abandoned carts and activity per customer and day. The same subset of SQL as above;
+# times are whole seconds since 1970 (``ts``, BIGINT), made once in the ``events`` view by
+# the one dialect-specific expression (:data:`EPOCH_SQL`), so that windows are integer sums.
+
+#: Seconds since 1970 of a TIMESTAMP, per engine (the only dialect-specific expression).
+EPOCH_SQL = {"duckdb": "CAST(FLOOR(epoch({col})) AS BIGINT)", "spark": "unix_timestamp({col})"}
+
+#: Optional canonical event columns the queries use (absent ones become '' or NULL).
+EVENT_COLUMNS = ("product_id", "category", "channel", "value")
+
+#: The ``events`` view: canonical columns, one row per event up to the cutoff.
+EVENTS_VIEW_SQL = """
+SELECT CAST(customer_id AS STRING) AS customer_id, {ts} AS ts,
+       CAST(event_time AS DATE) AS day, CAST(event AS STRING) AS event, {optional}
+FROM {raw}
+WHERE event_time < TIMESTAMP '{end}' AND customer_id IS NOT NULL AND event IS NOT NULL
+"""
+
+#: Step 1 of a funnel: the first time each unit (visitor, or visitor and group) did it.
+FUNNEL_FIRST_SQL = """
+SELECT {keys}, MIN(ts) AS t1 FROM events WHERE event = {step} GROUP BY {keys}
+"""
+
+#: Step j: the first time the unit did it at or after {anchor} (the previous step's time in
+#: strict order, the first step's in any order) and within {window} seconds of step 1.
+FUNNEL_NEXT_SQL = """
+SELECT {p_keys}, {p_times}, MIN(e.ts) AS t{j}
+FROM f{i} p
+LEFT JOIN (SELECT {keys}, ts FROM events WHERE event = {step}) e
+  ON {on} AND e.ts >= p.{anchor} AND e.ts <= p.t1 + {window}
+GROUP BY {p_keys}, {p_times}
+"""
+
+#: The visitor's moves: events in time order (ties in funnel-step order), a repeat of the
+#: same event collapsed into one move, numbered from 1. One window specification (one sort):
+#: the move number is the running count of changes of event.
+MOVES_SQL = """
+SELECT customer_id, ts, event, move
+FROM (
+    SELECT customer_id, ts, event, changed,
+           SUM(changed) OVER (PARTITION BY customer_id ORDER BY ts, rank
+                              ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS move
+    FROM (
+        SELECT customer_id, ts, event, rank,
+               CASE WHEN LAG(event) OVER (PARTITION BY customer_id ORDER BY ts, rank) = event
+                    THEN 0 ELSE 1 END AS changed
+        FROM (SELECT customer_id, ts, event, {rank} AS rank FROM events) r
+    ) c
+) s
+WHERE changed = 1
+"""
+
+#: Visitors per path of their first {depth} moves.
+TOP_PATHS_SQL = """
+SELECT {steps}, COUNT(*) AS visitors
+FROM (SELECT m.customer_id, {pivot} FROM moves m WHERE m.move <= {depth} GROUP BY m.customer_id) p
+GROUP BY {steps}
+"""
+
+#: What visitors who stopped at a funnel step did next: their next {depth} moves after the
+#: last step they reached (NULL = nothing more up to the cutoff), counted per path.
+DROPOUT_PATHS_SQL = """
+SELECT d.reached, {steps}, COUNT(*) AS visitors
+FROM (
+    SELECT d.customer_id, d.reached, {pivot}
+    FROM dropouts d
+    LEFT JOIN (SELECT m.customer_id, m.event, m.move - n.first_move + 1 AS move
+               FROM moves m
+               JOIN (SELECT d.customer_id, MIN(m.move) AS first_move
+                     FROM dropouts d JOIN moves m ON m.customer_id = d.customer_id
+                     WHERE m.ts > d.t_last GROUP BY d.customer_id) n
+                 ON n.customer_id = m.customer_id
+               WHERE m.move >= n.first_move AND m.move < n.first_move + {depth}) m
+      ON m.customer_id = d.customer_id
+    GROUP BY d.customer_id, d.reached
+) d
+GROUP BY d.reached, {steps}
+"""
+
+#: One row per customer and carted item: last cart, last purchase of the same item, and
+#: whether the cart was bought (a purchase at or after the last cart), is still open
+#: (last cart less than {grace} seconds before the cutoff) or was abandoned.
+CARTS_SQL = """
+SELECT c.customer_id, c.product_id, c.category, c.carts, c.first_cart, c.last_cart,
+       c.value, b.last_purchase,
+       CASE WHEN b.last_purchase >= c.last_cart THEN 'purchased'
+            WHEN c.last_cart > {end_ts} - {grace} THEN 'open'
+            ELSE 'abandoned' END AS status
+FROM (SELECT customer_id, product_id, MAX(category) AS category, COUNT(*) AS carts,
+             MIN(ts) AS first_cart, MAX(ts) AS last_cart, MAX(value) AS value
+      FROM events WHERE event = {cart} GROUP BY customer_id, product_id) c
+LEFT JOIN (SELECT customer_id, product_id, MAX(ts) AS last_purchase
+           FROM events WHERE event = {purchase} GROUP BY customer_id, product_id) b
+  ON b.customer_id = c.customer_id AND b.product_id = c.product_id
+"""
+
+#: Events per customer and day, with a count per named step and the first and last time.
+EVENT_DAYS_SQL = """
+SELECT customer_id, day, COUNT(*) AS events, {counts}, MIN(ts) AS first_ts, MAX(ts) AS last_ts
+FROM events
+GROUP BY customer_id, day
+"""
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _events_cutoff(eng, events_end: pd.Timestamp | None) -> pd.Timestamp:
+    """``as_of`` (inclusive day) or, when None, the last event day of the source."""
+    if events_end is not None:
+        return pd.Timestamp(events_end).normalize()
+    day = eng.query("SELECT MAX(CAST(event_time AS DATE)) AS d FROM events_raw")["d"].iloc[0]
+    return pd.Timestamp(day).normalize()
+
+
+def register_events(events, as_of=None, engine="duckdb"):
+    """Create the ``events`` view of :data:`EVENTS_VIEW_SQL` on an engine.
+
+    Parameters
+    ----------
+    events : Table, DataFrame, path or Spark DataFrame
+        Canonical events (``customer_id``, ``event_time``, ``event`` and optionally
+        ``product_id``, ``category``, ``channel``, ``value``), e.g. the ``events``
+        table of :func:`analysis.data.load_tables`, or a Parquet/CSV file of them.
+    as_of : date-like, optional
+        Last day included; default the last event day.
+    engine : see :func:`customer_summary`
+
+    Returns
+    -------
+    (engine, cutoff, columns)
+        The engine holding the view, the cutoff day, and the optional columns present.
+    """
+    eng = get_engine(engine)
+    frame = events.frame if hasattr(events, "frame") else events
+    spark = isinstance(eng, SparkEngine)
+    if isinstance(frame, (str, Path)):
+        if spark:
+            reader = eng.spark.read
+            text = str(frame)
+            frame = (
+                reader.csv(text, header=True, inferSchema=True)
+                if ".csv" in text.lower()
+                else reader.parquet(text)
+            )
+        else:
+            eng.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW events_raw AS SELECT * FROM {_reader(str(frame))}"
+            )
+    if isinstance(frame, pd.DataFrame):
+        frame = frame[
+            [
+                c
+                for c in frame.columns
+                if c in ("customer_id", "event_time", "event", *EVENT_COLUMNS)
+            ]
+        ]
+        if spark:
+            with _quiet_spark():
+                frame = eng.spark.createDataFrame(_spark_ready(frame))
+        else:
+            eng.con.register("events_raw", frame)
+    if spark:
+        frame.createOrReplaceTempView("events_raw")
+        names = set(frame.columns)
+    else:
+        names = set(eng.con.sql("SELECT * FROM events_raw LIMIT 0").columns)
+    cutoff = _events_cutoff(eng, as_of)
+    present = tuple(c for c in EVENT_COLUMNS if c in names)
+    optional = [
+        f"COALESCE(CAST({c} AS STRING), '') AS {c}" if c in present else f"'' AS {c}"
+        for c in ("product_id", "category", "channel")
+    ]
+    optional.append(
+        "CAST(value AS DOUBLE) AS value" if "value" in present else "CAST(NULL AS DOUBLE) AS value"
+    )
+    view = EVENTS_VIEW_SQL.format(
+        ts=EPOCH_SQL[eng.name].format(col="event_time"),
+        optional=", ".join(optional),
+        raw="events_raw",
+        end=f"{cutoff + pd.Timedelta(days=1):%Y-%m-%d %H:%M:%S}",
+    )
+    if spark:
+        eng.spark.sql(f"CREATE OR REPLACE TEMP VIEW events AS {view}")
+    else:
+        eng.con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {view}")
+    return eng, cutoff, present
+
+
+def funnel_ctes(steps, window_seconds: int, mode: str = "strict", by: str | None = None):
+    """The CTEs ``f1`` .. ``fk`` of a funnel over the ``events`` view (see :data:`FUNNEL_NEXT_SQL`).
+
+    ``fk`` holds one row per unit (``customer_id``, plus ``by`` when given) with ``t1`` ..
+    ``tk``: the time each step was first reached (NULL when it was not).
+    """
+    if mode not in ("strict", "any"):
+        raise ValueError(f"mode '{mode}' unknown; use 'strict' (in order) or 'any' (any order)")
+    if len(steps) < 2 or len(set(steps)) < len(steps):
+        raise ValueError(f"a funnel needs two or more different steps, got {list(steps)}")
+    if by not in (None, "product_id", "category", "channel"):
+        raise ValueError(f"by '{by}' unknown; use 'category', 'channel' or 'product_id'")
+    keys = ["customer_id"] + ([by] if by else [])
+    ctes = [("f1", FUNNEL_FIRST_SQL.format(keys=", ".join(keys), step=_literal(steps[0])))]
+    for j in range(2, len(steps) + 1):
+        sql = FUNNEL_NEXT_SQL.format(
+            keys=", ".join(keys),
+            p_keys=", ".join(f"p.{k}" for k in keys),
+            p_times=", ".join(f"p.t{i}" for i in range(1, j)),
+            on=" AND ".join(f"e.{k} = p.{k}" for k in keys),
+            j=j,
+            i=j - 1,
+            step=_literal(steps[j - 1]),
+            anchor=f"t{j - 1}" if mode == "strict" else "t1",
+            window=int(window_seconds),
+        )
+        ctes.append((f"f{j}", sql))
+    return ctes
+
+
+def _seconds_frame(out: pd.DataFrame, columns) -> pd.DataFrame:
+    for c in columns:
+        out[c] = pd.to_numeric(out[c]).astype("float64")
+    return out
+
+
+def funnel_times(
+    events, steps, window_seconds: int, mode: str = "strict", by=None, as_of=None, engine="duckdb"
+) -> pd.DataFrame:
+    """When each visitor (or visitor and ``by`` group) first reached each funnel step.
+
+    Parameters
+    ----------
+    events : see :func:`register_events`
+    steps : sequence of str
+        Event names in funnel order (``["view", "cart", "purchase"]``).
+    window_seconds : int
+        Conversion window from the visitor's first step-1 event: later steps count only
+        up to ``t1 + window_seconds`` (inclusive).
+    mode : {"strict", "any"}
+        ``strict``: each step at or after the previous one; ``any``: steps after the
+        first in any order (each at or after step 1).
+    by : {"category", "channel"}, optional
+        Make the unit a visitor within one category or channel.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (str), ``by`` when given, and ``t1`` .. ``tk`` in seconds since
+        1970 (float, NaN when the step was not reached).
+    """
+    eng, _, _ = register_events(events, as_of, engine)
+    ctes = funnel_ctes(list(steps), window_seconds, mode, by)
+    out = eng.query(_with(*ctes, select=f"SELECT * FROM f{len(steps)} ORDER BY 1"))
+    out["customer_id"] = out["customer_id"].astype(str)
+    return _seconds_frame(out, [f"t{j}" for j in range(1, len(steps) + 1)])
+
+
+def _materialize(eng, name: str, sql: str) -> None:
+    """Compute ``sql`` once into table ``name`` (a temp table; a cached view on Spark)."""
+    if isinstance(eng, SparkEngine):
+        with _quiet_spark():
+            eng.spark.sql(sql).cache().createOrReplaceTempView(name)
+    else:
+        eng.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+
+def _rank_sql(steps) -> str:
+    whens = " ".join(f"WHEN {_literal(s)} THEN {i}" for i, s in enumerate(steps, 1))
+    return f"CASE event {whens} ELSE {len(steps) + 1} END"
+
+
+def _path_columns(depth: int) -> tuple[str, str]:
+    steps = ", ".join(f"step_{i}" for i in range(1, depth + 1))
+    pivot = ", ".join(
+        f"MAX(CASE WHEN m.move = {i} THEN m.event END) AS step_{i}" for i in range(1, depth + 1)
+    )
+    return steps, pivot
+
+
+def _dropouts_cte(k: int, mode: str) -> tuple[str, str]:
+    """``dropouts``: visitors who did not finish; the last step reached and its time."""
+    reached = " ".join(
+        f"WHEN {' AND '.join(f't{i} IS NOT NULL' for i in range(1, j + 1))} THEN {j}"
+        for j in range(k - 1, 0, -1)
+    )
+    prefix_last = " ".join(
+        f"WHEN {j} THEN "
+        + (
+            f"t{j}"
+            if mode == "strict"
+            else f"GREATEST({', '.join(f't{i}' for i in range(1, j + 1))})"
+        )
+        for j in range(1, k)
+    )
+    sql = (
+        f"SELECT customer_id, reached, CASE reached {prefix_last} END AS t_last "
+        f"FROM (SELECT *, CASE {reached} END AS reached FROM f{k} "
+        f"WHERE NOT ({' AND '.join(f't{i} IS NOT NULL' for i in range(1, k + 1))})) d"
+    )
+    return "dropouts", sql
+
+
+def paths(
+    events,
+    steps,
+    window_seconds: int,
+    mode: str = "strict",
+    depth: int = 3,
+    as_of=None,
+    engine="duckdb",
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Most common paths, and what visitors did after dropping out of each funnel step.
+
+    A path is a visitor's sequence of moves (events in time order, a repeat of the same
+    event collapsed: view, view, cart -> view > cart), cut at ``depth`` moves.
+
+    Returns
+    -------
+    (top, after_dropout) : pandas.DataFrame
+        ``top``: ``step_1`` .. ``step_{depth}`` (None past the visitor's last move),
+        ``visitors``, the first ``depth`` moves of every visitor. ``after_dropout``:
+        ``reached`` (1-based index of the last funnel step reached), ``step_1`` ..
+        ``step_{depth}``: the next moves after that step's time (all None: nothing more
+        up to the cutoff), ``visitors``.
+    """
+    eng, _, _ = register_events(events, as_of, engine)
+    steps = list(steps)
+    _materialize(eng, "moves", MOVES_SQL.format(rank=_rank_sql(steps)))
+    names, pivot = _path_columns(depth)
+    top = eng.query(
+        TOP_PATHS_SQL.format(steps=names, pivot=pivot, depth=depth)
+        + " ORDER BY visitors DESC, "
+        + names
+    )
+    ctes = [*funnel_ctes(steps, window_seconds, mode), _dropouts_cte(len(steps), mode)]
+    after = eng.query(
+        _with(*ctes, select=DROPOUT_PATHS_SQL.format(steps=names, pivot=pivot, depth=depth))
+        + " ORDER BY reached, visitors DESC, "
+        + names
+    )
+    return top.astype({"visitors": "int64"}), after.astype(
+        {"reached": "int64", "visitors": "int64"}
+    )
+
+
+def cart_outcomes(
+    events,
+    cart: str = "cart",
+    purchase: str = "purchase",
+    grace_seconds: int = 86_400,
+    as_of=None,
+    engine="duckdb",
+) -> pd.DataFrame:
+    """Every carted item per customer and what became of it (see :data:`CARTS_SQL`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``product_id`` (NaN when the events carry none), ``category``,
+        ``carts``, ``first_cart``, ``last_cart``, ``last_purchase`` (seconds since 1970),
+        ``value`` (NaN unless the events carry a ``value``), ``status``:
+        ``purchased`` / ``open`` / ``abandoned``.
+    """
+    eng, cutoff, _ = register_events(events, as_of, engine)
+    end_ts = int((cutoff + pd.Timedelta(days=1)).timestamp()) - 1
+    sql = CARTS_SQL.format(
+        end_ts=end_ts, grace=int(grace_seconds), cart=_literal(cart), purchase=_literal(purchase)
+    )
+    out = eng.query(sql + " ORDER BY 1, 2")
+    out["customer_id"] = out["customer_id"].astype(str)
+    for c in ("product_id", "category"):
+        out[c] = out[c].astype(object).where(out[c].astype(str) != "", np.nan)
+    out = _seconds_frame(out, ["first_cart", "last_cart", "last_purchase", "value"])
+    return out.astype({"carts": "int64"})
+
+
+def step_count_column(step: str) -> str:
+    """The column of :func:`event_days` counting ``step`` (``add to cart`` -> ``n_add_to_cart``)."""
+    return "n_" + re.sub(r"\W+", "_", str(step)).strip("_")
+
+
+def event_days(events, steps=("view", "cart", "purchase"), as_of=None, engine="duckdb"):
+    """Events per customer and day (:data:`EVENT_DAYS_SQL`), with a count column per step.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id``, ``day`` (datetime64), ``events``, one ``n_<step>`` per step,
+        ``first_ts``, ``last_ts``; sorted by customer and day.
+    """
+    eng, _, _ = register_events(events, as_of, engine)
+    counts = ", ".join(
+        f"SUM(CASE WHEN event = {_literal(s)} THEN 1 ELSE 0 END) AS {step_count_column(s)}"
+        for s in steps
+    )
+    out = eng.query(EVENT_DAYS_SQL.format(counts=counts) + " ORDER BY 1, 2")
+    out = _as_dates(out, ["day"])
+    out["customer_id"] = out["customer_id"].astype(str)
+    return out.astype({c: "int64" for c in ["events", *map(step_count_column, steps)]})
+
+
+# --------------------------------------------------------------------------- feedback per customer
+# (satisfaction, issue 12 item 7) One row per customer from the canonical feedback table.
+
+#: Answers per customer up to {as_of}; {promoter} / {detractor} are raw-score thresholds
+#: (score >= promoter, score <= detractor). ``MAX_BY`` picks the latest answer's score.
+FEEDBACK_CUSTOMERS_SQL = """
+SELECT customer_id,
+       COUNT(*) AS responses,
+       COUNT(score) AS scored,
+       CAST(AVG(score) AS DOUBLE) AS mean_score,
+       MIN(response_date) AS first_response,
+       MAX(response_date) AS last_response,
+       CAST(MAX_BY(score, response_date) AS DOUBLE) AS last_score,
+       SUM(CASE WHEN score >= {promoter} THEN 1 ELSE 0 END) AS promoters,
+       SUM(CASE WHEN score <= {detractor} THEN 1 ELSE 0 END) AS detractors,
+       COUNT(comment) AS comments
+FROM feedback
+WHERE customer_id IS NOT NULL AND CAST(response_date AS DATE) <= {as_of}
+GROUP BY customer_id
+"""
+
+
+def _register_feedback(eng, frame: pd.DataFrame) -> None:
+    """The canonical feedback frame as the engine's ``feedback`` view (absent columns NULL)."""
+    data = pd.DataFrame({"customer_id": frame["customer_id"].astype("string").astype(object),
+                         "response_date": frame["response_date"]})  # fmt: skip
+    data["score"] = frame["score"].astype(float) if "score" in frame else np.nan
+    if "comment" in frame:  # blank comments are no comment (whitespace of any kind)
+        text = frame["comment"].astype("string").str.strip()
+        data["comment"] = text.where(text.str.len() > 0).astype(object)
+    else:
+        data["comment"] = None
+    if isinstance(eng, DuckDBEngine):
+        eng.con.register("feedback", data)
+        return
+    with _quiet_spark():
+        df = eng.spark.createDataFrame(_spark_ready(data))
+    df.createOrReplaceTempView("feedback")
+
+
+def feedback_per_customer(
+    feedback: pd.DataFrame,
+    as_of=None,
+    promoter: float = 9,
+    detractor: float = 6,
+    engine="duckdb",
+) -> pd.DataFrame:
+    """Answers per customer: counts, mean and last score, promoters, detractors, comments.
+
+    Parameters
+    ----------
+    feedback : pandas.DataFrame
+        Canonical feedback (``customer_id``, ``response_date``, ``score`` and/or
+        ``comment``); answers without a customer are left out.
+    as_of : date-like, optional
+        Last day included; default every answer.
+    promoter, detractor : float
+        Raw-score thresholds: ``score >= promoter`` is a promoter, ``<= detractor`` a
+        detractor (9 / 6 on 0-10; 5 / 3 on 1-5 stars).
+    engine : see :func:`customer_summary`
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id`` (sorted); ``responses``, ``scored``, ``mean_score``,
+        ``first_response``, ``last_response``, ``last_score``, ``promoters``,
+        ``detractors``, ``comments``.
+    """
+    eng = get_engine(engine)
+    _register_feedback(eng, feedback)
+    end = pd.Timestamp(as_of) if as_of is not None else feedback["response_date"].max()
+    sql = FEEDBACK_CUSTOMERS_SQL.format(promoter=float(promoter), detractor=float(detractor),
+                                        as_of=_date(end))  # fmt: skip
+    out = _as_dates(eng.query(sql + " ORDER BY 1"), ["first_response", "last_response"])
+    out["customer_id"] = out["customer_id"].astype(str)
+    counts = ["responses", "scored", "promoters", "detractors", "comments"]
+    return out.set_index("customer_id").astype({c: "int64" for c in counts})

@@ -58,6 +58,11 @@ METRICS: dict[str, Metric] = {
     "demand.forecast_next_period": Metric("Revenue forecast, next period", "money", HIGHER),
     "demand.forecast_mape": Metric("Forecast error (MAPE, backtest)", "share", LOWER),
     "demand.baseline_mape": Metric("Naive forecast error (MAPE, backtest)", "share", LOWER),
+    "demand.forecast_method": Metric("Forecast method (backtest winner)", "text"),
+    "demand.forecast_mape_by_horizon.*": Metric(
+        "Forecast error {key} period(s) ahead (MAPE, backtest)", "share", LOWER
+    ),
+    "demand.interval_coverage": Metric("Forecast interval: actuals inside (backtest)", "share"),
     "demand.abc_counts.*": Metric("Products in class {key}", "count"),
     # segmentation
     "segmentation.segment_counts.Champions": Metric("Champions (customers)", "count", HIGHER),
@@ -78,6 +83,9 @@ METRICS: dict[str, Metric] = {
     "segmentation.stage_counts.at risk": Metric("Life stage at risk (customers)", "count", LOWER),
     "segmentation.stage_counts.lapsed": Metric("Life stage lapsed (customers)", "count", LOWER),
     "segmentation.stage_counts.*": Metric("Life stage {key} (customers)", "count"),
+    "segmentation.stage_bought_again.*": Metric(
+        "Life stage {key}: share who bought again (out-of-time check)", "share"
+    ),
     "segmentation.gini": Metric("Revenue concentration (Gini)", "score"),
     "segmentation.k": Metric("Behavioural clusters", "count"),
     "segmentation.silhouette": Metric("Cluster separation (silhouette)", "score"),
@@ -110,6 +118,11 @@ METRICS: dict[str, Metric] = {
     "churn.palive_brier": Metric("P(alive) baseline Brier score", "score", LOWER),
     "churn.recency_auc": Metric("Recency baseline ROC-AUC", "score", HIGHER),
     "churn.chosen_model": Metric("Warning model chosen", "text"),
+    "churn.active_days": Metric("Scored: customers who bought within", "days"),
+    "churn.mean_predicted": Metric("Mean predicted churn (test period)", "share"),
+    "churn.calibration_intercept": Metric("Calibration intercept (0 is right)", "score"),
+    "churn.calibration_slope": Metric("Calibration slope (1 is right)", "score"),
+    "churn.top_decile_ceiling": Metric("Best possible catch in the riskiest tenth", "share"),
     "churn.top_decile_capture": Metric("Churners caught in the riskiest tenth", "share", HIGHER),
     "churn.value_at_risk_total": Metric("Expected value at risk", "money", LOWER),
     "churn.customers_scored": Metric("Customers scored", "count"),

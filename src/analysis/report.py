@@ -7,12 +7,16 @@ Layout of the output folder (default ``reports/``)::
       2011-12-09/
         00_overview.ipynb / .html executed notebook and its HTML
         metrics.json              {"overview": {...}, "demand": {...}, ...}
-        run.json                  status of each notebook, parameters, timings
+        run.json                  data source; each notebook's status, files, timing
         segments.csv ...          exports the notebooks write
+      2011-12-09_orders-1a2b3c4d/ the same period from another data source
 
-A period is rendered into a private staging folder and swapped in only when
-complete, so an interrupted run leaves the previous report in place and two runs
-for the same period cannot mix their files.
+A period's report is a set of notebooks rendered from one data source (the data, its
+tables, column maps and reading options: :func:`data_source`). Rendering some of
+them replaces those notebooks' files only; the others are carried over unchanged.
+A period is rendered into a private staging folder and merged and swapped in under
+a lock only when complete, so an interrupted run leaves the previous report in
+place and two runs for the same period cannot mix their files.
 
 Text from the data in HTML
 --------------------------
@@ -58,7 +62,7 @@ import pandas as pd
 
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
-from analysis.metrics import change_class, flatten, headline, metric_info
+from analysis.metrics import change_class, flatten, format_value, headline, metric_info
 from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
@@ -66,7 +70,18 @@ METRICS_SUBDIR = "_metrics"
 PREPARED_SUBDIR = "_prepared"
 #: Parameters the runner sets for itself; they mean nothing to a reader of the report.
 RUNNER_PARAMETERS = ("output_dir", "prepared")
-COMMON_PARAMETERS = ("data", "as_of", "columns", "anonymize", "output_dir", "data_options")
+COMMON_PARAMETERS = (
+    "data",
+    "as_of",
+    "columns",
+    "anonymize",
+    "output_dir",
+    "data_options",
+    "customers",
+    "events",
+    "feedback",
+    "tickets",
+)
 #: Common parameters that describe a run rather than its data. Every other common
 #: parameter (the data, its tables, column maps and reading options) identifies the
 #: data source that all notebooks of one period's report share.
@@ -812,13 +827,12 @@ thead th{background:#f5f7fa}td.good{color:#1b7a3d}td.bad{color:#b42318}a{color:#
 """
 
 
-def _fmt(value) -> str:
+def _fmt(key: str, value) -> str:
+    """An index cell: numbers with their unit (:func:`analysis.metrics.format_value`)."""
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return html.escape(format_value(key, value))
     return html.escape(str(value))
 
 
@@ -954,7 +968,9 @@ def _metrics_table(heading: str, shown: list[Path]) -> str:
                 older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
                 cls = change_class(key, value, older)
                 cells.append(
-                    f"<td class='{cls}'>{_fmt(value)}</td>" if cls else f"<td>{_fmt(value)}</td>"
+                    f"<td class='{cls}'>{_fmt(key, value)}</td>"
+                    if cls
+                    else f"<td>{_fmt(key, value)}</td>"
                 )
             label = html.escape(metric_info(key).label)
             name = html.escape(key.split(".", 1)[1])

@@ -19,91 +19,21 @@ import pandas as pd
 
 from analysis import data as _data
 from analysis.builtins import read_builtin
-from analysis.cleaning import Context, LogRow, Option, check_options, dropped, log_frame, run_steps
+from analysis.cleaning import (
+    Context,
+    LogRow,
+    Option,
+    check_options,
+    dropped,
+    log_frame,
+    map_columns,
+    run_steps,
+    step_duplicates,
+    step_read,
+)
 from analysis.errors import DataError
 from analysis.privacy import drop_personal, mask_text
-
-TABLES = ("customers", "events", "feedback", "tickets")
-
-
-@dataclass(frozen=True)
-class Schema:
-    """A table's canonical columns: which are required, and each one's kind.
-
-    ``kinds`` values: ``id`` (stripped string, ``12.0`` is ``12``), ``date``
-    (naive datetime), ``float``, ``text`` (stripped string). ``one_of``: at least
-    one of these columns must exist. ``date``: the column the cutoff applies to.
-    """
-
-    name: str
-    required: tuple[str, ...]
-    kinds: Mapping[str, str]
-    date: str | None
-    one_of: tuple[str, ...] = ()
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return tuple(self.kinds)
-
-
-SCHEMAS: dict[str, Schema] = {
-    "customers": Schema(
-        "customers",
-        ("customer_id",),
-        {
-            "customer_id": "id",
-            "signup_date": "date",
-            "region": "text",
-            "city": "text",
-            "channel": "text",
-        },
-        date="signup_date",
-    ),
-    "events": Schema(
-        "events",
-        ("customer_id", "event_time", "event"),
-        {
-            "customer_id": "id",
-            "event_time": "date",
-            "event": "text",
-            "product_id": "id",
-            "category": "text",
-            "channel": "text",
-            "session_id": "id",
-        },
-        date="event_time",
-    ),
-    "feedback": Schema(
-        "feedback",
-        ("response_date",),
-        {
-            "response_id": "id",
-            "response_date": "date",
-            "score": "float",
-            "comment": "text",
-            "customer_id": "id",
-            "order_id": "id",
-            "channel": "text",
-            "touchpoint": "text",
-        },
-        date="response_date",
-        one_of=("score", "comment"),
-    ),
-    "tickets": Schema(
-        "tickets",
-        ("customer_id", "opened_at"),
-        {
-            "customer_id": "id",
-            "opened_at": "date",
-            "closed_at": "date",
-            "channel": "text",
-            "category": "text",
-            "status": "text",
-            "rating": "float",
-        },
-        date="opened_at",
-    ),
-}
+from analysis.schemas import SCHEMAS, TABLES
 
 #: Feedback scales: name -> (lowest, highest score). Inferred from the values unless
 #: the option ``scale`` names one (or gives ``"MIN-MAX"``).
@@ -155,6 +85,8 @@ OPTIONS: dict[str, dict[str, Option]] = {
     "tickets": dict(_COMMON_OPTIONS),
 }
 READ_OPTIONS = ("sep", "encoding", "sheet")
+#: Below this many rows no date is called far from the rest (one row in two is no outlier).
+FAR_DATES_MIN_ROWS = 100
 
 
 @dataclass
@@ -280,7 +212,7 @@ def split_columns(columns: Mapping[str, str] | None) -> dict[str, dict[str, str]
                 f"transactions, {', '.join(TABLES)}"
             )
         allowed = _data.CANONICAL if table == "transactions" else SCHEMAS[table].columns
-        if canonical not in allowed and not (table != "transactions" and canonical == "title"):
+        if canonical not in allowed:
             raise DataError(
                 f"'{canonical}' is not a canonical column of {table}; use one of "
                 f"{', '.join(allowed)}"
@@ -289,91 +221,12 @@ def split_columns(columns: Mapping[str, str] | None) -> dict[str, dict[str, str]
     return out
 
 
-def _guess_table(columns: set[str]) -> str | None:
-    """The table whose required columns a frame (already normalised names) has."""
-    by_size = sorted(SCHEMAS.values(), key=lambda s: -len(s.required + s.one_of))
-    for schema in by_size:
-        name = schema.name
-        if set(schema.required) <= columns and (not schema.one_of or columns & set(schema.one_of)):
-            return name
-    if set(_data.REQUIRED) <= columns:
-        return "transactions"
-    return None
-
-
-def map_table_columns(
-    raw: pd.DataFrame, columns: Mapping[str, str], schema: Schema, source: str
-) -> tuple[pd.DataFrame, list[str]]:
-    """Rename the user's columns to ``schema``'s canonical names; notes on what matched.
-
-    A mapped source column may serve one canonical column; columns already named
-    canonically (case and separators ignored) need no entry.
-
-    Raises
-    ------
-    DataError
-        For a mapped column that does not exist, or a missing required one (the
-        message says which other table the file looks like, when it does).
-    """
-    available = ", ".join(map(str, raw.columns[:30]))
-    rename: dict[str, str] = {}
-    for canonical, src in columns.items():
-        if src not in raw.columns:
-            raise DataError(
-                f"column '{src}' (for {schema.name}.{canonical}) not found in {source}; "
-                f"available: {available}; pass --column {schema.name}.{canonical}=<name>"
-            )
-        rename[src] = canonical
-    notes = []
-    by_norm = {_data._normalise_name(c): c for c in raw.columns if c not in rename}
-    for canonical in schema.columns:
-        if canonical in rename.values():
-            continue
-        match = by_norm.get(canonical)
-        if match is not None:
-            rename[match] = canonical
-            if match != canonical:
-                notes.append(f"column '{match}' used as {canonical}")
-    clashes = [c for c in raw.columns if c not in rename and c in rename.values()]
-    frame = raw.drop(columns=clashes).rename(columns=rename)
-    frame = frame.loc[:, ~frame.columns.duplicated()]
-    missing = [c for c in schema.required if c not in frame.columns]
-    if schema.one_of and not set(schema.one_of) & set(frame.columns):
-        missing.append(" or ".join(schema.one_of))
-    if missing:
-        col = missing[0]
-        looks = _guess_table({_data._normalise_name(c) for c in raw.columns})
-        if looks and looks != schema.name:
-            flag = "--data" if looks == "transactions" else f"--{looks}"
-            fix = f"it looks like {looks} data: pass it with {flag}"
-        else:
-            fix = f"pass --column {schema.name}.{col.split(' or ')[0]}=<name>"
-        raise DataError(
-            f"required column '{col}' of the {schema.name} table not found in {source}; "
-            f"available: {available}; {fix}"
-        )
-    return frame, notes
-
-
 # --------------------------------------------------------------------------- steps
-
-
-def _step_read(frame: pd.DataFrame, ctx: Context):
-    if frame.empty:
-        raise DataError(f"{ctx.source} has a header but no rows; export the {ctx.table} again")
-    return frame, ("rows read", len(frame), f"from {ctx.source}")
-
-
-def _step_duplicates(frame: pd.DataFrame, ctx: Context):
-    dup = frame.duplicated()
-    if ctx.options["duplicates"] == "keep":
-        return frame, ("exact duplicate rows kept", 0, f"{int(dup.sum())} rows")
-    return dropped(frame, dup, "exact duplicate rows", "identical in every column")
 
 
 def _step_columns(frame: pd.DataFrame, ctx: Context):
     schema = SCHEMAS[ctx.table]
-    frame, notes = map_table_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
+    frame, notes = map_columns(frame, ctx.info.pop("columns"), schema, ctx.source)
     rows: list[LogRow] = [("column matched", 0, note) for note in notes]
     frame, pii = drop_personal(frame, keep=schema.columns)
     if pii:
@@ -466,7 +319,7 @@ def _raise_empty(ctx: Context, col: str, rows: list[LogRow]) -> None:
 
 def _step_far_dates(frame: pd.DataFrame, ctx: Context):
     col = SCHEMAS[ctx.table].date
-    if col not in frame.columns:
+    if col not in frame.columns or len(frame) < FAR_DATES_MIN_ROWS:
         return frame, None
     dates = frame[col]
     known = dates.notna()
@@ -637,12 +490,15 @@ def _step_ticket_times(frame: pd.DataFrame, ctx: Context):
 
 def _step_finish(frame: pd.DataFrame, ctx: Context):
     if frame.empty:
-        raise DataError(f"no usable rows left in {ctx.source} ({ctx.table}) after cleaning")
+        removed = "; ".join(f"{step}: {-n:,}" for step, n, _ in ctx.log if n < 0)
+        hint = " choose a later --as-of;" if "after as_of" in removed else ""
+        raise DataError(
+            f"no usable rows left in {ctx.source} ({ctx.table}) after cleaning ({removed});"
+            f"{hint} see data/README.md for the {ctx.table} table"
+        )
     lead = [c for c in SCHEMAS[ctx.table].columns if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
-    date = SCHEMAS[ctx.table].date
-    order = [c for c in (date, "customer_id") if c in frame.columns]
-    frame = frame.sort_values(order, kind="stable").reset_index(drop=True)
+    frame = frame.reset_index(drop=True)  # rows stay in the source's order
     note = f"{frame['customer_id'].nunique():,} customers" if "customer_id" in frame.columns else ""
     return frame, ("rows kept", len(frame), note)
 
@@ -657,7 +513,7 @@ def _step_mask_text(frame: pd.DataFrame, ctx: Context):
     return frame, ("e-mails and phone numbers masked", 0, f"in {changed} texts" if changed else "")
 
 
-_HEAD = (_step_read, _step_duplicates, _step_columns, _step_types, _step_required)
+_HEAD = (step_read, step_duplicates, _step_columns, _step_types, _step_required)
 _TAIL = (_step_far_dates, _step_as_of)
 PIPELINES = {
     "customers": (*_HEAD, _step_repeated_customers, *_TAIL, _step_finish),
@@ -715,7 +571,7 @@ def clean_table(
     opts = check_options(options, OPTIONS[name], f"the {name} table")
     columns = dict(columns or {})
     ctx = Context(source=source, options=opts, table=name, as_of=_cutoff(as_of))
-    ctx.info["columns"] = columns
+    ctx.info.update(columns=columns, label=f"the {name} table")
     ctx.info["score_source"] = columns.get("score", "")
     frame, rows = run_steps(raw, PIPELINES[name], ctx)
     ctx.info.pop("score_source", None)
@@ -762,10 +618,11 @@ def load_table(name: str, source, columns=None, as_of=None, **options) -> Table:
     if text.startswith(_data.QUERY_PREFIXES):
         raw = _data.read_query(text)
     else:
-        if not Path(text).exists() and not re.search(r"[/\\.]", text):
+        if not Path(text).expanduser().exists():
             known = ", ".join(TABLE_BUILTINS[name]) or "none"
             raise DataError(
-                f"{name} '{text}' is neither a file nor a built-in {name} table ({known})"
+                f"{name} '{text}' is neither a file nor a built-in {name} table ({known}); "
+                f"check the path given to --{name}"
             )
         raw = _data.read_table(text, **read_opts)
     return clean_table(name, raw, columns, as_of, source=text, **options)
@@ -853,6 +710,17 @@ def load_tables(
     return tables
 
 
+def _isin(values: pd.Series, known) -> pd.Series:
+    """``values.isin(known)`` by Arrow's hash lookup (pandas loops in Python on strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    as_text = pa.array(values.astype("str"), from_pandas=True)
+    lookup = pa.array(pd.Series(known, dtype="str"), from_pandas=True)
+    hit = pc.is_in(as_text, value_set=lookup).to_numpy(zero_copy_only=False)
+    return pd.Series(hit, index=values.index)
+
+
 def _ids(frame: pd.DataFrame | None, column: str) -> pd.Index | None:
     if frame is None or column not in frame.columns:
         return None
@@ -880,7 +748,7 @@ def link_checks(tables: Tables) -> pd.DataFrame:
             if known_ids is None:
                 rows.append(("unknown customer", name, 0, "not checked: no customers or purchases"))
             else:
-                bad = ids.notna() & ~ids.isin(known_ids)
+                bad = ids.notna() & ~_isin(ids, known_ids)
                 rows.append(
                     (
                         "unknown customer",
@@ -891,11 +759,11 @@ def link_checks(tables: Tables) -> pd.DataFrame:
                 )
         if name == "feedback" and table.has("order_id") and orders is not None:
             oid = table.frame["order_id"]
-            bad = oid.notna() & ~oid.isin(orders)
+            bad = oid.notna() & ~_isin(oid, orders)
             rows.append(("unknown order", name, int(bad.sum()), "order id not in the purchase log"))
     if cust is not None and tx is not None:
         buyers = _ids(tx, "customer_id")
-        never = ~cust["customer_id"].isin(buyers)
+        never = ~_isin(cust["customer_id"], buyers)
         rows.append(("customers without purchases", "customers", int(never.sum()), "kept"))
     for name in ("transactions", *TABLES):
         table = getattr(tables, name)

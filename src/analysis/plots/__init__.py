@@ -9,6 +9,8 @@ each analysis; shared helpers live here.
 
 from __future__ import annotations
 
+import logging
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
@@ -43,6 +45,13 @@ def cjk_font() -> str | None:
     return font_manager.FontProperties(fname=path).get_name()
 
 
+class _RegularCJKIsFine(logging.Filter):
+    """Drop matplotlib's note that the CJK font has no bold face (titles then use regular)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Failed to find font weight" not in record.getMessage()
+
+
 def use_theme() -> None:
     """Set the notebooks' theme (call once, in the first code cell after imports).
 
@@ -50,6 +59,9 @@ def use_theme() -> None:
     """
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE)
     cjk = cjk_font()
+    font_log = logging.getLogger("matplotlib.font_manager")
+    if not any(isinstance(f, _RegularCJKIsFine) for f in font_log.filters):
+        font_log.addFilter(_RegularCJKIsFine())
     mpl.rcParams.update(
         {
             "font.family": [*FONT_FAMILIES, *([cjk] if cjk else [])],
@@ -118,7 +130,17 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
 
 
 # Topic modules import the helpers above, so they are imported last.
-from analysis.plots import churn, clv, cycle, demand, overview, recommend, segmentation  # noqa: E402
+from analysis.plots import (  # noqa: E402
+    behaviour,
+    churn,
+    clv,
+    cycle,
+    demand,
+    feedback,
+    overview,
+    recommend,
+    segmentation,
+)
 
 __all__ = [
     "use_theme",
@@ -131,6 +153,8 @@ __all__ = [
     "segmentation",
     "clv",
     "churn",
+    "feedback",
     "cycle",
+    "behaviour",
     "recommend",
 ]

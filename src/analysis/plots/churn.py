@@ -19,6 +19,7 @@ MONEY_FEATURES = {"revenue", "avg_order_value", "spend_recent", "spend_earlier"}
 SHORT = {
     "logistic": "Logistic regression",
     "boosting": "Gradient boosting",
+    "btyd": "Purchase-model baseline",
     "palive": "1 - P(alive) baseline",
     "recency": "Recency-only baseline",
 }
@@ -26,7 +27,7 @@ SHORT = {
 
 def _colors(keys):
     palette = sns.color_palette(PALETTE)
-    fixed = {"logistic": 0, "boosting": 1, "palive": 2, "recency": 7}
+    fixed = {"logistic": 0, "boosting": 1, "palive": 2, "btyd": 3, "recency": 7}
     return {k: palette[fixed.get(k, i % len(palette))] for i, k in enumerate(keys)}
 
 

@@ -192,3 +192,23 @@ def bootstrap_total(draws, estimate: float, low: float, high: float, ax=None, cu
     ax.set_title("How sure is the total? (bootstrap over customers)")
     ax.legend()
     return ax
+
+
+def alive_history(history, ax=None, label: str = "customer"):
+    """One customer's P(alive) day by day, purchases marked.
+
+    Parameters
+    ----------
+    history : pandas.DataFrame
+        :func:`analysis.clv.alive_history` output (``p_alive``, ``purchase``; index ``day``).
+    """
+    ax = new_ax(ax, figsize=(10, 3.5))
+    ax.plot(history.index, history["p_alive"], color=MODEL, label="P(alive)")
+    bought = history.loc[history["purchase"]]
+    ax.scatter(bought.index, bought["p_alive"], color=ACTUAL, s=12, zorder=3, label="purchase")
+    ax.set_ylim(0, 1.05)
+    percent_axis(ax, "y")
+    ax.set_ylabel("P(alive)")
+    ax.set_title(f"P(alive) through the history of {label}")
+    ax.legend(loc="lower left")
+    return ax

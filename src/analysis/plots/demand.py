@@ -158,9 +158,15 @@ def activity_heatmap(table: pd.DataFrame, ax=None):
     return ax
 
 
-def cohort_heatmaps(retention: pd.DataFrame, revenue: pd.DataFrame, currency: str = ""):
+def cohort_heatmaps(
+    retention: pd.DataFrame, revenue: pd.DataFrame, currency: str = "", first: str = "auto"
+):
     """Two heatmaps, cohort × months since first purchase: % still buying, cumulative
-    revenue per customer. Empty cells: months not yet (completely) observed."""
+    revenue per customer. Empty cells: months not yet (completely) observed. A first cohort
+    holding customers from before the log (:func:`analysis.demand.first_cohort_existing`,
+    ``first`` its setting) is labelled ``*``."""
+    from analysis.demand import first_cohort_existing
+
     rows = len(retention)
     height = max(3.0, 0.38 * rows + 1.8)
     fig, axes = plt.subplots(2, 1, figsize=(13, 2 * height + 0.5))
@@ -168,6 +174,8 @@ def cohort_heatmaps(retention: pd.DataFrame, revenue: pd.DataFrame, currency: st
     size = retention.attrs.get("size")
     if size is not None:
         ylabels = [f"{lab} (n={n:,})" for lab, n in zip(ylabels, size.to_numpy(), strict=True)]
+    if first_cohort_existing(retention, first):
+        ylabels[0] = f"* {ylabels[0]} incl. earlier customers"
     annot = len(retention.columns) <= 20 and rows <= 24
     sns.heatmap(
         retention.set_axis(ylabels, axis=0),

@@ -122,7 +122,7 @@ def stage_outcomes(table: pd.DataFrame, ax=None):
 
 
 def k_selection(scores: pd.DataFrame, k: int, ax=None):
-    """Silhouette and stability across seeds for each k; the chosen k marked."""
+    """Silhouette and bootstrap stability for each k; the chosen k marked."""
     ax = new_ax(ax, figsize=(8, 4))
     colors = sns.color_palette(PALETTE)
     ax.plot(
@@ -137,7 +137,7 @@ def k_selection(scores: pd.DataFrame, k: int, ax=None):
         scores["stability"],
         marker="s",
         color=colors[1],
-        label="stability across seeds (adjusted Rand)",
+        label="bootstrap stability (adjusted Rand)",
     )
     ax.axvline(k, color="grey", ls="--", lw=1)
     ax.text(k, 0.02, f" chosen k = {k}", color="0.3", fontsize=10)
