@@ -274,10 +274,9 @@ def test_notebook_without_product_ids_is_not_applicable(tmp_path):
 
 @pytest.mark.slow
 def test_notebook_on_events_only(tmp_path):
-    """`data="none", events="taobao"`: views, carts and favourites as signals, buys as target."""
-    metrics, error, out = run_notebook(
-        "recommendations", tmp_path, data="none", events="taobao", grid={}
-    )
+    """`events="taobao"` beside the default log of other customers and years: the events are
+    used alone, views, carts and favourites as signals, buys as the target."""
+    metrics, error, out = run_notebook("recommendations", tmp_path, events="taobao", grid={})
     assert error is None
     assert metrics["method"] == "item_knn" and metrics["repeats_allowed"] is False
     assert metrics["customers_scored"] == 815 and metrics["recall_at_k"] > 0.10

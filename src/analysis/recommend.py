@@ -205,8 +205,9 @@ def prepare(
 ) -> Inputs:
     """Signals, orders and product names from the purchase log and/or the events table.
 
-    ``as_of`` defaults to the last day of either table. Raises NotApplicable when neither
-    table names products.
+    ``as_of`` defaults to the last day of the signals; when the events are used alone (see
+    :func:`combine_signals`) it is their last day (the events were cut at ``as_of`` on load).
+    Raises NotApplicable when neither table names products.
     """
     has_products = transactions is not None and "product_id" in transactions.columns
     if not has_products and events is None:
@@ -214,7 +215,7 @@ def prepare(
     buys = purchase_signals(transactions) if has_products else None
     extra = event_signals(events, weights) if events is not None else None
     signals, note = combine_signals(buys, extra)
-    if as_of is None or pd.isna(as_of):
+    if as_of is None or pd.isna(as_of) or signals is extra:  # events alone: their own last day
         as_of = signals["day"].max()
     if signals is not extra:
         orders, frame = transactions, transactions
