@@ -138,6 +138,29 @@ METRICS: dict[str, Metric] = {
     "churn.top_decile_capture": Metric("Churners caught in the riskiest tenth", "share", HIGHER),
     "churn.value_at_risk_total": Metric("Expected value at risk", "money", LOWER),
     "churn.customers_scored": Metric("Customers scored", "count"),
+    # recommendations
+    "recommendations.method": Metric("Recommendation method shipped", "text"),
+    "recommendations.chosen_model": Metric("Best model on validation", "text"),
+    "recommendations.k": Metric("Products per list", "count"),
+    "recommendations.recall_at_k": Metric(
+        "Next purchases named in the list (recall@k)", "share", HIGHER
+    ),
+    "recommendations.precision_at_k": Metric(
+        "Listed products bought (precision@k)", "share", HIGHER
+    ),
+    "recommendations.ndcg_at_k": Metric("Ranking quality (NDCG@k)", "score", HIGHER),
+    "recommendations.coverage": Metric("Catalogue covered by the lists", "share"),
+    "recommendations.baseline_recall_at_k.*": Metric("Baseline recall@k: {key}", "share", HIGHER),
+    "recommendations.lift_vs_best_baseline": Metric(
+        "Recall gain over the best baseline", "share", HIGHER
+    ),
+    "recommendations.chosen_model_lift": Metric(
+        "Best model's gain over the best baseline", "share", HIGHER
+    ),
+    "recommendations.validation_lift": Metric("Best model's gain, validation window", "share"),
+    "recommendations.repeats_allowed": Metric("Already-bought products may be recommended", "text"),
+    "recommendations.customers_evaluated": Metric("Customers in the test window", "count"),
+    "recommendations.customers_scored": Metric("Customers with a list", "count"),
     # generic: errors are better low, discrimination better high, anything else neutral
     "*mape": Metric("{name}", "share", LOWER),
     "*_mae": Metric("{name}", "score", LOWER),

@@ -140,6 +140,7 @@ from analysis.plots import (  # noqa: E402
     lifecycle,
     overview,
     profile,
+    recommend,
     segmentation,
 )
 
@@ -159,4 +160,5 @@ __all__ = [
     "behaviour",
     "lifecycle",
     "profile",
+    "recommend",
 ]
