@@ -740,9 +740,19 @@ class Stage:
 
 
 def make_stage(signals: pd.DataFrame, cutoff, end, repeats: bool, half_life=None) -> Stage:
-    """History up to ``cutoff`` and what its customers bought in ``(cutoff, end]``."""
+    """History up to ``cutoff`` and what its customers bought in ``(cutoff, end]``.
+
+    Raises NotApplicable when no customer with earlier history bought in that window.
+    """
     history = build_history(signals, cutoff, half_life_days=half_life)
-    return Stage(history, window_truth(signals, history, end, repeats))
+    truth = window_truth(signals, history, end, repeats)
+    if len(truth.users) == 0:
+        raise NotApplicable(
+            f"no customer who bought before {pd.Timestamp(cutoff):%Y-%m-%d} bought again in the "
+            f"window up to {pd.Timestamp(end):%Y-%m-%d}, so recommendations cannot be judged; "
+            "set a longer window_days or a later as_of"
+        )
+    return Stage(history, truth)
 
 
 def evaluate(stage: Stage, key: str, params: Mapping, k: int, repeats: bool, seed=0, threads=1):
