@@ -990,7 +990,8 @@ def channel_report(
     if tx is not None:
         from analysis import churn
 
-        clv = churn.value_and_segments(tx, inputs_.as_of)[0]
+        value = churn.value_and_segments(tx, inputs_.as_of)[0]
+        clv = None if value is None else value["clv"]
     tables = {
         "Customers by channel mix": channel_value(mix, tx, inputs_.as_of, clv, retention_days)
     }
