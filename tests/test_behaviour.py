@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from test_engine import spark  # noqa: F401  (the local Spark session fixture)
 
-from analysis import behaviour, engine
+from analysis import behaviour, engine, intervals
 from analysis.data import load_table
 from analysis.errors import NotApplicable
 
@@ -97,12 +97,12 @@ def test_bad_funnels_are_refused():
 
 
 def test_wilson_interval_equals_the_formula():
-    lo, hi = behaviour.wilson([175], [813])
+    lo, hi = intervals.wilson([175], [813])
     n, p, z = 813, 175 / 813, 1.959963984540054
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     assert lo[0] == pytest.approx(centre - half) and hi[0] == pytest.approx(centre + half)
-    assert np.isnan(behaviour.wilson([0], [0])[0][0])
+    assert np.isnan(intervals.wilson([0], [0])[0][0])
 
 
 def test_time_to_convert_on_the_hand_made_log():

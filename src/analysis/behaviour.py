@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from statsmodels.stats.proportion import proportion_confint
 
 from analysis import engine as sql_engine
 from analysis.errors import NotApplicable
+from analysis.intervals import wilson
 from analysis.privacy import display_ids
 from analysis.text import for_analyst, md_text, money, pct, tr
 
@@ -42,15 +42,6 @@ OFFLINE = ("store", "shop", "offline", "pos", "retail", "branch", "outlet", "in-
 
 
 # --------------------------------------------------------------------------- funnel
-
-
-def wilson(successes, trials, confidence: float = 0.95):
-    """Wilson score interval of ``successes / trials`` (arrays; NaN where trials is 0)."""
-    successes = np.asarray(successes, dtype="float64")
-    trials = np.asarray(trials, dtype="float64")
-    safe = np.where(trials > 0, trials, 1.0)
-    lo, hi = proportion_confint(successes, safe, alpha=1 - confidence, method="wilson")
-    return np.where(trials > 0, lo, np.nan), np.where(trials > 0, hi, np.nan)
 
 
 def funnel_times(

@@ -32,6 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import NotApplicable
+from analysis.intervals import wilson
 from analysis.text import md_text, pct, tr
 
 GROUPS = ("promoter", "passive", "detractor")
@@ -127,12 +128,10 @@ def nps_interval(promoters: int, detractors: int, n: int, level: float = 0.95) -
 
 def csat_interval(hits: int, n: int, level: float = 0.95) -> dict:
     """Top-two-box share with its Wilson interval."""
-    from statsmodels.stats.proportion import proportion_confint
-
     if n <= 0:
         return {"csat": np.nan, "low": np.nan, "high": np.nan}
-    low, high = proportion_confint(hits, n, alpha=1 - level, method="wilson")
-    return {"csat": hits / n, "low": float(low), "high": float(high)}
+    low, high = wilson(hits, n, level)
+    return {"csat": hits / n, "low": low, "high": high}
 
 
 def summarise(scores: pd.Series, scale: Scale, level: float = 0.95) -> dict:

@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import NotApplicable
+from analysis.intervals import wilson
 from analysis.privacy import canonical_ids
 from analysis.text import md_text, pct, tr
 
@@ -240,16 +241,6 @@ def curve_at(curve: pd.DataFrame, day: float) -> dict:
         return {"converted": np.nan, "low": np.nan, "high": np.nan}
     row = curve.loc[curve["days"] <= day].iloc[-1]
     return {k: float(row[k]) for k in ("converted", "low", "high")}
-
-
-def wilson(successes: int, n: int, level: float = LEVEL) -> tuple[float, float]:
-    """Wilson interval of a share (statsmodels ``proportion_confint``)."""
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n == 0:
-        return np.nan, np.nan
-    low, high = proportion_confint(successes, n, alpha=1 - level, method="wilson")
-    return float(low), float(high)
 
 
 def conversion_by(
