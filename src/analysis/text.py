@@ -13,14 +13,11 @@ import html
 import math
 import re
 
+from analysis import i18n
+
 # Characters that change the meaning of inline Markdown (or start maths in JupyterLab);
 # others such as ``(``, ``-`` and ``+`` are harmless inside a sentence and left alone.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~$])")
-
-#: Report language; set once per notebook by :func:`set_language`.
-_LANGUAGE = "en"
-#: message catalogues: language -> English text -> translation (filled by the localisation work)
-CATALOGUES: dict[str, dict[str, str]] = {"en": {}}
 
 
 def md_text(value) -> str:
@@ -112,10 +109,9 @@ def absent_note(column: str, what: str) -> str:
     )
 
 
-def set_language(lang: str) -> None:
-    """Choose the report language for :func:`tr` (``en`` default; unknown -> English)."""
-    global _LANGUAGE
-    _LANGUAGE = lang if lang in CATALOGUES else "en"
+def set_language(lang: str | None) -> str:
+    """Choose the report language for :func:`tr` (see :func:`analysis.i18n.set_language`)."""
+    return i18n.set_language(lang)
 
 
 def tr(message: str, **values) -> str:
@@ -126,5 +122,5 @@ def tr(message: str, **values) -> str:
     >>> tr("{n} customers", n=3)
     '3 customers'
     """
-    text = CATALOGUES.get(_LANGUAGE, {}).get(message, message)
+    text = i18n.translate(message)
     return text.format(**values) if values else text

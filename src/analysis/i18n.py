@@ -1,0 +1,84 @@
+"""Report languages: message catalogues, the current language, and what is untranslated.
+
+English is the source language: every reader-facing sentence in the package is written in
+English and wrapped in :func:`analysis.text.tr`; notebooks' Markdown cells are written in
+English too. Translations live in gettext PO files, one or more per language, under
+``src/analysis/locale/<lang>/*.po`` (read with Babel; all files of a language are merged,
+so that each area of the project keeps its own file). A message without a translation
+falls back to English and is remembered, so that :func:`missing` (and ``analysis
+translations --lang zh``) lists it instead of hiding it.
+
+Nothing here knows about the report runner.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+#: Where the catalogues are: ``locale/<lang>/*.po``.
+LOCALE_DIR = Path(__file__).parent / "locale"
+#: The source language, needing no catalogue.
+SOURCE_LANGUAGE = "en"
+
+_state = {"lang": SOURCE_LANGUAGE}
+_missing: dict[str, set[str]] = {}
+
+
+def languages() -> tuple[str, ...]:
+    """The report languages available: English and every folder under :data:`LOCALE_DIR`."""
+    found = sorted(p.name for p in LOCALE_DIR.iterdir() if p.is_dir() and any(p.glob("*.po")))
+    return (SOURCE_LANGUAGE, *(lang for lang in found if lang != SOURCE_LANGUAGE))
+
+
+@functools.cache
+def catalogue(lang: str) -> dict[str, str]:
+    """English message -> translation for ``lang``, merged from its PO files (fuzzy and
+    empty entries left out, so that they fall back to English)."""
+    messages: dict[str, str] = {}
+    folder = LOCALE_DIR / lang
+    for path in sorted(folder.glob("*.po")) if folder.is_dir() else []:
+        with open(path, "rb") as handle:
+            for message in read_po(handle, locale=None):
+                if message.id and message.string and not message.fuzzy:
+                    messages[str(message.id)] = str(message.string)
+    return messages
+
+
+def set_language(lang: str | None) -> str:
+    """Choose the report language; returns the one in use.
+
+    ``None`` or ``""`` means English. An unknown language is an error naming the ones
+    available (a report silently in the wrong language would be worse).
+    """
+    lang = (lang or SOURCE_LANGUAGE).strip().lower().replace("_", "-")
+    lang = {"zh-cn": "zh", "zh-hans": "zh", "cn": "zh"}.get(lang, lang)
+    if lang not in languages():
+        raise ValueError(f"unknown report language {lang!r}; available: {', '.join(languages())}")
+    _state["lang"] = lang
+    return lang
+
+
+def current_language() -> str:
+    """The language :func:`translate` writes in now."""
+    return _state["lang"]
+
+
+def translate(message: str) -> str:
+    """``message`` in the current language; English when the catalogue lacks it (and the
+    message is remembered as missing)."""
+    lang = _state["lang"]
+    if lang == SOURCE_LANGUAGE or not message:
+        return message
+    text = catalogue(lang).get(message)
+    if text is None:
+        _missing.setdefault(lang, set()).add(message)
+        return message
+    return text
+
+
+def missing(lang: str | None = None) -> list[str]:
+    """Messages asked for in ``lang`` (default: the current one) that had no translation."""
+    return sorted(_missing.get(lang or _state["lang"], set()))
