@@ -14,8 +14,10 @@ A subpackage with one module per concern, re-exported here as a flat public API
 - :mod:`~analysis.clv.validate`: windows, holdout forecasts against baselines,
   ``compare_models``, ``choose_model``, ``scorecard``, tracking and calibration data.
 - :mod:`~analysis.clv.uncertainty`: ``bootstrap``, ``intervals``, ``with_model_error``.
-- :mod:`~analysis.clv.covariates`: BG/NBD with time-invariant covariates (CLVTools'
-  parametrisation) and a likelihood-ratio test.
+- :mod:`~analysis.clv.covariates`: BG/NBD and Pareto/NBD with time-invariant covariates
+  (CLVTools' parametrisation): fit, Hessian standard errors, likelihood-ratio test,
+  per-customer predictions; :mod:`~analysis.clv.covariate_report`: the design from a
+  customers table, the effects table and its words.
 - :mod:`~analysis.clv.tables` and :mod:`~analysis.clv.words`: the report's tables,
   sentences and headline metrics.
 
@@ -28,12 +30,14 @@ exact, and much faster); scoring is done once per unique row.
 from __future__ import annotations
 
 from analysis.clv import adapter
+from analysis.clv.covariate_report import covariate_design, covariate_takeaway, effects_table
 from analysis.clv.covariates import (
+    COVARIATE_PARAMS,
     CovariateFit,
     bgnbd_loglik_rows,
-    covariate_design,
-    covariate_takeaway,
+    covariate_predictions,
     fit_covariates,
+    new_customer_expected,
 )
 from analysis.clv.fit import (
     PARETO_START_ROWS,
@@ -134,8 +138,12 @@ from analysis.clv.words import (
 )
 
 __all__ = [
+    "COVARIATE_PARAMS",
     "covariate_design",
+    "covariate_predictions",
     "covariate_takeaway",
+    "effects_table",
+    "new_customer_expected",
     "CovariateFit",
     "bgnbd_loglik_rows",
     "fit_covariates",

@@ -1,43 +1,76 @@
-"""Time-invariant covariates in BG/NBD, in CLVTools' parametrisation, with a likelihood-ratio
-test against the plain fit.
+"""Time-invariant covariates in BG/NBD and Pareto/NBD, in CLVTools' parametrisation, fitted
+by maximum likelihood, with Hessian standard errors, a likelihood-ratio test against the
+plain fit and predictions per customer with the customer's own parameters.
 
-Customer i with covariates z_i (numeric columns, e.g. 0/1 dummies of an acquisition channel
-or region) has ``alpha_i = alpha_0 exp(-g_alpha' z_i)`` (purchase rate scale: a positive
-effect means faster buying), ``a_i = a_0 exp(g_a' z_i)`` and ``b_i = b_0 exp(g_b' z_i)``
-(dropout), as in CLVTools' ``bgnbd`` with static covariates.
+Customer i with covariates z_i (0/1 dummies of a channel or region, standardised numeric
+attributes: :func:`analysis.clv.covariate_words.covariate_design`) has
+
+- purchase process, both models: ``alpha_i = alpha_0 exp(-g_trans' z_i)``, so that the mean
+  purchase rate ``r / alpha_i`` is ``exp(g_trans' z_i)`` times the baseline's;
+- dropout, Pareto/NBD: ``beta_i = beta_0 exp(-g_life' z_i)`` (mean dropout rate
+  ``s / beta_i`` times ``exp(g_life' z_i)``); BG/NBD: ``a_i = a_0 exp(g_life' z_i)`` and
+  ``b_i = b_0 exp(g_life' z_i)`` (CLVTools' ``bgnbd`` static covariates: one dropout
+  effect scaling both).
+
+The likelihoods are written with ``autograd`` (exact gradients for the optimiser and an
+exact Hessian for the standard errors); Pareto/NBD's is the overflow-safe integral form of
+:func:`analysis.clv.models._pareto_log_terms` with per-customer ``alpha_i``, ``beta_i``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import autograd.numpy as anp
 import numpy as np
 import pandas as pd
+from autograd import grad, hessian
+from autograd.scipy.special import betaln, expit, gammaln, logsumexp
 from scipy.optimize import minimize
-from scipy.special import betaln, gammaln
+from scipy.special import hyp2f1
+from scipy.stats import chi2
 
 from analysis.clv.fit import fit_model
 from analysis.clv.models import RFT, ModelFitError, _check_columns
 
+#: Models with covariates, and the names of their baseline parameters.
+COVARIATE_PARAMS = {"bgnbd": ("r", "alpha", "a", "b"), "pareto_nbd": ("r", "alpha", "s", "beta")}
+_NODES = np.polynomial.legendre.leggauss(64)
+
 
 @dataclass
 class CovariateFit:
-    """A BG/NBD fit with covariates next to the plain fit on the same customers.
+    """A purchase model with covariates next to the plain fit on the same customers.
 
     Attributes
     ----------
+    model : str
+        ``bgnbd`` or ``pareto_nbd``.
     params : dict
-        ``r``, ``alpha``, ``a``, ``b`` (baseline customer: all covariates 0).
+        Baseline parameters (a customer whose covariates are all 0), in ``time_unit``.
+    param_se : dict
+        Their Hessian standard errors.
     effects : pandas.DataFrame
-        Index covariate; columns ``purchase`` (g_alpha), ``dropout_a`` (g_a),
-        ``dropout_b`` (g_b).
+        Index covariate; columns ``purchase`` (g_trans), ``purchase_se``, ``dropout``
+        (g_life), ``dropout_se``.
     loglik, plain_loglik : float
-        Log-likelihoods with and without covariates.
+        Log-likelihoods with and without covariates (the same customers, the same
+        likelihood code; unscaled time).
     lr_statistic, df, p_value : float, int, float
-        Likelihood-ratio test of the covariates (chi-squared with ``df`` degrees).
+        Likelihood-ratio test of the covariates: chi-squared with ``df`` = 2 x covariates.
+    converged : bool
+        The optimiser's flag (and a positive definite Hessian).
+    customers : int
+        Customers in both the summary and the covariates.
+    plain : FittedModel
+        The plain fit on those customers.
+    note : str
+        Why the standard errors are NaN, if they are.
     """
 
+    model: str
     params: dict
+    param_se: dict
     effects: pd.DataFrame
     loglik: float
     plain_loglik: float
@@ -45,121 +78,266 @@ class CovariateFit:
     df: int
     p_value: float
     converged: bool
+    customers: int
+    time_unit: str = "W"
+    plain: object = field(default=None, repr=False)
+    note: str = ""
 
 
-def bgnbd_loglik_rows(r, alpha, a, b, x, tx, T) -> np.ndarray:
-    """BG/NBD log-likelihood of each row (Fader, Hardie & Lee 2005, eq. 6), with
-    ``alpha``, ``a``, ``b`` scalars or one value per row."""
+# --------------------------------------------------------------------------- likelihoods
+
+
+def bgnbd_loglik_rows(r, alpha, a, b, x, tx, T):
+    """BG/NBD log-likelihood of each row (Fader, Hardie & Lee 2005, eq. 6); ``alpha``, ``a``,
+    ``b`` scalars or one value per row. Differentiable by ``autograd``."""
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
-    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        died = betaln(a + 1, b + x - 1) - betaln(a, b) - (r + x) * np.log(alpha + tx)
-    died = np.where(x > 0, died, -np.inf)
-    return common + np.logaddexp(alive, died)
+    repeat = x > 0
+    x1 = np.where(repeat, x, 1.0)  # the "died" term exists only after a repeat purchase
+    common = gammaln(r + x) - gammaln(r) + r * anp.log(alpha)
+    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * anp.log(alpha + T)
+    died = betaln(a + 1, b + x1 - 1) - betaln(a, b) - (r + x1) * anp.log(alpha + tx)
+    return common + anp.where(repeat, anp.logaddexp(alive, died), alive)
 
 
-def fit_covariates(summary: pd.DataFrame, covariates: pd.DataFrame) -> CovariateFit:
-    """Fit BG/NBD with time-invariant covariates and test them against the plain fit.
+def pareto_log_terms(r, alpha, s, beta, x, tx, T):
+    """Pareto/NBD ``log A`` (alive at T) and ``log D`` (died after the last purchase) per
+    row, with ``alpha``, ``beta`` per row; differentiable (Gauss-Legendre in
+    ``y = log((alpha + tau) / (alpha + tx))``, cut where the integrand falls below e^-50;
+    ``log D`` is -inf when ``tx = T``)."""
+    x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+    k = r + x
+    log_alive = -k * anp.log(alpha + T) - s * anp.log(beta + T)
+    gap = T > tx
+    a0 = alpha + tx
+    span = anp.log((alpha + T) / a0)
+    top = anp.where(gap, anp.minimum(span, 50.0 / (k + s)), 1.0)  # 1.0: placeholder, no gap
+    u, gw = _NODES
+    y = top[:, None] * (u[None, :] + 1.0) / 2.0
+    log_f = (1.0 - k[:, None]) * (anp.log(a0)[:, None] + y) - (s + 1.0) * anp.log(
+        (beta - alpha)[:, None] + a0[:, None] * anp.exp(y)
+    )
+    log_dead = anp.log(s) + anp.log(top / 2.0) + logsumexp(np.log(gw)[None, :] + log_f, axis=1)
+    return log_alive, anp.where(gap, log_dead, -np.inf)
+
+
+def _pareto_loglik_rows(r, alpha, s, beta, x, tx, T):
+    log_alive, log_dead = pareto_log_terms(r, alpha, s, beta, x, tx, T)
+    joined = anp.where(np.asarray(T) > np.asarray(tx), anp.logaddexp(log_alive, log_dead),
+                       log_alive)  # fmt: skip
+    return gammaln(r + x) - gammaln(r) + r * anp.log(alpha) + s * anp.log(beta) + joined
+
+
+def row_params(model: str, params: dict, effects: pd.DataFrame, z: np.ndarray):
+    """Each row's parameters: ``(r, alpha_i, a_i, b_i)`` or ``(r, alpha_i, s, beta_i)``."""
+    g_trans = effects["purchase"].to_numpy(dtype=float)
+    g_life = effects["dropout"].to_numpy(dtype=float)
+    return _row_params(model, [params[k] for k in COVARIATE_PARAMS[model]], g_trans, g_life, z)
+
+
+def _row_params(model, base, g_trans, g_life, z):
+    r, alpha0, third, fourth = base
+    alpha = alpha0 * anp.exp(-anp.dot(z, g_trans))
+    if model == "bgnbd":
+        factor = anp.exp(anp.dot(z, g_life))
+        return r, alpha, third * factor, fourth * factor
+    return r, alpha, third, fourth * anp.exp(-anp.dot(z, g_life))
+
+
+def _loglik(model, base, g_trans, g_life, z, x, tx, T):
+    rows = bgnbd_loglik_rows if model == "bgnbd" else _pareto_loglik_rows
+    return rows(*_row_params(model, base, g_trans, g_life, z), x, tx, T)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def _compressed(summary: pd.DataFrame, covariates: pd.DataFrame):
+    _check_columns(summary, RFT)
+    names = [str(c) for c in covariates.columns]
+    design = covariates.set_axis(names, axis=1).astype(float)
+    data = summary[RFT].join(design, how="inner").dropna()
+    if data.empty:
+        raise ModelFitError("no customer has both a purchase summary and covariates")
+    rows = data.groupby(RFT + names, sort=True).size().rename("weights").reset_index()
+    return data, rows, names
+
+
+def fit_covariates(
+    summary: pd.DataFrame, covariates: pd.DataFrame, model: str = "bgnbd", time_unit: str = "W"
+) -> CovariateFit:
+    """Fit BG/NBD or Pareto/NBD with time-invariant covariates and test them against the
+    plain fit on the same customers.
 
     Parameters
     ----------
     summary : pandas.DataFrame
         ``frequency``, ``recency``, ``T`` per customer (index ``customer_id``).
     covariates : pandas.DataFrame
-        Numeric covariates by ``customer_id`` (e.g. 0/1 dummies); customers missing
-        from it are dropped from both fits.
+        Numeric covariates by ``customer_id`` (0/1 dummies, standardised numbers); customers
+        missing from it are left out of both fits.
+    model : {"bgnbd", "pareto_nbd"}
+    time_unit : {"W", "D"}
+        The unit of ``recency`` and ``T``.
 
     Returns
     -------
     CovariateFit
-    """
-    _check_columns(summary, RFT)
-    names = list(covariates.columns)
-    data = summary[RFT].join(covariates.astype(float), how="inner").dropna()
-    if data.empty:
-        raise ModelFitError("no customer has both a purchase summary and covariates")
-    rows = data.groupby(RFT + names, sort=True).size().rename("weights").reset_index()
-    x, tx, T = (rows[c].to_numpy(dtype=float) for c in RFT)
-    z = rows[names].to_numpy(dtype=float)
-    w = rows["weights"].to_numpy(dtype=float)
-    plain = fit_model(data, "bgnbd")
-    k = len(names)
-    scale = float(T.max())
 
-    def unpack(theta):
-        r, alpha0, a0, b0 = np.exp(theta[:4])
-        g_alpha, g_a, g_b = theta[4 : 4 + k], theta[4 + k : 4 + 2 * k], theta[4 + 2 * k :]
-        return r, alpha0, a0, b0, g_alpha, g_a, g_b
+    Raises
+    ------
+    ModelFitError
+        No customer in common, or a plain fit that fails. An effect the data cannot
+        identify (e.g. a constant column) gives NaN standard errors and ``note``.
+    """
+    if model not in COVARIATE_PARAMS:
+        raise ValueError(f"covariates are fitted for {sorted(COVARIATE_PARAMS)}, not '{model}'")
+    data, rows, names = _compressed(summary, covariates)
+    plain = fit_model(data, model, time_unit)
+    x, tx, T = (rows[c].to_numpy(dtype=float) for c in RFT)
+    z, w = rows[names].to_numpy(dtype=float), rows["weights"].to_numpy(dtype=float)
+    k, scale = len(names), float(T.max())
+    base_names = COVARIATE_PARAMS[model]
+
+    def total(theta):  # log-likelihood on time / scale (a constant shift of the unscaled one)
+        base = anp.exp(theta[:4])
+        base = [base[0], base[1], base[2], base[3]]
+        return anp.sum(w * _loglik(model, base, theta[4 : 4 + k], theta[4 + k :], z,
+                                   x, tx / scale, T / scale))  # fmt: skip
 
     def objective(theta):
-        r, alpha0, a0, b0, g_alpha, g_a, g_b = unpack(theta)
-        alpha = alpha0 * np.exp(-z @ g_alpha)
-        ll = bgnbd_loglik_rows(r, alpha, a0 * np.exp(z @ g_a), b0 * np.exp(z @ g_b),
-                               x, tx / scale, T / scale)  # fmt: skip
-        value = -(w * ll).sum() / w.sum()
-        return value if np.isfinite(value) else 1e10
+        value = -total(theta) / w.sum()
+        return float(value) if np.isfinite(value) else 1e10
 
-    p = plain.params
-    start = np.concatenate([np.log([p["r"], p["alpha"] / scale, p["a"], p["b"]]), np.zeros(3 * k)])
-    out = minimize(objective, start, method="L-BFGS-B")
-    r, alpha0, a0, b0, g_alpha, g_a, g_b = unpack(out.x)
-    params = {"r": r, "alpha": alpha0 * scale, "a": a0, "b": b0}
-    alpha_rows = params["alpha"] * np.exp(-z @ g_alpha)
-    ll = float((w * bgnbd_loglik_rows(r, alpha_rows, a0 * np.exp(z @ g_a),
-                                      b0 * np.exp(z @ g_b), x, tx, T)).sum())  # fmt: skip
-    from scipy.stats import chi2
-
-    stat = max(0.0, 2.0 * (ll - plain.loglik))
+    gradient = grad(lambda theta: -total(theta) / w.sum())
+    start = np.log([plain.params[n] for n in base_names])
+    start[1] -= np.log(scale)
+    if model == "pareto_nbd":
+        start[3] -= np.log(scale)
+    start = np.concatenate([start, np.zeros(2 * k)])
+    bounds = [(-15.0, 15.0)] * 4 + [(-20.0, 20.0)] * (2 * k)
+    out = minimize(objective, start, jac=lambda t: np.nan_to_num(gradient(t)),
+                   method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})  # fmt: skip
+    theta = out.x
+    se, note = _standard_errors(lambda t: -total(t), theta)
+    base = np.exp(theta[:4])
+    base[1] *= scale
+    if model == "pareto_nbd":
+        base[3] *= scale
+    params = dict(zip(base_names, base.tolist(), strict=True))
+    loglik = _loglik_at(model, list(base), theta[4 : 4 + k], theta[4 + k :], z, w, x, tx, T)
+    zero = np.zeros(k)
+    plain_loglik = _loglik_at(model, [plain.params[n] for n in base_names], zero, zero,
+                              z, w, x, tx, T)  # fmt: skip
+    stat = max(0.0, 2.0 * (loglik - plain_loglik))
     effects = pd.DataFrame(
-        {"purchase": g_alpha, "dropout_a": g_a, "dropout_b": g_b},
+        {"purchase": theta[4 : 4 + k], "purchase_se": se[4 : 4 + k],
+         "dropout": theta[4 + k :], "dropout_se": se[4 + k :]},
         index=pd.Index(names, name="covariate"),
-    )
-    return CovariateFit(params, effects, ll, plain.loglik, stat, 3 * k,
-                        float(chi2.sf(stat, 3 * k)), bool(out.success))  # fmt: skip
+    )  # fmt: skip
+    return CovariateFit(
+        model, params, dict(zip(base_names, (base * se[:4]).tolist(), strict=True)), effects,
+        loglik, plain_loglik, stat, 2 * k, float(chi2.sf(stat, 2 * k)),
+        bool(out.success), len(data), time_unit, plain, note,
+    )  # fmt: skip
 
 
-def covariate_design(customers: pd.DataFrame, columns=("channel", "region"), levels: int = 4):
-    """0/1 covariates from a customers table: for each of ``columns`` present, one dummy per
-    most common value (up to ``levels`` - 1; the most common is the baseline, rarer values
-    and missing ones count as the baseline too).
+def _loglik_at(model, base, g_trans, g_life, z, w, x, tx, T) -> float:
+    return float(np.sum(w * _loglik(model, base, np.asarray(g_trans), np.asarray(g_life),
+                                    z, x, tx, T)))  # fmt: skip
+
+
+def _standard_errors(negative_loglik, theta) -> tuple[np.ndarray, str]:
+    """Standard errors from the inverse of the exact (autograd) Hessian of the negative
+    log-likelihood at ``theta``; NaN, with the reason, when it is not positive definite
+    (the optimum is not identified)."""
+    h = hessian(negative_loglik)(theta)
+    if not np.all(np.isfinite(h)) or np.linalg.eigvalsh(h).min() <= 1e-10 * abs(h).max():
+        return np.full(len(theta), np.nan), (
+            "standard errors not available: the likelihood is flat in some direction "
+            "(a covariate that is constant, or too few repeat buyers in a group)"
+        )
+    return np.sqrt(np.diag(np.linalg.inv(h))), ""
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+def covariate_predictions(
+    result: CovariateFit, summary: pd.DataFrame, covariates: pd.DataFrame, t: float
+) -> pd.DataFrame:
+    """P(alive) and expected purchases in the next ``t`` time units, per customer, with the
+    customer's own parameters (``alpha_i`` and ``a_i, b_i`` or ``beta_i``).
 
     Parameters
     ----------
-    customers : pandas.DataFrame
-        The customers table (``customer_id`` and e.g. ``channel``, ``region``).
+    result : CovariateFit
+    summary : pandas.DataFrame
+        ``frequency``, ``recency``, ``T`` per customer.
+    covariates : pandas.DataFrame
+        The design the model was fitted with (same columns).
+    t : float
+        Horizon in the model's time unit.
 
     Returns
     -------
     pandas.DataFrame
-        Index ``customer_id``; columns ``<column>=<value>`` (float 0/1). Empty when no
-        column varies.
+        Index ``customer_id`` (customers in both tables); ``p_alive``, ``expected_purchases``.
+
+    Raises
+    ------
+    ModelFitError
+        When any prediction is not finite (never returned silently).
     """
-    frame = customers.drop_duplicates("customer_id").set_index("customer_id")
-    out = pd.DataFrame(index=frame.index.astype(str))
-    for column in columns:
-        if column not in frame or frame[column].nunique() < 2:
-            continue
-        top = frame[column].value_counts().index[:levels]
-        for value in top[1:]:
-            out[f"{column}={value}"] = (frame[column] == value).astype(float).to_numpy()
+    data, _, names = _compressed(summary, covariates[list(result.effects.index)])
+    z = data[names].to_numpy(dtype=float)
+    x, tx, T = (data[c].to_numpy(dtype=float) for c in RFT)
+    params = row_params(result.model, result.params, result.effects, z)
+    predict = _bgnbd_predict if result.model == "bgnbd" else _pareto_predict
+    with np.errstate(all="ignore"):
+        alive, expected = predict(params, x, tx, T, float(t))
+    out = pd.DataFrame({"p_alive": alive, "expected_purchases": expected}, index=data.index)
+    bad = int((~np.isfinite(out.to_numpy())).any(axis=1).sum())
+    if bad:
+        raise ModelFitError(f"the covariate model gives no finite forecast for {bad:,} customers")
     return out
 
 
-def covariate_takeaway(result: CovariateFit | None, note: str = "") -> str:
-    """The covariate effects and their likelihood-ratio test, in words."""
-    if result is None:
-        return f"*Covariates not estimated: {note}.*" if note else ""
-    verdict = (
-        f"Together the covariates {'improve' if result.p_value < 0.05 else 'do not improve'} "
-        f"the purchase model (likelihood-ratio test {result.lr_statistic:.1f} on "
-        f"{result.df} degrees of freedom, p = {result.p_value:.2g})"
+def _bgnbd_predict(params, x, tx, T, t):
+    """FHL (2005) eq. 10 (expected purchases) and P(alive), with per-row parameters."""
+    r, alpha, a, b = params
+    log_odds = np.log(a / np.maximum(b + x - 1.0, 1e-300)) + (r + x) * np.log(
+        (alpha + T) / (alpha + tx)
     )
-    if result.p_value >= 0.05:
-        return verdict + ": these groups buy and drop out alike, so one model serves them all."
-    strongest = result.effects["purchase"].abs().idxmax()
-    factor = float(np.exp(result.effects.loc[strongest, "purchase"]))
-    return verdict + (
-        f". The largest purchase-rate difference is *{strongest}*: {factor:.2f}x the "
-        "baseline group's rate, other things equal."
+    alive = np.where(x > 0, expit(-log_odds), 1.0)
+    z = t / (alpha + T + t)
+    hyp = hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+    expected = (
+        (a + b + x - 1.0) / (a - 1.0) * (1.0 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp)
     )
+    denominator = 1.0 + np.where(x > 0, np.exp(log_odds), 0.0)
+    return alive, expected / denominator
+
+
+def _pareto_predict(params, x, tx, T, t):
+    """P(alive) = A / (A + D) and P(alive) E[X(t) | alive] (note 009, eq. 22), per row."""
+    r, alpha, s, beta = params
+    log_alive, log_dead = pareto_log_terms(r, alpha, s, beta, x, tx, T)
+    alive = expit(log_alive - log_dead)
+    rate = (r + x) / (alpha + T)
+    if abs(s - 1.0) < 1e-9:
+        mean = rate * (beta + T) * np.log1p(t / (beta + T))
+    else:
+        mean = rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
+    return alive, alive * mean
+
+
+def new_customer_expected(model: str, params, t: float) -> np.ndarray:
+    """E[X(t)] of a new customer with parameters ``(r, alpha, a, b)`` or ``(r, alpha, s,
+    beta)`` (scalars or arrays): FHL (2005) eq. 9; Pareto/NBD note 009 eq. 17."""
+    r, alpha, third, fourth = (np.asarray(p, dtype=float) for p in params)
+    if model == "bgnbd":
+        a, b = third, fourth
+        hyp = hyp2f1(r, b, a + b - 1.0, t / (alpha + t))
+        return (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)) ** r * hyp)
+    s, beta = third, fourth
+    return r * beta / (alpha * (s - 1.0)) * (1.0 - (beta / (beta + t)) ** (s - 1.0))

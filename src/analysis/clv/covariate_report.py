@@ -1,0 +1,191 @@
+"""Covariates for the lifetime-value report: the design from a customers table, the table of
+effects with their standard errors, and the takeaway in words."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from analysis.clv.covariates import CovariateFit, new_customer_expected, row_params
+from analysis.text import md_text, tr
+
+#: Customers-table columns never used as covariates: the key, dates, and ``city`` (nested in
+#: ``region`` and with thousands of values).
+NOT_COVARIATES = ("customer_id", "signup_date", "city")
+DAYS = {"W": 7.0, "D": 1.0}
+
+
+def covariate_design(
+    customers: pd.DataFrame, columns=None, levels: int = 4, min_share: float = 0.01
+) -> pd.DataFrame:
+    """Covariates from a customers table: categorical columns one-hot, numeric ones
+    standardised.
+
+    A categorical column (``channel``, ``region``, other text attributes) gets one 0/1
+    column per value among its ``levels`` most common ones except the most common (the
+    baseline), each held by at least ``min_share`` of customers; rarer values are pooled in
+    ``<column>=other`` and missing values count as the baseline. A numeric attribute becomes
+    ``(value - mean) / sd`` (missing: 0, the mean). Columns with one value, identifiers
+    (a distinct text value per customer) and dates are left out.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The customers table (``customer_id`` and e.g. ``channel``, ``region``, attributes).
+    columns : sequence of str, optional
+        Columns to use; default every column except :data:`NOT_COVARIATES`.
+    levels : int
+        Values per categorical column kept apart (the baseline included).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``customer_id`` (str); columns ``<column>=<value>`` (0/1) and ``<column>``
+        (standardised). ``attrs["baseline"]`` maps each categorical column to its baseline,
+        ``attrs["standardised"]`` lists the numeric ones.
+    """
+    frame = customers.drop_duplicates("customer_id").set_index("customer_id")
+    frame.index = frame.index.astype(str)
+    chosen = [c for c in (columns or frame.columns) if c in frame and c not in NOT_COVARIATES]
+    parts, baseline, standardised = [], {}, []
+    for column in chosen:
+        values = frame[column]
+        if values.nunique() < 2 or pd.api.types.is_datetime64_any_dtype(values):
+            continue
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            sd = float(values.std())
+            parts.append(((values - values.mean()) / sd).fillna(0.0).rename(column))
+            standardised.append(column)
+            continue
+        if values.nunique() > 0.5 * len(values):
+            continue  # an identifier, not a group
+        counts = values.value_counts()
+        kept = [v for v in counts.index[:levels] if counts[v] >= min_share * len(values)]
+        baseline[column] = kept[0]
+        for value in kept[1:]:
+            parts.append((values == value).astype(float).rename(f"{column}={value}"))
+        rest = values.notna() & ~values.isin(kept)
+        if rest.any():
+            parts.append(rest.astype(float).rename(f"{column}=other"))
+    out = pd.concat(parts, axis=1) if parts else pd.DataFrame(index=frame.index)
+    out.index.name = "customer_id"
+    out.attrs.update(baseline=baseline, standardised=standardised)
+    return out
+
+
+def effects_table(result: CovariateFit) -> pd.DataFrame:
+    """The effects as factors on the baseline customer, with standard errors and p-values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per covariate: the purchase-rate factor ``exp(g_trans)``, ``g_trans`` and
+        its SE and Wald p-value; the same for dropout (Pareto/NBD: factor on the dropout
+        rate; BG/NBD: on both a and b); expected repeat purchases of a new customer over a
+        year, with the covariate at 1 (a dummy's group; +1 SD of a number) against 0.
+    """
+    e = result.effects
+    year = 365.25 / DAYS[result.time_unit]
+    names = result.effects.index
+    at_one = row_params(result.model, result.params, e, np.eye(len(names)))
+    base = [result.params[k] for k in list(result.params)]
+    table = pd.DataFrame(
+        {
+            tr("covariate"): [md_text(n) for n in names],
+            tr("purchase rate x"): np.exp(e["purchase"]).to_numpy(),
+            tr("purchase effect"): e["purchase"].to_numpy(),
+            tr("purchase SE"): e["purchase_se"].to_numpy(),
+            tr("purchase p"): _wald_p(e["purchase"], e["purchase_se"]),
+            tr("dropout x"): np.exp(e["dropout"]).to_numpy(),
+            tr("dropout effect"): e["dropout"].to_numpy(),
+            tr("dropout SE"): e["dropout_se"].to_numpy(),
+            tr("dropout p"): _wald_p(e["dropout"], e["dropout_se"]),
+            tr("repeat purchases in a year"): new_customer_expected(result.model, at_one, year),
+        }
+    )
+    table.attrs["baseline_year"] = float(new_customer_expected(result.model, base, year))
+    return table
+
+
+def _wald_p(effect: pd.Series, se: pd.Series) -> np.ndarray:
+    return 2.0 * norm.sf(np.abs(effect.to_numpy() / se.to_numpy()))
+
+
+def covariate_takeaway(
+    result: CovariateFit | None, note: str = "", design: dict | None = None
+) -> str:
+    """The likelihood-ratio test and the clearest effects, in words (or why there are none).
+
+    Parameters
+    ----------
+    result : CovariateFit or None
+        None when no covariate model was fitted; ``note`` then says why.
+    design : dict, optional
+        ``covariate_design(...).attrs``: ``baseline`` (column -> baseline value) and
+        ``standardised`` (numeric columns), to name the groups compared.
+    """
+    if result is None:
+        return tr("*Covariates not estimated: {note}.*", note=md_text(note)) if note else ""
+    verdict = tr(
+        "Together the covariates {verdict} the {model} purchase model on {n} customers "
+        "(likelihood-ratio test {stat:.1f} on {df} degrees of freedom, p = {p:.2g}).",
+        verdict=tr("improve") if result.p_value < 0.05 else tr("do not improve"),
+        model=result.plain.name, n=f"{result.customers:,}", stat=result.lr_statistic,
+        df=result.df, p=result.p_value,
+    )  # fmt: skip
+    if result.note:
+        verdict += " " + tr("Effects' standard errors are not available: the likelihood is flat "
+                            "in some direction (a covariate that is constant, or too few repeat "
+                            "buyers in a group).")  # fmt: skip
+    if result.p_value >= 0.05:
+        return (
+            verdict + " " + tr("These groups buy and drop out alike, so one model serves them all.")
+        )
+    return " ".join([verdict, *_effect_sentences(result, design or {})])
+
+
+def _who(name: str, design: dict) -> str:
+    """The group a covariate describes, against its baseline."""
+    column = name.split("=", 1)[0]
+    if name in design.get("standardised", ()):
+        return tr("customers one standard deviation higher in {name}", name=md_text(name))
+    if column in design.get("baseline", {}):
+        base = f"{column}={design['baseline'][column]}"
+        return tr("customers with {name} (against {base})", name=md_text(name),
+                  base=md_text(base))  # fmt: skip
+    return tr("customers with {name}", name=md_text(name))
+
+
+def _effect_sentences(result: CovariateFit, design: dict) -> list[str]:
+    """One sentence per covariate whose purchase or dropout effect is clear (p < 0.05)."""
+    table = effects_table(result)
+    sentences = []
+    for i, name in enumerate(result.effects.index):
+        row = table.iloc[i]
+        who = _who(name, design)
+        parts = []
+        if row[tr("purchase p")] < 0.05:
+            factor = row[tr("purchase rate x")]
+            parts.append(tr("buy {pct:.0%} {way} often", pct=abs(factor - 1.0),
+                            way=tr("more") if factor > 1 else tr("less")))  # fmt: skip
+        if row[tr("dropout p")] < 0.05:
+            parts.append(_dropout_words(result.model, row[tr("dropout x")]))
+        if parts:
+            sentences.append(tr(
+                "**{who}** {effects}: a new customer of theirs is expected to make {year:.2f} "
+                "repeat purchases in a year, against {base:.2f}.",
+                who=who, effects=tr(" and ").join(parts),
+                year=row[tr("repeat purchases in a year")], base=table.attrs["baseline_year"],
+            ))  # fmt: skip
+    return sentences or [tr("No single covariate is clear on its own (every p >= 0.05).")]
+
+
+def _dropout_words(model: str, factor: float) -> str:
+    if model == "pareto_nbd":
+        return tr("drop out {pct:.0%} {way}", pct=abs(factor - 1.0),
+                  way=tr("faster") if factor > 1 else tr("slower"))  # fmt: skip
+    return tr(
+        "differ in how unevenly they drop out (BG/NBD's a and b times {factor:.2f})",
+        factor=factor,
+    )
