@@ -30,7 +30,14 @@ exact, and much faster); scoring is done once per unique row.
 from __future__ import annotations
 
 from analysis.clv import adapter
-from analysis.clv.covariate_report import covariate_design, covariate_takeaway, effects_table
+from analysis.clv.covariate_report import (
+    covariate_design,
+    covariate_takeaway,
+    covariates_from_table,
+    effects_caption,
+    effects_table,
+    no_customers_text,
+)
 from analysis.clv.covariates import (
     COVARIATE_PARAMS,
     CovariateFit,
@@ -140,6 +147,9 @@ from analysis.clv.words import (
 __all__ = [
     "COVARIATE_PARAMS",
     "covariate_design",
+    "covariates_from_table",
+    "effects_caption",
+    "no_customers_text",
     "covariate_predictions",
     "covariate_takeaway",
     "effects_table",

@@ -135,9 +135,12 @@ def covariate_takeaway(
         df=result.df, p=result.p_value,
     )  # fmt: skip
     if result.note:
-        verdict += " " + tr("Effects' standard errors are not available: the likelihood is flat "
-                            "in some direction (a covariate that is constant, or too few repeat "
-                            "buyers in a group).")  # fmt: skip
+        unidentified = result.effects[["purchase_se", "dropout_se"]].isna().to_numpy()
+        verdict += " " + tr(
+            "{n} effects cannot be estimated from these data (the likelihood is flat in their "
+            "direction: a covariate that is constant, or dropout the data barely show); "
+            "the table shows no standard error for them.", n=int(unidentified.sum()),
+        )  # fmt: skip
     if result.p_value >= 0.05:
         return (
             verdict + " " + tr("These groups buy and drop out alike, so one model serves them all.")
@@ -188,4 +191,53 @@ def _dropout_words(model: str, factor: float) -> str:
     return tr(
         "differ in how unevenly they drop out (BG/NBD's a and b times {factor:.2f})",
         factor=factor,
+    )
+
+
+def covariates_from_table(customers, summary: pd.DataFrame, model: str | None, time_unit="W"):
+    """The report's covariate step: design from the customers table, then the chosen model
+    (BG/NBD when it has no covariate version) with covariates, or why not.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame or None
+        The customers table's frame (None: no table given).
+    summary : pandas.DataFrame
+        The per-customer summary the plain model was fitted on.
+    model : str or None
+        The chosen purchase model.
+
+    Returns
+    -------
+    tuple
+        ``(CovariateFit or None, design or None, note)``; ``note`` says why there is no fit.
+    """
+    from analysis.clv.covariates import COVARIATE_PARAMS, fit_covariates
+    from analysis.clv.fit import attempt
+
+    if customers is None:
+        return None, None, ""
+    design = covariate_design(customers)
+    if not len(design.columns):
+        note = tr("the customers table has no channel, region or attribute that varies")
+        return None, design, note
+    model = model if model in COVARIATE_PARAMS else "bgnbd"
+    result, note = attempt(fit_covariates, summary, design, model, time_unit)
+    return result, design, note or ""
+
+
+def effects_caption(result: CovariateFit) -> str:
+    """Caption of :func:`effects_table`."""
+    return tr(
+        "{model} with covariates: factors on the baseline group's purchase rate and dropout "
+        "(x), log-scale effects with Hessian standard errors and Wald p-values",
+        model=result.plain.name,
+    )
+
+
+def no_customers_text() -> str:
+    """The one sentence shown when no customers table is given."""
+    return tr(
+        "*No customers table given, so no covariates: pass `--customers FILE` to see "
+        "whether acquisition channel, region or other attributes change how customers buy.*"
     )

@@ -251,12 +251,26 @@ def _standard_errors(negative_loglik, theta) -> tuple[np.ndarray, str]:
     log-likelihood at ``theta``; NaN, with the reason, when it is not positive definite
     (the optimum is not identified)."""
     h = hessian(negative_loglik)(theta)
-    if not np.all(np.isfinite(h)) or np.linalg.eigvalsh(h).min() <= 1e-10 * abs(h).max():
-        return np.full(len(theta), np.nan), (
-            "standard errors not available: the likelihood is flat in some direction "
-            "(a covariate that is constant, or too few repeat buyers in a group)"
-        )
-    return np.sqrt(np.diag(np.linalg.inv(h))), ""
+    se = np.full(len(theta), np.nan)
+    if not np.all(np.isfinite(h)):
+        return se, "standard errors not available: the likelihood's curvature is not finite"
+    values, vectors = np.linalg.eigh(h)
+    flat = values <= 1e-8 * abs(values).max()
+    # parameters loading on a flat direction are not identified; the others get their
+    # standard errors with those held at their estimates
+    unidentified = (np.abs(vectors[:, flat]) > 0.1).any(axis=1)
+    keep = ~unidentified
+    if keep.any():
+        sub = h[np.ix_(keep, keep)]
+        if np.linalg.eigvalsh(sub).min() > 0:
+            se[keep] = np.sqrt(np.diag(np.linalg.inv(sub)))
+    if not unidentified.any():
+        return se, ""
+    return se, (
+        f"{int(unidentified.sum())} of {len(theta)} parameters are not identified (the "
+        "likelihood is flat in their direction: a covariate that is constant, or dropout the "
+        "data barely show); their standard errors are not available"
+    )
 
 
 # --------------------------------------------------------------------------- predictions
