@@ -307,7 +307,7 @@ def notebook_findings(ipynb: Path, limit: int = MAX_FINDINGS) -> list[str]:
     for text in reversed(outputs):
         lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
         if lines and all(ln.startswith(("- ", "* ")) for ln in lines):
-            return [ln[2:].strip() for ln in lines[:limit]]
+            return [_short(ln[2:].strip()) for ln in lines[:limit]]
     found = []
     for text in outputs:
         if not _is_note(text):
@@ -344,19 +344,30 @@ def _without_analyst_text(text: str) -> str:
     return re.sub(rf'<span class="{ANALYST_ONLY}">.*?</span>', "", text, flags=re.S).strip()
 
 
-_SENTENCE_END = re.compile(r"(?<=[.。!?！？])(?=\s|$)")
+_SENTENCE_END = re.compile(r"[.。!?！？](\*\*)?(?=\s|$)")
 _NOT_AN_END = re.compile(r"(\be\.g\.|\bi\.e\.|\bvs\.|\bNo\.)$")
 
 
 def _first_sentence(text: str) -> str:
-    """The first sentence of a takeaway's first line: up to a full stop (or 。 ! ?) that
-    ends a sentence outside ``**bold**`` (not ``e.g.``, ``vs.`` or a decimal point)."""
-    line = text.strip().splitlines()[0]
+    """The first sentence of a takeaway's first line (see :func:`_sentences`)."""
+    return _sentences(text.strip().splitlines()[0], 1)
+
+
+def _sentences(line: str, n: int) -> str:
+    """The first ``n`` sentences of ``line``: up to a full stop (or 。 ! ?) that ends a
+    sentence outside ``**bold**`` (not ``e.g.``, ``vs.`` or a decimal point)."""
     for match in _SENTENCE_END.finditer(line):
-        head = line[: match.start()]
+        head = line[: match.end()]
         if head.count("**") % 2 == 0 and not _NOT_AN_END.search(head):
-            return head
+            n -= 1
+            if n == 0:
+                return head
     return line
+
+
+def _short(finding: str, limit: int = 240) -> str:
+    """A long finding cut to its first two sentences (the report holds the rest)."""
+    return finding if len(finding) <= limit else _sentences(finding, 2)
 
 
 def _findings_section(folder: Path, run: Mapping) -> str:
