@@ -127,13 +127,21 @@ def covariate_takeaway(
     """
     if result is None:
         return tr("*Covariates not estimated: {note}.*", note=md_text(note)) if note else ""
-    verdict = tr(
-        "Together the covariates {verdict} the {model} purchase model on {n} customers "
-        "(likelihood-ratio test {stat:.1f} on {df} degrees of freedom, p = {p:.2g}).",
-        verdict=tr("improve") if result.p_value < 0.05 else tr("do not improve"),
-        model=result.plain.name, n=f"{result.customers:,}", stat=result.lr_statistic,
-        df=result.df, p=result.p_value,
-    )  # fmt: skip
+    values = dict(model=result.plain.name, n=f"{result.customers:,}", stat=result.lr_statistic,
+                  df=result.df, p=result.p_value)  # fmt: skip
+    if result.p_value < 0.05:
+        verdict = tr(
+            "Together the covariates improve the {model} purchase model on {n} customers "
+            "(likelihood-ratio test {stat:.1f} on {df} degrees of freedom, p = {p:.2g}).",
+            **values,
+        )
+    else:
+        verdict = tr(
+            "Together the covariates do not improve the {model} purchase model on {n} "
+            "customers (likelihood-ratio test {stat:.1f} on {df} degrees of freedom, "
+            "p = {p:.2g}).",
+            **values,
+        )
     if result.note:
         unidentified = result.effects[["purchase_se", "dropout_se"]].isna().to_numpy()
         verdict += " " + tr(
@@ -152,12 +160,12 @@ def _who(name: str, design: dict) -> str:
     """The group a covariate describes, against its baseline."""
     column = name.split("=", 1)[0]
     if name in design.get("standardised", ()):
-        return tr("customers one standard deviation higher in {name}", name=md_text(name))
+        return tr("Customers one standard deviation higher in {name}", name=md_text(name))
     if column in design.get("baseline", {}):
         base = f"{column}={design['baseline'][column]}"
-        return tr("customers with {name} (against {base})", name=md_text(name),
+        return tr("Customers with {name} (against {base})", name=md_text(name),
                   base=md_text(base))  # fmt: skip
-    return tr("customers with {name}", name=md_text(name))
+    return tr("Customers with {name}", name=md_text(name))
 
 
 def _effect_sentences(result: CovariateFit, design: dict) -> list[str]:
@@ -170,24 +178,27 @@ def _effect_sentences(result: CovariateFit, design: dict) -> list[str]:
         parts = []
         if row[tr("purchase p")] < 0.05:
             factor = row[tr("purchase rate x")]
-            parts.append(tr("buy {pct:.0%} {way} often", pct=abs(factor - 1.0),
-                            way=tr("more") if factor > 1 else tr("less")))  # fmt: skip
+            if factor > 1:
+                parts.append(tr("buy {pct:.0%} more often", pct=factor - 1.0))
+            else:
+                parts.append(tr("buy {pct:.0%} less often", pct=1.0 - factor))
         if row[tr("dropout p")] < 0.05:
             parts.append(_dropout_words(result.model, row[tr("dropout x")]))
         if parts:
             sentences.append(tr(
-                "**{who}** {effects}: a new customer of theirs is expected to make {year:.2f} "
+                "**{who}** {effects}: a new customer in this group is expected to make {year:.2f} "
                 "repeat purchases in a year, against {base:.2f}.",
-                who=who, effects=tr(" and ").join(parts),
+                who=who, effects="; ".join(parts),
                 year=row[tr("repeat purchases in a year")], base=table.attrs["baseline_year"],
             ))  # fmt: skip
     return sentences or [tr("No single covariate is clear on its own (every p >= 0.05).")]
 
 
 def _dropout_words(model: str, factor: float) -> str:
+    if model == "pareto_nbd" and factor > 1:
+        return tr("drop out {pct:.0%} faster", pct=factor - 1.0)
     if model == "pareto_nbd":
-        return tr("drop out {pct:.0%} {way}", pct=abs(factor - 1.0),
-                  way=tr("faster") if factor > 1 else tr("slower"))  # fmt: skip
+        return tr("drop out {pct:.0%} slower", pct=1.0 - factor)
     return tr(
         "differ in how unevenly they drop out (BG/NBD's a and b times {factor:.2f})",
         factor=factor,
