@@ -32,10 +32,12 @@ from __future__ import annotations
 from analysis.clv import adapter
 from analysis.clv.covariate_report import (
     covariate_design,
+    covariate_holdout,
     covariate_takeaway,
     covariates_from_table,
     effects_caption,
     effects_table,
+    holdout_takeaway,
     no_customers_text,
 )
 from analysis.clv.covariates import (
@@ -147,6 +149,8 @@ from analysis.clv.words import (
 __all__ = [
     "COVARIATE_PARAMS",
     "covariate_design",
+    "covariate_holdout",
+    "holdout_takeaway",
     "covariates_from_table",
     "effects_caption",
     "no_customers_text",

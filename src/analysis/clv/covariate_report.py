@@ -252,3 +252,88 @@ def no_customers_text() -> str:
         "*No customers table given, so no covariates: pass `--customers FILE` to see "
         "whether acquisition channel, region or other attributes change how customers buy.*"
     )
+
+
+def covariate_holdout(calibration: pd.DataFrame, design: pd.DataFrame, result: CovariateFit):
+    """Holdout check of the covariates: the model with and without them, both fitted on the
+    calibration window, against what each group actually bought in the holdout.
+
+    Parameters
+    ----------
+    calibration : pandas.DataFrame
+        :func:`analysis.summary.calibration_holdout` output.
+    design : pandas.DataFrame
+        Covariates by customer (:func:`covariate_design`).
+    result : CovariateFit
+        Fitted on ``calibration`` (its ``plain`` fit is the model without covariates).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row for all customers, one per 0/1 covariate's group and one for the baseline:
+        customers, actual holdout purchases, each model's prediction, and each model's
+        mean absolute error per customer. Raises ModelFitError if a forecast is not finite.
+    """
+    from analysis.clv.covariates import covariate_predictions
+    from analysis.clv.validate import holdout_prediction
+
+    duration = float(calibration["duration_holdout"].iloc[0])
+    with_cov = covariate_predictions(result, calibration, design, duration)["expected_purchases"]
+    rows = calibration.loc[with_cov.index]
+    plain = holdout_prediction(result.plain, rows)
+    actual = rows["frequency_holdout"].astype(float)
+    dummies = [c for c in result.effects.index if set(design[c].unique()) <= {0.0, 1.0}]
+    groups = {tr("all customers"): np.ones(len(rows), bool)}
+    groups.update({md_text(c): design.loc[rows.index, c].to_numpy() == 1 for c in dummies})
+    if dummies:
+        groups[tr("baseline group")] = (design.loc[rows.index, dummies] == 0).all(axis=1).to_numpy()
+    table = pd.DataFrame(
+        [
+            {
+                tr("covariate group"): name,
+                tr("customers in the group"): int(mask.sum()),
+                tr("holdout purchases"): actual[mask].sum(),
+                tr("predicted without covariates"): plain[mask].sum(),
+                tr("predicted with covariates"): with_cov[mask].sum(),
+                tr("MAE without covariates"): (plain[mask] - actual[mask]).abs().mean(),
+                tr("MAE with covariates"): (with_cov[mask] - actual[mask]).abs().mean(),
+            }
+            for name, mask in groups.items()
+            if mask.any()
+        ]
+    )
+    return table
+
+
+def holdout_takeaway(table: pd.DataFrame) -> str:
+    """Whether the covariates forecast the holdout better than the plain model, in words."""
+    overall = table.iloc[0]
+    without, with_ = overall[tr("MAE without covariates")], overall[tr("MAE with covariates")]
+    groups = table.iloc[1:]
+    actual = groups[tr("holdout purchases")]
+    values = dict(
+        with_=with_,
+        without=without,
+        g_with=(groups[tr("predicted with covariates")] - actual).abs().sum(),
+        g_without=(groups[tr("predicted without covariates")] - actual).abs().sum(),
+    )
+    if abs(with_ - without) < 0.01 * without:
+        return tr(
+            "On the holdout window the covariates change the forecast little: mean absolute "
+            "error {with_:.3f} purchases per customer against {without:.3f} without them; the "
+            "groups' totals are off by {g_with:,.0f} purchases in all, against {g_without:,.0f}.",
+            **values,
+        )
+    if with_ < without:
+        return tr(
+            "On the holdout window the covariates help: mean absolute error {with_:.3f} "
+            "purchases per customer against {without:.3f} without them; the groups' totals "
+            "are off by {g_with:,.0f} purchases in all, against {g_without:,.0f}.",
+            **values,
+        )
+    return tr(
+        "On the holdout window the covariates do not help: mean absolute error {with_:.3f} "
+        "purchases per customer against {without:.3f} without them; the groups' totals are "
+        "off by {g_with:,.0f} purchases in all, against {g_without:,.0f}.",
+        **values,
+    )
