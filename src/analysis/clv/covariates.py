@@ -59,7 +59,7 @@ class CovariateFit:
     lr_statistic, df, p_value : float, int, float
         Likelihood-ratio test of the covariates: chi-squared with ``df`` = 2 x covariates.
     converged : bool
-        The optimiser's flag (and a positive definite Hessian).
+        The optimiser's convergence flag.
     customers : int
         Customers in both the summary and the covariates.
     plain : FittedModel
@@ -195,50 +195,55 @@ def fit_covariates(
     plain = fit_model(data, model, time_unit)
     x, tx, T = (rows[c].to_numpy(dtype=float) for c in RFT)
     z, w = rows[names].to_numpy(dtype=float), rows["weights"].to_numpy(dtype=float)
-    k, scale = len(names), float(T.max())
-    base_names = COVARIATE_PARAMS[model]
-
-    def total(theta):  # log-likelihood on time / scale (a constant shift of the unscaled one)
-        base = anp.exp(theta[:4])
-        base = [base[0], base[1], base[2], base[3]]
-        return anp.sum(w * _loglik(model, base, theta[4 : 4 + k], theta[4 + k :], z,
-                                   x, tx / scale, T / scale))  # fmt: skip
-
-    def objective(theta):
-        value = -total(theta) / w.sum()
-        return float(value) if np.isfinite(value) else 1e10
-
-    gradient = grad(lambda theta: -total(theta) / w.sum())
-    start = np.log([plain.params[n] for n in base_names])
-    start[1] -= np.log(scale)
-    if model == "pareto_nbd":
-        start[3] -= np.log(scale)
-    start = np.concatenate([start, np.zeros(2 * k)])
-    bounds = [(-15.0, 15.0)] * 4 + [(-20.0, 20.0)] * (2 * k)
-    out = minimize(objective, start, jac=lambda t: np.nan_to_num(gradient(t)),
-                   method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})  # fmt: skip
-    theta = out.x
-    se, note = _standard_errors(lambda t: -total(t), theta)
+    k, base_names = len(names), COVARIATE_PARAMS[model]
+    plain_base = [plain.params[n] for n in base_names]
+    theta, converged, se, note = _maximise(model, plain_base, z, w, x, tx, T)
     base = np.exp(theta[:4])
-    base[1] *= scale
-    if model == "pareto_nbd":
-        base[3] *= scale
-    params = dict(zip(base_names, base.tolist(), strict=True))
-    loglik = _loglik_at(model, list(base), theta[4 : 4 + k], theta[4 + k :], z, w, x, tx, T)
-    zero = np.zeros(k)
-    plain_loglik = _loglik_at(model, [plain.params[n] for n in base_names], zero, zero,
-                              z, w, x, tx, T)  # fmt: skip
+    g_trans, g_life = theta[4 : 4 + k], theta[4 + k :]
+    loglik = _loglik_at(model, list(base), g_trans, g_life, z, w, x, tx, T)
+    plain_loglik = _loglik_at(model, plain_base, np.zeros(k), np.zeros(k), z, w, x, tx, T)
     stat = max(0.0, 2.0 * (loglik - plain_loglik))
     effects = pd.DataFrame(
-        {"purchase": theta[4 : 4 + k], "purchase_se": se[4 : 4 + k],
-         "dropout": theta[4 + k :], "dropout_se": se[4 + k :]},
+        {"purchase": g_trans, "purchase_se": se[4 : 4 + k],
+         "dropout": g_life, "dropout_se": se[4 + k :]},
         index=pd.Index(names, name="covariate"),
     )  # fmt: skip
     return CovariateFit(
-        model, params, dict(zip(base_names, (base * se[:4]).tolist(), strict=True)), effects,
+        model, dict(zip(base_names, base.tolist(), strict=True)),
+        dict(zip(base_names, (base * se[:4]).tolist(), strict=True)), effects,
         loglik, plain_loglik, stat, 2 * k, float(chi2.sf(stat, 2 * k)),
-        bool(out.success), len(data), time_unit, plain, note,
+        converged, len(data), time_unit, plain, note,
     )  # fmt: skip
+
+
+def _maximise(model, plain_base, z, w, x, tx, T):
+    """Maximum likelihood from the plain fit with zero effects, in log-parameters (time
+    rescaled by its maximum for the optimiser); the exact gradient by autograd.
+
+    Returns ``theta`` (log-parameters in the data's time unit, then the effects), the
+    optimiser's flag, and the standard errors of ``theta`` with their note."""
+    k, scale = z.shape[1], float(T.max())
+    shift = np.array([0.0, np.log(scale), 0.0, np.log(scale) if model == "pareto_nbd" else 0.0])
+
+    def negative(theta):  # on time / scale: a constant shift of the unscaled likelihood
+        base = anp.exp(theta[:4])
+        rows = _loglik(model, [base[0], base[1], base[2], base[3]], theta[4 : 4 + k],
+                       theta[4 + k :], z, x, tx / scale, T / scale)  # fmt: skip
+        return -anp.sum(w * rows) / w.sum()
+
+    def objective(theta):
+        value = negative(theta)
+        return float(value) if np.isfinite(value) else 1e10
+
+    gradient = grad(negative)
+    start = np.concatenate([np.log(plain_base) - shift, np.zeros(2 * k)])
+    bounds = [(-15.0, 15.0)] * 4 + [(-20.0, 20.0)] * (2 * k)
+    out = minimize(objective, start, jac=lambda t: np.nan_to_num(gradient(t)),
+                   method="L-BFGS-B", bounds=bounds, options={"maxiter": 2000})  # fmt: skip
+    se, note = _standard_errors(lambda t: negative(t) * w.sum(), out.x)
+    theta = out.x.copy()
+    theta[:4] += shift
+    return theta, bool(out.success), se, note
 
 
 def _loglik_at(model, base, g_trans, g_life, z, w, x, tx, T) -> float:
