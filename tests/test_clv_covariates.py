@@ -329,3 +329,14 @@ def test_every_covariate_message_and_cell_has_its_chinese(calibration, big_first
         i18n.set_language("en")
     assert words.startswith("在 2,357 位客户上，这些协变量合起来改进了 BG/NBD 购买模型")
     assert "购买频率高 76%" in words
+
+
+def test_a_forecast_that_is_not_finite_is_refused_with_a_sentence(calibration, big_first_order):
+    """An effect so large that alpha_i overflows gives no finite forecast: refused by
+    ModelFitError naming how many customers, never returned as NaN."""
+    plain = clv.fit_model(calibration, "bgnbd")
+    values = {"purchase": [-800.0], "purchase_se": [1.0], "dropout": [0.0], "dropout_se": [1.0]}
+    huge = pd.DataFrame(values, index=pd.Index(["big"], name="covariate"))
+    result = clv.CovariateFit("bgnbd", plain.params, {}, huge, 0, 0, 0, 2, 1, True, 2357)
+    with pytest.raises(clv.ModelFitError, match="no finite forecast for 1,178 customers"):
+        clv.covariate_predictions(result, calibration, big_first_order, 39.0)

@@ -310,9 +310,9 @@ def covariate_predictions(
     data, _, names = _compressed(summary, covariates[list(result.effects.index)])
     z = data[names].to_numpy(dtype=float)
     x, tx, T = (data[c].to_numpy(dtype=float) for c in RFT)
-    params = row_params(result.model, result.params, result.effects, z)
     predict = _bgnbd_predict if result.model == "bgnbd" else _pareto_predict
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # overflow shows as a non-finite value, refused below
+        params = row_params(result.model, result.params, result.effects, z)
         alive, expected = predict(params, x, tx, T, float(t))
     out = pd.DataFrame({"p_alive": alive, "expected_purchases": expected}, index=data.index)
     bad = int((~np.isfinite(out.to_numpy())).any(axis=1).sum())
