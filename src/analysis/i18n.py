@@ -47,18 +47,26 @@ def catalogue(lang: str) -> dict[str, str]:
     return messages
 
 
-def set_language(lang: str | None) -> str:
-    """Choose the report language; returns the one in use.
+def language_code(lang: str | None) -> str:
+    """The catalogue name of a report language (``zh-CN`` -> ``zh``; None -> ``en``).
 
-    ``None`` or ``""`` means English. An unknown language is an error naming the ones
-    available (a report silently in the wrong language would be worse).
+    An unknown language is an error naming the ones available (a report silently in
+    the wrong language would be worse).
     """
     lang = (lang or SOURCE_LANGUAGE).strip().lower().replace("_", "-")
     lang = {"zh-cn": "zh", "zh-hans": "zh", "cn": "zh"}.get(lang, lang)
     if lang not in languages():
         raise ValueError(f"unknown report language {lang!r}; available: {', '.join(languages())}")
-    _state["lang"] = lang
     return lang
+
+
+def set_language(lang: str | None) -> str:
+    """Choose the report language; returns the one in use.
+
+    ``None`` or ``""`` means English; see :func:`language_code`.
+    """
+    _state["lang"] = language_code(lang)
+    return _state["lang"]
 
 
 def current_language() -> str:

@@ -60,6 +60,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import change_class, flatten, format_value, headline, metric_info
@@ -81,11 +82,12 @@ COMMON_PARAMETERS = (
     "events",
     "feedback",
     "tickets",
+    "lang",
 )
 #: Common parameters that describe a run rather than its data. Every other common
 #: parameter (the data, its tables, column maps and reading options) identifies the
 #: data source that all notebooks of one period's report share.
-NOT_SOURCE_PARAMETERS = ("as_of", "anonymize", *RUNNER_PARAMETERS)
+NOT_SOURCE_PARAMETERS = ("as_of", "anonymize", "lang", *RUNNER_PARAMETERS)
 KERNEL = "python3"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
@@ -252,8 +254,38 @@ def _defuse_outputs(nb) -> None:
 
 
 def short_name(path: str | Path) -> str:
-    """``notebooks/03_lifetime_value.ipynb`` -> ``lifetime_value``."""
+    """``notebooks/03_lifetime_value.ipynb`` -> ``lifetime_value``.
+
+    A page in another language keeps its language: ``01_demand.zh.html`` -> ``demand.zh``
+    (see :func:`page_stem`).
+    """
     return re.sub(r"^\d+_", "", Path(path).stem)
+
+
+def page_stem(path: str | Path, lang: str | None = None) -> str:
+    """The file name (without suffix) of a notebook's pages in report language ``lang``.
+
+    English pages are named like the notebook (``01_demand.html``); a page in another
+    language carries it (``01_demand.zh.html``), so that both renders of a period live
+    side by side and neither overwrites the other. Exports and metrics hold the same
+    numbers in every language and are shared by them.
+    """
+    stem = Path(path).stem
+    return stem if _lang(lang) == i18n.SOURCE_LANGUAGE else f"{stem}.{_lang(lang)}"
+
+
+def report_name(path: str | Path, lang: str | None = None) -> str:
+    """A notebook's entry in ``run.json`` for ``lang``: ``demand``, ``demand.zh``."""
+    return short_name(page_stem(path, lang) + ".ipynb")
+
+
+def notebook_of(name: str) -> str:
+    """The notebook of a ``run.json`` entry (``demand.zh`` -> ``demand``): its metrics key."""
+    return name.split(".", 1)[0]
+
+
+def _lang(lang: str | None) -> str:
+    return i18n.language_code(lang)
 
 
 #: Notebooks rendered for one customer at a time (``analysis profile``); a period's
@@ -624,7 +656,14 @@ def _carry_over(final: Path, staging: Path, run_info: dict, metrics: dict) -> No
     merged = {n: run_info["notebooks"].get(n, s) for n, s in old_notebooks.items()}
     run_info["notebooks"] = {**merged, **run_info["notebooks"]}
     old_metrics = _read_json(final / METRICS_FILE)
-    kept = {n: old_metrics.get(n) for n in old_notebooks if n not in rendered}
+    # metrics are per notebook, shared by its languages: a render in one language
+    # replaces them; another language's failed render does not wipe them out
+    others = {notebook_of(n) for n in old_notebooks if n not in rendered}
+    redone = {notebook_of(n) for n in rendered}
+    kept = {n: old_metrics.get(n) for n in dict.fromkeys(others) if n not in redone}
+    for n in redone & others:
+        if metrics.get(n) is None and old_metrics.get(n) is not None:
+            metrics[n] = old_metrics[n]
     metrics.update({**kept, **metrics})
 
 
@@ -700,6 +739,7 @@ def render_period(
     source = data_source(parameters)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
     params = {**parameters, "as_of": as_of}
+    lang = _lang(params.get("lang"))
     result = PeriodResult(as_of, period_folder(out, as_of, source))
 
     cancelled = threading.Event()
@@ -707,31 +747,26 @@ def render_period(
 
     def run(path: Path) -> NotebookResult:
         start = time.perf_counter()
+        name = report_name(path, lang)
         if cancelled.is_set():
-            return NotebookResult(short_name(path), 0.0, "cancelled")
+            return NotebookResult(name, 0.0, "cancelled")
         declared = notebook_parameters(path)
         own = {k: v for k, v in params.items() if k in declared}
         if "output_dir" in declared:  # its own folder: the runner then knows its exports
-            own_dir = staging / OUTPUTS_SUBDIR / short_name(path)
+            own_dir = staging / OUTPUTS_SUBDIR / name
             own_dir.mkdir(parents=True, exist_ok=True)
             own["output_dir"] = str(own_dir)
-        ipynb = staging / path.name
+        ipynb = staging / f"{page_stem(path, lang)}.ipynb"
         error = execute_notebook(path, ipynb, own, cwd=path.parent, timeout=timeout)
         if cancelled.is_set():
-            return NotebookResult(short_name(path), time.perf_counter() - start, "cancelled")
+            return NotebookResult(name, time.perf_counter() - start, "cancelled")
         if ipynb.exists():
             try:
-                export_html(
-                    ipynb,
-                    ipynb.with_suffix(".html"),
-                    no_input,
-                    f"{short_name(path)} {as_of}",
-                    error,
-                )
+                export_html(ipynb, ipynb.with_suffix(".html"), no_input, f"{name} {as_of}", error)
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
-        done = NotebookResult(short_name(path), seconds, error)
+        done = NotebookResult(name, seconds, error)
         status = {"ok": "ok", "not applicable": f"not applicable ({error})"}.get(
             done.status, f"FAILED ({error})"
         )
@@ -744,7 +779,7 @@ def render_period(
         except Exception as err:  # e.g. a corrupt .ipynb: that notebook fails, not the run
             first = (str(err).strip().splitlines() or [""])[0][:300]
             log(f"  {path.name:<28} FAILED ({type(err).__name__}: {first})")
-            return NotebookResult(short_name(path), 0.0, f"{type(err).__name__}: {first}")
+            return NotebookResult(report_name(path, lang), 0.0, f"{type(err).__name__}: {first}")
 
     # Notebooks run in worker threads even with jobs=1, so that the main thread only
     # waits and an interrupt (Ctrl-C, or SIGTERM turned into one) is handled here:
@@ -778,7 +813,8 @@ def render_period(
                         "error": r.error,
                         "seconds": round(r.seconds, 2),
                         "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "files": _notebook_files(staging, path, r.name, log),
+                        "files": _notebook_files(staging, page_stem(path, lang), r.name, log),
+                        "lang": lang,
                     }
                     for r, path in zip(result.results, notebooks, strict=True)
                 },
@@ -828,23 +864,27 @@ def _stop_kernels(since: float) -> None:
 
 
 def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
-    """Merge the per-notebook metric files written by :func:`record_metrics`."""
+    """Merge the per-notebook metric files written by :func:`record_metrics`.
+
+    ``names`` are ``run.json`` entries (``demand``, ``demand.zh``); the metrics are keyed
+    by notebook (:func:`notebook_of`): they are the same numbers in every language.
+    """
     merged = {}
     for name in names:
+        key = notebook_of(name)
         paths = [
-            folder / OUTPUTS_SUBDIR / name / METRICS_SUBDIR / f"{name}.json",
-            folder / METRICS_SUBDIR / f"{name}.json",
+            folder / OUTPUTS_SUBDIR / name / METRICS_SUBDIR / f"{key}.json",
+            folder / METRICS_SUBDIR / f"{key}.json",
         ]
         found = [p for p in paths if p.exists()]
-        merged[name] = json.loads(found[0].read_text()) if found else None
+        merged[key] = json.loads(found[0].read_text()) if found else None
     return merged
 
 
-def _notebook_files(staging: Path, path: Path, name: str, log=print) -> list[str]:
-    """The files notebook ``name`` contributes to the period (its pages, then exports)."""
-    pages = [
-        path.stem + ext for ext in (".ipynb", ".html") if (staging / (path.stem + ext)).exists()
-    ]
+def _notebook_files(staging: Path, page: str, name: str, log=print) -> list[str]:
+    """The files entry ``name`` contributes to the period (its pages ``page``.html/.ipynb,
+    then its exports)."""
+    pages = [page + ext for ext in (".ipynb", ".html") if (staging / (page + ext)).exists()]
     return pages + _gather_outputs(staging, name, log)
 
 
