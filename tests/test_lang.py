@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from analysis import report
+from analysis import i18n, report
 from tests.test_reliability import cli, make_notebook, sha256
 
 BODY = """from IPython.display import Markdown, display
@@ -21,6 +21,13 @@ report.record_metrics("fine", {"as_of": as_of, "customers": 3}, output_dir)
 out = report.export_path(output_dir, "fine.csv")
 if out:
     out.write_text("customer_id,value\\n1,2\\n")"""
+
+
+@pytest.fixture(autouse=True)
+def english_after():
+    """The runner sets the language of its process: leave English to the next test."""
+    yield
+    i18n.set_language("en")
 
 
 def tiny_notebook(folder: Path, name: str = "00_fine") -> Path:
@@ -94,3 +101,46 @@ def test_english_and_chinese_renders_of_a_period_live_side_by_side(tmp_path):
     for lang in ("zh", "en"):
         code, stdout, err, _ = cli([*base, *months, "--lang", lang])
         assert code == 0 and "report complete, skipped" in stdout, (lang, stdout, err)
+
+
+MARKDOWN_BODY = """from IPython.display import Markdown, display
+import analysis.text
+analysis.text.set_language(lang)
+display(Markdown(analysis.text.tr("{n} customers", n=3)))
+display(Markdown(analysis.text.tr("A sentence no catalogue holds")))"""
+
+
+@pytest.mark.slow
+def test_markdown_cells_are_translated_and_misses_are_recorded(tmp_path, monkeypatch):
+    nbs, out = tmp_path / "nbs", tmp_path / "out"
+    path = make_notebook(nbs, "00_words", MARKDOWN_BODY)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source += '\nlang: str = "en"  # report language'
+    nb.cells[:0] = [
+        nbformat.v4.new_markdown_cell("# Words\n\n{n} customers\n"),  # msgid: stripped source
+        nbformat.v4.new_markdown_cell("## A heading nobody translated"),
+    ]
+    nbformat.write(nb, path)
+    monkeypatch.setitem(i18n.catalogue("zh"), "# Words\n\n{n} customers", "# 词语\n\n{n} 位客户")
+    base = ["report", "--data", "online_retail_sample", "--notebooks-dir", nbs, "--out", out]
+    code, stdout, err, _ = cli([*base, "--lang", "zh", "--jobs", "1"])
+    assert code == 0, err
+    period = out / "2011-12-09"
+    page = (period / "00_words.zh.html").read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in page and "词语" in page and "3 位客户" in page
+    assert "A heading nobody translated" in page  # falls back to English ...
+    run = json.loads((period / "run.json").read_text())
+    assert run["notebooks"]["words.zh"]["untranslated"] == [  # ... and is listed
+        "## A heading nobody translated",
+        "A sentence no catalogue holds",
+    ]
+    assert "translations (zh): 2 message(s) shown in English on 1 page(s)" in stdout
+    executed = nbformat.read(period / "00_words.zh.ipynb", as_version=4)
+    assert not [c for c in executed.cells if report.RUNNER_CELL_TAG in c.metadata.get("tags", [])]
+    assert not (period / report.I18N_SUBDIR).exists()
+    # English is left as it was: no runner cell, no record of misses
+    code, _, err, _ = cli(base)
+    assert code == 0, err
+    english = (period / "00_words.html").read_text(encoding="utf-8")
+    assert '<html lang="en">' in english and "词语" not in english
+    assert "untranslated" not in json.loads((period / "run.json").read_text())["notebooks"]["words"]

@@ -366,11 +366,12 @@ def _add_lang_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _language(args: argparse.Namespace) -> str:
-    """The report language asked for, checked (one line naming the languages known)."""
-    from analysis.i18n import language_code
+    """The report language asked for, checked (one line naming the languages known), and
+    set for the runner's own text (notes in the pages, the index)."""
+    from analysis.i18n import set_language
 
     try:
-        return language_code(args.lang)
+        return set_language(args.lang)
     except ValueError as err:
         raise UsageError(f"--lang: {err}") from None
 

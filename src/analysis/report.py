@@ -93,6 +93,11 @@ METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
 #: Inside a staging folder: one output folder per notebook, moved up before the swap.
 OUTPUTS_SUBDIR = "_outputs"
+#: Inside a staging folder: per notebook, the messages it showed untranslated (JSON lines).
+I18N_SUBDIR = "_i18n"
+#: Tag of the cell the runner puts first in a notebook rendered in another language
+#: (it logs untranslated messages); removed from the executed notebook.
+RUNNER_CELL_TAG = "analysis-runner"
 
 
 # --------------------------------------------------------------------------- metrics
@@ -333,10 +338,59 @@ def render_profile(
     out_html.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".profile-", dir=out_html.parent) as tmp:
         executed = Path(tmp) / path.name
-        error = execute_notebook(path, executed, parameters, cwd=folder, timeout=timeout)
+        lang = _lang(parameters.get("lang"))
+        source = translated_notebook(path, lang) if lang != i18n.SOURCE_LANGUAGE else path
+        error = execute_notebook(source, executed, parameters, cwd=folder, timeout=timeout)
         if executed.exists():
-            export_html(executed, out_html, no_input=no_input, error=error)
+            export_html(executed, out_html, no_input=no_input, error=error, lang=lang)
     return error
+
+
+def translated_notebook(path: Path, lang: str, missing_log: Path | None = None):
+    """Notebook ``path`` with its Markdown cells in ``lang``, ready to execute.
+
+    Each Markdown cell is translated as a whole: msgid = the cell's source with the
+    surrounding whitespace stripped. A cell without a translation stays English and is
+    listed in ``missing_log`` (JSON lines, see :func:`analysis.i18n.log_missing_to`),
+    where the kernel also logs every ``tr()`` message it showed untranslated.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    lang = _lang(lang)
+    if lang == i18n.SOURCE_LANGUAGE:
+        return nb
+    found = i18n.catalogue(lang)
+    untranslated = []
+    for cell in nb.cells:
+        message = cell.source.strip() if cell.cell_type == "markdown" else ""
+        if message and message in found:
+            cell.source = found[message]
+        elif message:
+            untranslated.append(message)
+    if missing_log is not None:
+        with open(missing_log, "a", encoding="utf-8") as handle:
+            for message in untranslated:
+                handle.write(json.dumps({"lang": lang, "msgid": message}, ensure_ascii=False))
+                handle.write("\n")
+        cell = nbformat.v4.new_code_cell(
+            f"import analysis.i18n\n\nanalysis.i18n.log_missing_to({str(missing_log)!r})"
+        )
+        cell.metadata["tags"] = [RUNNER_CELL_TAG]
+        nb.cells.insert(0, cell)
+    return nb
+
+
+def _drop_runner_cells(ipynb: Path) -> None:
+    """Remove the runner's own cells from an executed notebook (they mean nothing to a
+    reader)."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    kept = [c for c in nb.cells if RUNNER_CELL_TAG not in c.metadata.get("tags", [])]
+    if len(kept) != len(nb.cells):
+        nb.cells = kept
+        nbformat.write(nb, str(ipynb))
 
 
 def notebook_parameters(path: Path) -> set[str]:
@@ -347,7 +401,7 @@ def notebook_parameters(path: Path) -> set[str]:
 
 
 def execute_notebook(
-    path: Path,
+    path,
     out_ipynb: Path,
     parameters: Mapping,
     cwd: Path = NOTEBOOKS_DIR,
@@ -355,6 +409,8 @@ def execute_notebook(
     timeout: float | None = None,
 ) -> str | None:
     """Execute one notebook with papermill; return None on success, else the error line.
+
+    ``path`` is the notebook file, or a notebook already read (:func:`translated_notebook`).
 
     ``timeout`` (seconds) stops a cell that runs longer, so a hung notebook cannot
     block a scheduled run; None waits for ever.
@@ -364,7 +420,7 @@ def execute_notebook(
 
     try:
         papermill.execute_notebook(
-            str(path),
+            path if isinstance(path, dict) else str(path),
             str(out_ipynb),
             parameters=dict(parameters),
             kernel_name=KERNEL,
@@ -396,11 +452,13 @@ def export_html(
     no_input: bool = False,
     title: str | None = None,
     error: str | None = None,
+    lang: str | None = None,
 ) -> None:
     """Convert an executed notebook to one self-contained HTML file (no network needed).
 
     ``error``: the run's error line; when the notebook holds no error output of its
     own (the kernel died) or a cell timed out, a note at the top shows it to the reader.
+    ``lang``: the report language (``<html lang>``; default the current language).
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -437,7 +495,10 @@ def export_html(
     # The lab template links MathJax and require.js from a CDN; reports use neither.
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
+    code = _lang(lang or i18n.current_language())
+    exporter.language_code = code  # nbconvert takes ISO 639-1 only: the region comes below
     body, _ = exporter.from_notebook_node(nb)
+    body = body.replace(f'<html lang="{code}">', f'<html lang="{i18n.html_lang(code)}">', 1)
     # ... and leaves empty ``<script src="">`` placeholders for them: both go.
     body = re.sub(r'<script[^>]+src="(https?://[^"]*)?"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
@@ -548,6 +609,8 @@ class NotebookResult:
     name: str
     seconds: float
     error: str | None = None
+    #: messages the page showed in English for want of a translation (other languages)
+    untranslated: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -739,7 +802,7 @@ def render_period(
     source = data_source(parameters)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
     params = {**parameters, "as_of": as_of}
-    lang = _lang(params.get("lang"))
+    lang = i18n.set_language(params.get("lang"))  # the runner's own text (notes, index)
     result = PeriodResult(as_of, period_folder(out, as_of, source))
 
     cancelled = threading.Event()
@@ -757,16 +820,26 @@ def render_period(
             own_dir.mkdir(parents=True, exist_ok=True)
             own["output_dir"] = str(own_dir)
         ipynb = staging / f"{page_stem(path, lang)}.ipynb"
-        error = execute_notebook(path, ipynb, own, cwd=path.parent, timeout=timeout)
+        source, missing_log = path, None
+        if lang != i18n.SOURCE_LANGUAGE:  # Markdown cells in the language, misses logged
+            missing_log = staging / I18N_SUBDIR / f"{name}.jsonl"
+            missing_log.parent.mkdir(exist_ok=True)
+            source = translated_notebook(path, lang, missing_log)
+        error = execute_notebook(source, ipynb, own, cwd=path.parent, timeout=timeout)
         if cancelled.is_set():
             return NotebookResult(name, time.perf_counter() - start, "cancelled")
         if ipynb.exists():
             try:
-                export_html(ipynb, ipynb.with_suffix(".html"), no_input, f"{name} {as_of}", error)
+                if missing_log is not None:
+                    _drop_runner_cells(ipynb)
+                export_html(
+                    ipynb, ipynb.with_suffix(".html"), no_input, f"{name} {as_of}", error, lang
+                )
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
         done = NotebookResult(name, seconds, error)
+        done.untranslated = i18n.read_missing_log(missing_log) if missing_log else []
         status = {"ok": "ok", "not applicable": f"not applicable ({error})"}.get(
             done.status, f"FAILED ({error})"
         )
@@ -815,12 +888,14 @@ def render_period(
                         "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                         "files": _notebook_files(staging, page_stem(path, lang), r.name, log),
                         "lang": lang,
+                        **({"untranslated": r.untranslated} if lang != "en" else {}),
                     }
                     for r, path in zip(result.results, notebooks, strict=True)
                 },
                 "parameters": {k: v for k, v in params.items() if k not in RUNNER_PARAMETERS},
             }
-            for subdir in (METRICS_SUBDIR, PREPARED_SUBDIR, OUTPUTS_SUBDIR):
+            _log_untranslated(result.results, lang, log)
+            for subdir in (METRICS_SUBDIR, PREPARED_SUBDIR, OUTPUTS_SUBDIR, I18N_SUBDIR):
                 shutil.rmtree(staging / subdir, ignore_errors=True)
             result.folder = _swap_in(staging, out, as_of, source, run_info, metrics)
     finally:
@@ -828,6 +903,22 @@ def render_period(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _log_untranslated(results: list[NotebookResult], lang: str, log=print) -> None:
+    """One line: how many messages the pages showed in English (listed in ``run.json``)."""
+    if lang == i18n.SOURCE_LANGUAGE:
+        return
+    shown = {m for r in results for m in r.untranslated}
+    pages = sum(bool(r.untranslated) for r in results)
+    if not shown:
+        log(f"  translations ({lang}): every message of every page translated")
+        return
+    log(
+        f"  translations ({lang}): {len(shown)} message(s) shown in English on {pages} "
+        f"page(s) (run.json lists them per page; check all with: analysis translations "
+        f"--lang {lang})"
+    )
 
 
 def _remove_stale(out: Path, hours: float = 24.0) -> None:
