@@ -144,3 +144,31 @@ def test_markdown_cells_are_translated_and_misses_are_recorded(tmp_path, monkeyp
     english = (period / "00_words.html").read_text(encoding="utf-8")
     assert '<html lang="en">' in english and "词语" not in english
     assert "untranslated" not in json.loads((period / "run.json").read_text())["notebooks"]["words"]
+
+
+def test_table_headers_and_fixed_names_are_translated_data_text_is_not(monkeypatch):
+    import pandas as pd
+
+    from analysis.text import set_language
+
+    for msgid, msgstr in {
+        "customers": "客户数",
+        "segment": "分群",
+        "Champions": "冠军客户",
+    }.items():
+        monkeypatch.setitem(i18n.catalogue("zh"), msgid, msgstr)
+    frame = pd.DataFrame(
+        {"segment": ["Champions", "<b>Bold</b>"], "customers": [3, 4], "revenue": [1.5, 2.0]}
+    )
+    set_language("zh")
+    page = report.style_table(frame.set_index("segment"), {"revenue": "£{:,.0f}"}).to_html()
+    flat = report.style_table(frame, {"revenue": "£{:,.0f}"}, hide_index=True).to_html()
+    for html_text in (page, flat):
+        assert ">客户数</th>" in html_text and ">冠军客户<" in html_text and ">£2<" in html_text
+        assert "&lt;b&gt;Bold&lt;/b&gt;" in html_text  # data text: escaped, as it is
+        assert ">revenue</th>" in html_text  # no translation yet: English, and listed
+    assert ">分群</th>" in page  # the index name
+    assert "revenue" in i18n.missing("zh") and "<b>Bold</b>" not in i18n.missing("zh")
+    set_language("en")
+    english = report.style_table(frame.set_index("segment")).to_html()
+    assert ">customers</th>" in english and ">Champions<" in english

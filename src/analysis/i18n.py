@@ -85,15 +85,17 @@ def html_lang(lang: str | None = None) -> str:
     return HTML_LANG.get(code, code)
 
 
-def translate(message: str, lang: str | None = None) -> str:
+def translate(message: str, lang: str | None = None, record: bool = True) -> str:
     """``message`` in ``lang`` (default: the current language); English when the
-    catalogue lacks it (and the message is remembered as missing)."""
+    catalogue lacks it (and the message is remembered as missing, unless ``record`` is
+    False: for text that may come from the data, such as a table's cells)."""
     lang = lang or _state["lang"]
     if lang == SOURCE_LANGUAGE or not message:
         return message
     text = catalogue(lang).get(message)
     if text is None:
-        _note_missing(lang, message)
+        if record:
+            _note_missing(lang, message)
         return message
     return text
 

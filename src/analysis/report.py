@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import html
 import json
 import math
 import os
@@ -64,7 +65,7 @@ from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
-from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
+from analysis.text import ANALYST_ONLY, md_text, tr_known, tr_label  # noqa: F401  (report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -172,18 +173,28 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
 
 
 def style_table(
-    frame: pd.DataFrame, formats: Mapping | str | None = None, hide_index: bool = False
+    frame: pd.DataFrame,
+    formats: Mapping | str | None = None,
+    hide_index: bool = False,
+    **options,
 ):
-    """A pandas Styler that escapes the data's text, with number formats.
+    """A pandas Styler that escapes the data's text, with number formats, in the report's
+    language.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Any table; text cells, index and column labels are HTML-escaped.
+        Any table; text cells, index and column labels are HTML-escaped. Column labels
+        and index names are translated (:func:`analysis.text.tr_label`: translators add
+        the header words to their PO file); text cells and row labels are translated
+        when the catalogue holds them (segment and stage names), else shown as they are.
     formats : mapping or str, optional
-        Passed to ``Styler.format`` (e.g. ``{"revenue": "£{:,.0f}"}``).
+        Passed to ``Styler.format`` (e.g. ``{"revenue": "£{:,.0f}"}``), keyed by the
+        frame's own (English) column names.
     hide_index : bool
         Hide the index column.
+    **options
+        Further ``Styler.format`` options (``na_rep="–"``, ``subset=...``).
 
     Returns
     -------
@@ -191,9 +202,44 @@ def style_table(
         Chain further styling on it, but not another ``.format`` without
         ``escape="html"``.
     """
-    styler = frame.style.format(formats, escape="html")
-    styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    frame = frame.rename_axis(
+        index=_header_names(frame.index), columns=_header_names(frame.columns)
+    )
+    styler = frame.style.format(formats, escape="html", **options)
+    plain = [
+        c
+        for c in frame.columns
+        if _all_text(frame[c]) and (not isinstance(formats, Mapping) or c not in formats)
+    ]
+    if plain and (formats is None or isinstance(formats, Mapping)):  # fixed names, translated
+        styler = styler.format(_cell_text, subset=plain, na_rep=options.get("na_rep"))
+    styler = styler.format_index(_row_label, axis=0).format_index(_column_label, axis=1)
     return styler.hide(axis="index") if hide_index else styler
+
+
+def _all_text(column) -> bool:
+    """A column (not a frame: duplicate labels give one) of text only."""
+    if isinstance(column, pd.DataFrame) or pd.api.types.is_numeric_dtype(column):
+        return False
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, str) for v in values)
+
+
+def _header_names(index: pd.Index) -> list:
+    """An axis' names translated and escaped (pandas shows index names unescaped)."""
+    return [None if n is None else html.escape(str(tr_label(n))) for n in index.names]
+
+
+def _cell_text(value) -> str:
+    return html.escape(str(tr_known(value)))
+
+
+def _row_label(label) -> str:
+    return html.escape(str(tr_known(label)))
+
+
+def _column_label(label) -> str:
+    return html.escape(str(tr_label(label)))
 
 
 _ACTIVE_TAG = re.compile(
