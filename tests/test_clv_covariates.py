@@ -292,9 +292,9 @@ def test_notebook_shows_covariate_effects_from_a_customers_table(tmp_path, retai
 
 
 def test_every_covariate_message_and_cell_has_its_chinese(calibration, big_first_order):
-    """Each tr() literal of clv.covariate_report and the notebook's covariate Markdown cell
-    are in locale/zh/covariates.po, with the same placeholders; the takeaway renders in
-    Chinese."""
+    """Each tr() literal of clv.covariate_report, its table headers and the notebook's
+    covariate Markdown cell are in locale/zh/covariates.po, with the same placeholders; the
+    takeaway renders in Chinese."""
     import json
     import string
     from pathlib import Path
@@ -306,6 +306,7 @@ def test_every_covariate_message_and_cell_has_its_chinese(calibration, big_first
 
     source = Path(clv.covariate_report.__file__)
     messages = {m for _, m, _, _ in extract_from_file("python", source, keywords={"tr": None})}
+    messages |= set(clv.covariate_report.HEADERS)  # translated by report.style_table
     cells = json.loads((NOTEBOOKS_DIR / "03_lifetime_value.ipynb").read_text())["cells"]
     messages |= {
         "".join(c["source"]).strip()

@@ -10,6 +10,15 @@ from scipy.stats import norm
 from analysis.clv.covariates import CovariateFit, new_customer_expected, row_params
 from analysis.text import md_text, tr
 
+#: Column headers of :func:`effects_table` and :func:`covariate_holdout` and their fixed row
+#: labels (English: ``report.style_table`` shows them in the report's language).
+HEADERS = (
+    "covariate", "purchase rate x", "purchase effect", "purchase SE", "purchase p",
+    "dropout x", "dropout effect", "dropout SE", "dropout p", "repeat purchases in a year",
+    "covariate group", "customers in the group", "holdout purchases",
+    "predicted without covariates", "predicted with covariates", "MAE without covariates",
+    "MAE with covariates", "all customers", "baseline group",
+)  # fmt: skip
 #: Customers-table columns never used as covariates: the key, dates, and ``city`` (nested in
 #: ``region`` and with thousands of values).
 NOT_COVARIATES = ("customer_id", "signup_date", "city")
@@ -92,16 +101,16 @@ def effects_table(result: CovariateFit) -> pd.DataFrame:
     base = [result.params[k] for k in list(result.params)]
     table = pd.DataFrame(
         {
-            tr("covariate"): [md_text(n) for n in names],
-            tr("purchase rate x"): np.exp(e["purchase"]).to_numpy(),
-            tr("purchase effect"): e["purchase"].to_numpy(),
-            tr("purchase SE"): e["purchase_se"].to_numpy(),
-            tr("purchase p"): _wald_p(e["purchase"], e["purchase_se"]),
-            tr("dropout x"): np.exp(e["dropout"]).to_numpy(),
-            tr("dropout effect"): e["dropout"].to_numpy(),
-            tr("dropout SE"): e["dropout_se"].to_numpy(),
-            tr("dropout p"): _wald_p(e["dropout"], e["dropout_se"]),
-            tr("repeat purchases in a year"): new_customer_expected(result.model, at_one, year),
+            "covariate": list(names),
+            "purchase rate x": np.exp(e["purchase"]).to_numpy(),
+            "purchase effect": e["purchase"].to_numpy(),
+            "purchase SE": e["purchase_se"].to_numpy(),
+            "purchase p": _wald_p(e["purchase"], e["purchase_se"]),
+            "dropout x": np.exp(e["dropout"]).to_numpy(),
+            "dropout effect": e["dropout"].to_numpy(),
+            "dropout SE": e["dropout_se"].to_numpy(),
+            "dropout p": _wald_p(e["dropout"], e["dropout_se"]),
+            "repeat purchases in a year": new_customer_expected(result.model, at_one, year),
         }
     )
     table.attrs["baseline_year"] = float(new_customer_expected(result.model, base, year))
@@ -176,20 +185,20 @@ def _effect_sentences(result: CovariateFit, design: dict) -> list[str]:
         row = table.iloc[i]
         who = _who(name, design)
         parts = []
-        if row[tr("purchase p")] < 0.05:
-            factor = row[tr("purchase rate x")]
+        if row["purchase p"] < 0.05:
+            factor = row["purchase rate x"]
             if factor > 1:
                 parts.append(tr("buy {pct:.0%} more often", pct=factor - 1.0))
             else:
                 parts.append(tr("buy {pct:.0%} less often", pct=1.0 - factor))
-        if row[tr("dropout p")] < 0.05:
-            parts.append(_dropout_words(result.model, row[tr("dropout x")]))
+        if row["dropout p"] < 0.05:
+            parts.append(_dropout_words(result.model, row["dropout x"]))
         if parts:
             sentences.append(tr(
                 "**{who}** {effects}: a new customer in this group is expected to make {year:.2f} "
                 "repeat purchases in a year, against {base:.2f}.",
                 who=who, effects="; ".join(parts),
-                year=row[tr("repeat purchases in a year")], base=table.attrs["baseline_year"],
+                year=row["repeat purchases in a year"], base=table.attrs["baseline_year"],
             ))  # fmt: skip
     return sentences or [tr("No single covariate is clear on its own (every p >= 0.05).")]
 
@@ -283,20 +292,20 @@ def covariate_holdout(calibration: pd.DataFrame, design: pd.DataFrame, result: C
     plain = holdout_prediction(result.plain, rows)
     actual = rows["frequency_holdout"].astype(float)
     dummies = [c for c in result.effects.index if set(design[c].unique()) <= {0.0, 1.0}]
-    groups = {tr("all customers"): np.ones(len(rows), bool)}
-    groups.update({md_text(c): design.loc[rows.index, c].to_numpy() == 1 for c in dummies})
+    groups = {"all customers": np.ones(len(rows), bool)}
+    groups.update({c: design.loc[rows.index, c].to_numpy() == 1 for c in dummies})
     if dummies:
-        groups[tr("baseline group")] = (design.loc[rows.index, dummies] == 0).all(axis=1).to_numpy()
+        groups["baseline group"] = (design.loc[rows.index, dummies] == 0).all(axis=1).to_numpy()
     table = pd.DataFrame(
         [
             {
-                tr("covariate group"): name,
-                tr("customers in the group"): int(mask.sum()),
-                tr("holdout purchases"): actual[mask].sum(),
-                tr("predicted without covariates"): plain[mask].sum(),
-                tr("predicted with covariates"): with_cov[mask].sum(),
-                tr("MAE without covariates"): (plain[mask] - actual[mask]).abs().mean(),
-                tr("MAE with covariates"): (with_cov[mask] - actual[mask]).abs().mean(),
+                "covariate group": name,
+                "customers in the group": int(mask.sum()),
+                "holdout purchases": actual[mask].sum(),
+                "predicted without covariates": plain[mask].sum(),
+                "predicted with covariates": with_cov[mask].sum(),
+                "MAE without covariates": (plain[mask] - actual[mask]).abs().mean(),
+                "MAE with covariates": (with_cov[mask] - actual[mask]).abs().mean(),
             }
             for name, mask in groups.items()
             if mask.any()
@@ -308,14 +317,14 @@ def covariate_holdout(calibration: pd.DataFrame, design: pd.DataFrame, result: C
 def holdout_takeaway(table: pd.DataFrame) -> str:
     """Whether the covariates forecast the holdout better than the plain model, in words."""
     overall = table.iloc[0]
-    without, with_ = overall[tr("MAE without covariates")], overall[tr("MAE with covariates")]
+    without, with_ = overall["MAE without covariates"], overall["MAE with covariates"]
     groups = table.iloc[1:]
-    actual = groups[tr("holdout purchases")]
+    actual = groups["holdout purchases"]
     values = dict(
         with_=with_,
         without=without,
-        g_with=(groups[tr("predicted with covariates")] - actual).abs().sum(),
-        g_without=(groups[tr("predicted without covariates")] - actual).abs().sum(),
+        g_with=(groups["predicted with covariates"] - actual).abs().sum(),
+        g_without=(groups["predicted without covariates"] - actual).abs().sum(),
     )
     if abs(with_ - without) < 0.01 * without:
         return tr(
