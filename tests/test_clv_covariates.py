@@ -82,6 +82,8 @@ def test_pareto_nbd_with_a_covariate(calibration, big_first_order):
     assert result.lr_statistic == pytest.approx(25.94, abs=0.01)
     table = clv.effects_table(result)
     assert table["purchase p"].iloc[0] < 1e-4 and table["dropout p"].iloc[0] > 0.5
+    year = table.set_index("covariate")["repeat purchases in a year"].round(2)
+    assert year.to_dict() == {"big": 1.78, "baseline (all covariates 0)": 1.19}
     words = clv.covariate_takeaway(result)
     assert "buy 44% more often" in words and "drop out" not in words
 
@@ -313,7 +315,7 @@ def test_every_covariate_message_and_cell_has_its_chinese(calibration, big_first
         for c in cells
         if c["cell_type"] == "markdown" and "".join(c["source"]).startswith("### Do acquisition")
     }
-    assert len(messages) == 41
+    assert len(messages) == 42
     catalogue = i18n.catalogue("zh")
 
     def fields(text):

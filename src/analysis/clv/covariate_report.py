@@ -17,7 +17,7 @@ HEADERS = (
     "dropout x", "dropout effect", "dropout SE", "dropout p", "repeat purchases in a year",
     "covariate group", "customers in the group", "holdout purchases",
     "predicted without covariates", "predicted with covariates", "MAE without covariates",
-    "MAE with covariates", "all customers", "baseline group",
+    "MAE with covariates", "all customers", "baseline group", "baseline (all covariates 0)",
 )  # fmt: skip
 #: Customers-table columns never used as covariates: the key, dates, and ``city`` (nested in
 #: ``region`` and with thousands of values).
@@ -92,7 +92,8 @@ def effects_table(result: CovariateFit) -> pd.DataFrame:
         One row per covariate: the purchase-rate factor ``exp(g_trans)``, ``g_trans`` and
         its SE and Wald p-value; the same for dropout (Pareto/NBD: factor on the dropout
         rate; BG/NBD: on both a and b); expected repeat purchases of a new customer over a
-        year, with the covariate at 1 (a dummy's group; +1 SD of a number) against 0.
+        year, with the covariate at 1 (a dummy's group; +1 SD of a number); a last row
+        gives the baseline customer's (every covariate 0).
     """
     e = result.effects
     year = 365.25 / DAYS[result.time_unit]
@@ -113,7 +114,13 @@ def effects_table(result: CovariateFit) -> pd.DataFrame:
             "repeat purchases in a year": new_customer_expected(result.model, at_one, year),
         }
     )
-    table.attrs["baseline_year"] = float(new_customer_expected(result.model, base, year))
+    baseline_year = float(new_customer_expected(result.model, base, year))
+    baseline = {
+        "covariate": "baseline (all covariates 0)",
+        "repeat purchases in a year": baseline_year,
+    }
+    table = pd.concat([table, pd.DataFrame([baseline])], ignore_index=True)
+    table.attrs["baseline_year"] = baseline_year
     return table
 
 
