@@ -172,3 +172,65 @@ def test_table_headers_and_fixed_names_are_translated_data_text_is_not(monkeypat
     set_language("en")
     english = report.style_table(frame.set_index("segment")).to_html()
     assert ">customers</th>" in english and ">Champions<" in english
+
+
+def test_chinese_sums_use_wan_and_yi_english_stays_as_it_was():
+    import pandas as pd
+
+    from analysis.text import amount, date_label, money, month_label, pct, set_language
+
+    day, month = pd.Timestamp("2024-03-05 14:22"), pd.Period("2024-03", "M")
+    english = [
+        money(123_000_000, "￥"),
+        money(456_000, "￥"),
+        money(12_345_678, "￥"),
+        money(12_345, "£"),
+        money(999, "£"),
+        amount(123_456, "￥"),
+        pct(0.123),
+        date_label(day),
+        month_label(month),
+        money(float("nan")),
+    ]
+    assert english == [
+        "￥123.00M",
+        "￥456k",
+        "￥12.35M",
+        "£12k",
+        "£999",
+        "￥123,456",
+        "12%",
+        "05 Mar 2024",
+        "Mar 2024",
+        "n/a",
+    ]
+    set_language("zh")
+    assert money(123_000_000, "￥") == "￥1.23亿"
+    assert money(456_000, "￥") == "￥45.6万"
+    assert money(12_345_678, "￥") == "￥1235万"
+    assert money(-45_600, "￥") == "-￥4.6万"
+    assert money(9_999, "￥") == "￥9,999" and amount(123_456, "￥") == "￥123,456"
+    assert pct(0.123) == "12%"  # percentages unchanged
+    assert date_label(day) == "2024年3月5日" and date_label(day, "%Y-%m-%d") == "2024年3月5日"
+    assert month_label(month) == "2024年3月" and month_label(day) == "2024年3月"
+
+
+def test_money_axis_ticks_in_wan_and_yi():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+    from analysis.text import set_language
+
+    ticks = {}
+    for lang in ("en", "zh"):
+        set_language(lang)
+        _, ax = plt.subplots()
+        plots.money_axis(ax, "y", "￥")
+        fmt = ax.yaxis.get_major_formatter()
+        ticks[lang] = [fmt(v, 0) for v in (500, 45_000, 2_500_000, 150_000_000)]
+        plt.close("all")
+    assert ticks["en"] == ["￥500", "￥45k", "￥2.5M", "￥150.0M"]
+    assert ticks["zh"] == ["￥500", "￥4.5万", "￥250万", "￥1.5亿"]

@@ -58,8 +58,8 @@ def _freq(freq: str) -> str:
 def period_label(period: pd.Period) -> str:
     """``Nov 2011`` for a month, ``week of 28 Nov 2011`` for a week (its Monday)."""
     if period.freqstr.startswith("M"):
-        return period.strftime("%b %Y")
-    return f"week of {period.start_time:%d %b %Y}"
+        return text.month_label(period)
+    return tr("week of {date}", date=text.date_label(period.start_time))
 
 
 # --------------------------------------------------------------------------- 1. trends

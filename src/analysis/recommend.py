@@ -56,7 +56,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
-from analysis.text import md_text, pct, tr
+from analysis.text import date_label, md_text, pct, tr
 
 #: Confidence each signal adds to a customer-product pair (one per day and signal).
 SIGNAL_WEIGHTS = {"purchase": 1.0, "cart": 0.5, "favourite": 0.3, "view": 0.1}
@@ -1298,8 +1298,8 @@ def recommend_metrics(comparison: Comparison, customers_scored: int) -> dict:
 def _days(first: pd.Timestamp, last: pd.Timestamp) -> str:
     """``"10 Nov 2011 - 09 Dec 2011"``, or one day alone."""
     if first == last:
-        return f"{first:%d %b %Y}"
-    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+        return date_label(first)
+    return f"{date_label(first)} – {date_label(last)}"
 
 
 def split_takeaway(split: Split, comparison: Comparison, share: float, note: str = "") -> str:

@@ -13,6 +13,8 @@ import html
 import math
 import re
 
+import pandas as pd
+
 from analysis import i18n
 
 # Characters that change the meaning of inline Markdown (or start maths in JupyterLab);
@@ -37,6 +39,14 @@ def currency_md(currency: str) -> str:
     return currency.replace("$", "\\$")
 
 
+#: Large amounts in words, per report language, largest first:
+#: (from this amount, divided by, decimals, unit). Smaller amounts are written in full.
+COMPACT = {
+    "en": ((1e6, 1e6, 2, "M"), (1e4, 1e3, 0, "k")),
+    "zh": ((1e8, 1e8, 2, "亿"), (1e6, 1e4, 0, "万"), (1e4, 1e4, 1, "万")),
+}
+
+
 def money(value: float, currency: str = "", compact: bool = True, decimals: int = 0) -> str:
     """An amount for a sentence in Markdown.
 
@@ -51,18 +61,20 @@ def money(value: float, currency: str = "", compact: bool = True, decimals: int 
     decimals : int
         Decimals when the amount is written in full.
 
+    In Chinese reports large sums are written with 万 (10⁴) and 亿 (10⁸):
+    ``￥45.6万``, ``￥1.23亿`` (see :data:`COMPACT`).
+
     >>> money(1_234_567, "£"), money(12_345, "$"), money(12.5, "£", compact=False, decimals=2)
     ('£1.23M', '\\\\$12k', '£12.50')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return tr("n/a")
     symbol = currency_md(currency)
     sign = "-" if value < 0 else ""
     value = abs(float(value))
-    if compact and value >= 1e6:
-        return f"{sign}{symbol}{value / 1e6:.2f}M"
-    if compact and value >= 1e4:
-        return f"{sign}{symbol}{value / 1e3:.0f}k"
+    for start, size, places, unit in COMPACT.get(i18n.current_language(), ()) if compact else ():
+        if value >= start:
+            return f"{sign}{symbol}{value / size:.{places}f}{unit}"
     return f"{sign}{symbol}{value:,.{decimals}f}"
 
 
@@ -74,7 +86,7 @@ def amount(value: float, currency: str = "", decimals: int = 0) -> str:
 def pct(value: float, decimals: int = 0) -> str:
     """A share as a percentage (0.123 -> '12%'); NaN gives "n/a"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return tr("n/a")
     return f"{value:.{decimals}%}"
 
 
@@ -148,3 +160,34 @@ def tr_known(value):
     missing: for cells and row labels that may be names from a fixed list (segments,
     stages) or text from the data (products, cities)."""
     return i18n.translate(value, record=False) if isinstance(value, str) else value
+
+
+#: Dates in words per report language (``str.format`` with year, month, day); a language
+#: without an entry uses the English strftime format the caller gives.
+DATE_FORMATS = {"zh": {"day": "{year}年{month}月{day}日", "month": "{year}年{month}月"}}
+
+
+def date_label(value, english: str = "%d %b %Y") -> str:
+    """A day for readers: ``05 Mar 2024`` (``english`` strftime format), ``2024年3月5日``.
+
+    ``value``: a date, Timestamp or Period; NaT/None gives "n/a".
+
+    >>> day = pd.Timestamp("2024-03-05")
+    >>> date_label(day), date_label(day, "%Y-%m-%d")
+    ('05 Mar 2024', '2024-03-05')
+    """
+    return _date_text(value, "day", english)
+
+
+def month_label(value, english: str = "%b %Y") -> str:
+    """A month for readers: ``Mar 2024`` (``english`` strftime format), ``2024年3月``."""
+    return _date_text(value, "month", english)
+
+
+def _date_text(value, kind: str, english: str) -> str:
+    if value is None or pd.isna(value):
+        return tr("n/a")
+    words = DATE_FORMATS.get(i18n.current_language(), {}).get(kind)
+    if words is None:
+        return value.strftime(english)
+    return words.format(year=value.year, month=value.month, day=value.day)

@@ -15,6 +15,7 @@ from matplotlib.patches import Patch
 
 from analysis.demand import MEASURE_LABELS, period_label
 from analysis.plots import PALETTE, SEQUENTIAL, money_axis, new_ax, percent_axis
+from analysis.text import date_label, month_label
 
 
 def _money_axis(ax, axis: str, currency: str) -> None:
@@ -27,8 +28,8 @@ def _money_axis(ax, axis: str, currency: str) -> None:
 
 def _tick_labels(index: pd.PeriodIndex) -> list[str]:
     if index.freqstr.startswith("M"):
-        return [p.strftime("%b %y") for p in index]
-    return [p.start_time.strftime("%d %b %y") for p in index]
+        return [month_label(p, "%b %y") for p in index]
+    return [date_label(p.start_time, "%d %b %y") for p in index]
 
 
 def _sparse_xticks(ax, labels: list[str], max_ticks: int = 14) -> None:
@@ -170,7 +171,7 @@ def cohort_heatmaps(
     rows = len(retention)
     height = max(3.0, 0.38 * rows + 1.8)
     fig, axes = plt.subplots(2, 1, figsize=(13, 2 * height + 0.5))
-    ylabels = [p.strftime("%b %Y") for p in retention.index]
+    ylabels = [month_label(p) for p in retention.index]
     size = retention.attrs.get("size")
     if size is not None:
         ylabels = [f"{lab} (n={n:,})" for lab, n in zip(ylabels, size.to_numpy(), strict=True)]

@@ -7,6 +7,7 @@ import seaborn as sns
 
 from analysis.overview import month_is_partial
 from analysis.plots import PALETTE, money_axis, new_ax
+from analysis.text import month_label
 
 LABELS = {"revenue": "Revenue", "orders": "Orders", "customers": "Active customers"}
 
@@ -15,7 +16,7 @@ def monthly_bars(month: pd.DataFrame, column: str, as_of, ax=None, currency: str
     """Bars of one monthly measure; a month still running at ``as_of`` is hatched."""
     ax = new_ax(ax)
     color = sns.color_palette(PALETTE)[0]
-    labels = [p.strftime("%b %Y") for p in month.index]
+    labels = [month_label(p) for p in month.index]
     bars = ax.bar(labels, month[column].to_numpy(), color=color)
     for bar, period in zip(bars, month.index, strict=True):
         if month_is_partial(period, as_of):
