@@ -234,3 +234,20 @@ def test_money_axis_ticks_in_wan_and_yi():
         plt.close("all")
     assert ticks["en"] == ["￥500", "￥45k", "￥2.5M", "￥150.0M"]
     assert ticks["zh"] == ["￥500", "￥4.5万", "￥250万", "￥1.5亿"]
+
+
+def test_metric_labels_are_translated_at_display_time(monkeypatch):
+    from analysis import metrics
+    from analysis.text import set_language
+
+    monkeypatch.setitem(i18n.catalogue("zh"), "{key} (customers)", "{key}（客户数）")
+    monkeypatch.setitem(i18n.catalogue("zh"), "Promising", "有潜力客户")
+    key = "segmentation.segment_counts.Promising"
+    assert metrics.metric_label(key) == metrics.metric_info(key).label == "Promising (customers)"
+    set_language("zh")
+    assert metrics.metric_label(key) == "有潜力客户（客户数）"
+    assert metrics.metric_info(key).label == "Promising (customers)"  # data stays English
+    assert (
+        "有潜力客户（客户数）"
+        in metrics.headline("segmentation", {"segment_counts": {"Promising": 5}}).data
+    )

@@ -962,7 +962,7 @@ def _log_untranslated(results: list[NotebookResult], lang: str, log=print) -> No
         return
     log(
         f"  translations ({lang}): {len(shown)} message(s) shown in English on {pages} "
-        f"page(s) (run.json lists them per page; check all with: analysis translations "
+        f"page(s) (run.json lists them per page; every message: analysis translations "
         f"--lang {lang})"
     )
 
