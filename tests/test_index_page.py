@@ -128,3 +128,15 @@ def test_index_shows_findings_links_and_not_applicable_reasons(tmp_path):
     assert "Satisfaction</a> <span class='na'>(not applicable)</span>" in html
     assert "NotApplicable: no feedback table.</p>" in html  # the advice stays in the page
     assert "satisfaction (not applicable)" in html  # and the period's links mark it too
+
+
+def test_a_long_finding_keeps_its_first_two_sentences(tmp_path):
+    long = (
+        "- **Warning quality:** **The logistic regression wins.** It ranks churners better "
+        "(ROC-AUC 0.806 vs. 0.766). " + "Baselines: recency only, AUC 0.653. " * 6
+    )
+    nb = _notebook(tmp_path / "c.ipynb", long)
+    assert notebook_findings(nb) == [
+        "**Warning quality:** **The logistic regression wins.** It ranks churners better "
+        "(ROC-AUC 0.806 vs. 0.766)."
+    ]

@@ -94,7 +94,10 @@ def test_english_and_chinese_renders_of_a_period_live_side_by_side(tmp_path):
     ]
     assert run["notebooks"]["fine"]["status"] == run["notebooks"]["fine.zh"]["status"] == "ok"
     index = (out / "index.html").read_text(encoding="utf-8")
-    assert "2011-12-09/00_fine.html" in index and "2011-12-09/00_fine.zh.html" in index
+    index_zh = (out / "index.zh.html").read_text(encoding="utf-8")
+    assert "2011-12-09/00_fine.html" in index and "2011-12-09/00_fine.zh.html" not in index
+    assert "2011-12-09/00_fine.zh.html" in index_zh and "<html lang='zh-CN'>" in index_zh
+    assert "href='index.zh.html'" in index and "href='index.html'" in index_zh
 
     # a back-fill in Chinese finds the Chinese page done; in English, the English one
     months = ["--from", "2011-12", "--to", "2011-12"]
