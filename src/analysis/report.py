@@ -65,7 +65,7 @@ from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
-from analysis.text import ANALYST_ONLY, md_text, tr_known, tr_label  # noqa: F401  (report.md_text)
+from analysis.text import ANALYST_ONLY, md_text, tr, tr_known, tr_label  # noqa: F401  (report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -520,8 +520,11 @@ def export_html(
     # a timeout shows in the notebook only as a KeyboardInterrupt: say what happened
     if error and (not _has_error_output(nb) or error.startswith("cell timed out")):
         note = nbformat.v4.new_markdown_cell(
-            f"> **This report stopped before the end:** {md_text(error)}. "
-            "The sections below are what ran until then."
+            tr(
+                "> **This report stopped before the end:** {error}. "
+                "The sections below are what ran until then.",
+                error=md_text(error),
+            )
         )
         nb.cells.insert(0, note)
     if nb.metadata.get("papermill", {}).get("exception") and _stopped_not_applicable(nb):

@@ -58,16 +58,23 @@ def code_messages(package: Path = PACKAGE_DIR) -> list[Message]:
 
 
 def notebook_messages(folder: Path = NOTEBOOKS_DIR) -> list[Message]:
-    """Every Markdown cell of the notebooks, as the runner looks it up."""
+    """Every Markdown cell of the notebooks, as the runner looks it up, and every literal
+    ``tr("...")`` of their code cells (``where`` = notebook:cell number)."""
     import nbformat
+    from babel.messages.extract import extract
 
     found = []
     for path in sorted(folder.glob("*.ipynb")):
         nb = nbformat.read(str(path), as_version=4)
         for number, cell in enumerate(nb.cells, 1):
+            where = f"notebooks/{path.name}:{number}"
             if cell.cell_type == "markdown" and cell.source.strip():
-                where = f"notebooks/{path.name}:{number}"
                 found.append(Message(cell.source.strip(), where, "markdown"))
+            elif cell.cell_type == "code" and "tr(" in cell.source:
+                source = io.BytesIO(cell.source.encode("utf-8"))
+                with contextlib.redirect_stderr(io.StringIO()):
+                    calls = list(extract("python", source, keywords={"tr": None}))
+                found.extend(Message(m, where, "tr") for _, m, _, _ in calls if isinstance(m, str))
     return found
 
 
