@@ -55,11 +55,24 @@ def _freq(freq: str) -> str:
     return FREQS[freq]
 
 
+def month_label(when) -> str:
+    """``Nov 2011`` (a Period or Timestamp's month) in the report's language."""
+    return tr("{month} {year}", month=tr(MONTHS[when.month - 1]), year=when.year)
+
+
+def day_label(when) -> str:
+    """``05 Mar 2011`` (a date) in the report's language."""
+    when = pd.Timestamp(when)
+    return tr(
+        "{day:02d} {month} {year}", day=when.day, month=tr(MONTHS[when.month - 1]), year=when.year
+    )
+
+
 def period_label(period: pd.Period) -> str:
     """``Nov 2011`` for a month, ``week of 28 Nov 2011`` for a week (its Monday)."""
     if period.freqstr.startswith("M"):
-        return period.strftime("%b %Y")
-    return f"week of {period.start_time:%d %b %Y}"
+        return month_label(period)
+    return tr("week of {day}", day=day_label(period.start_time))
 
 
 # --------------------------------------------------------------------------- 1. trends
