@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount, tr
+from analysis.text import amount, sentences, tr
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -356,14 +356,14 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
     risk = table.loc[worth] if worth else table.iloc[0:0]
     risk_text = ""
     if len(risk) and risk["customers"].sum() > 0:
-        risk_text = " " + tr(
+        risk_text = tr(
             "{names} hold {n:,.0f} customers and **{share:.0%} of revenue** to date: lapsing "
             "buyers who used to buy often, the first target for a win-back campaign.",
             names=_joined(worth),
             n=risk["customers"].sum(),
             share=risk["revenue_share"].sum(),
         )
-    return (
+    return sentences(
         tr(
             "**{best}** are {cs:.0%} of customers but bring **{rs:.0%} of revenue** ({per} per "
             "customer). The largest group is **{biggest}** ({bcs:.0%} of customers, {brs:.0%} "
@@ -375,8 +375,8 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
             biggest=display_name(biggest),
             bcs=table.loc[biggest, "customer_share"],
             brs=table.loc[biggest, "revenue_share"],
-        )
-        + risk_text
+        ),
+        risk_text,
     )
 
 
@@ -780,11 +780,14 @@ def outcomes_takeaway(table: pd.DataFrame) -> str:
     )
     if "at risk" in known and "active repeat" in known:
         gap = known["active repeat"] - known["at risk"]
-        text += " " + tr(
-            "'At risk' customers came back {gap:.0%} points {direction} often than 'active "
-            "repeat' ones",
-            gap=abs(gap),
-            direction=tr("less") if gap > 0 else tr("more"),
+        text = sentences(
+            text,
+            tr(
+                "'At risk' customers came back {gap:.0%} points {direction} often than 'active "
+                "repeat' ones",
+                gap=abs(gap),
+                direction=tr("less") if gap > 0 else tr("more"),
+            ),
         )
         text += (
             tr(": the stage marks real slipping.")
@@ -794,10 +797,13 @@ def outcomes_takeaway(table: pd.DataFrame) -> str:
             )
         )
     if "lapsed" in known:
-        text += " " + tr(
-            "{share:.0%} of 'lapsed' customers still came back: a win-back offer is not wasted "
-            "on all of them.",
-            share=known["lapsed"],
+        text = sentences(
+            text,
+            tr(
+                "{share:.0%} of 'lapsed' customers still came back: a win-back offer is not wasted "
+                "on all of them.",
+                share=known["lapsed"],
+            ),
         )
     return text
 
@@ -823,8 +829,11 @@ def lifecycle_takeaway(table: pd.DataFrame, thresholds: Mapping) -> str:
         lapsed=lapsed["customer_share"],
     )
     if new["customers"] == 0:
-        text += " " + tr(
-            "Nobody bought for the first time within the last purchase cycle: no new customers."
+        text = sentences(
+            text,
+            tr(
+                "Nobody bought for the first time within the last purchase cycle: no new customers."
+            ),
         )
     return text
 
@@ -1139,18 +1148,20 @@ def cluster_takeaway(scores: pd.DataFrame, k: int, profiles: pd.DataFrame) -> st
         rs=top["revenue_share"],
     )
     if sil <= 0.5:
-        text += " " + tr(
-            "The customers do not fall into well-separated groups: the clusters are useful "
-            "slices of a continuum (a summary of who is where), not natural types, so do not "
-            "build separate programmes on their borders."
+        text = sentences(
+            text,
+            tr(
+                "The customers do not fall into well-separated groups: the clusters are useful "
+                "slices of a continuum (a summary of who is where), not natural types, so do not "
+                "build separate programmes on their borders."
+            ),
         )
-    return (
-        text
-        + " "
-        + tr(
+    return sentences(
+        text,
+        tr(
             "Clusters describe behaviour without a preset rule, a cross-check of the RFM "
             "segments rather than a replacement."
-        )
+        ),
     )
 
 
@@ -1276,20 +1287,26 @@ def migration_takeaway(counts: pd.DataFrame, share: float, compare_label: str) -
     )
     if len(moves):
         (a, b), n = moves.index[0], moves.iloc[0]
-        text += " " + tr(
-            "The largest flow is {a} → {b} ({n:,.0f} customers).",
-            a=display_name(a),
-            b=display_name(b),
-            n=n,
+        text = sentences(
+            text,
+            tr(
+                "The largest flow is {a} → {b} ({n:,.0f} customers).",
+                a=display_name(a),
+                b=display_name(b),
+                n=n,
+            ),
         )
     if len(worst) and worst.iloc[0] > 0:
         (a, b), n = worst.index[0], worst.iloc[0]
-        text += " " + tr(
-            "Watch **{a} → {b}: {n:,.0f} customers** who were valuable a period ago and are now "
-            "slipping; they are the cheapest to win back now.",
-            a=display_name(a),
-            b=display_name(b),
-            n=n,
+        text = sentences(
+            text,
+            tr(
+                "Watch **{a} → {b}: {n:,.0f} customers** who were valuable a period ago and are "
+                "now slipping; they are the cheapest to win back now.",
+                a=display_name(a),
+                b=display_name(b),
+                n=n,
+            ),
         )
     return text
 
