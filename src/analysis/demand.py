@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis import engine, text
 from analysis.summary import purchase_days
-from analysis.text import md_text, money, sentences, tr
+from analysis.text import listed, md_text, money, sentences, tr
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -257,7 +257,7 @@ def trend_takeaway(comparison: pd.DataFrame, series: pd.DataFrame, currency: str
         )
     partial = series.loc[~series["complete"]]
     if len(partial):
-        names = ", ".join(period_label(p) for p in partial.index)
+        names = listed(period_label(p) for p in partial.index)
         text = sentences(
             text,
             tr(
@@ -767,7 +767,7 @@ def share_takeaway(table: pd.DataFrame, label: str) -> str:
     """Top value of a split (region, channel) and its share."""
     top = md_text(table.index[0])
     rest = table.iloc[1:4]
-    others = ", ".join(f"{md_text(i)} {s:.0%}" for i, s in rest["revenue_share"].items())
+    others = listed(f"{md_text(i)} {s:.0%}" for i, s in rest["revenue_share"].items())
     share = table["revenue_share"].iloc[0]
     return (
         tr(
@@ -1244,7 +1244,7 @@ def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
             method=method_name(method, freq),
         )
     mean = errors.loc["mean over horizons"]
-    others = ", ".join(
+    others = listed(
         tr("{method} {error:.0%}", method=tr(SHORT_NAMES[m]), error=mean[m])
         for m in errors.columns
         if m not in ("points", method)
@@ -1269,7 +1269,7 @@ def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
             "part of the year it never tested, so neither the method's win nor its interval says "
             "much about them. ",
             judged=_season_words(bundle["backtest"]["period"], freq),
-            ahead=", ".join(period_label(p) for p in ahead),
+            ahead=listed(period_label(p) for p in ahead),
         )
     if coverage["coverage"] is not None:
         text += tr(

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount, sentences, tr
+from analysis.text import amount, listed, sentences, tr
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -344,7 +344,7 @@ def _joined(names) -> str:
     names = [display_name(n) for n in names]
     if len(names) < 2:
         return "".join(names)
-    return tr("{first} and {last}", first=", ".join(names[:-1]), last=names[-1])
+    return tr("{first} and {last}", first=listed(names[:-1]), last=names[-1])
 
 
 def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
@@ -768,7 +768,7 @@ def outcomes_takeaway(table: pd.DataFrame) -> str:
     if len(known) < 2:
         return tr("Too few customers at the earlier cutoff to check the stages out of time.")
     cutoff, days = table.attrs["cutoff"], table.attrs["days"]
-    parts = ", ".join(
+    parts = listed(
         tr("{stage} {share:.0%}", stage=display_name(s), share=v) for s, v in known.items()
     )
     text = tr(

@@ -13,7 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Patch
 
-from analysis.demand import MEASURE_LABELS, MONTHS, month_label, period_label
+from analysis.demand import MEASURE_LABELS, MONTHS, model_label, month_label, period_label
 from analysis.plots import PALETTE, SEQUENTIAL, money_axis, new_ax, percent_axis
 from analysis.text import tr
 
@@ -450,7 +450,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
         tr(
             "{measure}: history and forecast ({model})",
             measure=_per_unit(label, unit),
-            model=tr(fc.attrs.get("model", "")),
+            model=model_label(fc.attrs.get("model", "")),
         )
     )
     money = column in ("revenue", "avg_order_value")
