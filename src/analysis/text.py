@@ -109,6 +109,34 @@ def absent_note(column: str, what: str) -> str:
     )
 
 
+def sentences(*parts: str) -> str:
+    """Sentences joined as the report's language writes them: a space between them in
+    English, none in Chinese (the catalogue's ``"{text} {more}"``). Empty parts are skipped.
+
+    >>> sentences("Revenue rose.", "", "Orders fell.")
+    'Revenue rose. Orders fell.'
+    """
+    kept = [p for p in parts if p]
+    text = kept[0] if kept else ""
+    for more in kept[1:]:
+        text = tr("{text} {more}", text=text, more=more)
+    return text
+
+
+def listed(parts) -> str:
+    """Items of a list in a sentence, separated as the report's language writes them
+    (``", "`` in English, ``"、"`` in Chinese: the catalogue's ``"{items}, {item}"``).
+
+    >>> listed(["Nov 2011", "Dec 2011"])
+    'Nov 2011, Dec 2011'
+    """
+    kept = [str(p) for p in parts]
+    text = kept[0] if kept else ""
+    for item in kept[1:]:
+        text = tr("{items}, {item}", items=text, item=item)
+    return text
+
+
 def set_language(lang: str | None) -> str:
     """Choose the report language for :func:`tr` (see :func:`analysis.i18n.set_language`)."""
     return i18n.set_language(lang)
