@@ -262,7 +262,7 @@ def design_table(design: Design) -> pd.DataFrame:
                 else tr("no (future)"),
             }
         )
-    return pd.DataFrame(rows).set_index("stage")
+    return pd.DataFrame(rows).set_index("stage").rename(columns=tr).rename_axis(tr("stage"))
 
 
 def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -643,17 +643,21 @@ def fit_models(
     """
     counts = y.value_counts()
     if len(counts) < 2 or counts.min() < min_per_class:
-        note = (
-            f"too few {'stayers' if counts.get(0, 0) < counts.get(1, 0) else 'churners'} "
-            f"at the training cutoff ({counts.get(0, 0)} stayed, {counts.get(1, 0)} churned; "
-            f"need {min_per_class} of each) to fit a model"
+        note = tr(
+            "too few {who} "
+            "at the training cutoff ({stayed} stayed, {churned} churned; "
+            "need {need} of each) to fit a model",
+            who=tr("stayers") if counts.get(0, 0) < counts.get(1, 0) else tr("churners"),
+            stayed=counts.get(0, 0),
+            churned=counts.get(1, 0),
+            need=min_per_class,
         )
         return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
     X = X[learnable_features(X, min_per_class)]
     if X.shape[1] == 0:
-        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
+        return ModelFit({}, [], pd.DataFrame(), None, tr("no feature varies between customers"))
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )

@@ -124,3 +124,23 @@ def tr(message: str, **values) -> str:
     """
     text = i18n.translate(message)
     return text.format(**values) if values else text
+
+
+def tr_labels(styler, index: bool = True, columns: bool = True):
+    """A pandas Styler whose header labels and index names show in the report's language.
+
+    The table keeps its English labels (format keys, exports); only what is displayed is
+    translated, with :func:`tr`. Pass ``index=False`` when the index holds data (customer
+    ids, dates) rather than names.
+
+    Replaces earlier ``format_index`` formatting of the axes it translates.
+    """
+
+    def label(value):
+        return tr(value) if isinstance(value, str) else value
+
+    if columns:
+        styler = styler.format_index(label, axis=1).format_index_names(label, axis=1)
+    if index:
+        styler = styler.format_index(label, axis=0).format_index_names(label, axis=0)
+    return styler

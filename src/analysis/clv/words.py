@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, tr
+from analysis.text import amount, tr, tr_labels
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -502,7 +502,8 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
         .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
-        .format_index(tr, axis=1)
+        .pipe(tr_labels, index=False)
+        .format_index_names(tr, axis=0)
     )
 
 
