@@ -407,11 +407,15 @@ RECORD_KINDS = ("feedback answers", "service tickets", "events")
 def risk_text(risk_row: pd.Series | None, p_alive: float | None, reasons: list[str]) -> str:
     """Churn risk in words: the churn report's P(churn) when exported, else 1 − P(alive)."""
     because = (
-        ("; ".join(reasons) + ".") if reasons else tr("nothing in the purchase rhythm is unusual.")
+        tr("{reasons}.", reasons="; ".join(reasons))
+        if reasons
+        else tr("nothing in the purchase rhythm is unusual.")
     )
     if risk_row is not None and "p_churn" in risk_row.index:
         band = (
-            f" ({md_text(_band(risk_row['risk_band']))})" if "risk_band" in risk_row.index else ""
+            tr(" ({band})", band=md_text(_band(risk_row["risk_band"])))
+            if "risk_band" in risk_row.index
+            else ""
         )
         rank = (
             tr(", rank {rank:,} by value at risk", rank=int(risk_row["rank"]))

@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, tr, tr_labels
+from analysis.text import amount, tr
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -480,6 +480,10 @@ def headline_metrics(
     return out
 
 
+#: Display names of the :func:`intervals` columns whose own names are too short to translate.
+INTERVAL_COLUMNS = {"low": "interval: low", "high": "interval: high"}
+
+
 def interval_style(table: pd.DataFrame, currency: str = ""):
     """Styled :func:`intervals` table: parameters to 4 significant digits, CLV rows as money."""
     money = [i for i in table.index if str(i).startswith(("clv", "total_clv"))]
@@ -502,7 +506,7 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
         .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
-        .pipe(tr_labels, index=False)
+        .format_index(lambda c: tr(INTERVAL_COLUMNS.get(c, c)), axis=1)
         .format_index_names(tr, axis=0)
     )
 
