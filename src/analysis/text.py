@@ -126,21 +126,42 @@ def tr(message: str, **values) -> str:
     return text.format(**values) if values else text
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def tr_label(label):
+    """A table header or axis label in the report's language.
+
+    Text labels go through :func:`tr` (a missing one is listed); numbers, dates and
+    labels without a letter (``2011-12``, ``0-30``) are left as they are.
+
+    >>> tr_label("customers"), tr_label(2011)
+    ('customers', 2011)
+    """
+    if not isinstance(label, str) or not _LETTER.search(label):
+        return label
+    return tr(label)
+
+
+def tr_known(value):
+    """``value`` translated when the catalogue holds it, else unchanged and not listed as
+    missing: for cells and row labels that may be names from a fixed list (segments,
+    stages) or text from the data (products, cities)."""
+    return i18n.translate(value, record=False) if isinstance(value, str) else value
+
+
 def tr_labels(styler, index: bool = True, columns: bool = True):
     """A pandas Styler whose header labels and index names show in the report's language.
 
     The table keeps its English labels (format keys, exports); only what is displayed is
-    translated, with :func:`tr`. Pass ``index=False`` when the index holds data (customer
-    ids, dates) rather than names.
+    translated, with :func:`tr_label` (numbers and dates left alone). Pass ``index=False``
+    when the index holds data (customer ids) rather than names; tables shown through
+    ``report.style_table`` need no call (it translates their headers).
 
     Replaces earlier ``format_index`` formatting of the axes it translates.
     """
-
-    def label(value):
-        return tr(value) if isinstance(value, str) else value
-
     if columns:
-        styler = styler.format_index(label, axis=1).format_index_names(label, axis=1)
+        styler = styler.format_index(tr_label, axis=1).format_index_names(tr_label, axis=1)
     if index:
-        styler = styler.format_index(label, axis=0).format_index_names(label, axis=0)
+        styler = styler.format_index(tr_label, axis=0).format_index_names(tr_label, axis=0)
     return styler
