@@ -176,3 +176,20 @@ def tr_known(value):
     missing: for cells and row labels that may be names from a fixed list (segments,
     stages) or text from the data (products, cities)."""
     return i18n.translate(value, record=False) if isinstance(value, str) else value
+
+
+def tr_labels(styler, index: bool = True, columns: bool = True):
+    """A pandas Styler whose header labels and index names show in the report's language.
+
+    The table keeps its English labels (format keys, exports); only what is displayed is
+    translated, with :func:`tr_label` (numbers and dates left alone). Pass ``index=False``
+    when the index holds data (customer ids) rather than names; tables shown through
+    ``report.style_table`` need no call (it translates their headers).
+
+    Replaces earlier ``format_index`` formatting of the axes it translates.
+    """
+    if columns:
+        styler = styler.format_index(tr_label, axis=1).format_index_names(tr_label, axis=1)
+    if index:
+        styler = styler.format_index(tr_label, axis=0).format_index_names(tr_label, axis=0)
+    return styler
