@@ -56,7 +56,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
-from analysis.text import md_text, pct, tr
+from analysis.text import md_text, pct, tr, tr_name
 
 #: Confidence each signal adds to a customer-product pair (one per day and signal).
 SIGNAL_WEIGHTS = {"purchase": 1.0, "cart": 0.5, "favourite": 0.3, "view": 0.1}
@@ -73,6 +73,29 @@ LABELS = {
     "als": "ALS (implicit)",
     "bpr": "BPR (implicit)",
 }
+#: The method labels as a list (translated when shown; English in tables' keys and exports).
+METHOD_LABELS = tuple(LABELS.values())
+#: Stages of :func:`split_table`.
+STAGES = ("choose the method (validation)", "report (test, untouched)", "recommend now")
+#: Segments of :func:`customer_segments` when the log has no amounts (purchase-day tiers).
+PURCHASE_DAY_TIERS = ("1 purchase day", "2-3 purchase days", "4-9 purchase days",
+                      "10+ purchase days")  # fmt: skip
+
+
+def method_label(key: str) -> str:
+    """A method's label as the reader sees it (``als`` -> "ALS (implicit)", translated)."""
+    return tr_name(LABELS.get(key, key), METHOD_LABELS)
+
+
+def segment_label(name):
+    """A segment name as the reader sees it: the segmentation's names and the
+    purchase-day tiers translated, other names kept."""
+    from analysis import segmentation
+
+    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *PURCHASE_DAY_TIERS)
+    return tr_name(name, names)
+
+
 #: Relative recall gain over the best baseline a method needs (on validation) to be shipped.
 REQUIRED_LIFT = 0.10
 _CHUNK = 20_000  # customers scored at a time
@@ -289,15 +312,15 @@ def split_table(split: Split) -> pd.DataFrame:
     """The stages as a table: what each learns from and what it is judged on."""
     one = pd.Timedelta(days=1)
     rows = [
-        ("choose the method (validation)", split.first_day, split.t0, split.t0 + one, split.t1),
-        ("report (test, untouched)", split.first_day, split.t1, split.t1 + one, split.as_of),
-        ("recommend now", split.first_day, split.as_of, pd.NaT, pd.NaT),
+        (tr(STAGES[0]), split.first_day, split.t0, split.t0 + one, split.t1),
+        (tr(STAGES[1]), split.first_day, split.t1, split.t1 + one, split.as_of),
+        (tr(STAGES[2]), split.first_day, split.as_of, pd.NaT, pd.NaT),
     ]
     table = pd.DataFrame(
         rows, columns=["stage", "history from", "history to", "judged from", "judged to"]
     )
     for col in table.columns[1:]:
-        table[col] = table[col].dt.strftime("%Y-%m-%d").fillna("future")
+        table[col] = table[col].dt.strftime("%Y-%m-%d").fillna(tr("future"))
     return table.set_index("stage")
 
 
@@ -884,7 +907,7 @@ def compare_methods(
 def results_table(table: pd.DataFrame, k: int) -> pd.DataFrame:
     """Validation or test table for display: labelled methods, metrics at k."""
     out = table.copy()
-    out.insert(0, "method ", out["method"].map(LABELS).fillna(out["method"]))
+    out.insert(0, "method ", out["method"].map(method_label))
     out = out.rename(
         columns={
             "precision": f"precision@{k}",
@@ -1220,8 +1243,7 @@ def customer_segments(frame: pd.DataFrame | None, signals: pd.DataFrame, cutoff)
                 pass
     buys = signals[(signals["signal"] == "purchase") & (signals["day"] <= cutoff)]
     days = buys.drop_duplicates(["customer_id", "day"]).groupby("customer_id").size()
-    labels = ["1 purchase day", "2-3 purchase days", "4-9 purchase days", "10+ purchase days"]
-    tiers = pd.cut(days, [0, 1, 3, 9, np.inf], labels=labels)
+    tiers = pd.cut(days, [0, 1, 3, 9, np.inf], labels=list(PURCHASE_DAY_TIERS))
     return tiers.rename("segment")
 
 
@@ -1244,7 +1266,8 @@ def segment_table(comparison: Comparison, segments: pd.Series) -> pd.DataFrame:
     grouped = frame.groupby("segment", observed=True)
     table = grouped.mean()
     table.insert(0, "customers", grouped.size())
-    return table[table["customers"] > 0]
+    table = table[table["customers"] > 0]
+    return table.rename(index=segment_label)
 
 
 def segment_takeaway(table: pd.DataFrame, comparison: Comparison) -> str:
@@ -1335,11 +1358,11 @@ def comparison_takeaway(comparison: Comparison) -> str:
         "On the untouched window the best model, **{model}** ({settings}, chosen on "
         "validation), reaches recall@{k} {rm}; the best baseline, **{base}**, {rb}: a "
         "{sign}{lift} relative difference.",
-        model=LABELS.get(chosen, chosen),
-        settings=comparison.test.set_index("method").loc[chosen, "settings"] or "defaults",
+        model=method_label(chosen),
+        settings=comparison.test.set_index("method").loc[chosen, "settings"] or tr("defaults"),
         k=k,
         rm=pct(test[chosen], 1),
-        base=LABELS[base],
+        base=method_label(base),
         rb=pct(test[base], 1),
         sign="+" if model_lift >= 0 else "",
         lift=pct(model_lift, 0),
@@ -1360,7 +1383,7 @@ def comparison_takeaway(comparison: Comparison) -> str:
             "{req} better than the best baseline) is **not met** on this data.",
             req=pct(REQUIRED_LIFT),
             v=pct(comparison.validation_lift, 0),
-            shipped=LABELS[comparison.shipped],
+            shipped=method_label(comparison.shipped),
         )
     return text
 
@@ -1396,7 +1419,7 @@ def rules_takeaway(rules: pd.DataFrame, facts: Mapping, names: pd.Series) -> str
 def findings(metrics: Mapping, comparison: Comparison, segment_text: str) -> str:
     """The notebook's closing bullets."""
     k = metrics["k"]
-    shipped = LABELS.get(metrics["method"], metrics["method"])
+    shipped = method_label(metrics["method"])
     met = metrics["method"] not in BASELINES and metrics["lift_vs_best_baseline"] >= REQUIRED_LIFT
     lines = [
         tr(

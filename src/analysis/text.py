@@ -124,3 +124,13 @@ def tr(message: str, **values) -> str:
     """
     text = i18n.translate(message)
     return text.format(**values) if values else text
+
+
+def tr_name(name, names) -> str:
+    """``name`` translated when it belongs to the fixed list ``names`` (step, group,
+    segment names ...), else as it is: names from the data are never sent to the catalogue.
+
+    >>> tr_name("view", ("view", "cart")), tr_name("Electronics", ("view", "cart"))
+    ('view', 'Electronics')
+    """
+    return tr(name) if isinstance(name, str) and name in names else name
