@@ -57,10 +57,12 @@ def step_label(name):
 
 
 def display_labels(table: pd.DataFrame) -> pd.DataFrame:
-    """``table`` with the row labels that are step, mix or feature-set names translated
-    (column headers are left to :func:`analysis.report.style_table`)."""
+    """``table`` with the row labels that are step, mix, feature-set or segment names
+    translated (column headers are left to :func:`analysis.report.style_table`)."""
+    from analysis.recommend import segment_label
+
     names = (*STEP_NAMES, *MIX_NAMES, *LIFT_ROWS)
-    return table.rename(index=lambda v: tr_name(v, names))
+    return table.rename(index=lambda v: segment_label(tr_name(v, names)))
 
 
 # --------------------------------------------------------------------------- funnel

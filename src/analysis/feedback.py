@@ -50,11 +50,9 @@ def group_label(by: str, value):
     if by == "group":
         return tr_name(value, GROUPS)
     if by in NAMED_BREAKDOWNS:
-        from analysis import segmentation
+        from analysis.recommend import segment_label
 
-        names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *segmentation.TIERS,
-                 *segmentation.STAGES)  # fmt: skip
-        return tr_name(value, names)
+        return segment_label(value)
     return value
 
 

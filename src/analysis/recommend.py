@@ -88,11 +88,12 @@ def method_label(key: str) -> str:
 
 
 def segment_label(name):
-    """A segment name as the reader sees it: the segmentation's names and the
-    purchase-day tiers translated, other names kept."""
+    """A segment name as the reader sees it: the segmentation's segment, tier and stage
+    names and the purchase-day tiers translated, other names (the data's) kept."""
     from analysis import segmentation
 
-    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *PURCHASE_DAY_TIERS)
+    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *segmentation.TIERS,
+             *segmentation.STAGES, *PURCHASE_DAY_TIERS)  # fmt: skip
     return tr_name(name, names)
 
 
@@ -125,8 +126,11 @@ def purchase_signals(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if "product_id" not in frame.columns:
         raise NotApplicable(
-            "the purchase log has no product_id column, so there is nothing to recommend; "
-            "map one with --column product_id=YOUR_COLUMN (columns={'product_id': ...})"
+            tr(
+                "the purchase log has no product_id column, so there is nothing to recommend; "
+                "map one with --column product_id=YOUR_COLUMN (columns={example})",
+                example="{'product_id': ...}",
+            )
         )
     out = pd.DataFrame(
         {
@@ -159,8 +163,11 @@ def event_signals(events: pd.DataFrame, weights: Mapping[str, float] | None = No
     missing = [c for c in ("customer_id", "event_time", "event", "product_id") if c not in events]
     if missing:
         raise NotApplicable(
-            f"the events table lacks {', '.join(missing)}, so views and carts cannot inform the "
-            "recommendations; map them with --column events.product_id=YOUR_COLUMN"
+            tr(
+                "the events table lacks {missing}, so views and carts cannot inform the "
+                "recommendations; map them with --column events.product_id=YOUR_COLUMN",
+                missing=", ".join(missing),
+            )
         )
     weights = dict(weights or SIGNAL_WEIGHTS)
     keep = events["event"].isin(list(weights)) & events["product_id"].notna()
@@ -291,7 +298,7 @@ def make_split(signals: pd.DataFrame, as_of, window_days: int | None = None) -> 
     as_of = pd.Timestamp(as_of).normalize()
     days = signals.loc[(signals["signal"] == "purchase") & (signals["day"] <= as_of), "day"]
     if days.empty:
-        raise NotApplicable("there are no purchases up to as_of, so nothing can be evaluated")
+        raise NotApplicable(tr("there are no purchases up to as_of, so nothing can be evaluated"))
     first = days.min()
     if window_days is None:
         span = (as_of - days.quantile(0.01)).days
@@ -301,9 +308,13 @@ def make_split(signals: pd.DataFrame, as_of, window_days: int | None = None) -> 
     t0 = t1 - window
     if t0 - window < first:
         raise NotApplicable(
-            f"{window_days}-day validation and test windows need history from "
-            f"{(t0 - window).date()}, but the purchases start on {first.date()}; "
-            "set a shorter window_days"
+            tr(
+                "{days}-day validation and test windows need history from {need}, but the "
+                "purchases start on {first}; set a shorter window_days",
+                days=window_days,
+                need=(t0 - window).date(),
+                first=first.date(),
+            )
         )
     return Split(int(window_days), first, t0, t1, as_of)
 
@@ -771,9 +782,12 @@ def make_stage(signals: pd.DataFrame, cutoff, end, repeats: bool, half_life=None
     truth = window_truth(signals, history, end, repeats)
     if len(truth.users) == 0:
         raise NotApplicable(
-            f"no customer who bought before {pd.Timestamp(cutoff):%Y-%m-%d} bought again in the "
-            f"window up to {pd.Timestamp(end):%Y-%m-%d}, so recommendations cannot be judged; "
-            "set a longer window_days or a later as_of"
+            tr(
+                "no customer who bought before {cutoff} bought again in the window up to {end}, "
+                "so recommendations cannot be judged; set a longer window_days or a later as_of",
+                cutoff=f"{pd.Timestamp(cutoff):%Y-%m-%d}",
+                end=f"{pd.Timestamp(end):%Y-%m-%d}",
+            )
         )
     return Stage(history, truth)
 
@@ -1087,7 +1101,7 @@ def baskets(frame: pd.DataFrame, max_items: int = 50) -> tuple[sp.csr_matrix, pd
     baskets were left out.
     """
     if "product_id" not in frame.columns:
-        raise NotApplicable("the purchase log has no product_id column; map one with --column")
+        raise NotApplicable(tr("the purchase log has no product_id column; map one with --column"))
     if "order_id" in frame.columns:
         basket = frame["order_id"].astype(str)
     else:
