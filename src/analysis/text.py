@@ -193,3 +193,13 @@ def tr_labels(styler, index: bool = True, columns: bool = True):
     if index:
         styler = styler.format_index(tr_label, axis=0).format_index_names(tr_label, axis=0)
     return styler
+
+
+def tr_name(name, names) -> str:
+    """``name`` translated when it belongs to the fixed list ``names`` (step, group,
+    segment names ...), else as it is: names from the data are never sent to the catalogue.
+
+    >>> tr_name("view", ("view", "cart")), tr_name("Electronics", ("view", "cart"))
+    ('view', 'Electronics')
+    """
+    return tr(name) if isinstance(name, str) and name in names else name
