@@ -161,17 +161,23 @@ def test_table_headers_and_fixed_names_are_translated_data_text_is_not(monkeypat
     }.items():
         monkeypatch.setitem(i18n.catalogue("zh"), msgid, msgstr)
     frame = pd.DataFrame(
-        {"segment": ["Champions", "<b>Bold</b>"], "customers": [3, 4], "revenue": [1.5, 2.0]}
+        {
+            "segment": ["Champions", "<b>Bold</b>"],
+            "customers": [3, 4],
+            "untranslated header": [1.5, 2.0],
+        }
     )
     set_language("zh")
-    page = report.style_table(frame.set_index("segment"), {"revenue": "£{:,.0f}"}).to_html()
-    flat = report.style_table(frame, {"revenue": "£{:,.0f}"}, hide_index=True).to_html()
+    page = report.style_table(
+        frame.set_index("segment"), {"untranslated header": "£{:,.0f}"}
+    ).to_html()
+    flat = report.style_table(frame, {"untranslated header": "£{:,.0f}"}, hide_index=True).to_html()
     for html_text in (page, flat):
         assert ">客户数</th>" in html_text and ">冠军客户<" in html_text and ">£2<" in html_text
         assert "&lt;b&gt;Bold&lt;/b&gt;" in html_text  # data text: escaped, as it is
-        assert ">revenue</th>" in html_text  # no translation yet: English, and listed
+        assert ">untranslated header</th>" in html_text  # no translation: English, listed
     assert ">分群</th>" in page  # the index name
-    assert "revenue" in i18n.missing("zh") and "<b>Bold</b>" not in i18n.missing("zh")
+    assert "untranslated header" in i18n.missing("zh") and "<b>Bold</b>" not in i18n.missing("zh")
     set_language("en")
     english = report.style_table(frame.set_index("segment")).to_html()
     assert ">customers</th>" in english and ">Champions<" in english

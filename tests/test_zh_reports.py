@@ -160,7 +160,7 @@ def test_demand_takeaways_and_dates_in_chinese(online_retail, zh):
     series = demand.period_series(online_retail.frame, "M", online_retail.as_of)
     text = demand.trend_takeaway(demand.compare_periods(series), series, online_retail.currency)
     assert text.startswith(
-        "最近一个完整周期 **2011年11月** 的收入为 **£1.12M**，来自 1,657 位活跃客户"
+        "最近一个完整周期 **2011年11月** 的收入为 **£112.4万**，来自 1,657 位活跃客户"
     )
     assert "较2011年10月 **+16%**" in text and "。" in text and ". " not in text
     assert demand.day_label("2011-03-05") == "2011年3月5日"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from analysis import i18n
-from analysis.text import md_text, money, tr, tr_known
+from analysis.text import md_text, money, tr, tr_name
 
 HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
 
@@ -229,8 +229,8 @@ def metric_label(key: str) -> str:
         if fnmatchcase(key, pattern):
             parts = key.split(".")
             name = _words(".".join(parts[1:]) or key)
-            return tr(info.label).format(key=tr_known(parts[-1]), name=name)
-    return tr_known(metric_info(key).label)
+            return tr(info.label).format(key=tr_name(parts[-1]), name=name)
+    return tr_name(metric_info(key).label)
 
 
 def _words(name: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.data import Transactions
-from analysis.text import absent_note, amount, date_label, month_label, tr, tr_known  # noqa: F401
+from analysis.text import absent_note, amount, date_label, month_label, tr, tr_name  # noqa: F401
 
 
 def cleaning_table(tx: Transactions) -> pd.DataFrame:
@@ -112,7 +112,7 @@ def takeaway(tx: Transactions, kpis: dict) -> str:
         top = biggest.sort_values("rows removed", ascending=False).iloc[0]
         reason = " " + tr(
             "The largest cut is **{step}** ({n} rows).",
-            step=tr_known(top["step"]),
+            step=tr_name(top["step"]),
             n=f"{top['rows removed']:,}",
         )
     return (

@@ -65,7 +65,7 @@ from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
-from analysis.text import ANALYST_ONLY, md_text, tr, tr_known, tr_label  # noqa: F401  (report.md_text)
+from analysis.text import ANALYST_ONLY, md_text, tr, tr_label, tr_name  # noqa: F401  (report.md_text)
 from analysis.webfont import embed_cjk_font
 
 METRICS_SUBDIR = "_metrics"
@@ -232,11 +232,11 @@ def _header_names(index: pd.Index) -> list:
 
 
 def _cell_text(value) -> str:
-    return html.escape(str(tr_known(value)))
+    return html.escape(str(tr_name(value)))
 
 
 def _row_label(label) -> str:
-    return html.escape(str(tr_known(label)))
+    return html.escape(str(tr_name(label)))
 
 
 def _column_label(label) -> str:

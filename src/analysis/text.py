@@ -43,7 +43,7 @@ def currency_md(currency: str) -> str:
 #: (from this amount, divided by, decimals, unit). Smaller amounts are written in full.
 COMPACT = {
     "en": ((1e6, 1e6, 2, "M"), (1e4, 1e3, 0, "k")),
-    "zh": ((1e8, 1e8, 2, "亿"), (1e6, 1e4, 0, "万"), (1e4, 1e4, 1, "万")),
+    "zh": ((1e8, 1e8, 2, "亿"), (1e7, 1e4, 0, "万"), (1e4, 1e4, 1, "万")),
 }
 
 
@@ -74,7 +74,8 @@ def money(value: float, currency: str = "", compact: bool = True, decimals: int 
     value = abs(float(value))
     for start, size, places, unit in COMPACT.get(i18n.current_language(), ()) if compact else ():
         if value >= start:
-            return f"{sign}{symbol}{value / size:.{places}f}{unit}"
+            number = f"{value / size:.{places}f}".removesuffix(".0")  # 165万, not 165.0万
+            return f"{sign}{symbol}{number}{unit}"
     return f"{sign}{symbol}{value:,.{decimals}f}"
 
 
@@ -183,13 +184,6 @@ def tr_label(label):
     return tr(label)
 
 
-def tr_known(value):
-    """``value`` translated when the catalogue holds it, else unchanged and not listed as
-    missing: for cells and row labels that may be names from a fixed list (segments,
-    stages) or text from the data (products, cities)."""
-    return i18n.translate(value, record=False) if isinstance(value, str) else value
-
-
 #: Dates in words per report language (``str.format`` with year, month, day); a language
 #: without an entry uses the English strftime format the caller gives.
 DATE_FORMATS = {"zh": {"day": "{year}年{month}月{day}日", "month": "{year}年{month}月"}}
@@ -238,11 +232,21 @@ def tr_labels(styler, index: bool = True, columns: bool = True):
     return styler
 
 
-def tr_name(name, names) -> str:
-    """``name`` translated when it belongs to the fixed list ``names`` (step, group,
-    segment names ...), else as it is: names from the data are never sent to the catalogue.
+def tr_name(name, names=None):
+    """A name that may come from a fixed list (step, group, segment, stage names ...) in
+    the report's language; text from the data (products, cities) stays as it is.
+
+    With ``names`` (the fixed list), ``name`` is translated when it belongs to it (a
+    missing translation is listed) and otherwise never sent to the catalogue. Without
+    ``names`` (a table cell, a row label of unknown origin), it is translated when the
+    catalogue holds it, else shown as it is and not listed as missing. Non-text values
+    are returned unchanged.
 
     >>> tr_name("view", ("view", "cart")), tr_name("Electronics", ("view", "cart"))
     ('view', 'Electronics')
     """
-    return tr(name) if isinstance(name, str) and name in names else name
+    if not isinstance(name, str):
+        return name
+    if names is None:
+        return i18n.translate(name, record=False)
+    return tr(name) if name in names else name

@@ -17,7 +17,7 @@ import matplotlib.ticker as mticker
 import seaborn as sns
 
 from analysis import i18n
-from analysis.text import tr_known
+from analysis.text import tr_name
 
 #: Latin text first, then a CJK font for Chinese / Japanese / Korean labels (matplotlib falls
 #: back glyph by glyph along this list). Noto Sans CJK SC (SIL Open Font Licence) comes from
@@ -141,7 +141,7 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
     """
     ax = new_ax(ax, figsize=(9, 0.35 * len(series) + 1.2))
     data = series.sort_values()
-    labels = [str(tr_known(i)) for i in data.index]  # names from fixed lists translated
+    labels = [str(tr_name(i)) for i in data.index]  # names from fixed lists translated
     ax.barh(labels, data.to_numpy(), color=sns.color_palette(PALETTE)[0])
     ax.set_title(title)
     ax.set_xlabel(xlabel)
