@@ -53,7 +53,7 @@ NAME_LISTS = {
     "measures": tuple(demand.MEASURE_LABELS.values()),
     "forecast models": (*demand.MODEL_NAMES, *demand.SHORT_NAMES.values()),
     "backtest columns": demand.ERROR_COLUMNS,
-    "period words": tuple(w for words in demand.FREQ_WORDS.values() for w in words),
+    "period words": tuple(words[0] for words in demand.FREQ_WORDS.values()),
     "lifecycle groups": lifecycle.GROUP_NAMES,
     "lifecycle headers": lifecycle.TABLE_HEADERS,
 }

@@ -433,18 +433,25 @@ def cohort_takeaway(by_cohort: pd.DataFrame, horizon_days: int) -> str:
             h=horizon_days
         )
     first, last = seen.index[0], seen.index[-1]
-    direction = tr("better") if seen.iloc[-1] > seen.iloc[0] else tr("worse")
+    values = {
+        "h": horizon_days,
+        "a": pct(seen.iloc[0], 1),
+        "first": first,
+        "b": pct(seen.iloc[-1], 1),
+        "last": last,
+    }
+    if seen.iloc[-1] > seen.iloc[0]:
+        return tr(
+            "Within {h} days of signing up, {a} of the {first} cohort had bought against {b} of "
+            "the {last} cohort, the latest with {h} days of follow-up: conversion is getting "
+            "better. Later cohorts have not had {h} days yet and are left out of this comparison.",
+            **values,
+        )
     return tr(
         "Within {h} days of signing up, {a} of the {first} cohort had bought against {b} of "
         "the {last} cohort, the latest with {h} days of follow-up: conversion is getting "
-        "{d}. Later cohorts have not had {h} days yet and are left out of this comparison."
-    ).format(
-        h=horizon_days,
-        a=pct(seen.iloc[0], 1),
-        first=first,
-        b=pct(seen.iloc[-1], 1),
-        last=last,
-        d=direction,
+        "worse. Later cohorts have not had {h} days yet and are left out of this comparison.",
+        **values,
     )
 
 
