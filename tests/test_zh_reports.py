@@ -17,7 +17,7 @@ import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 
-from analysis import cycle, demand, i18n, lifecycle, plots
+from analysis import cycle, demand, i18n, lifecycle, plots, report
 from analysis import segmentation as seg
 from analysis.config import NOTEBOOKS_DIR
 from analysis.summary import customer_summary
@@ -188,8 +188,9 @@ def test_lifecycle_in_chinese_on_olist_leads(zh):
     by_channel = lifecycle.conversion_by(frame, "channel", 90)
     text = lifecycle.channel_takeaway(by_channel, 90)
     assert text.startswith("8,000 位注册用户中有 8.3% 在截止日前完成首购（95% 区间 7.7%–8.9%）")
-    shown = lifecycle.for_display(by_channel)
-    assert "全部" in shown.index and "未知" in shown.index and "all" in by_channel.index
+    html = report.style_table(by_channel.reset_index()).to_html()
+    assert ">全部<" in html and ">未知<" in html and ">转化率下限<" in html
+    assert "all" in by_channel.index  # the data keep the English label
     found = lifecycle.prospects(frame, by_channel, as_of)
     lines = lifecycle.findings(
         lifecycle.lifecycle_metrics(by_channel, first, 90), by_channel, found, 90, 90

@@ -30,7 +30,7 @@ from scipy import stats
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import canonical_ids
-from analysis.text import md_text, pct, sentences, tr
+from analysis.text import md_text, pct, sentences, tr, tr_name
 
 #: Customers-table columns that date a customer's first purchase (first match is used).
 FIRST_PURCHASE_COLUMNS = ("first_purchase", "first_purchase_date", "converted_at", "won_date")
@@ -61,18 +61,9 @@ TABLE_HEADERS = (
 
 
 def group_label(label) -> str:
-    """A channel or cohort label as the report shows it: ``all`` and ``unknown`` translated."""
-    text = str(label)
-    return tr(text) if text in GROUP_NAMES else text
-
-
-def for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """A conversion or prospects table with its ``channel`` labels as the report shows them
-    (the index of :func:`conversion_by`, or a ``channel`` column); the data are unchanged."""
-    out = table.rename(index=group_label) if table.index.name in ("channel", "cohort") else table
-    if "channel" in out.columns:
-        out = out.assign(channel=out["channel"].map(group_label))
-    return out
+    """A channel or cohort label as the report shows it: ``all`` and ``unknown`` translated
+    (tables through ``report.style_table`` show them so by themselves)."""
+    return tr_name(str(label), GROUP_NAMES)
 
 
 def _day_after(as_of) -> pd.Timestamp:
