@@ -199,3 +199,39 @@ def test_lifecycle_in_chinese_on_olist_leads(zh):
     assert lines.splitlines()[-1] == (
         "- 最近 90 天内有 2,246 人通过转化率不低于平均水平的渠道注册，但尚未购买。"
     )
+
+
+def _markdown_outputs(nb) -> list[str]:
+    return [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    [
+        ("02_segmentation", {"data": "online_retail_sample"}, "冠军客户"),
+        ("08_lifecycle", {"data": "", "customers": "olist_leads"}, "位潜在客户"),
+    ],
+)
+def test_notebook_renders_in_chinese(tmp_path, name, parameters, expect):
+    """Every Markdown cell and every Markdown output of the page is Chinese."""
+    nb = report.translated_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", "zh")
+    assert all(_has_chinese(c.source) for c in nb.cells if c.cell_type == "markdown")
+    out = tmp_path / f"{name}.zh.ipynb"
+    params = {"output_dir": str(tmp_path), "lang": "zh", **parameters}
+    assert report.execute_notebook(nb, out, params) is None
+    shown = _markdown_outputs(nbformat.read(out, 4))
+    assert shown and all(_has_chinese(text) for text in shown), [
+        t[:80] for t in shown if not _has_chinese(t)
+    ]
+    assert expect in "\n".join(shown)
