@@ -7,6 +7,7 @@ takeaways, tables and figures must come out in Chinese on the real datasets.
 
 from __future__ import annotations
 
+import io
 import string
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import matplotlib
 import nbformat
 import pandas as pd
 import pytest
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import extract_from_file, extract_python
 from babel.messages.pofile import read_po
 
 from analysis import cycle, demand, i18n, lifecycle, plots, report
@@ -84,6 +85,19 @@ def test_every_message_of_these_modules_has_a_chinese_translation():
         for _, message, _, _ in extract_from_file("python", SRC / module, keywords={"tr": None})
         if message not in catalogue
     ]
+    assert untranslated == []
+
+
+def test_every_message_of_the_notebooks_code_cells_has_a_chinese_translation():
+    catalogue = i18n.catalogue("zh")
+    untranslated = []
+    for name in NOTEBOOKS:
+        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", 4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        calls = extract_python(io.BytesIO(code.encode()), ["tr"], [], {})
+        found = [m[0] if isinstance(m, tuple) else m for _, _, m, _ in calls]
+        assert found, name
+        untranslated += [(name, m) for m in found if m is not None and m not in catalogue]
     assert untranslated == []
 
 
