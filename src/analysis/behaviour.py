@@ -29,7 +29,7 @@ from analysis import engine as sql_engine
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import display_ids
-from analysis.text import for_analyst, md_text, money, pct, tr, tr_name
+from analysis.text import for_analyst, md_text, money, pct, shown, tr, tr_as, tr_name
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
 #: Canonical step names (:data:`analysis.tables.EVENT_SYNONYMS`) and the two moves a path
@@ -42,6 +42,10 @@ MIX_NAMES = ("online only", "offline only", "both", "other", "inactive")
 #: Feature sets of :func:`churn_lift`'s table and the tables channels come from.
 LIFT_ROWS = ("purchases only", "purchases + behaviour")
 CHANNEL_SOURCES = ("purchases", "events")
+#: Headers whose bare word means something else elsewhere (a forecast's "step", a value
+#: tier's "low"): shown through their own catalogue entries (:func:`analysis.text.tr_as`).
+HEADER_CONTEXTS = {"step": "funnel: step", "low": "interval: low", "high": "interval: high"}
+SOURCE_CONTEXTS = {"purchases": "table: purchases", "events": "table: events"}
 HOUR = 3600
 #: Shortest churn window worth testing (days): a month without a visit or purchase.
 MIN_CHURN_WINDOW_DAYS = 30
@@ -63,6 +67,12 @@ def display_labels(table: pd.DataFrame) -> pd.DataFrame:
 
     names = (*STEP_NAMES, *MIX_NAMES, *LIFT_ROWS)
     return table.rename(index=lambda v: segment_label(tr_name(v, names)))
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: row labels through
+    :func:`display_labels`, the :data:`HEADER_CONTEXTS` headers under their own names."""
+    return shown(display_labels(table), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- funnel
@@ -1028,7 +1038,7 @@ def channel_report(
         "channels (channels from {src}).",
         share=pct(share),
         n=f"{len(mix):,}",
-        src=tr(" and ").join(tr_name(f, CHANNEL_SOURCES) for f in found),
+        src=tr(" and ").join(tr_as(SOURCE_CONTEXTS[f], f) for f in found),
     )
     formats = {
         "share": "{:.1%}",
@@ -1041,7 +1051,7 @@ def channel_report(
         "high": "{:.1%}",
     }
     styled = {
-        caption: (display_labels(table), {c: f for c, f in formats.items() if c in table.columns})
+        caption: for_display(table, {c: f for c, f in formats.items() if c in table.columns})
         for caption, table in tables.items()
     }
     return ChannelReport(note, styled, mix)

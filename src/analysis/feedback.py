@@ -33,7 +33,7 @@ from scipy import stats
 
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, tr, tr_name
+from analysis.text import md_text, pct, shown, tr, tr_name
 
 GROUPS = ("promoter", "passive", "detractor")
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
@@ -42,6 +42,9 @@ BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", 
 NAMED_BREAKDOWNS = ("segment", "tier", "stage")
 #: What the follow-up list and the value table rank customers by.
 VALUE_BASES = ("CLV", "revenue")
+#: Headers whose bare word means something else elsewhere (a value tier's "low", the
+#: churn report's "label"): shown through their own catalogue entries.
+HEADER_CONTEXTS = {"low": "interval: low", "high": "interval: high", "label": "human label"}
 
 
 def group_label(by: str, value):
@@ -54,6 +57,13 @@ def group_label(by: str, value):
 
         return segment_label(value)
     return value
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: promoter / passive /
+    detractor row labels translated, the :data:`HEADER_CONTEXTS` headers under their own
+    names (:func:`analysis.text.tr_as`)."""
+    return shown(table.rename(index=lambda g: group_label("group", g)), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- scale
