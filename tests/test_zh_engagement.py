@@ -55,6 +55,7 @@ NAME_LISTS = {
     "behaviour.LIFT_ROWS": behaviour.LIFT_ROWS,
     "behaviour.SOURCE_CONTEXTS": tuple(behaviour.SOURCE_CONTEXTS.values()),
     "behaviour.HEADER_CONTEXTS": tuple(behaviour.HEADER_CONTEXTS.values()),
+    "behaviour.LOG_CONTEXTS": tuple(behaviour.LOG_CONTEXTS.values()),
     "feedback.HEADER_CONTEXTS": tuple(fb.HEADER_CONTEXTS.values()),
     "plots.behaviour.PERIOD_WORDS": behaviour_plots.PERIOD_WORDS,
     "recommend.METHOD_LABELS": rec.METHOD_LABELS,

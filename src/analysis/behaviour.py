@@ -44,8 +44,15 @@ LIFT_ROWS = ("purchases only", "purchases + behaviour")
 CHANNEL_SOURCES = ("purchases", "events")
 #: Headers whose bare word means something else elsewhere (a forecast's "step", a value
 #: tier's "low"): shown through their own catalogue entries (:func:`analysis.text.tr_as`).
-HEADER_CONTEXTS = {"step": "funnel: step", "low": "interval: low", "high": "interval: high"}
+HEADER_CONTEXTS = {
+    "step": "funnel: step",
+    "low": "interval: low",
+    "high": "interval: high",
+    "value": "cart: value",
+}
 SOURCE_CONTEXTS = {"purchases": "table: purchases", "events": "table: events"}
+#: The cleaning log's headers ("step" of the log, not of the funnel).
+LOG_CONTEXTS = {"step": "cleaning: step", "rows": "cleaning: rows"}
 HOUR = 3600
 #: Shortest churn window worth testing (days): a month without a visit or purchase.
 MIN_CHURN_WINDOW_DAYS = 30
@@ -67,6 +74,11 @@ def display_labels(table: pd.DataFrame) -> pd.DataFrame:
 
     names = (*STEP_NAMES, *MIX_NAMES, *LIFT_ROWS)
     return table.rename(index=lambda v: segment_label(tr_name(v, names)))
+
+
+def log_display(log: pd.DataFrame) -> pd.DataFrame:
+    """The events' cleaning log with its headers under their own names (:data:`LOG_CONTEXTS`)."""
+    return shown(log, LOG_CONTEXTS)[0]
 
 
 def for_display(table: pd.DataFrame, formats=None):
@@ -802,7 +814,7 @@ def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
                 share=pct(top["share"]),
             )
         )
-    text = tr("Visitors who stopped go on as follows: {parts}.", parts="; ".join(parts))
+    text = tr("Visitors who stopped go on as follows: {parts}.", parts=tr("; ").join(parts))
     later = nexts["next"].isin(list(steps[1:]))
     skipped = nexts[(nexts["dropped_at"] == steps[0]) & later]
     if not skipped.empty:

@@ -90,11 +90,11 @@ def method_label(key: str) -> str:
 def segment_label(name):
     """A segment name as the reader sees it: the segmentation's segment, tier and stage
     names and the purchase-day tiers translated, other names (the data's) kept."""
-    from analysis import segmentation
+    from analysis.segmentation import display_name
 
-    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *segmentation.TIERS,
-             *segmentation.STAGES, *PURCHASE_DAY_TIERS)  # fmt: skip
-    return tr_name(name, names)
+    if not isinstance(name, str):
+        return name
+    return tr_name(name, PURCHASE_DAY_TIERS) if name in PURCHASE_DAY_TIERS else display_name(name)
 
 
 #: Relative recall gain over the best baseline a method needs (on validation) to be shipped.
