@@ -212,7 +212,7 @@ def test_recommendation_tables_and_takeaways_in_chinese(retail_sample, zh):
     split = rec.make_split(signals, retail_sample.as_of)
     stages = rec.split_table(split)
     assert list(stages.index) == ["选择方法（验证）", "报告结果（测试，未参与选择）", "现在推荐"]
-    assert stages["judged to"].iloc[-1] == "未来"
+    assert stages["评估截止"].iloc[-1] == "未来" and stages.index.name == "阶段"
     grid = {"als": {"factors": [16], "alpha": [10.0]}}
     c = rec.compare_methods(signals, split, 10, True, grid=grid)
     methods = set(rec.results_table(c.validation, 10).index)

@@ -674,8 +674,9 @@ def period_takeaway(periods: pd.DataFrame) -> str:
     last = full.iloc[-1]
     sig = last["nps_p"] < 0.05 if pd.notna(last["nps_p"]) else False
     word = tr("a significant change") if sig else tr("within the noise")
-    return tr("In the latest full period ({p:%Y-%m}) NPS was {n:+.0f}, {c:+.0f} points on the "
-              "period before (p = {pv:.2f}: {w}).", p=full.index[-1], n=last["nps"],
+    month = full.index[-1].strftime(tr("%Y-%m"))  # a month as the report's language writes it
+    return tr("In the latest full period ({p}) NPS was {n:+.0f}, {c:+.0f} points on the "
+              "period before (p = {pv:.2f}: {w}).", p=month, n=last["nps"],
               c=last["nps_change"], pv=last["nps_p"], w=word)  # fmt: skip
 
 
@@ -688,7 +689,8 @@ def drivers_takeaway(table: pd.DataFrame) -> str:
     return tr("**{t}** moves the score most: {s} of what the drivers explain{e}. The drivers "
               "together explain R² = {r:.2f} of the variation in scores.",
               t=tr_name(top, DRIVER_NAMES).capitalize(),
-              s=pct(table["share"].iloc[0]), e=f" ({md_text(effect)})" if effect else "",
+              s=pct(table["share"].iloc[0]),
+              e=tr(" ({effect})", effect=md_text(effect)) if effect else "",
               r=table["r2"].sum())  # fmt: skip
 
 

@@ -327,12 +327,12 @@ def split_table(split: Split) -> pd.DataFrame:
         (tr(STAGES[1]), split.first_day, split.t1, split.t1 + one, split.as_of),
         (tr(STAGES[2]), split.first_day, split.as_of, pd.NaT, pd.NaT),
     ]
-    table = pd.DataFrame(
-        rows, columns=["stage", "history from", "history to", "judged from", "judged to"]
-    )
+    columns = [tr("stage"), tr("history from"), tr("history to"), tr("judged from"),
+               tr("judged to")]  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
     for col in table.columns[1:]:
         table[col] = table[col].dt.strftime("%Y-%m-%d").fillna(tr("future"))
-    return table.set_index("stage")
+    return table.set_index(columns[0])
 
 
 def repeat_share(signals: pd.DataFrame, cutoff, end) -> float:
@@ -1334,9 +1334,10 @@ def recommend_metrics(comparison: Comparison, customers_scored: int) -> dict:
 
 def _days(first: pd.Timestamp, last: pd.Timestamp) -> str:
     """``"10 Nov 2011 - 09 Dec 2011"``, or one day alone."""
+    day = tr("%d %b %Y")  # a day as the report's language writes it (strftime)
     if first == last:
-        return f"{first:%d %b %Y}"
-    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+        return first.strftime(day)
+    return f"{first.strftime(day)} – {last.strftime(day)}"
 
 
 def split_takeaway(split: Split, comparison: Comparison, share: float, note: str = "") -> str:
