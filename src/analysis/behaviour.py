@@ -29,7 +29,7 @@ from analysis import engine as sql_engine
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import display_ids
-from analysis.text import for_analyst, md_text, money, pct, shown, tr, tr_as, tr_name
+from analysis.text import for_analyst, md_text, money, pct, sentences, shown, tr, tr_as, tr_name
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
 #: Canonical step names (:data:`analysis.tables.EVENT_SYNONYMS`) and the two moves a path
@@ -761,11 +761,14 @@ def funnel_takeaway(table: pd.DataFrame, window_hours: float, mode: str, open_wi
         drop=pct(worst["drop_off"]),
     )
     if open_windows:
-        text += " " + tr(
-            "{n} visitors entered less than {hours:g} hours before `as_of`: their window is "
-            "still open, so the conversion is a slight underestimate.",
-            n=f"{open_windows:,}",
-            hours=window_hours,
+        text = sentences(
+            text,
+            tr(
+                "{n} visitors entered less than {hours:g} hours before `as_of`: their window is "
+                "still open, so the conversion is a slight underestimate.",
+                n=f"{open_windows:,}",
+                hours=window_hours,
+            ),
         )
     return text
 
@@ -818,12 +821,15 @@ def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
     later = nexts["next"].isin(list(steps[1:]))
     skipped = nexts[(nexts["dropped_at"] == steps[0]) & later]
     if not skipped.empty:
-        text += " " + tr(
-            "{share} of those who stopped after *{first}* went on to a later step outside the "
-            "funnel's order or window (for example bought without using the cart): they are "
-            "not lost customers, and the any-order funnel counts those within the window.",
-            share=pct(skipped["share"].sum()),
-            first=md_text(step_label(steps[0])),
+        text = sentences(
+            text,
+            tr(
+                "{share} of those who stopped after *{first}* went on to a later step outside the "
+                "funnel's order or window (for example bought without using the cart): they are "
+                "not lost customers, and the any-order funnel counts those within the window.",
+                share=pct(skipped["share"].sum()),
+                first=md_text(step_label(steps[0])),
+            ),
         )
     return text
 
@@ -970,7 +976,7 @@ def breakdown_takeaway(by_day: pd.DataFrame, by_category: pd.DataFrame | None) -
                 hi=pct(big["overall"].max(), 1),
             )
         )
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def cohort_takeaway(cohorts: pd.DataFrame) -> str:

@@ -33,7 +33,7 @@ from scipy import stats
 
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, shown, tr, tr_name
+from analysis.text import listed, md_text, pct, sentences, shown, tr, tr_name
 
 GROUPS = ("promoter", "passive", "detractor")
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
@@ -589,13 +589,13 @@ def followup_list(
         reason[has] = tr("score") + " " + pick.loc[has, "score"].map("{:g}".format)
     if "sentiment" in pick:
         neg = pick["sentiment"] <= -0.05
-        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + "; ") + tr(
+        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + tr("; ")) + tr(
             "negative comment"
         )
     if "theme" in pick:
         has = pick["theme"].notna()
         about = tr("about") + " " + pick.loc[has, "theme"].astype(str)
-        reason[has] = reason[has].where(reason[has] == "", reason[has] + "; ") + about
+        reason[has] = reason[has].where(reason[has] == "", reason[has] + tr("; ")) + about
     pick["reason"] = reason
     pick[value_basis] = (
         pick["customer_id"].map(value) if value is not None and "customer_id" in pick else np.nan
@@ -710,7 +710,7 @@ def retention_takeaway(repurchase: pd.DataFrame | None, lift: dict | None) -> st
                             b=lift["auc_with"], c=lift["lift"]))  # fmt: skip
         else:
             parts.append(tr("**No lift can be measured:** {r}.", r=md_text(lift["reason"])))
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def satisfaction_metrics(summary, top, themes_table, agreement_value, human=None) -> dict:
@@ -917,7 +917,7 @@ def text_takeaway(prep: Prepared, text: Text) -> str:
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
     langs = frame.loc[has, "language"].value_counts(normalize=True)
     langs = langs[langs >= 0.01].head(3)
-    lang_text = ", ".join(
+    lang_text = listed(
         f"{md_text(tr_name(k, st.LANGUAGE_CODES))} {pct(v)}" for k, v in langs.items()
     )
     how = {
@@ -949,9 +949,9 @@ def themes_takeaway(table: pd.DataFrame, scored: bool) -> str:
     if len(rated):
         worst = rated.sort_values("impact").iloc[0]
         unit = tr("stars/points") if scored else tr("sentiment")
-        text += " " + tr("Comments about **{t}** score {i:+.2f} {u} against the others: the "
-                         "theme to fix first.", t=md_text(worst["theme"]), i=worst["impact"],
-                         u=unit)  # fmt: skip
+        text = sentences(text, tr(
+            "Comments about **{t}** score {i:+.2f} {u} against the others: the theme to fix "
+            "first.", t=md_text(worst["theme"]), i=worst["impact"], u=unit))  # fmt: skip
     return text
 
 
@@ -981,7 +981,7 @@ def human_takeaway(sentiment_agree: dict | None, themes_agree: pd.DataFrame | No
         parts.append(tr("For {k} of {m} human theme labels a theme found here ranks the labelled "
                         "comments with ROC-AUC >= 0.7 (median {med:.2f}).", k=len(good),
                         m=len(themes_agree), med=themes_agree["roc_auc"].median()))  # fmt: skip
-    return " ".join(parts) or tr("The feedback holds no human labels to compare with.")
+    return sentences(*parts) or tr("The feedback holds no human labels to compare with.")
 
 
 def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> str:
@@ -1016,7 +1016,7 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
         lines.append(tr("- The strongest driver of the score is **{d}**.", d=driver))
     if metrics.get("themes"):
         lines.append(
-            tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))
+            tr("- Comment themes: {t}.", t=tr("; ").join(md_text(t) for t in metrics["themes"]))
         )
     if metrics.get("sentiment_agreement") is not None:
         lines.append(tr("- Sentiment agrees with the scores at ROC-AUC {a:.2f}.",

@@ -56,7 +56,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
-from analysis.text import md_text, pct, tr, tr_name
+from analysis.text import md_text, pct, sentences, tr, tr_name
 
 #: Confidence each signal adds to a customer-product pair (one per day and signal).
 SIGNAL_WEIGHTS = {"purchase": 1.0, "cart": 0.5, "favourite": 0.3, "view": 0.1}
@@ -1383,22 +1383,32 @@ def comparison_takeaway(comparison: Comparison) -> str:
         lift=pct(model_lift, 0),
     )
     if comparison.shipped == chosen:
-        text += " " + tr(
-            "It beat the best baseline by at least {req} on validation and is the method shipped.",
-            req=pct(REQUIRED_LIFT),
+        text = sentences(
+            text,
+            tr(
+                "It beat the best baseline by at least {req} on validation and is the method "
+                "shipped.",
+                req=pct(REQUIRED_LIFT),
+            ),
         )
         if model_lift < REQUIRED_LIFT:
-            text += " " + tr(
-                "On the test window it falls short of that margin: treat the gain as uncertain."
+            text = sentences(
+                text,
+                tr(
+                    "On the test window it falls short of that margin: treat the gain as uncertain."
+                ),
             )
     else:
-        text += " " + tr(
-            "No model beat the best baseline by {req} on validation (it managed {v}), so the "
-            "recommendations shipped are the baseline's: **{shipped}**. The target (a model "
-            "{req} better than the best baseline) is **not met** on this data.",
-            req=pct(REQUIRED_LIFT),
-            v=pct(comparison.validation_lift, 0),
-            shipped=method_label(comparison.shipped),
+        text = sentences(
+            text,
+            tr(
+                "No model beat the best baseline by {req} on validation (it managed {v}), so the "
+                "recommendations shipped are the baseline's: **{shipped}**. The target (a model "
+                "{req} better than the best baseline) is **not met** on this data.",
+                req=pct(REQUIRED_LIFT),
+                v=pct(comparison.validation_lift, 0),
+                shipped=method_label(comparison.shipped),
+            ),
         )
     return text
 
