@@ -8,7 +8,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from analysis.clv.covariates import CovariateFit, new_customer_expected, row_params
-from analysis.text import md_text, tr
+from analysis.text import md_text, sentences, tr
 
 #: Column headers of :func:`effects_table` and :func:`covariate_holdout` and their fixed row
 #: labels (English: ``report.style_table`` shows them in the report's language).
@@ -160,16 +160,16 @@ def covariate_takeaway(
         )
     if result.note:
         unidentified = result.effects[["purchase_se", "dropout_se"]].isna().to_numpy()
-        verdict += " " + tr(
+        verdict = sentences(verdict, tr(
             "{n} effects cannot be estimated from these data (the likelihood is flat in their "
             "direction: a covariate that is constant, or dropout the data barely show); "
             "the table shows no standard error for them.", n=int(unidentified.sum()),
-        )  # fmt: skip
+        ))  # fmt: skip
     if result.p_value >= 0.05:
-        return (
-            verdict + " " + tr("These groups buy and drop out alike, so one model serves them all.")
+        return sentences(
+            verdict, tr("These groups buy and drop out alike, so one model serves them all.")
         )
-    return " ".join([verdict, *_effect_sentences(result, design or {})])
+    return sentences(verdict, *_effect_sentences(result, design or {}))
 
 
 def _who(name: str, design: dict) -> str:
@@ -204,7 +204,7 @@ def _effect_sentences(result: CovariateFit, design: dict) -> list[str]:
             sentences.append(tr(
                 "**{who}** {effects}: a new customer in this group is expected to make {year:.2f} "
                 "repeat purchases in a year, against {base:.2f}.",
-                who=who, effects="; ".join(parts),
+                who=who, effects=tr("; ").join(parts),
                 year=row["repeat purchases in a year"], base=table.attrs["baseline_year"],
             ))  # fmt: skip
     return sentences or [tr("No single covariate is clear on its own (every p >= 0.05).")]
