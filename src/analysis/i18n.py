@@ -62,6 +62,12 @@ def language_code(lang: str | None) -> str:
     return lang
 
 
+@functools.cache
+def translations(lang: str) -> frozenset[str]:
+    """Every translation of ``lang``'s catalogue: text already in the report language."""
+    return frozenset(catalogue(lang).values())
+
+
 def set_language(lang: str | None) -> str:
     """Choose the report language; returns the one in use.
 

@@ -181,6 +181,8 @@ def tr_label(label):
     """
     if not isinstance(label, str) or not _LETTER.search(label):
         return label
+    if label in i18n.translations(i18n.current_language()):
+        return label  # already shown in the report language (see tr_as)
     return tr(label)
 
 
@@ -230,6 +232,33 @@ def tr_labels(styler, index: bool = True, columns: bool = True):
     if index:
         styler = styler.format_index(tr_label, axis=0).format_index_names(tr_label, axis=0)
     return styler
+
+
+def tr_as(key: str, word: str) -> str:
+    """``word`` under a translation of its own: the catalogue's entry for ``key`` (e.g.
+    ``"funnel: step"``) when there is one, else ``word`` (so English is unchanged).
+
+    For words that mean different things in different tables: a funnel's "step" is not a
+    forecast's, an interval's "low" is not a value tier's.
+
+    >>> tr_as("interval: low", "low")
+    'low'
+    """
+    text = i18n.translate(key)
+    return word if text == key else text
+
+
+def shown(table, contexts: dict, formats=None):
+    """``table`` and its ``formats`` with the headers named in ``contexts`` (English
+    header -> context key) shown through :func:`tr_as`; others are left to
+    ``report.style_table``. Returns ``(table, formats)``."""
+    names = {c: tr_as(key, c) for c, key in contexts.items()}
+    table = table.rename(columns=names).rename_axis(
+        index=[names.get(n, n) for n in table.index.names]
+    )
+    if isinstance(formats, dict):
+        formats = {names.get(k, k): v for k, v in formats.items()}
+    return table, formats
 
 
 def tr_name(name, names=None):
