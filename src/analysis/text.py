@@ -5,6 +5,20 @@ in every report, a ``$`` never turns Markdown into maths, and text from the user
 (product names, comments) cannot inject markup. :func:`tr` is the translation hook: it
 returns the message in the report's language when a catalogue holds it, else the English.
 Nothing here knows about the report runner.
+
+One way for each kind of reader-facing text (the catalogues are ``locale/<lang>/*.po``):
+
+- a sentence or heading: ``tr("literal text with {placeholders}", placeholders=...)``;
+  sentences joined with :func:`sentences`, list items with :func:`listed`;
+- a table header or axis label: :func:`tr_label`; whole tables: ``report.style_table``
+  (escapes, translates headers) or :func:`tr_labels` on a Styler of numbers;
+- a word whose meaning depends on the table (a funnel's "step"): :func:`tr_as` /
+  :func:`shown` with a context key such as ``"funnel: step"``;
+- a name from a fixed list (segments, stages, steps): ``tr_name(name, NAMES)``, the list
+  registered with :func:`analysis.i18n.fixed_names`; a cell that may be such a name or
+  text from the data: ``tr_name(value)``;
+- amounts :func:`money` / :func:`amount` (万 / 亿 in Chinese), shares :func:`pct`, dates
+  :func:`date_label` / :func:`month_label` (2024年3月5日, 2024年3月).
 """
 
 from __future__ import annotations
