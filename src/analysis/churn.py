@@ -856,14 +856,16 @@ def calibration_takeaway(table: pd.DataFrame) -> str:
     level = raw["mean_predicted"] - raw["observed"]
     text = tr(
         "On the evaluation window the model predicted **{predicted:.1%}** churn "
-        "on average; **{observed:.1%}** churned ({gap:.1%} points "
-        "{direction}). Calibration intercept "
+        "on average; **{observed:.1%}** churned ({gap}). Calibration intercept "
         "{intercept:+.2f} (0 is perfect) and slope {slope:.2f} (1 is perfect; "
         "{shape}).",
         predicted=raw["mean_predicted"],
         observed=raw["observed"],
-        gap=abs(level),
-        direction=tr("too high") if level > 0 else tr("too low"),
+        gap=(
+            tr("{gap:.1%} points too high", gap=abs(level))
+            if level > 0
+            else tr("{gap:.1%} points too low", gap=abs(level))
+        ),
         intercept=raw["intercept"],
         slope=raw["slope"],
         shape=(
@@ -1243,19 +1245,31 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
             lower=d_brier / brier_base,
         )
     elif d_auc > 0 or d_brier > 0:
-        verdict = tr(
-            "**Mixed result:** the {name} ranks churners "
-            "{rank} than the best baseline (ROC-AUC "
-            "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
-            "{level} what happened (Brier "
-            "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
-            name=name,
-            rank=tr("better") if d_auc > 0 else tr("worse"),
-            auc=row["ROC-AUC"],
-            auc_base=auc_base,
-            level=tr("closer to") if d_brier > 0 else tr("further from"),
-            brier=row["Brier"],
-            brier_base=brier_base,
+        values = {
+            "name": name,
+            "auc": row["ROC-AUC"],
+            "auc_base": auc_base,
+            "brier": row["Brier"],
+            "brier_base": brier_base,
+        }
+        verdict = (
+            tr(
+                "**Mixed result:** the {name} ranks churners "
+                "better than the best baseline (ROC-AUC "
+                "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
+                "further from what happened (Brier "
+                "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
+                **values,
+            )
+            if d_auc > 0
+            else tr(
+                "**Mixed result:** the {name} ranks churners "
+                "worse than the best baseline (ROC-AUC "
+                "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
+                "closer to what happened (Brier "
+                "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
+                **values,
+            )
         ) + (
             tr("Use its probabilities with care: a baseline orders customers better.")
             if d_brier > 0

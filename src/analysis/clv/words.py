@@ -29,7 +29,7 @@ def dropout_note(fitted: FittedModel) -> str:
 
 def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit: str) -> str:
     """The windows and their counts, in words (markdown)."""
-    unit_name = {"W": tr("weeks"), "weeks": tr("weeks"), "D": tr("days"), "days": tr("days")}[unit]
+    weeks = {"W": True, "weeks": True, "D": False, "days": False}[unit]
     return tr(
         "**Calibration** up to {cal_end:%Y-%m-%d}: "
         "{customers:,} customers made {repeat:,} repeat "
@@ -37,8 +37,7 @@ def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit
         "{end:%Y-%m-%d} ({days} days): the same customers made "
         "{repeat_holdout:,} repeat purchases. "
         "**Forward-looking numbers** use all {everyone:,} customers up to "
-        "{end:%Y-%m-%d}. Time is measured in {unit}; purchases on the "
-        "same day count once.",
+        "{end:%Y-%m-%d}. ",
         cal_end=win["calibration_end"],
         customers=len(calibration),
         repeat=int(calibration["frequency"].sum()),
@@ -47,7 +46,10 @@ def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit
         days=win["holdout_days"],
         repeat_holdout=int(calibration["frequency_holdout"].sum()),
         everyone=len(summary),
-        unit=unit_name,
+    ) + (
+        tr("Time is measured in weeks; purchases on the same day count once.")
+        if weeks
+        else tr("Time is measured in days; purchases on the same day count once.")
     )
 
 
