@@ -57,6 +57,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
 from analysis.text import amount, for_analyst, tr
@@ -113,6 +114,19 @@ BAND_COLUMNS = ("customers · {band}", "value at risk · {band}")
 OUTCOMES = ("stayed", "churned")
 #: Rows of :func:`calibration_table`.
 CALIBRATION_ROWS = ("as fitted", "recalibrated (out of fold)")
+i18n.fixed_names(
+    __name__,
+    (
+        *MODEL_LABELS.values(),
+        *FEATURE_LABELS.values(),
+        *DESIGN_STAGES,
+        *RISK_BANDS,
+        *VALUE_BASES,
+        *BAND_COLUMNS,
+        *OUTCOMES,
+        *CALIBRATION_ROWS,
+    ),
+)
 
 
 def _from_template(text: str, templates) -> str | None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import i18n
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
@@ -490,6 +491,18 @@ NEXT_STEP = {
     "at risk": "reach out now, before the silence becomes a lapse",
     "lapsed": "try a win-back offer, or stop spending on them",
 }
+
+
+i18n.fixed_names(
+    __name__,
+    (
+        *VALUE_LABELS.values(),
+        *NEXT_STEP.values(),
+        *STANDING_ROWS,
+        *STANDING_FIGURES,
+        *RECORD_KINDS,
+    ),
+)
 
 
 def findings(

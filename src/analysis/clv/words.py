@@ -5,8 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
+from analysis import i18n
+from analysis.clv.models import (
+    LABELS,
+    MODEL_NAMES,
+    PURCHASE_MODELS,
+    RFT,
+    FittedModel,
+    _check_columns,
+)
+from analysis.clv.predict import VALUE_AT_RISK_DEFINITION
+from analysis.clv.tables import VALUE_SEGMENTS
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
+from analysis.clv.validate import BASELINES
 from analysis.summary import TIME_UNITS
 from analysis.text import amount, listed, tr
 
@@ -484,6 +495,22 @@ def headline_metrics(
 
 #: Display names of the :func:`intervals` columns whose own names are too short to translate.
 INTERVAL_COLUMNS = {"low": "interval: low", "high": "interval: high"}
+
+# The fixed names the lifetime-value report shows through tr(name): model names, table
+# headers, purchase-history segments, naive forecasts (also as scorecard rows).
+i18n.fixed_names(
+    "analysis.clv",
+    (
+        *MODEL_NAMES.values(),
+        "Gamma-Gamma",
+        *LABELS.values(),
+        *VALUE_SEGMENTS,
+        *BASELINES,
+        *(f"baseline: {name}" for name in BASELINES),
+        *INTERVAL_COLUMNS.values(),
+        VALUE_AT_RISK_DEFINITION,
+    ),
+)
 
 
 def interval_style(table: pd.DataFrame, currency: str = ""):

@@ -13,6 +13,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from analysis import i18n
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
 from analysis.text import date_label, tr
 
@@ -24,6 +25,7 @@ SHORT = {
     "palive": "1 - P(alive) baseline",
     "recency": "Recency-only baseline",
 }
+i18n.fixed_names(__name__, SHORT.values())
 
 
 def _colors(keys):
