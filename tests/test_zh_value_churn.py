@@ -142,6 +142,10 @@ def test_clv_takeaway_is_english_unchanged_by_default(retail_values):
     assert clv.clv_takeaway(values, 12, 0.10, tx.currency).startswith(
         "The 293 customers are expected to bring "
     )
+    html = clv.interval_style(
+        pd.DataFrame({"estimate": [1.0], "low": [0.5], "high": [2.0]}, index=["total_clv"])
+    ).to_html()
+    assert ">low</th>" in html and ">high</th>" in html and "CLV: all customers" in html
 
 
 @pytest.mark.slow

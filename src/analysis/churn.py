@@ -60,7 +60,7 @@ from threadpoolctl import threadpool_limits
 from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount, for_analyst, tr, tr_known
+from analysis.text import amount, for_analyst, tr, tr_name
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -1541,7 +1541,7 @@ def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str
 
     top = display_ids(risk.head(top_n), anonymize)
     top["risk_band"] = top["risk_band"].astype(str).map(display_label)
-    top["segment"] = top["segment"].astype(str).map(tr_known)
+    top["segment"] = top["segment"].astype(str).map(tr_name)
     return top.drop(columns=["purchase_days"]).rename(
         columns={
             "p_churn": "P(churn)",

@@ -23,7 +23,7 @@ from analysis import i18n
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
-from analysis.text import md_text, money, pct, sentences, tr, tr_known
+from analysis.text import md_text, money, pct, sentences, tr, tr_name
 
 #: Exports of the period reports a profile reads, by what they hold.
 EXPORTS = {
@@ -243,9 +243,9 @@ def standing_table(now: Standing, before: Standing | None) -> pd.DataFrame:
     return pd.DataFrame(
         {
             label: {
-                tr(STANDING_ROWS[0]): tr_known(s.segment) if s.segment else "–",
-                tr(STANDING_ROWS[1]): tr_known(s.tier) if s.tier else "–",
-                tr(STANDING_ROWS[2]): tr_known(s.stage) if s.stage else "–",
+                tr(STANDING_ROWS[0]): tr_name(s.segment) if s.segment else "–",
+                tr(STANDING_ROWS[1]): tr_name(s.tier) if s.tier else "–",
+                tr(STANDING_ROWS[2]): tr_name(s.stage) if s.stage else "–",
                 tr(STANDING_ROWS[3]): s.source,
             }
             for label, s in columns.items()
@@ -258,7 +258,7 @@ def standing_text(now: Standing, before: Standing | None) -> str:
     if before is None:
         return tr("There is no earlier report to compare with.")
     moves = [
-        f"{tr(what)} {md_text(tr_known(b))} → {md_text(tr_known(a))}"
+        f"{tr(what)} {md_text(tr_name(b))} → {md_text(tr_name(a))}"
         for what, b, a in zip(
             STANDING_FIGURES,
             (before.segment, before.tier, before.stage),
@@ -513,9 +513,9 @@ def findings(
     if now.segment:
         parts.append(
             tr("Segment **{s}**, {t} value tier, life stage **{st}**.").format(
-                s=md_text(tr_known(now.segment)),
-                t=md_text(tr_known(now.tier)),
-                st=md_text(tr_known(now.stage)),
+                s=md_text(tr_name(now.segment)),
+                t=md_text(tr_name(now.tier)),
+                st=md_text(tr_name(now.stage)),
             )
         )
     if "clv" in values.index:

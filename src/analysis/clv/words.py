@@ -19,7 +19,7 @@ from analysis.clv.tables import VALUE_SEGMENTS
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.clv.validate import BASELINES
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, listed, tr
+from analysis.text import amount, listed, tr, tr_as, tr_label
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -493,7 +493,8 @@ def headline_metrics(
     return out
 
 
-#: Display names of the :func:`intervals` columns whose own names are too short to translate.
+#: Translation keys (:func:`analysis.text.tr_as`) of the :func:`intervals` columns whose
+#: own names mean something else elsewhere (a value tier's "low").
 INTERVAL_COLUMNS = {"low": "interval: low", "high": "interval: high"}
 
 # The fixed names the lifetime-value report shows through tr(name): model names, table
@@ -535,7 +536,10 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
         .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
-        .format_index(lambda c: tr(INTERVAL_COLUMNS.get(c, c)), axis=1)
+        .format_index(
+            lambda c: tr_as(INTERVAL_COLUMNS[c], c) if c in INTERVAL_COLUMNS else tr_label(c),
+            axis=1,
+        )
         .format_index_names(tr, axis=0)
     )
 
