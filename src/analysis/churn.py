@@ -60,7 +60,7 @@ from threadpoolctl import threadpool_limits
 from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount, for_analyst, tr, tr_name
+from analysis.text import amount, date_label, for_analyst, tr, tr_name
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -945,19 +945,25 @@ def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
     start, end = activity.loc["score", "start"], activity.loc["score", "end"]
     if not np.isfinite(score):
         return tr(
-            "*The data do not reach a year before the scoring window ({start:%d %b}-"
-            "{end:%d %b}), so whether that season is unlike the training windows cannot be "
+            "*The data do not reach a year before the scoring window ({start}-"
+            "{end}), so whether that season is unlike the training windows cannot be "
             "checked.*",
-            start=start,
-            end=end,
+            start=date_label(start, "%d %b"),
+            end=date_label(end, "%d %b"),
         )
     ratio = score / seen if seen > 0 else float("nan")
     if np.isfinite(ratio) and abs(ratio - 1) <= tolerance:
         return ""
-    values = {"start": start, "end": end, "score": score, "seen": seen, "change": ratio - 1}
+    values = {
+        "start": date_label(start),
+        "end": date_label(end),
+        "score": score,
+        "seen": seen,
+        "change": ratio - 1,
+    }
     return (
         tr(
-            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "**Season warning:** the scoring window ({start}-{end}) had "
             "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
             "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
             "in one season carry its buying level into another: expect "
@@ -967,7 +973,7 @@ def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
         )
         if ratio < 1
         else tr(
-            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "**Season warning:** the scoring window ({start}-{end}) had "
             "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
             "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
             "in one season carry its buying level into another: expect "
@@ -1197,17 +1203,17 @@ def design_takeaway(design: Design, y_train: pd.Series, y_test: pd.Series) -> st
     """The design in one paragraph, with the sample sizes and churn rates."""
     return tr(
         "The models learn from {n_train:,} customers active on "
-        "{train:%d %b %Y} ({rate_train:.0%} of them churned in the next "
+        "{train} ({rate_train:.0%} of them churned in the next "
         "{days} days) and are judged on {n_test:,} customers active on "
-        "{test:%d %b %Y} ({rate_test:.0%} churned), a later period they "
+        "{test} ({rate_test:.0%} churned), a later period they "
         "never saw. Features use only purchases up to each cutoff, so the test mimics "
         "predicting the future.",
         n_train=len(y_train),
-        train=design.train_cutoff,
+        train=date_label(design.train_cutoff),
         rate_train=y_train.mean(),
         days=design.window_days,
         n_test=len(y_test),
-        test=design.test_cutoff,
+        test=date_label(design.test_cutoff),
         rate_test=y_test.mean(),
     )
 

@@ -23,7 +23,7 @@ from analysis import i18n
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
-from analysis.text import md_text, money, pct, sentences, tr, tr_name
+from analysis.text import date_label, md_text, money, pct, sentences, tr, tr_name
 
 #: Exports of the period reports a profile reads, by what they hold.
 EXPORTS = {
@@ -150,13 +150,13 @@ def purchase_text(timeline: pd.DataFrame, as_of, currency: str = "") -> str:
     first, last = timeline.index.min(), timeline.index.max()
     days = (pd.Timestamp(as_of).normalize() - last).days
     return tr(
-        "{orders:,} orders on {n:,} days between {first:%d %b %Y} and {last:%d %b %Y}, "
+        "{orders:,} orders on {n:,} days between {first} and {last}, "
         "{spend} in all; last purchase {days:,} days before the cutoff."
     ).format(
         orders=int(timeline["orders"].sum()),
         n=len(timeline),
-        first=first,
-        last=last,
+        first=date_label(first),
+        last=date_label(last),
         spend=money(timeline["amount"].sum(), currency),
         days=days,
     )
@@ -237,9 +237,9 @@ STANDING_FIGURES = ("segment", "tier", "stage")
 
 def standing_table(now: Standing, before: Standing | None) -> pd.DataFrame:
     """Segment, tier and stage now and at the previous report, side by side."""
-    columns = {tr("now ({d:%Y-%m-%d})", d=now.as_of): now}
+    columns = {tr("now ({d})", d=date_label(now.as_of, "%Y-%m-%d")): now}
     if before is not None:
-        columns[tr("previous ({d:%Y-%m-%d})", d=before.as_of)] = before
+        columns[tr("previous ({d})", d=date_label(before.as_of, "%Y-%m-%d"))] = before
     return pd.DataFrame(
         {
             label: {
@@ -268,10 +268,10 @@ def standing_text(now: Standing, before: Standing | None) -> str:
         if a and b and a != b
     ]
     if not moves:
-        return tr("Segment, tier and stage are unchanged since {d:%d %b %Y}.").format(
-            d=before.as_of
+        return tr("Segment, tier and stage are unchanged since {d}.").format(
+            d=date_label(before.as_of)
         )
-    return tr("Since {d:%d %b %Y}: {m}.").format(d=before.as_of, m="; ".join(moves))
+    return tr("Since {d}: {m}.").format(d=date_label(before.as_of), m="; ".join(moves))
 
 
 # --------------------------------------------------------------------------- value and risk

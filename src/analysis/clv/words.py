@@ -19,7 +19,7 @@ from analysis.clv.tables import VALUE_SEGMENTS
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.clv.validate import BASELINES
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, listed, tr, tr_as, tr_label
+from analysis.text import amount, date_label, listed, tr, tr_as, tr_label
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -42,18 +42,18 @@ def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit
     """The windows and their counts, in words (markdown)."""
     weeks = {"W": True, "weeks": True, "D": False, "days": False}[unit]
     return tr(
-        "**Calibration** up to {cal_end:%Y-%m-%d}: "
+        "**Calibration** up to {cal_end}: "
         "{customers:,} customers made {repeat:,} repeat "
-        "purchases. **Holdout** {hold_start:%Y-%m-%d} to "
-        "{end:%Y-%m-%d} ({days} days): the same customers made "
+        "purchases. **Holdout** {hold_start} to "
+        "{end} ({days} days): the same customers made "
         "{repeat_holdout:,} repeat purchases. "
         "**Forward-looking numbers** use all {everyone:,} customers up to "
-        "{end:%Y-%m-%d}. ",
-        cal_end=win["calibration_end"],
+        "{end}. ",
+        cal_end=date_label(win["calibration_end"], "%Y-%m-%d"),
         customers=len(calibration),
         repeat=int(calibration["frequency"].sum()),
-        hold_start=win["calibration_end"] + pd.Timedelta(days=1),
-        end=win["observation_end"],
+        hold_start=date_label(win["calibration_end"] + pd.Timedelta(days=1), "%Y-%m-%d"),
+        end=date_label(win["observation_end"], "%Y-%m-%d"),
         days=win["holdout_days"],
         repeat_holdout=int(calibration["frequency_holdout"].sum()),
         everyone=len(summary),
