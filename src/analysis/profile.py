@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import i18n
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
-from analysis.text import md_text, money, pct, sentences, tr
+from analysis.text import date_label, md_text, money, pct, sentences, tr, tr_name
 
 #: Exports of the period reports a profile reads, by what they hold.
 EXPORTS = {
@@ -149,13 +150,13 @@ def purchase_text(timeline: pd.DataFrame, as_of, currency: str = "") -> str:
     first, last = timeline.index.min(), timeline.index.max()
     days = (pd.Timestamp(as_of).normalize() - last).days
     return tr(
-        "{orders:,} orders on {n:,} days between {first:%d %b %Y} and {last:%d %b %Y}, "
+        "{orders:,} orders on {n:,} days between {first} and {last}, "
         "{spend} in all; last purchase {days:,} days before the cutoff."
     ).format(
         orders=int(timeline["orders"].sum()),
         n=len(timeline),
-        first=first,
-        last=last,
+        first=date_label(first),
+        last=date_label(last),
         spend=money(timeline["amount"].sum(), currency),
         days=days,
     )
@@ -236,15 +237,15 @@ STANDING_FIGURES = ("segment", "tier", "stage")
 
 def standing_table(now: Standing, before: Standing | None) -> pd.DataFrame:
     """Segment, tier and stage now and at the previous report, side by side."""
-    columns = {tr("now ({d:%Y-%m-%d})", d=now.as_of): now}
+    columns = {tr("now ({d})", d=date_label(now.as_of, "%Y-%m-%d")): now}
     if before is not None:
-        columns[tr("previous ({d:%Y-%m-%d})", d=before.as_of)] = before
+        columns[tr("previous ({d})", d=date_label(before.as_of, "%Y-%m-%d"))] = before
     return pd.DataFrame(
         {
             label: {
-                tr(STANDING_ROWS[0]): tr(s.segment) if s.segment else "–",
-                tr(STANDING_ROWS[1]): tr(s.tier) if s.tier else "–",
-                tr(STANDING_ROWS[2]): tr(s.stage) if s.stage else "–",
+                tr(STANDING_ROWS[0]): tr_name(s.segment) if s.segment else "–",
+                tr(STANDING_ROWS[1]): tr_name(s.tier) if s.tier else "–",
+                tr(STANDING_ROWS[2]): tr_name(s.stage) if s.stage else "–",
                 tr(STANDING_ROWS[3]): s.source,
             }
             for label, s in columns.items()
@@ -257,7 +258,7 @@ def standing_text(now: Standing, before: Standing | None) -> str:
     if before is None:
         return tr("There is no earlier report to compare with.")
     moves = [
-        f"{tr(what)} {md_text(tr(b))} → {md_text(tr(a))}"
+        f"{tr(what)} {md_text(tr_name(b))} → {md_text(tr_name(a))}"
         for what, b, a in zip(
             STANDING_FIGURES,
             (before.segment, before.tier, before.stage),
@@ -267,10 +268,10 @@ def standing_text(now: Standing, before: Standing | None) -> str:
         if a and b and a != b
     ]
     if not moves:
-        return tr("Segment, tier and stage are unchanged since {d:%d %b %Y}.").format(
-            d=before.as_of
+        return tr("Segment, tier and stage are unchanged since {d}.").format(
+            d=date_label(before.as_of)
         )
-    return tr("Since {d:%d %b %Y}: {m}.").format(d=before.as_of, m="; ".join(moves))
+    return tr("Since {d}: {m}.").format(d=date_label(before.as_of), m="; ".join(moves))
 
 
 # --------------------------------------------------------------------------- value and risk
@@ -492,6 +493,18 @@ NEXT_STEP = {
 }
 
 
+i18n.fixed_names(
+    __name__,
+    (
+        *VALUE_LABELS.values(),
+        *NEXT_STEP.values(),
+        *STANDING_ROWS,
+        *STANDING_FIGURES,
+        *RECORD_KINDS,
+    ),
+)
+
+
 def findings(
     now: Standing, values: pd.DataFrame, p_alive: float | None, timeline, as_of, currency=""
 ) -> str:
@@ -500,7 +513,9 @@ def findings(
     if now.segment:
         parts.append(
             tr("Segment **{s}**, {t} value tier, life stage **{st}**.").format(
-                s=md_text(tr(now.segment)), t=md_text(tr(now.tier)), st=md_text(tr(now.stage))
+                s=md_text(tr_name(now.segment)),
+                t=md_text(tr_name(now.tier)),
+                st=md_text(tr_name(now.stage)),
             )
         )
     if "clv" in values.index:
