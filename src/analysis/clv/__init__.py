@@ -224,3 +224,38 @@ __all__ = [
     "with_model_error",
     "with_standard_errors",
 ]
+
+# what retention is worth, and when customers buy next (issue 16)
+from analysis.clv.retention import (  # noqa: E402
+    RetentionUplift,
+    life_stages,
+    retention_rate,
+    retention_uplift,
+    scale_for_points,
+    scenario_clv,
+    uplift_takeaway,
+)
+from analysis.clv.timing import (  # noqa: E402
+    coverage_takeaway,
+    first_purchase_after,
+    holdout_coverage,
+    next_purchase,
+    next_purchase_table,
+    wait_quantiles,
+)
+
+__all__ += [
+    "RetentionUplift",
+    "coverage_takeaway",
+    "first_purchase_after",
+    "holdout_coverage",
+    "life_stages",
+    "next_purchase",
+    "next_purchase_table",
+    "retention_rate",
+    "retention_uplift",
+    "scale_for_points",
+    "scenario_clv",
+    "uplift_takeaway",
+    "wait_quantiles",
+]

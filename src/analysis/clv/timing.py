@@ -211,3 +211,39 @@ def coverage_takeaway(check: dict) -> str:
         alive=pct(check["mean_p_alive"]),
         verdict=verdict,
     )
+
+
+def next_purchase_table(values: pd.DataFrame, n: int = 10, anonymize: bool = False):
+    """The ``n`` customers with the highest CLV and when they are likely to buy next.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        :func:`analysis.clv.customer_value` output joined with :func:`next_purchase`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``customer_id`` (pseudonyms under ``anonymize``), ``P(alive)``, the next purchase
+        given active with its interval, and the date weighted by P(alive) (dates as text;
+        "later or never" where the chance never reaches the level).
+    """
+    from analysis.privacy import display_ids
+
+    top = values.nlargest(n, "clv")
+
+    def day(column, missing):
+        return [f"{d:%Y-%m-%d}" if pd.notna(d) else missing for d in top[column]]
+
+    never = tr("later or never")
+    frame = pd.DataFrame(
+        {
+            "customer_id": top.index.astype(str),
+            tr("P(alive)"): [pct(p) for p in top["p_alive"]],
+            tr("next purchase if active"): day("next_purchase", never),
+            tr("interval: from"): day("next_purchase_low", never),
+            tr("interval: to"): day("next_purchase_high", never),
+            tr("next purchase, all things considered"): day("next_purchase_weighted", never),
+        }
+    )
+    return display_ids(frame, anonymize).reset_index(drop=True)

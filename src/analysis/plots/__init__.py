@@ -141,6 +141,7 @@ from analysis.plots import (  # noqa: E402
     overview,
     profile,
     recommend,
+    retention,
     segmentation,
 )
 
@@ -161,4 +162,5 @@ __all__ = [
     "lifecycle",
     "profile",
     "recommend",
+    "retention",
 ]
