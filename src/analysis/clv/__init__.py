@@ -233,7 +233,9 @@ from analysis.clv.retention import (  # noqa: E402
     retention_uplift,
     scale_for_points,
     scenario_clv,
+    uplift_table,
     uplift_takeaway,
+    what_if_metrics,
 )
 from analysis.clv.timing import (  # noqa: E402
     coverage_takeaway,
@@ -256,6 +258,8 @@ __all__ += [
     "retention_uplift",
     "scale_for_points",
     "scenario_clv",
+    "uplift_table",
     "uplift_takeaway",
     "wait_quantiles",
+    "what_if_metrics",
 ]

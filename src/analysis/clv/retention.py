@@ -417,10 +417,12 @@ def life_stages(frame: pd.DataFrame, as_of) -> pd.Series:
     return seg.lifecycle_stages(days, thresholds)["stage"].astype(str).rename("stage")
 
 
-def uplift_takeaway(uplift: RetentionUplift, currency: str = "") -> str:
+def uplift_takeaway(uplift: RetentionUplift | None, currency: str = "") -> str:
     """The what-if in words: the assumption, the change with its interval, the win-back."""
     from analysis.text import money, pct
 
+    if uplift is None:
+        return tr("*No CLV, so no retention what-if.*")
     row = uplift.table.loc[TOTAL]
     interval = (tr("{level} interval {low} to {high}").format(
         level=pct(uplift.level), low=money(row["low"], currency), high=money(row["high"], currency))
@@ -467,3 +469,41 @@ def uplift_takeaway(uplift: RetentionUplift, currency: str = "") -> str:
         ).format(n=int(back["customers"]), change=money(back["clv_change"], currency),
                  low=money(back["low"], currency), high=money(back["high"], currency)))  # fmt: skip
     return " ".join(parts)
+
+
+def uplift_table(uplift: RetentionUplift, currency: str = "") -> pd.DataFrame:
+    """The what-if by group for display: customers, CLV now and after, change, interval
+    (numbers written as text, headers and group names through :func:`tr`)."""
+    table = uplift.table
+
+    def cash(values):
+        return [f"{currency}{v:,.0f}" if np.isfinite(v) else "–" for v in values]
+
+    out = pd.DataFrame(
+        {
+            tr("customers"): [f"{int(n):,}" for n in table["customers"]],
+            tr("CLV now"): cash(table["clv"]),
+            tr("CLV in the what-if"): cash(table["clv_after"]),
+            tr("change"): cash(table["clv_change"]),
+            tr("change, %"): [
+                f"{v:+.1%}" if np.isfinite(v) else "–" for v in table["clv_change_pct"]
+            ],  # fmt: skip
+            tr("interval: low"): cash(table["low"]),
+            tr("interval: high"): cash(table["high"]),
+        },
+        index=pd.Index([tr(str(g)) for g in table.index], name=tr("group")),
+    )
+    return out
+
+
+def what_if_metrics(uplift: RetentionUplift | None, next_check: dict | None) -> dict:
+    """``lifetime_value`` metrics of the what-if and of the next-purchase check:
+    ``retention_uplift`` ({points, clv_change, clv_change_pct, interval}),
+    ``winback_at_risk`` (CLV gained) and ``next_purchase`` ({level, customers, inside,
+    expected}); None each when not computed."""
+    keys = ("level", "customers", "inside", "expected")
+    return {
+        "retention_uplift": uplift.metrics() if uplift is not None else None,
+        "winback_at_risk": float(uplift.winback["clv_change"]) if uplift is not None else None,
+        "next_purchase": {k: next_check[k] for k in keys} if next_check else None,
+    }

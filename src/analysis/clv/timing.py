@@ -183,17 +183,21 @@ def holdout_coverage(
     }
 
 
-def coverage_takeaway(check: dict) -> str:
+def coverage_takeaway(check: dict | None) -> str:
     """The holdout check of the next-purchase intervals in words."""
+    if check is None:
+        return tr("*No purchase model fitted on the calibration window, so no check.*")
     if not check["customers"]:
         return tr(
             "No customer's next-purchase interval closes inside the holdout window, so the "
             "intervals cannot be checked here."
         )
     gap = check["inside"] - check["expected"]
+    e, n = check["expected"], check["customers"]
+    tolerance = max(0.05, 2.0 * np.sqrt(e * (1.0 - e) / n))  # two binomial standard errors
     verdict = (
         tr("in line with the model")
-        if abs(gap) <= 0.05
+        if abs(gap) <= tolerance
         else tr("more than the model expects")
         if gap > 0
         else tr("fewer than the model expects")
