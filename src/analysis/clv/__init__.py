@@ -242,7 +242,9 @@ from analysis.clv.timing import (  # noqa: E402
     first_purchase_after,
     holdout_coverage,
     next_purchase,
+    next_purchase_at,
     next_purchase_table,
+    next_purchase_takeaway,
     wait_quantiles,
 )
 
@@ -253,7 +255,9 @@ __all__ += [
     "holdout_coverage",
     "life_stages",
     "next_purchase",
+    "next_purchase_at",
     "next_purchase_table",
+    "next_purchase_takeaway",
     "retention_rate",
     "retention_uplift",
     "scale_for_points",

@@ -217,37 +217,78 @@ def coverage_takeaway(check: dict | None) -> str:
     )
 
 
-def next_purchase_table(values: pd.DataFrame, n: int = 10, anonymize: bool = False):
-    """The ``n`` customers with the highest CLV and when they are likely to buy next.
+def next_purchase_table(
+    values: pd.DataFrame, n: int = 10, anonymize: bool = False, by: str | None = "clv"
+) -> pd.DataFrame:
+    """The first ``n`` customers (highest ``by``; None: in the frame's order) and when they
+    are likely to buy next.
 
     Parameters
     ----------
     values : pandas.DataFrame
-        :func:`analysis.clv.customer_value` output joined with :func:`next_purchase`.
+        Indexed by ``customer_id``, with the :func:`next_purchase` date columns and
+        optionally ``p_alive`` and ``p_churn`` (e.g. :func:`analysis.clv.customer_value`
+        output, or the churn risk list, joined with :func:`next_purchase`).
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id`` (pseudonyms under ``anonymize``), ``P(alive)``, the next purchase
-        given active with its interval, and the date weighted by P(alive) (dates as text;
-        "later or never" where the chance never reaches the level).
+        ``customer_id`` (pseudonyms under ``anonymize``), ``P(churn)`` / ``P(alive)`` when
+        given, the next purchase if active with its interval, and the date allowing for
+        P(alive) (dates as text; "later or never" where none is reached).
     """
     from analysis.privacy import display_ids
 
-    top = values.nlargest(n, "clv")
+    top = values.nlargest(n, by) if by else values.head(n)
 
-    def day(column, missing):
-        return [f"{d:%Y-%m-%d}" if pd.notna(d) else missing for d in top[column]]
+    def day(column):
+        return [f"{d:%Y-%m-%d}" if pd.notna(d) else tr("later or never") for d in top[column]]
 
-    never = tr("later or never")
-    frame = pd.DataFrame(
-        {
-            "customer_id": top.index.astype(str),
-            tr("P(alive)"): [pct(p) for p in top["p_alive"]],
-            tr("next purchase if active"): day("next_purchase", never),
-            tr("interval: from"): day("next_purchase_low", never),
-            tr("interval: to"): day("next_purchase_high", never),
-            tr("next purchase, all things considered"): day("next_purchase_weighted", never),
-        }
-    )
+    frame = pd.DataFrame({"customer_id": top.index.astype(str)})
+    for column, label in (("p_churn", tr("P(churn)")), ("p_alive", tr("P(alive)"))):
+        if column in top.columns:
+            frame[label] = [pct(p) for p in top[column]]
+    frame[tr("next purchase if active")] = day("next_purchase")
+    frame[tr("interval: from")] = day("next_purchase_low")
+    frame[tr("interval: to")] = day("next_purchase_high")
+    frame[tr("next purchase, all things considered")] = day("next_purchase_weighted")
     return display_ids(frame, anonymize).reset_index(drop=True)
+
+
+def next_purchase_at(
+    frame: pd.DataFrame, as_of, level: float = 0.80, model: str = "bgnbd"
+) -> tuple[pd.DataFrame | None, str]:
+    """:func:`next_purchase` of every customer from a ``model`` fit on the log up to ``as_of``
+    (weeks); ``(None, reason)`` when the model cannot be fitted."""
+    from analysis.clv.fit import attempt, fit_model
+    from analysis.summary import customer_summary
+
+    summary = customer_summary(frame, as_of, time_unit="W")
+    fitted, note = attempt(fit_model, summary, model)
+    if fitted is None:
+        return None, note
+    return next_purchase(fitted, summary, as_of, level).filter(like="next_purchase"), ""
+
+
+def next_purchase_takeaway(rows: pd.DataFrame, as_of, window_days: int | None = None) -> str:
+    """When the customers of ``rows`` (e.g. the top of the risk list) are likely back, in words.
+
+    ``rows`` holds the :func:`next_purchase` columns; with ``window_days`` (the churn window)
+    it also counts those whose next purchase, if still customers, falls inside the window.
+    """
+    if rows.empty or "next_purchase" not in rows.columns:
+        return tr("*No purchase model, so no next-purchase dates.*")
+    gone = int(rows["next_purchase_weighted"].isna().sum())
+    text = tr(
+        "For {gone} of these {n} customers the chance of any further purchase, allowing for "
+        "the chance that they have already gone, never reaches one half."
+    ).format(gone=gone, n=len(rows))
+    if window_days:
+        end = pd.Timestamp(as_of).normalize() + pd.Timedelta(days=int(window_days))
+        due = int((rows["next_purchase"] <= end).sum())
+        text += " " + tr(
+            "If still customers, {due} of them would normally buy again within the "
+            "{days}-day churn window (by {end:%d %b %Y}): a silence past that date is the "
+            "signal to act on."
+        ).format(due=due, days=int(window_days), end=end)
+    return text
