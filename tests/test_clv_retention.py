@@ -160,3 +160,66 @@ def test_next_purchase_intervals_on_the_online_retail_holdout(online_retail):
     assert check["customers"] == 439
     assert check["inside"] == pytest.approx(0.8656, abs=1e-3)
     assert abs(check["inside"] - check["expected"]) < 0.08
+
+
+# --------------------------------------------------------------------------- pages and words
+
+
+def test_profile_formats_review_scores_and_dates():
+    from analysis import profile as prof
+    from analysis.tables import load_table
+
+    reviews = load_table("feedback", "olist")
+    customer = reviews.frame["customer_id"].dropna().iloc[0]
+    rows = prof.records(reviews, customer, "response_date", 5)
+    formats = prof.record_formats(rows)
+    shown = {column: formats[column](rows[column].iloc[0]) for column in formats}
+    assert shown == {"response_date": "2018-06-12", "score": "3",
+                     "review_answer_timestamp": "2018-06-18 02:48"}  # fmt: skip
+    half = prof.record_formats(pd.DataFrame({"score": [8.5, np.nan]}))["score"]
+    assert (half(8.5), half(np.nan)) == ("8.5", "–")
+
+
+def test_profile_next_purchase_of_12748(retail_sample):
+    from analysis import profile as prof
+
+    computed = prof.computed_value(retail_sample.frame, retail_sample.as_of, "12748")
+    assert computed["next_purchase"] == pd.Timestamp("2011-12-11")
+    text = prof.next_purchase_text(None, computed)
+    assert text.startswith("**Next purchase** if still a customer: around 2011-12-11")
+    exported = pd.Series(
+        {"next_purchase": "2012-01-05", "next_purchase_low": "2011-12-10",
+         "next_purchase_high": np.nan, "next_purchase_weighted": np.nan}
+    )  # fmt: skip
+    text = prof.next_purchase_text(exported, None)
+    assert "between 2011-12-10 and later, or never" in text and "less likely than not" in text
+
+
+def test_every_new_message_and_markdown_cell_has_chinese(fits, spend, calibration, stages):
+    import json
+    from pathlib import Path
+
+    from analysis import i18n
+    from analysis.clv.retention import uplift_table
+
+    catalogue = i18n.catalogue("zh")
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for name in ("03_lifetime_value", "04_churn", "customer_profile"):
+        cells = json.loads((root / f"{name}.ipynb").read_text())["cells"]
+        ours = [c for c in cells if c.get("id", "").startswith("ltv-") and c["cell_type"] ==
+                "markdown"]  # fmt: skip
+        assert ours and all("".join(c["source"]).strip() in catalogue for c in ours)
+    uplift = ret.retention_uplift(fits["bgnbd"], spend, calibration, stages, 5)
+    words = [ret.uplift_takeaway(uplift, "$"), ret.uplift_takeaway(None),
+             timing.coverage_takeaway(None)]  # fmt: skip
+    shown = uplift_table(uplift, "$")
+    labels = [*shown.columns, shown.index.name, *shown.index]
+    try:
+        i18n.set_language("zh")
+        before = set(i18n.missing("zh"))
+        words_zh = [ret.uplift_takeaway(uplift, "$"), ret.uplift_takeaway(None)]
+        assert set(i18n.missing("zh")) == before, set(i18n.missing("zh")) - before
+    finally:
+        i18n.set_language("en")
+    assert all(label in catalogue for label in labels)
+    assert words_zh[0] != words[0] and "假设" in words_zh[0]

@@ -436,12 +436,12 @@ def next_purchase_text(value_row: pd.Series | None, computed: dict | None, frame
     day = {k: pd.Timestamp(v) if pd.notna(v) and v != "" else None for k, v in found.items()
            if str(k).startswith("next_purchase")}  # fmt: skip
     text = tr(
-        "**Next purchase** if still a customer: around {d:%d %b %Y} (likely between "
-        "{low:%d %b %Y} and {high})."
+        "**Next purchase** if still a customer: around {d:%Y-%m-%d} (likely between "
+        "{low:%Y-%m-%d} and {high})."
     ).format(
         d=day["next_purchase"],
         low=day.get("next_purchase_low") or day["next_purchase"],
-        high=f"{day['next_purchase_high']:%d %b %Y}" if day.get("next_purchase_high")
+        high=f"{day['next_purchase_high']:%Y-%m-%d}" if day.get("next_purchase_high")
         else tr("later, or never"),
     )  # fmt: skip
     weighted = day.get("next_purchase_weighted")
@@ -459,7 +459,7 @@ def next_purchase_text(value_row: pd.Series | None, computed: dict | None, frame
         + " "
         + tr(
             "Allowing for the chance that they have already gone: even odds of a purchase by "
-            "{d:%d %b %Y}."
+            "{d:%Y-%m-%d}."
         ).format(d=weighted)
     )
 

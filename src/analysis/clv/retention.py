@@ -473,7 +473,8 @@ def uplift_takeaway(uplift: RetentionUplift | None, currency: str = "") -> str:
 
 def uplift_table(uplift: RetentionUplift, currency: str = "") -> pd.DataFrame:
     """The what-if by group for display: customers, CLV now and after, change, interval
-    (numbers written as text, headers and group names through :func:`tr`)."""
+    (numbers written as text; English headers and group names, which
+    :func:`analysis.report.style_table` shows in the report's language)."""
     table = uplift.table
 
     def cash(values):
@@ -481,17 +482,17 @@ def uplift_table(uplift: RetentionUplift, currency: str = "") -> pd.DataFrame:
 
     out = pd.DataFrame(
         {
-            tr("customers"): [f"{int(n):,}" for n in table["customers"]],
-            tr("CLV now"): cash(table["clv"]),
-            tr("CLV in the what-if"): cash(table["clv_after"]),
-            tr("change"): cash(table["clv_change"]),
-            tr("change, %"): [
+            "customers": [f"{int(n):,}" for n in table["customers"]],
+            "CLV now": cash(table["clv"]),
+            "CLV in the what-if": cash(table["clv_after"]),
+            "change": cash(table["clv_change"]),
+            "change, %": [
                 f"{v:+.1%}" if np.isfinite(v) else "–" for v in table["clv_change_pct"]
             ],  # fmt: skip
-            tr("interval: low"): cash(table["low"]),
-            tr("interval: high"): cash(table["high"]),
+            "interval: low": cash(table["low"]),
+            "interval: high": cash(table["high"]),
         },
-        index=pd.Index([tr(str(g)) for g in table.index], name=tr("group")),
+        index=pd.Index([str(g) for g in table.index], name="group"),
     )
     return out
 

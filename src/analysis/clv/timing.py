@@ -235,7 +235,8 @@ def next_purchase_table(
     pandas.DataFrame
         ``customer_id`` (pseudonyms under ``anonymize``), ``P(churn)`` / ``P(alive)`` when
         given, the next purchase if active with its interval, and the date allowing for
-        P(alive) (dates as text; "later or never" where none is reached).
+        P(alive) (dates as text; "later or never" where none is reached). Headers are
+        English: :func:`analysis.report.style_table` shows them in the report's language.
     """
     from analysis.privacy import display_ids
 
@@ -245,13 +246,13 @@ def next_purchase_table(
         return [f"{d:%Y-%m-%d}" if pd.notna(d) else tr("later or never") for d in top[column]]
 
     frame = pd.DataFrame({"customer_id": top.index.astype(str)})
-    for column, label in (("p_churn", tr("P(churn)")), ("p_alive", tr("P(alive)"))):
+    for column, label in (("p_churn", "P(churn)"), ("p_alive", "P(alive)")):
         if column in top.columns:
             frame[label] = [pct(p) for p in top[column]]
-    frame[tr("next purchase if active")] = day("next_purchase")
-    frame[tr("interval: from")] = day("next_purchase_low")
-    frame[tr("interval: to")] = day("next_purchase_high")
-    frame[tr("next purchase, all things considered")] = day("next_purchase_weighted")
+    frame["next purchase if active"] = day("next_purchase")
+    frame["interval: from"] = day("next_purchase_low")
+    frame["interval: to"] = day("next_purchase_high")
+    frame["next purchase, all things considered"] = day("next_purchase_weighted")
     return display_ids(frame, anonymize).reset_index(drop=True)
 
 
@@ -288,7 +289,7 @@ def next_purchase_takeaway(rows: pd.DataFrame, as_of, window_days: int | None = 
         due = int((rows["next_purchase"] <= end).sum())
         text += " " + tr(
             "If still customers, {due} of them would normally buy again within the "
-            "{days}-day churn window (by {end:%d %b %Y}): a silence past that date is the "
+            "{days}-day churn window (by {end:%Y-%m-%d}): a silence past that date is the "
             "signal to act on."
         ).format(due=due, days=int(window_days), end=end)
     return text
