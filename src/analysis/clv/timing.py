@@ -35,7 +35,8 @@ from analysis.clv.models import RFT, FittedModel, ParetoSpec, _codes, _rft
 from analysis.summary import TIME_UNITS
 from analysis.text import pct, tr
 
-#: Time units beyond which a Pareto/NBD wait counts as "never" (about 200 years in weeks).
+#: Waits beyond this many time units count as "later or never" (NaN / NaT; about 200 years
+#: in weeks): the end of the Pareto/NBD grid, and a Lomax tail of a near-zero rate.
 NEVER = 1e4
 _GRID = 80
 
@@ -120,9 +121,11 @@ def next_purchase(
     out = pd.DataFrame(index=summary.index)
     for name in ("", "_low", "_high", "_weighted", "_weighted_low", "_weighted_high"):
         wait = waits[f"wait{name}"][codes]
+        wait = np.where(wait <= NEVER, wait, np.nan)  # centuries away: later or never
         out[f"next_purchase{name}"] = start + pd.to_timedelta(np.floor(wait * days), unit="D")
     for name in ("", "_low", "_high"):
-        out[f"wait{name}"] = waits[f"wait{name}"][codes]
+        wait = waits[f"wait{name}"][codes]
+        out[f"wait{name}"] = np.where(wait <= NEVER, wait, np.nan)
     return out
 
 
