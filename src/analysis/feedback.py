@@ -33,11 +33,37 @@ from scipy import stats
 
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, tr
+from analysis.text import listed, md_text, pct, sentences, shown, tr, tr_name
 
 GROUPS = ("promoter", "passive", "detractor")
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
 BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+#: Breakdowns whose values are names of the segmentation module (translated when shown).
+NAMED_BREAKDOWNS = ("segment", "tier", "stage")
+#: What the follow-up list and the value table rank customers by.
+VALUE_BASES = ("CLV", "revenue")
+#: Headers whose bare word means something else elsewhere (a value tier's "low", the
+#: churn report's "label"): shown through their own catalogue entries.
+HEADER_CONTEXTS = {"low": "interval: low", "high": "interval: high", "label": "human label"}
+
+
+def group_label(by: str, value):
+    """A breakdown value as the reader sees it: promoter / passive / detractor and the
+    segmentation's segment, tier and stage names translated, data values kept."""
+    if by == "group":
+        return tr_name(value, GROUPS)
+    if by in NAMED_BREAKDOWNS:
+        from analysis.recommend import segment_label
+
+        return segment_label(value)
+    return value
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: promoter / passive /
+    detractor row labels translated, the :data:`HEADER_CONTEXTS` headers under their own
+    names (:func:`analysis.text.tr_as`)."""
+    return shown(table.rename(index=lambda g: group_label("group", g)), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- scale
@@ -285,6 +311,8 @@ DRIVERS = {
     "channel": (("channel",), "categorical"),
     "service tickets": (("tickets",), "numeric"),
 }
+#: The driver names, as shown (translated) in the drivers figure and takeaways.
+DRIVER_NAMES = tuple(DRIVERS)
 
 
 def driver_design(
@@ -561,13 +589,13 @@ def followup_list(
         reason[has] = tr("score") + " " + pick.loc[has, "score"].map("{:g}".format)
     if "sentiment" in pick:
         neg = pick["sentiment"] <= -0.05
-        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + "; ") + tr(
+        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + tr("; ")) + tr(
             "negative comment"
         )
     if "theme" in pick:
         has = pick["theme"].notna()
         about = tr("about") + " " + pick.loc[has, "theme"].astype(str)
-        reason[has] = reason[has].where(reason[has] == "", reason[has] + "; ") + about
+        reason[has] = reason[has].where(reason[has] == "", reason[has] + tr("; ")) + about
     pick["reason"] = reason
     pick[value_basis] = (
         pick["customer_id"].map(value) if value is not None and "customer_id" in pick else np.nan
@@ -596,7 +624,7 @@ def scored_export(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ci(low, high, fmt="{:.0f}") -> str:
-    return f"{fmt.format(low)} to {fmt.format(high)}"
+    return tr("{low} to {high}", low=fmt.format(low), high=fmt.format(high))
 
 
 def headline_takeaway(summary: dict, scale: Scale) -> str:
@@ -621,7 +649,8 @@ def group_takeaway(table: pd.DataFrame, by: str, min_n: int = 30) -> str:
     tail = tr(" Groups with fewer than {m} answers ({k}) are shown but not ranked.", k=small,
               m=min_n) if small else ""  # fmt: skip
     if len(ranked) < 2:
-        return tr("Too few {by} groups with {m}+ answers to compare.", by=by, m=min_n) + tail
+        return tr("Too few {by} groups with {m}+ answers to compare.", by=tr_name(by, BREAKDOWNS),
+                  m=min_n) + tail  # fmt: skip
     best, worst = ranked["nps"].idxmax(), ranked["nps"].idxmin()
     b, w = ranked.loc[best], ranked.loc[worst]
     overlap = b["nps_low"] <= w["nps_high"]
@@ -631,8 +660,9 @@ def group_takeaway(table: pd.DataFrame, by: str, min_n: int = 30) -> str:
         else tr("their intervals do not overlap: a real gap worth a look")
     )
     return tr("By {by}: **{best}** leads (NPS {bn:+.0f}, n = {bc:,}) and **{worst}** trails "
-              "(NPS {wn:+.0f}, n = {wc:,}); {v}.", by=by, best=md_text(best), bn=b["nps"],
-              bc=int(b["responses"]), worst=md_text(worst), wn=w["nps"],
+              "(NPS {wn:+.0f}, n = {wc:,}); {v}.", by=tr_name(by, BREAKDOWNS),
+              best=md_text(group_label(by, best)), bn=b["nps"], bc=int(b["responses"]),
+              worst=md_text(group_label(by, worst)), wn=w["nps"],
               wc=int(w["responses"]), v=verdict) + tail  # fmt: skip
 
 
@@ -644,8 +674,9 @@ def period_takeaway(periods: pd.DataFrame) -> str:
     last = full.iloc[-1]
     sig = last["nps_p"] < 0.05 if pd.notna(last["nps_p"]) else False
     word = tr("a significant change") if sig else tr("within the noise")
-    return tr("In the latest full period ({p:%Y-%m}) NPS was {n:+.0f}, {c:+.0f} points on the "
-              "period before (p = {pv:.2f}: {w}).", p=full.index[-1], n=last["nps"],
+    month = full.index[-1].strftime(tr("%Y-%m"))  # a month as the report's language writes it
+    return tr("In the latest full period ({p}) NPS was {n:+.0f}, {c:+.0f} points on the "
+              "period before (p = {pv:.2f}: {w}).", p=month, n=last["nps"],
               c=last["nps_change"], pv=last["nps_p"], w=word)  # fmt: skip
 
 
@@ -656,8 +687,10 @@ def drivers_takeaway(table: pd.DataFrame) -> str:
     top = table.index[0]
     effect = table["effect"].iloc[0]
     return tr("**{t}** moves the score most: {s} of what the drivers explain{e}. The drivers "
-              "together explain R² = {r:.2f} of the variation in scores.", t=top.capitalize(),
-              s=pct(table["share"].iloc[0]), e=f" ({md_text(effect)})" if effect else "",
+              "together explain R² = {r:.2f} of the variation in scores.",
+              t=tr_name(top, DRIVER_NAMES).capitalize(),
+              s=pct(table["share"].iloc[0]),
+              e=tr(" ({effect})", effect=md_text(effect)) if effect else "",
               r=table["r2"].sum())  # fmt: skip
 
 
@@ -677,7 +710,7 @@ def retention_takeaway(repurchase: pd.DataFrame | None, lift: dict | None) -> st
                             b=lift["auc_with"], c=lift["lift"]))  # fmt: skip
         else:
             parts.append(tr("**No lift can be measured:** {r}.", r=md_text(lift["reason"])))
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def satisfaction_metrics(summary, top, themes_table, agreement_value, human=None) -> dict:
@@ -878,11 +911,15 @@ def value_per_customer(prep: Prepared) -> tuple[pd.Series | None, str]:
 
 def text_takeaway(prep: Prepared, text: Text) -> str:
     """Languages, how sentiment was obtained, and the share of negative comments."""
+    from analysis import sentiment as st
+
     frame = prep.frame
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
     langs = frame.loc[has, "language"].value_counts(normalize=True)
     langs = langs[langs >= 0.01].head(3)
-    lang_text = ", ".join(f"{md_text(k)} {pct(v)}" for k, v in langs.items())
+    lang_text = listed(
+        f"{md_text(tr_name(k, st.LANGUAGE_CODES))} {pct(v)}" for k, v in langs.items()
+    )
     how = {
         "scored": tr("trained on {n:,} of this data's scored comments (out of fold)",
                      n=text.sentiment.labelled),
@@ -899,7 +936,7 @@ def themes_display(table: pd.DataFrame) -> pd.DataFrame:
     """The themes table as shown: share as %, impact rounded, examples."""
     out = table[["theme", "top_words", "share", "impact", "examples"]].copy()
     out["share"] = out["share"].map(lambda v: pct(v, 1))
-    out["impact"] = out["impact"].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+    out["impact"] = out["impact"].map(lambda v: tr("n/a") if pd.isna(v) else f"{v:+.2f}")
     return out.set_index("theme")
 
 
@@ -912,9 +949,9 @@ def themes_takeaway(table: pd.DataFrame, scored: bool) -> str:
     if len(rated):
         worst = rated.sort_values("impact").iloc[0]
         unit = tr("stars/points") if scored else tr("sentiment")
-        text += " " + tr("Comments about **{t}** score {i:+.2f} {u} against the others: the "
-                         "theme to fix first.", t=md_text(worst["theme"]), i=worst["impact"],
-                         u=unit)  # fmt: skip
+        text = sentences(text, tr(
+            "Comments about **{t}** score {i:+.2f} {u} against the others: the theme to fix "
+            "first.", t=md_text(worst["theme"]), i=worst["impact"], u=unit))  # fmt: skip
     return text
 
 
@@ -944,7 +981,7 @@ def human_takeaway(sentiment_agree: dict | None, themes_agree: pd.DataFrame | No
         parts.append(tr("For {k} of {m} human theme labels a theme found here ranks the labelled "
                         "comments with ROC-AUC >= 0.7 (median {med:.2f}).", k=len(good),
                         m=len(themes_agree), med=themes_agree["roc_auc"].median()))  # fmt: skip
-    return " ".join(parts) or tr("The feedback holds no human labels to compare with.")
+    return sentences(*parts) or tr("The feedback holds no human labels to compare with.")
 
 
 def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> str:
@@ -955,9 +992,10 @@ def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> s
 
     recent = int((follow["days_since"] <= 30).sum())
     value = follow[basis].sum() if basis in follow else float("nan")
+    shown = tr_name(basis, VALUE_BASES)
     worth = "" if pd.isna(value) or value == 0 else tr(
-        ", worth {v} of {b}", v=money(value, currency), b=basis)  # fmt: skip
-    order = tr("by {b}", b=basis) if basis in follow and follow[basis].notna().any() else tr(
+        ", worth {v} of {b}", v=money(value, currency), b=shown)  # fmt: skip
+    order = tr("by {b}", b=shown) if basis in follow and follow[basis].notna().any() else tr(
         "most recent first (no purchases give a customer value)")  # fmt: skip
     return tr("**{n:,} answers** call for a follow-up{w}; {r:,} of them came in the last 30 "
               "days. The list is ranked {o}.", n=len(follow), w=worth, r=recent,
@@ -974,10 +1012,11 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
                         c=pct(metrics["csat"], 1), m=metrics["mean_score"],
                         r=metrics["responses"]))  # fmt: skip
     if metrics.get("top_driver"):
-        lines.append(tr("- The strongest driver of the score is **{d}**.", d=metrics["top_driver"]))
+        driver = tr_name(metrics["top_driver"], DRIVER_NAMES)
+        lines.append(tr("- The strongest driver of the score is **{d}**.", d=driver))
     if metrics.get("themes"):
         lines.append(
-            tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))
+            tr("- Comment themes: {t}.", t=tr("; ").join(md_text(t) for t in metrics["themes"]))
         )
     if metrics.get("sentiment_agreement") is not None:
         lines.append(tr("- Sentiment agrees with the scores at ROC-AUC {a:.2f}.",

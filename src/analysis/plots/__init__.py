@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import seaborn as sns
 
+from analysis import i18n
+from analysis.text import tr_name
+
 #: Latin text first, then a CJK font for Chinese / Japanese / Korean labels (matplotlib falls
 #: back glyph by glyph along this list). Noto Sans CJK SC (SIL Open Font Licence) comes from
 #: the ``mplfonts`` package on PyPI, so a pip-only install draws 上海 instead of empty boxes.
@@ -27,18 +30,24 @@ SEQUENTIAL = "Blues"
 DIVERGING = "RdBu_r"
 
 
-def cjk_font() -> str | None:
-    """Register the packaged CJK font with matplotlib once; its family name (None if absent)."""
+def cjk_font_path() -> str | None:
+    """The packaged CJK font file (None when ``mplfonts`` or its font is absent)."""
     import os
-
-    from matplotlib import font_manager
 
     try:
         import mplfonts
     except ImportError:
         return None
     path = os.path.join(os.path.dirname(mplfonts.__file__), "fonts", CJK_FONT_FILE)
-    if not os.path.exists(path):
+    return path if os.path.exists(path) else None
+
+
+def cjk_font() -> str | None:
+    """Register the packaged CJK font with matplotlib once; its family name (None if absent)."""
+    from matplotlib import font_manager
+
+    path = cjk_font_path()
+    if path is None:
         return None
     if path not in {f.fname for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(path)
@@ -85,12 +94,23 @@ def new_ax(ax=None, figsize=None):
     return ax
 
 
+#: Money ticks in words for languages other than English, largest first: (from this
+#: amount, divided by, decimals, unit); ``￥4.5万``, ``￥250万``, ``￥1.2亿``.
+AXIS_UNITS = {"zh": ((1e8, 1e8, 1, "亿"), (1e4, 1e4, 1, "万"), (0, 1, 0, ""))}
+
+
 def money_axis(ax, axis: str = "y", currency: str = "") -> None:
-    """Format an axis as money with thousands separators (``£12k``, ``£1.2M``)."""
+    """Format an axis as money with thousands separators (``£12k``, ``£1.2M``; in Chinese
+    reports ``￥45万``, ``￥1.2亿``)."""
+    units = AXIS_UNITS.get(i18n.current_language(), ())
 
     def fmt(x, _pos):
         sign = "-" if x < 0 else ""
         x = abs(x)
+        for start, size, places, unit in units:
+            if x >= start:  # 250万 rather than 250.0万
+                number = f"{x / size:.{places}f}".removesuffix(".0")
+                return f"{sign}{currency}{number}{unit}"
         if x >= 1e6:
             return f"{sign}{currency}{x / 1e6:.1f}M"
         if x >= 1e4:
@@ -121,7 +141,8 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
     """
     ax = new_ax(ax, figsize=(9, 0.35 * len(series) + 1.2))
     data = series.sort_values()
-    ax.barh([str(i) for i in data.index], data.to_numpy(), color=sns.color_palette(PALETTE)[0])
+    labels = [str(tr_name(i)) for i in data.index]  # names from fixed lists translated
+    ax.barh(labels, data.to_numpy(), color=sns.color_palette(PALETTE)[0])
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     if money is not None:
