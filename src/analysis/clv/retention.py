@@ -485,8 +485,8 @@ def uplift_table(uplift: RetentionUplift, currency: str = "") -> pd.DataFrame:
             "customers": [f"{int(n):,}" for n in table["customers"]],
             "CLV now": cash(table["clv"]),
             "CLV in the what-if": cash(table["clv_after"]),
-            "change": cash(table["clv_change"]),
-            "change, %": [
+            "CLV change": cash(table["clv_change"]),
+            "CLV change, %": [
                 f"{v:+.1%}" if np.isfinite(v) else "–" for v in table["clv_change_pct"]
             ],  # fmt: skip
             "interval: low": cash(table["low"]),
