@@ -396,7 +396,11 @@ def retention_uplift(
     table[["low", "high", "draws"]] = bands.loc[table.index, ["low", "high", "draws"]].to_numpy()
     for key in ("low", "high", "draws"):
         winback[key] = bands.loc["winback", key]
-    order = [TOTAL] + [g for g in table.index if g != TOTAL]
+    from analysis.segmentation import STAGES
+
+    rank = {name: i for i, name in enumerate(STAGES)}  # life stages in their own order
+    order = [TOTAL] + sorted((g for g in table.index if g != TOTAL),
+                             key=lambda g: (rank.get(g, len(rank)), str(g)))  # fmt: skip
     return RetentionUplift(
         points=reached, points_asked=float(points if dropout_cut is None else reached),
         scale=scale, retention_before=retention_rate(fitted, summary),
