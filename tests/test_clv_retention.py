@@ -223,3 +223,19 @@ def test_every_new_message_and_markdown_cell_has_chinese(fits, spend, calibratio
         i18n.set_language("en")
     assert all(label in catalogue for label in labels)
     assert words_zh[0] != words[0] and "假设" in words_zh[0]
+
+
+def test_next_purchase_of_the_whole_cdnow_sample_and_the_risk_list_words(cdnow_sample):
+    upcoming, note = clv.next_purchase_at(cdnow_sample.frame, cdnow_sample.as_of, 0.8)
+    assert note == "" and len(upcoming) == 2357
+    # BG/NBD: an 80 % upper bound exists for everyone but those centuries away (slow buyers)
+    assert upcoming["next_purchase_high"].isna().sum() == 1218
+    assert upcoming["next_purchase_weighted"].isna().sum() == 431  # P(alive) under one half
+    words = timing.next_purchase_takeaway(upcoming.head(20), cdnow_sample.as_of, 181)
+    assert words.startswith("For 4 of these 20 customers")
+    assert "6 of them would normally buy again within the 181-day churn window (by 1998-12-28)" in (
+        words
+    )
+    table = timing.next_purchase_table(upcoming.assign(p_alive=0.5), 3, True, by=None)
+    assert table["customer_id"].str.startswith("C-").all()
+    assert table.iloc[2]["next purchase, all things considered"] == "later or never"
