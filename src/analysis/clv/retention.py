@@ -43,12 +43,14 @@ from analysis.clv import adapter
 from analysis.clv.models import (
     RFT,
     FittedModel,
+    ModelFitError,
     ParetoSpec,
     _check_columns,
     _codes,
     _rft,
     _spend_array,
     compress,
+    param_text,
 )
 from analysis.clv.predict import _discounted_purchases, periods_per_month
 from analysis.clv.uncertainty import intervals
@@ -285,6 +287,12 @@ def _changes(fitted, spend, summary, groups, points, cut, horizon, rate):
     after = scenario_clv(fitted, spend, summary, scale, horizon, rate)
     back = winback_clv(fitted, spend, summary, groups == WINBACK_GROUP, horizon, rate)
     frame = pd.DataFrame({"group": groups, "clv": now, "clv_after": after, "clv_back": back})
+    bad = int((~np.isfinite(frame[["clv", "clv_after", "clv_back"]].to_numpy())).any(axis=1).sum())
+    if bad:  # never summed silently (issue 18): the caller reports the sentence instead
+        raise ModelFitError(
+            f"{fitted.name} gives no finite what-if CLV for {bad:,} customers "
+            f"({param_text(fitted.params)}), so the retention what-if is not reported"
+        )
     by = frame.groupby("group", observed=False)[["clv", "clv_after", "clv_back"]].sum()
     by.loc[TOTAL] = frame[["clv", "clv_after", "clv_back"]].sum()
     by["customers"] = frame.groupby("group", observed=False).size()
@@ -330,7 +338,11 @@ def _draw_changes(fitted, spend, summary, groups, draws, point, options):
         purchase, money = _draw_model(fitted, row), _draw_model(spend, row, "spend_")
         if not money.params["q"] > 1:
             continue
-        by = _changes(purchase, money, sample, groups.reindex(sample.index), *options["args"])[2]
+        try:
+            by = _changes(purchase, money, sample, groups.reindex(sample.index), *options["args"])
+        except ModelFitError:  # a draw without finite values is left out (fewer draws)
+            continue
+        by = by[2]
         rows.append({k: v * ratio.get(k, 1.0) for k, v in _by_change(by).items()})
     return pd.DataFrame(rows)
 
@@ -421,10 +433,13 @@ def life_stages(frame: pd.DataFrame, as_of) -> pd.Series:
     return seg.lifecycle_stages(days, thresholds)["stage"].astype(str).rename("stage")
 
 
-def uplift_takeaway(uplift: RetentionUplift | None, currency: str = "") -> str:
-    """The what-if in words: the assumption, the change with its interval, the win-back."""
-    from analysis.text import money, pct
+def uplift_takeaway(uplift: RetentionUplift | None, currency: str = "", note: str = "") -> str:
+    """The what-if in words: the assumption, the change with its interval, the win-back
+    (``note``: why there is no what-if, e.g. :func:`analysis.clv.attempt`'s reason)."""
+    from analysis.text import md_text, money, pct
 
+    if uplift is None and note:
+        return tr("*No retention what-if: {reason}.*").format(reason=md_text(note))
     if uplift is None:
         return tr("*No CLV, so no retention what-if.*")
     row = uplift.table.loc[TOTAL]
@@ -457,6 +472,11 @@ def uplift_takeaway(uplift: RetentionUplift | None, currency: str = "") -> str:
         "CLV would change by **{change}** ({pct} of {total}; {interval})."
     ).format(change=money(row["clv_change"], currency), pct=pct(row["clv_change_pct"], 1),
              total=money(row["clv"], currency), interval=interval))  # fmt: skip
+    if np.isfinite(row["low"]) and not row["low"] <= row["clv_change"] <= row["high"]:
+        parts.append(tr(
+            "The interval does not contain the estimate: the refitted models disagree with the "
+            "fit on all customers about dropout, so treat the change as uncertain in size."
+        ))  # fmt: skip
     gain = uplift.table.drop(index=TOTAL)["clv_change"]
     if len(gain) > 1 and gain.abs().sum() > 0:
         top = gain.idxmax()
