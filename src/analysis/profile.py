@@ -282,8 +282,9 @@ def computed_value(
 ) -> dict:
     """CLV and P(alive) of the customer from a BG/NBD + Gamma-Gamma fit on all customers.
 
-    Returns a dict with ``clv``, ``p_alive`` and ``expected_purchases`` (None each when
-    the customer is not in the log) or ``note`` when the models cannot be fitted.
+    Returns a dict with ``clv``, ``p_alive``, ``expected_purchases`` and the
+    :func:`analysis.clv.next_purchase` dates (80 % intervals), or ``note`` when the customer
+    has no purchase or the models cannot be fitted.
     """
     from analysis import clv
     from analysis.summary import customer_summary
@@ -302,11 +303,13 @@ def computed_value(
     except (AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
         return {"note": tr("the purchase models could not be fitted ({e})").format(e=exc)}
     row = values.iloc[0]
+    upcoming = clv.next_purchase(fitted, summary.loc[[key]], as_of).iloc[0]
     return {
         "clv": float(row["clv"]),
         "p_alive": float(row["p_alive"]),
         "expected_purchases": float(row["expected_purchases"]),
         "horizon_months": horizon_months,
+        **{k: v for k, v in upcoming.items() if k.startswith("next_purchase")},
     }
 
 
@@ -440,6 +443,81 @@ def risk_text(risk_row: pd.Series | None, p_alive: float | None, reasons: list[s
             "model could not be fitted. Warning signs in their purchase rhythm: {why}"
         ).format(why=because)
     return tr("No churn risk figure: no churn report and no purchase model for these data.")
+
+
+def next_purchase_text(value_row: pd.Series | None, computed: dict | None, frame=None,
+                       as_of=None, raw_id: str | None = None) -> str:  # fmt: skip
+    """When the customer is likely to buy next, in words: from ``lifetime_value.csv`` when
+    it holds the dates (:func:`analysis.clv.next_purchase`), else from the value computed here
+    (computed now from ``frame`` when neither has them, e.g. an older report's export).
+    """
+    has_dates = computed is not None and "next_purchase" in computed
+    if not has_dates and (value_row is None or "next_purchase" not in value_row.index):
+        if frame is not None and raw_id is not None:
+            computed = computed_value(frame, as_of, raw_id)
+    found = None
+    for numbers in (value_row, pd.Series(computed or {}, dtype=object)):
+        if numbers is not None and "next_purchase" in numbers.index:
+            found = numbers
+            break
+    if found is None or pd.isna(found.get("next_purchase")):
+        return tr("No next-purchase date: the purchase model gave none for this customer.")
+    day = {k: pd.Timestamp(v) if pd.notna(v) and v != "" else None for k, v in found.items()
+           if str(k).startswith("next_purchase")}  # fmt: skip
+    text = tr(
+        "**Next purchase** if still a customer: around {d:%Y-%m-%d} (likely between "
+        "{low:%Y-%m-%d} and {high})."
+    ).format(
+        d=day["next_purchase"],
+        low=day.get("next_purchase_low") or day["next_purchase"],
+        high=f"{day['next_purchase_high']:%Y-%m-%d}" if day.get("next_purchase_high")
+        else tr("later, or never"),
+    )  # fmt: skip
+    weighted = day.get("next_purchase_weighted")
+    if weighted is None:
+        return (
+            text
+            + " "
+            + tr(
+                "Allowing for the chance that they have already gone, a further purchase is less "
+                "likely than not."
+            )
+        )
+    return (
+        text
+        + " "
+        + tr(
+            "Allowing for the chance that they have already gone: even odds of a purchase by "
+            "{d:%Y-%m-%d}."
+        ).format(d=weighted)
+    )
+
+
+def record_formats(rows: pd.DataFrame | None) -> dict:
+    """Number and date formats for a feedback, tickets or events table (scores and ratings
+    without float noise: ``4`` not ``4.000000``, ``8.5`` kept; dates without midnight
+    times; missing values as a dash)."""
+    if rows is None:
+        return {}
+
+    def number(decimals):
+        return lambda v: "–" if pd.isna(v) else f"{v:,.{decimals}f}"
+
+    def when(with_time):
+        return lambda v: (
+            "–" if pd.isna(v) else f"{v:%Y-%m-%d %H:%M}" if with_time else f"{v:%Y-%m-%d}"
+        )
+
+    formats = {}
+    for column in rows.columns:
+        values = rows[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            clock = values.dropna()
+            formats[column] = when(bool(len(clock)) and bool((clock != clock.dt.normalize()).any()))
+        elif pd.api.types.is_float_dtype(values):
+            whole = values.dropna()
+            formats[column] = number(0 if (whole == whole.round()).all() else 1)
+    return formats
 
 
 # --------------------------------------------------------------------------- service record
