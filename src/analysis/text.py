@@ -181,14 +181,17 @@ def tr(message: str, **values) -> str:
     return text.format(**values) if values else text
 
 
-_LETTER = re.compile(r"[^\W\d_]")
+# Messages are English: a label without a Latin letter is a number, a date or text already
+# in the report's language (a translated header), never a message.
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def tr_label(label):
     """A table header or axis label in the report's language.
 
     Text labels go through :func:`tr` (a missing one is listed); numbers, dates and
-    labels without a letter (``2011-12``, ``0-30``) are left as they are.
+    labels without a Latin letter (``2011-12``, ``0-30``, a header already in
+    Chinese) are left as they are.
 
     >>> tr_label("customers"), tr_label(2011)
     ('customers', 2011)
