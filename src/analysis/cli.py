@@ -501,8 +501,8 @@ def _check_anonymize(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.index_page import build_index
     from analysis.report import (
-        build_index,
         data_source,
         notebook_parameters,
         notebook_paths,

@@ -3,7 +3,8 @@
 Layout of the output folder (default ``reports/``)::
 
     reports/
-      index.html                  every period, links and headline metrics side by side
+      index.html                  the first page: key numbers, findings, every period's links
+                                  (analysis.index_page)
       2011-12-09/
         00_overview.ipynb / .html executed notebook and its HTML
         metrics.json              {"overview": {...}, "demand": {...}, ...}
@@ -42,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import html
 import json
 import math
 import os
@@ -62,7 +62,7 @@ import pandas as pd
 
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
-from analysis.metrics import change_class, flatten, format_value, headline, metric_info
+from analysis.metrics import headline
 from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
 
 METRICS_SUBDIR = "_metrics"
@@ -848,173 +848,9 @@ def _notebook_files(staging: Path, path: Path, name: str, log=print) -> list[str
     return pages + _gather_outputs(staging, name, log)
 
 
-# --------------------------------------------------------------------------- index
-
-PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
-
-_INDEX_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
-max-width:1200px;color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}
-p.sub{color:#52606d;margin-top:0}
-table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
-padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
-thead th{background:#f5f7fa}td.good{color:#1b7a3d}td.bad{color:#b42318}a{color:#1d4ed8}
-.failed{color:#b42318;font-weight:600}.na{color:#8a6d00}.nb{font-weight:600;background:#fafbfc;text-align:left}
-"""
-
-
-def _fmt(key: str, value) -> str:
-    """An index cell: numbers with their unit (:func:`analysis.metrics.format_value`)."""
-    if value is None:
-        return "–"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return html.escape(format_value(key, value))
-    return html.escape(str(value))
-
-
 def _read_json(path: Path) -> dict:
     """A JSON file's content, or {} when it is missing or unreadable (being replaced)."""
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def build_index(out: Path, max_periods: int = 12) -> Path:
-    """Write ``out/index.html``: every period's notebooks and their headline metrics.
-
-    Runs under a lock (``out/.index.lock``) so that concurrent runs writing into the
-    same report folder never interleave their index files.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".index.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _write_index(out, max_periods)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_index(out: Path, max_periods: int) -> Path:
-    periods = sorted(
-        (p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
-        key=lambda p: p.name,
-        reverse=True,
-    )
-    runs = {p.name: _read_json(p / RUN_FILE) for p in periods}
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>Customer analytics reports</title>",
-        f"<style>{_INDEX_CSS}</style></head><body>",
-        "<h1>Customer analytics reports</h1>",
-        f"<p class='sub'>{len(periods)} period(s); newest first. "
-        "Each link opens a self-contained report.</p>",
-        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>data</th>"
-        "<th>notebooks</th></tr></thead><tbody>",
-    ]
-    for p in periods:
-        source = _run_source(runs[p.name])
-        label = html.escape(source_label(source)) if source is not None else "–"
-        title = html.escape(json.dumps(source), quote=True) if source is not None else ""
-        parts.append(
-            f"<tr><td>{PERIOD_RE.match(p.name).group(1)}</td>"
-            f"<td style='text-align:left' title='{title}'>{label}</td>"
-            f"<td style='text-align:left'>{' · '.join(_links(p, runs[p.name]))}</td></tr>"
-        )
-    parts.append("</tbody></table>")
-    groups: dict[str, list[Path]] = {}
-    for p in periods:
-        source = _run_source(runs[p.name])
-        groups.setdefault("" if source is None else source_key(source), []).append(p)
-    for folders in groups.values():
-        source = _run_source(runs[folders[0].name])
-        heading = "Headline metrics"
-        if len(groups) > 1:
-            heading += f": {html.escape(source_label(source)) if source is not None else '–'}"
-        parts.append(_metrics_table(heading, folders[:max_periods]))
-    parts.append("</body></html>")
-    index = out / "index.html"
-    tmp = out / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, index)
-    return index
-
-
-def _run_source(run: Mapping) -> dict | None:
-    """The data source a period's ``run.json`` records (None for a report without one)."""
-    if "source" in run:
-        return run["source"]
-    return data_source(run["parameters"]) if "parameters" in run else None
-
-
-def _links(folder: Path, run: Mapping) -> list[str]:
-    """One link per notebook page of a period, marked failed / not applicable."""
-    statuses = run.get("notebooks", {})
-    links, with_html = [], set()
-    for html_file in sorted(folder.glob("*.html")):
-        name = short_name(html_file)
-        with_html.add(name)
-        status = statuses.get(name, {}).get("status")
-        err = html.escape(statuses.get(name, {}).get("error") or "")
-        href = f"{folder.name}/{html_file.name}"
-        if status == "failed":
-            links.append(
-                f"<a class='failed' href='{href}' title='{err}'>{html.escape(name)} (failed)</a>"
-            )
-        elif status == "not applicable":
-            label = f"{html.escape(name)} (not applicable)"
-            links.append(f"<a class='na' href='{href}' title='{err}'>{label}</a>")
-        else:
-            links.append(f"<a href='{href}'>{html.escape(name)}</a>")
-    for name, status in statuses.items():
-        if name not in with_html and status.get("status") == "failed":
-            err = html.escape(status.get("error") or "")
-            links.append(f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>")
-    return links
-
-
-def _notebook_order(name: str) -> int:
-    return min((i for i, p in enumerate(notebook_paths()) if short_name(p) == name), default=99)
-
-
-def _metrics_table(heading: str, shown: list[Path]) -> str:
-    """The headline metrics of periods of one data source, newest first, changes coloured
-    by whether they are good or bad for the business (:data:`analysis.metrics.METRICS`)."""
-    data = {p.name: _read_json(p / METRICS_FILE) for p in shown}
-    if not any(data.values()):
-        return ""
-    parts = [f"<h2>{heading}</h2><table><thead><tr><th>metric</th>"]
-    parts.extend(f"<th>{PERIOD_RE.match(p.name).group(1)}</th>" for p in shown)
-    parts.append("</tr></thead><tbody>")
-    notebooks = sorted({nb for m in data.values() for nb in m}, key=_notebook_order)
-    for nb in notebooks:
-        parts.append(f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>")
-        flat = {
-            period: {
-                k: v
-                for k, v in flatten(m.get(nb), f"{nb}.").items()
-                if v is None or isinstance(v, (int, float, str))
-            }
-            for period, m in data.items()
-        }
-        for key in dict.fromkeys(k for f in flat.values() for k in f):
-            cells = []
-            for i, p in enumerate(shown):
-                value = flat[p.name].get(key)
-                older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
-                cls = change_class(key, value, older)
-                cells.append(
-                    f"<td class='{cls}'>{_fmt(key, value)}</td>"
-                    if cls
-                    else f"<td>{_fmt(key, value)}</td>"
-                )
-            label = html.escape(metric_info(key).label)
-            name = html.escape(key.split(".", 1)[1])
-            parts.append(f"<tr><td title='{name}'>{label}</td>{''.join(cells)}</tr>")
-    parts.append(
-        "</tbody></table><p class='sub'>Green: better for the business than the period "
-        "before (more customers or revenue, fewer at-risk customers, lower forecast or "
-        "probability error); red: worse; no colour: unchanged, or a number whose direction "
-        "means neither (rows read, model parameters).</p>"
-    )
-    return "".join(parts)
