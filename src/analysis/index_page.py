@@ -24,6 +24,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from analysis.i18n import SOURCE_LANGUAGE, current_language, html_lang, set_language
 from analysis.metrics import (
     KPIS,
     change_class,
@@ -36,12 +37,14 @@ from analysis.report import (
     RUN_FILE,
     _read_json,
     data_source,
+    notebook_of,
     notebook_paths,
     short_name,
     source_key,
     source_label,
 )
 from analysis.text import ANALYST_ONLY, tr
+from analysis.webfont import embed_cjk_font
 
 PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
 
@@ -86,7 +89,8 @@ details{margin:1.5rem 0}summary{cursor:pointer;font-weight:600}
 
 
 def build_index(out: Path, max_periods: int = 12) -> Path:
-    """Write ``out/index.html``: key numbers, findings and every period's reports.
+    """Write ``out/index.html`` (English) and ``out/index.<lang>.html`` for every other
+    language the folder holds pages in; return the index of the current language.
 
     Runs under a lock (``out/.index.lock``) so that concurrent runs writing into the
     same report folder never interleave their index files.
@@ -95,12 +99,28 @@ def build_index(out: Path, max_periods: int = 12) -> Path:
     with open(out / ".index.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return _write_index(out, max_periods)
+            current = current_language()
+            found = {
+                page_language(p) for p in out.glob("*/*.html") if PERIOD_RE.match(p.parent.name)
+            }
+            written = {}
+            for lang in sorted(found | {SOURCE_LANGUAGE, current}):
+                set_language(lang)
+                try:
+                    written[lang] = _write_index(out, max_periods, lang, sorted(found | {current}))
+                finally:
+                    set_language(current)
+            return written[current]
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _write_index(out: Path, max_periods: int) -> Path:
+def index_name(lang: str) -> str:
+    """``index.html`` for English, ``index.zh.html`` for Chinese."""
+    return "index.html" if lang == SOURCE_LANGUAGE else f"index.{lang}.html"
+
+
+def _write_index(out: Path, max_periods: int, lang: str, langs: list[str]) -> Path:
     periods = sorted(
         (p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
         key=lambda p: p.name,
@@ -110,16 +130,17 @@ def _write_index(out: Path, max_periods: int) -> Path:
     groups = _source_groups(periods, runs)
     title = tr("Customer analytics reports")
     parts = [
-        f"<!DOCTYPE html><html lang='{html.escape(_html_lang())}'><head><meta charset='utf-8'>",
+        f"<!DOCTYPE html><html lang='{html_lang(lang)}'><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
+        _language_links(lang, langs),
     ]
     if not periods:
         parts.append(f"<p class='sub'>{html.escape(tr('No report has been rendered yet.'))}</p>")
     for folders in groups.values():
-        parts.append(_source_section(folders[:max_periods], runs, len(groups) > 1))
-    parts.append(_reports_table(periods, runs))
+        parts.append(_source_section(folders[:max_periods], runs, lang))
+    parts.append(_reports_table(periods, runs, lang))
     details = [
         _metrics_table(_group_label(f, runs, len(groups) > 1), f[:max_periods])
         for f in groups.values()
@@ -128,17 +149,27 @@ def _write_index(out: Path, max_periods: int) -> Path:
         summary = html.escape(tr("Every headline number, period by period"))
         parts.append(f"<details><summary>{summary}</summary>{''.join(details)}</details>")
     parts.append("</body></html>")
-    index = out / "index.html"
-    tmp = out / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
+    index = out / index_name(lang)
+    tmp = out / f".{index.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    tmp.write_text(embed_cjk_font("\n".join(parts)), encoding="utf-8")
     os.replace(tmp, index)
     return index
 
 
-def _html_lang() -> str:
-    from analysis.i18n import current_language
+#: Each language's own name, for the links between the index pages.
+LANGUAGE_NAMES = {"en": "English", "zh": "中文"}
 
-    return {"zh": "zh-CN"}.get(current_language(), current_language())
+
+def _language_links(lang: str, langs: list[str]) -> str:
+    """Links to the index in the other languages the folder holds ('' when only one)."""
+    others = [x for x in langs if x != lang]
+    if not others:
+        return ""
+    links = " · ".join(
+        f"<a href='{index_name(x)}' hreflang='{html_lang(x)}'>{LANGUAGE_NAMES.get(x, x)}</a>"
+        for x in others
+    )
+    return f"<p class='sub'>{links}</p>"
 
 
 def _source_groups(periods: list[Path], runs: Mapping) -> dict[str, list[Path]]:
@@ -172,7 +203,7 @@ def _period(folder: Path) -> str:
 # --------------------------------------------------------------------------- key numbers
 
 
-def _source_section(folders: list[Path], runs: Mapping, several: bool) -> str:
+def _source_section(folders: list[Path], runs: Mapping, lang: str) -> str:
     """One data source: its newest period's key numbers and findings."""
     newest = folders[0]
     source = _run_source(runs[newest.name])
@@ -183,7 +214,7 @@ def _source_section(folders: list[Path], runs: Mapping, several: bool) -> str:
     cards = kpi_cards(metrics, [_period(p) for p in folders])
     if cards:
         parts.append(cards)
-    findings = _findings_section(newest, runs[newest.name])
+    findings = _findings_section(newest, runs[newest.name], lang)
     if findings:
         parts.append(findings)
     return "".join(parts)
@@ -370,16 +401,12 @@ def _short(finding: str, limit: int = 240) -> str:
     return finding if len(finding) <= limit else _sentences(finding, 2)
 
 
-def _findings_section(folder: Path, run: Mapping) -> str:
+def _findings_section(folder: Path, run: Mapping, lang: str) -> str:
     """Each notebook of the period: its findings in words and a link to its report."""
-    statuses = run.get("notebooks", {})
-    pages = {short_name(p): p for p in sorted(folder.glob("*.html"))}
-    names = sorted(set(pages) | set(statuses), key=_notebook_order)
     blocks = []
-    for name in names:
-        status = statuses.get(name, {}).get("status", "ok")
-        title = html.escape(tr(NOTEBOOK_TITLES.get(name, name.replace("_", " ").capitalize())))
-        page = pages.get(name)
+    for name, page, entry in _pages(folder, run, lang):
+        status = entry.get("status", "ok")
+        title = html.escape(_title(name))
         heading = f"<a href='{folder.name}/{page.name}'>{title}</a>" if page else title
         if status == "ok":
             ipynb = page.with_suffix(".ipynb") if page else None
@@ -389,7 +416,7 @@ def _findings_section(folder: Path, run: Mapping) -> str:
         else:
             mark = tr("not applicable") if status == "not applicable" else tr("failed")
             cls = "na" if status == "not applicable" else "failed"
-            why = html.escape(_reason(statuses.get(name, {}).get("error")))
+            why = html.escape(_reason(entry.get("error")))
             blocks.append(
                 f"<div class='finding {cls}'><h3>{heading} <span class='{cls}'>"
                 f"({html.escape(mark)})</span></h3><p>{why}</p></div>"
@@ -419,7 +446,7 @@ def _notebook_order(name: str) -> int:
 # --------------------------------------------------------------------------- tables
 
 
-def _reports_table(periods: list[Path], runs: Mapping) -> str:
+def _reports_table(periods: list[Path], runs: Mapping, lang: str) -> str:
     """Every period's reports: date, data source, one link per notebook page."""
     sub = tr(
         "{n} period(s); newest first. Each link opens a self-contained report.", n=len(periods)
@@ -438,34 +465,58 @@ def _reports_table(periods: list[Path], runs: Mapping) -> str:
         rows.append(
             f"<tr><td>{_period(p)}</td>"
             f"<td class='left' title='{title}'>{label}</td>"
-            f"<td class='left'>{' · '.join(_links(p, runs[p.name]))}</td></tr>"
+            f"<td class='left'>{' · '.join(_links(p, runs[p.name], lang))}</td></tr>"
         )
     return head + "".join(rows) + "</tbody></table>"
 
 
-def _links(folder: Path, run: Mapping) -> list[str]:
-    """One link per notebook page of a period, marked failed / not applicable."""
+def page_language(path: str | Path) -> str:
+    """The report language of a page: ``01_demand.zh.html`` -> ``zh``; English else."""
+    parts = Path(path).stem.split(".", 1)
+    return parts[1] if len(parts) > 1 else SOURCE_LANGUAGE
+
+
+def _pages(folder: Path, run: Mapping, lang: str) -> list[tuple[str, Path | None, dict]]:
+    """A period's notebooks in ``lang``: (notebook, its page or None, its run.json entry),
+    in report order; notebooks without a page are listed only when they failed."""
     statuses = run.get("notebooks", {})
-    links, with_html = [], set()
-    for html_file in sorted(folder.glob("*.html")):
-        name = short_name(html_file)
-        with_html.add(name)
-        status = statuses.get(name, {}).get("status")
-        err = html.escape(statuses.get(name, {}).get("error") or "")
-        href = f"{folder.name}/{html_file.name}"
-        if status == "failed":
+    pages = {
+        notebook_of(short_name(p)): p
+        for p in sorted(folder.glob("*.html"))
+        if page_language(p) == lang
+    }
+    entries = {
+        notebook_of(name): status
+        for name, status in statuses.items()
+        if (name.split(".", 1)[1] if "." in name else SOURCE_LANGUAGE) == lang
+    }
+    names = [n for n in entries if n not in pages and entries[n].get("status") == "failed"]
+    ordered = sorted([*pages, *names], key=_notebook_order)
+    return [(n, pages.get(n), entries.get(n, {})) for n in ordered]
+
+
+def _title(name: str) -> str:
+    return tr(NOTEBOOK_TITLES.get(name, name.replace("_", " ").capitalize()))
+
+
+def _links(folder: Path, run: Mapping, lang: str) -> list[str]:
+    """One link per notebook page of a period, marked failed / not applicable."""
+    links = []
+    for name, page, entry in _pages(folder, run, lang):
+        label = html.escape(name if lang == SOURCE_LANGUAGE else _title(name))
+        status = entry.get("status")
+        err = html.escape(entry.get("error") or "", quote=True)
+        mark = {"failed": tr("failed"), "not applicable": tr("not applicable")}.get(status)
+        cls = {"failed": "failed", "not applicable": "na"}.get(status)
+        text = f"{label} ({html.escape(mark)})" if mark else label
+        if page is None:
+            links.append(f"<span class='{cls}' title='{err}'>{text}</span>")
+        elif cls:
             links.append(
-                f"<a class='failed' href='{href}' title='{err}'>{html.escape(name)} (failed)</a>"
+                f"<a class='{cls}' href='{folder.name}/{page.name}' title='{err}'>{text}</a>"
             )
-        elif status == "not applicable":
-            label = f"{html.escape(name)} (not applicable)"
-            links.append(f"<a class='na' href='{href}' title='{err}'>{label}</a>")
         else:
-            links.append(f"<a href='{href}'>{html.escape(name)}</a>")
-    for name, status in statuses.items():
-        if name not in with_html and status.get("status") == "failed":
-            err = html.escape(status.get("error") or "")
-            links.append(f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>")
+            links.append(f"<a href='{folder.name}/{page.name}'>{text}</a>")
     return links
 
 
