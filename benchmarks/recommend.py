@@ -140,7 +140,7 @@ def run_step(path: Path, step: str, threads: int, k: int = 10) -> dict:
     frame["order_date"] = pd.to_datetime(frame["order_date"])
     as_of = frame["order_date"].max()
     loaded = _peak_gb()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     facts: dict = {}
     if step == "rules":
         rules, info = rec.basket_rules(frame, min_support=0.001, max_len=2, max_items=50)
@@ -165,6 +165,7 @@ def run_step(path: Path, step: str, threads: int, k: int = 10) -> dict:
             facts["reason_kinds"] = reasons.str.split().str[0].value_counts().to_dict()
     return {
         "seconds": time.perf_counter() - start,
+        "cpu_s": time.process_time() - cpu,
         "peak_gb": _peak_gb(),
         "loaded_gb": loaded,
         **facts,
