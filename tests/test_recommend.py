@@ -243,6 +243,22 @@ def test_reasons_in_chunks_equal_the_whole_at_once(retail_sample):
         assert whole.str.split().str[0].value_counts().to_dict() == expected
 
 
+def test_export_written_by_duckdb_has_pandas_bytes(retail_sample, tmp_path):
+    """report.write_csv (DuckDB) writes the recommendations export of 300 real customers
+    byte for byte as DataFrame.to_csv does (names with commas and quotes included)."""
+    from analysis import report
+
+    signals = rec.purchase_signals(retail_sample.frame)
+    names = rec.product_names(retail_sample.frame)
+    final = rec.fit_final(signals, retail_sample.as_of, "item_knn", {})
+    recs = rec.recommend_all(final, 10, False)
+    export = rec.recommendations_export(recs, rec.explain(final, recs, names), names, True)
+    assert export["product"].str.contains(",").any() and export["score"].isna().any()
+    export.to_csv(tmp_path / "pandas.csv", index=False)
+    report.write_csv(export, tmp_path / "duckdb.csv")
+    assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
+
+
 # --------------------------------------------------------------------------- events
 
 

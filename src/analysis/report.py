@@ -170,6 +170,25 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
     return folder / filename
 
 
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """Write a large export as ``frame.to_csv(path, index=False)`` would, by DuckDB.
+
+    The same bytes (header, quoting only where needed, doubled quotes, floats in their
+    shortest form, missing values empty), except that an empty string is written ``""``;
+    both read back as missing. 10M recommendation rows: about 6x faster than pandas
+    (benchmarks/RESULTS.md).
+    """
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.register("export_frame", frame)
+        target = str(Path(path)).replace("'", "''")
+        con.execute(f"COPY export_frame TO '{target}' (HEADER, DELIMITER ',')")
+    finally:
+        con.close()
+
+
 # --------------------------------------------------------------------------- safe text
 
 
