@@ -347,15 +347,17 @@ def repeat_share(signals: pd.DataFrame, cutoff, end) -> float:
     Only customers with purchases up to ``cutoff`` count.
     """
     cutoff, end = pd.Timestamp(cutoff), pd.Timestamp(end)
-    buys = signals[signals["signal"] == "purchase"]
-    before = buys.loc[buys["day"] <= cutoff, ["customer_id", "product_id"]].drop_duplicates()
-    window = buys.loc[(buys["day"] > cutoff) & (buys["day"] <= end), ["customer_id", "product_id"]]
-    window = window.drop_duplicates()
-    window = window[window["customer_id"].isin(before["customer_id"].unique())]
-    if window.empty:
+    buys = signals[(signals["signal"] == "purchase") & (signals["day"] <= end)]
+    customer = pd.factorize(buys["customer_id"])[0].astype("int64")
+    product, products = pd.factorize(buys["product_id"])
+    pair = customer * max(len(products), 1) + product  # one integer per (customer, product)
+    early = (buys["day"] <= cutoff).to_numpy()
+    before = np.unique(pair[early])
+    window = np.unique(pair[~early])
+    window = window[np.isin(window // max(len(products), 1), np.unique(customer[early]))]
+    if len(window) == 0:
         return float("nan")
-    seen = window.merge(before, how="left", indicator=True)["_merge"] == "both"
-    return float(seen.mean())
+    return float(np.isin(window, before).mean())
 
 
 def repeats_default(signals: pd.DataFrame, split: Split, threshold: float = 0.2) -> bool:
@@ -1001,9 +1003,11 @@ def product_names(frame: pd.DataFrame | None, column: str | None = None) -> pd.S
 
 def name_of(product_ids, names: pd.Series) -> np.ndarray:
     """Names of ``product_ids`` (the id itself when the name is unknown)."""
-    ids = pd.Series(np.asarray(product_ids, dtype=object))
+    codes, uniques = pd.factorize(np.asarray(product_ids, dtype=object))
+    ids = pd.Series(np.asarray(uniques, dtype=object))  # each product once (10M rows: 50k)
     mapped = ids.map(names).astype(object)
-    return mapped.where(mapped.notna(), ids).to_numpy()
+    named = mapped.where(mapped.notna(), ids).to_numpy()
+    return named[codes] if len(codes) else np.asarray([], dtype=object)
 
 
 @dataclass
