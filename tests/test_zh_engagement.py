@@ -18,7 +18,7 @@ import pytest
 from babel.messages.extract import extract, extract_from_file
 from test_feedback import olist_frames
 
-from analysis import behaviour, i18n
+from analysis import behaviour, i18n, report
 from analysis import feedback as fb
 from analysis import recommend as rec
 from analysis import sentiment as st
@@ -53,7 +53,10 @@ NAME_LISTS = {
     "behaviour.ORDER_MODES": behaviour.ORDER_MODES,
     "behaviour.MIX_NAMES": behaviour.MIX_NAMES,
     "behaviour.LIFT_ROWS": behaviour.LIFT_ROWS,
-    "behaviour.CHANNEL_SOURCES": behaviour.CHANNEL_SOURCES,
+    "behaviour.SOURCE_CONTEXTS": tuple(behaviour.SOURCE_CONTEXTS.values()),
+    "behaviour.HEADER_CONTEXTS": tuple(behaviour.HEADER_CONTEXTS.values()),
+    "behaviour.LOG_CONTEXTS": tuple(behaviour.LOG_CONTEXTS.values()),
+    "feedback.HEADER_CONTEXTS": tuple(fb.HEADER_CONTEXTS.values()),
     "plots.behaviour.PERIOD_WORDS": behaviour_plots.PERIOD_WORDS,
     "recommend.METHOD_LABELS": rec.METHOD_LABELS,
     "recommend.STAGES": rec.STAGES,
@@ -128,6 +131,12 @@ def test_satisfaction_takeaways_in_chinese_on_olist(olist, zh):
     assert words.startswith("对评分影响最大的是 **配送延迟**：") and "延迟送达 2.1" in words
     region = fb.group_table(frame, "region", scale)
     assert fb.group_takeaway(region, "region").startswith("按地区：**")
+    # an interval's "low" is not the value tier "low" (segmentation.po's 低)
+    table, formats = fb.for_display(fb.value_by_group(frame, frame.groupby("customer_id")[
+        "score"].mean()), {"low": "{:.2f}"})  # fmt: skip
+    assert list(table.columns) == ["customers", "mean", "区间：下限", "区间：上限"]
+    assert list(table.index) == ["推荐者", "中立者", "贬损者"]
+    assert formats == {"区间：下限": "{:.2f}"}
     periods = fb.period_table(frame, scale, "M")
     assert "的 NPS 为" in fb.period_takeaway(periods)
     assert not [m for m in i18n.missing("zh") if m in set(_messages("satisfaction")[0])]
@@ -158,15 +167,18 @@ def test_funnel_step_names_and_takeaway_in_chinese_on_taobao(taobao, zh):
     times = behaviour.funnel_times(taobao, steps, 72)
     funnel = behaviour.funnel_table(times, steps)
     assert list(funnel["step"]) == steps  # the data keep the canonical names
-    shown = behaviour.display_labels(funnel.set_index("step"))
-    assert list(shown.index) == ["浏览", "加购", "购买"]
+    shown, formats = behaviour.for_display(funnel.set_index("step"), {"visitors": "{:,}"})
+    assert list(shown.index) == ["浏览", "加购", "购买"] and shown.index.name == "步骤"
+    html = report.style_table(shown, formats).to_html()
+    assert '<th class="index_name level0" >步骤</th>' in html and ">访客数</th>" in html
+    assert not [m for m in i18n.missing("zh") if "\u4e00" <= m[:1] <= "\u9fff"]
     text = behaviour.funnel_takeaway(funnel, 72, "strict", 0)
     assert text == (
         "在 **813** 位有过*浏览*行为的访客中，**21.5%** 在 72 小时内完成了*购买*"
         "（18.8%–24.5%，95% Wilson 置信区间；严格顺序）。流失最多的一步是 **加购 → 购买**："
         "有过*加购*的访客中，60% 在窗口内没有*购买*。"
     )
-    modes = behaviour.display_labels(behaviour.mode_comparison(taobao, steps, 72))
+    modes, _ = behaviour.for_display(behaviour.mode_comparison(taobao, steps, 72))
     assert list(modes.index) == ["浏览", "加购", "购买"]
     ax = behaviour_plots.funnel_steps(funnel, 72)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["浏览", "加购", "购买"]
@@ -200,7 +212,7 @@ def test_recommendation_tables_and_takeaways_in_chinese(retail_sample, zh):
     split = rec.make_split(signals, retail_sample.as_of)
     stages = rec.split_table(split)
     assert list(stages.index) == ["选择方法（验证）", "报告结果（测试，未参与选择）", "现在推荐"]
-    assert stages["judged to"].iloc[-1] == "未来"
+    assert stages["评估截止"].iloc[-1] == "未来" and stages.index.name == "阶段"
     grid = {"als": {"factors": [16], "alpha": [10.0]}}
     c = rec.compare_methods(signals, split, 10, True, grid=grid)
     methods = set(rec.results_table(c.validation, 10).index)

@@ -33,7 +33,7 @@ from scipy import stats
 
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, tr, tr_name
+from analysis.text import listed, md_text, pct, sentences, shown, tr, tr_name
 
 GROUPS = ("promoter", "passive", "detractor")
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
@@ -42,6 +42,9 @@ BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", 
 NAMED_BREAKDOWNS = ("segment", "tier", "stage")
 #: What the follow-up list and the value table rank customers by.
 VALUE_BASES = ("CLV", "revenue")
+#: Headers whose bare word means something else elsewhere (a value tier's "low", the
+#: churn report's "label"): shown through their own catalogue entries.
+HEADER_CONTEXTS = {"low": "interval: low", "high": "interval: high", "label": "human label"}
 
 
 def group_label(by: str, value):
@@ -54,6 +57,13 @@ def group_label(by: str, value):
 
         return segment_label(value)
     return value
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: promoter / passive /
+    detractor row labels translated, the :data:`HEADER_CONTEXTS` headers under their own
+    names (:func:`analysis.text.tr_as`)."""
+    return shown(table.rename(index=lambda g: group_label("group", g)), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- scale
@@ -579,13 +589,13 @@ def followup_list(
         reason[has] = tr("score") + " " + pick.loc[has, "score"].map("{:g}".format)
     if "sentiment" in pick:
         neg = pick["sentiment"] <= -0.05
-        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + "; ") + tr(
+        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + tr("; ")) + tr(
             "negative comment"
         )
     if "theme" in pick:
         has = pick["theme"].notna()
         about = tr("about") + " " + pick.loc[has, "theme"].astype(str)
-        reason[has] = reason[has].where(reason[has] == "", reason[has] + "; ") + about
+        reason[has] = reason[has].where(reason[has] == "", reason[has] + tr("; ")) + about
     pick["reason"] = reason
     pick[value_basis] = (
         pick["customer_id"].map(value) if value is not None and "customer_id" in pick else np.nan
@@ -664,8 +674,9 @@ def period_takeaway(periods: pd.DataFrame) -> str:
     last = full.iloc[-1]
     sig = last["nps_p"] < 0.05 if pd.notna(last["nps_p"]) else False
     word = tr("a significant change") if sig else tr("within the noise")
-    return tr("In the latest full period ({p:%Y-%m}) NPS was {n:+.0f}, {c:+.0f} points on the "
-              "period before (p = {pv:.2f}: {w}).", p=full.index[-1], n=last["nps"],
+    month = full.index[-1].strftime(tr("%Y-%m"))  # a month as the report's language writes it
+    return tr("In the latest full period ({p}) NPS was {n:+.0f}, {c:+.0f} points on the "
+              "period before (p = {pv:.2f}: {w}).", p=month, n=last["nps"],
               c=last["nps_change"], pv=last["nps_p"], w=word)  # fmt: skip
 
 
@@ -678,7 +689,8 @@ def drivers_takeaway(table: pd.DataFrame) -> str:
     return tr("**{t}** moves the score most: {s} of what the drivers explain{e}. The drivers "
               "together explain R² = {r:.2f} of the variation in scores.",
               t=tr_name(top, DRIVER_NAMES).capitalize(),
-              s=pct(table["share"].iloc[0]), e=f" ({md_text(effect)})" if effect else "",
+              s=pct(table["share"].iloc[0]),
+              e=tr(" ({effect})", effect=md_text(effect)) if effect else "",
               r=table["r2"].sum())  # fmt: skip
 
 
@@ -698,7 +710,7 @@ def retention_takeaway(repurchase: pd.DataFrame | None, lift: dict | None) -> st
                             b=lift["auc_with"], c=lift["lift"]))  # fmt: skip
         else:
             parts.append(tr("**No lift can be measured:** {r}.", r=md_text(lift["reason"])))
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def satisfaction_metrics(summary, top, themes_table, agreement_value, human=None) -> dict:
@@ -906,7 +918,7 @@ def text_takeaway(prep: Prepared, text: Text) -> str:
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
     langs = frame.loc[has, "language"].value_counts(normalize=True)
     langs = langs[langs >= 0.01].head(3)
-    lang_text = ", ".join(
+    lang_text = listed(
         f"{md_text(tr_name(k, st.LANGUAGE_CODES))} {pct(v)}" for k, v in langs.items()
     )
     how = {
@@ -938,9 +950,9 @@ def themes_takeaway(table: pd.DataFrame, scored: bool) -> str:
     if len(rated):
         worst = rated.sort_values("impact").iloc[0]
         unit = tr("stars/points") if scored else tr("sentiment")
-        text += " " + tr("Comments about **{t}** score {i:+.2f} {u} against the others: the "
-                         "theme to fix first.", t=md_text(worst["theme"]), i=worst["impact"],
-                         u=unit)  # fmt: skip
+        text = sentences(text, tr(
+            "Comments about **{t}** score {i:+.2f} {u} against the others: the theme to fix "
+            "first.", t=md_text(worst["theme"]), i=worst["impact"], u=unit))  # fmt: skip
     return text
 
 
@@ -970,7 +982,7 @@ def human_takeaway(sentiment_agree: dict | None, themes_agree: pd.DataFrame | No
         parts.append(tr("For {k} of {m} human theme labels a theme found here ranks the labelled "
                         "comments with ROC-AUC >= 0.7 (median {med:.2f}).", k=len(good),
                         m=len(themes_agree), med=themes_agree["roc_auc"].median()))  # fmt: skip
-    return " ".join(parts) or tr("The feedback holds no human labels to compare with.")
+    return sentences(*parts) or tr("The feedback holds no human labels to compare with.")
 
 
 def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> str:
@@ -1005,7 +1017,7 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
         lines.append(tr("- The strongest driver of the score is **{d}**.", d=driver))
     if metrics.get("themes"):
         lines.append(
-            tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))
+            tr("- Comment themes: {t}.", t=tr("; ").join(md_text(t) for t in metrics["themes"]))
         )
     if metrics.get("sentiment_agreement") is not None:
         lines.append(tr("- Sentiment agrees with the scores at ROC-AUC {a:.2f}.",

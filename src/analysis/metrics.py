@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from analysis.text import md_text, money, tr
+from analysis import i18n
+from analysis.text import md_text, money, tr, tr_name
 
 HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
 
@@ -201,6 +202,9 @@ KPIS: tuple[str, ...] = (
 )
 
 
+i18n.fixed_names(__name__, (m.label for m in METRICS.values()))
+
+
 def metric_info(key: str) -> Metric:
     """How metric ``key`` (``notebook.name[.sub]``) reads; unknown keys are neutral scores.
 
@@ -213,6 +217,20 @@ def metric_info(key: str) -> Metric:
             name = _words(".".join(parts[1:]) or key)
             return Metric(info.label.format(key=parts[-1], name=name), info.unit, info.better)
     return Metric(_words(".".join(key.split(".")[1:]) or key))
+
+
+def metric_label(key: str) -> str:
+    """Metric ``key``'s name in the report's language (:func:`metric_info` keeps English).
+
+    The label's template is translated (``{key} (customers)`` -> ``{key}（客户数）``), then
+    filled with the key's last part, itself translated when it is a fixed name (a segment).
+    """
+    for pattern, info in METRICS.items():
+        if fnmatchcase(key, pattern):
+            parts = key.split(".")
+            name = _words(".".join(parts[1:]) or key)
+            return tr(info.label).format(key=tr_name(parts[-1]), name=name)
+    return tr_name(metric_info(key).label)
 
 
 def _words(name: str) -> str:
@@ -295,6 +313,6 @@ def headline(notebook: str, metrics: Mapping, currency: str = ""):
     for key, value in flatten(metrics, f"{notebook}.", max_items=50).items():
         if value is None or isinstance(value, str) and not value:
             continue
-        label = md_text(metric_info(key).label)
+        label = md_text(metric_label(key))
         rows.append(f"| {label} | {format_value(key, value, currency).replace('|', '/')} |")
     return Markdown("\n".join(rows))

@@ -22,7 +22,7 @@ import pandas as pd
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
-from analysis.text import md_text, money, pct, tr
+from analysis.text import md_text, money, pct, sentences, tr
 
 #: Exports of the period reports a profile reads, by what they hold.
 EXPORTS = {
@@ -512,4 +512,4 @@ def findings(
     step = NEXT_STEP.get(str(now.stage))
     if step:
         parts.append(tr("Next step: {s}.").format(s=tr(step)))
-    return " ".join(parts)
+    return sentences(*parts)

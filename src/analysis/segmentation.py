@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount, listed, sentences, tr
+from analysis.text import amount, listed, sentences, tr, tr_name
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -335,8 +335,7 @@ def display_name(name) -> str:
 
     The data (exports, metrics keys) keep the English names; only the display changes.
     """
-    text = str(name)
-    return tr(text) if text in _DISPLAY_NAMES else text
+    return tr_name(str(name), _DISPLAY_NAMES)
 
 
 def _joined(names) -> str:

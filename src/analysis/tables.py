@@ -34,6 +34,7 @@ from analysis.cleaning import (
 from analysis.errors import DataError
 from analysis.privacy import drop_personal, mask_text
 from analysis.schemas import SCHEMAS, TABLES
+from analysis.text import tr
 
 #: Feedback scales: name -> (lowest, highest score). Inferred from the values unless
 #: the option ``scale`` names one (or gives ``"MIN-MAX"``).
@@ -499,7 +500,8 @@ def _step_finish(frame: pd.DataFrame, ctx: Context):
     lead = [c for c in SCHEMAS[ctx.table].columns if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
     frame = frame.reset_index(drop=True)  # rows stay in the source's order
-    note = f"{frame['customer_id'].nunique():,} customers" if "customer_id" in frame.columns else ""
+    customers = frame["customer_id"].nunique() if "customer_id" in frame.columns else None
+    note = tr("{n} customers", n=f"{customers:,}") if customers is not None else ""
     return frame, ("rows kept", len(frame), note)
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, tr
+from analysis.text import amount, listed, tr
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -188,7 +188,7 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
             " Models are chosen by the error of their holdout total, the quantity CLV adds "
             "up (MAE rewards forecasting the typical customer's zero and hardly separates "
             "them); other models: {others}.",
-            others=", ".join(parts),
+            others=listed(parts),
         )
     not_converged = table.loc[table["mae"].notna() & ~table["converged"].astype(bool)]
     for _, r in not_converged.iterrows():

@@ -14,7 +14,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
-from analysis.text import tr
+from analysis.text import date_label, tr
 
 MONEY_FEATURES = {"revenue", "avg_order_value", "spend_recent", "spend_earlier"}
 SHORT = {
@@ -72,7 +72,7 @@ def design_timeline(design, ax=None):
                 else None
             ),
         )
-        ax.text(cut, y + 0.32, f"{cutoff:%d %b %Y}", ha="center", va="bottom", fontsize=9)
+        ax.text(cut, y + 0.32, date_label(cutoff), ha="center", va="bottom", fontsize=9)
     ax.set_yticks(range(len(stages)))
     ax.set_yticklabels([s[0] for s in stages])
     ax.set_ylim(-0.6, len(stages) - 0.1)
