@@ -1074,8 +1074,11 @@ def _best_anchor(history: History, similarity: sp.csr_matrix, u: np.ndarray, i: 
         if own.nnz == 0:
             continue
         sim = np.asarray(similarity[own.col, ii[own.row]]).ravel()
-        order = np.lexsort((-sim, own.row))
-        rows, cols, sim = own.row[order], own.col[order], sim[order]
+        # per pair (own.row is sorted): its most similar own product, the first one on ties
+        starts = np.flatnonzero(np.r_[True, own.row[1:] != own.row[:-1]])
+        best_sim = np.maximum.reduceat(sim, starts)
+        top = sim == np.repeat(best_sim, np.diff(np.r_[starts, len(sim)]))
+        rows, cols, sim = own.row[top], own.col[top], sim[top]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
         rows, cols, sim = rows[first], cols[first], sim[first]
