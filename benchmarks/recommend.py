@@ -112,11 +112,14 @@ def run_notebook(path: Path, threads: int) -> dict:
         done = measure([sys.executable, "-c", code, str(out), json.dumps(params)], HERE.parent)
         if done["code"] != 0:
             raise RuntimeError(done["stderr"])
-        cells = {}
+        cells, notes = {}, []
         for cell in json.loads(out.read_text())["cells"]:
             if cell["cell_type"] == "code" and "parameters" not in cell["metadata"].get("tags", []):
                 first = "".join(cell["source"]).splitlines()[0][:60]
                 cells[first] = round(cell["metadata"]["papermill"]["duration"], 1)
+                for output in cell.get("outputs", []):
+                    text = "".join(output.get("data", {}).get("text/markdown", ""))
+                    notes += [line for line in text.split(". ") if "ALS and BPR" in line]
         metrics = json.loads(next(Path(tmp).rglob("recommendations.json")).read_text())
         exported = sum(1 for _ in (Path(tmp) / "recommendations.csv").open()) - 1
     return {
@@ -127,6 +130,7 @@ def run_notebook(path: Path, threads: int) -> dict:
         "customers": metrics.get("customers_scored"),
         "lists": exported,
         "cells": cells,
+        "factor_note": notes,
     }
 
 
