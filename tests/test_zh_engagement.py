@@ -243,3 +243,42 @@ def test_reasons_in_chinese():
     assert by[("A", "x")] == "之前买过 2 次"
     assert by[("A", "y")] == "常与「马克杯」一起购买"
     assert by[("B", "y")] == "之前买过一次"
+
+
+# --------------------------------------------------------------------------- a whole report
+
+
+@pytest.mark.slow
+def test_behaviour_notebook_in_chinese_on_taobao(tmp_path):
+    """The runner's Chinese render: every Markdown cell and every Markdown output holds
+    Chinese, the funnel table shows Chinese steps and headers, the numbers are the English
+    report's (813 -> 436 -> 175 visitors)."""
+    import json
+
+    source = report.translated_notebook(NOTEBOOKS_DIR / "06_behaviour.ipynb", "zh")
+    executed = tmp_path / "06_behaviour.zh.ipynb"
+    params = {"events": "taobao", "lang": "zh", "output_dir": str(tmp_path)}
+    error = report.execute_notebook(source, executed, params, cwd=NOTEBOOKS_DIR)
+    assert error is None, error
+    metrics = json.loads((tmp_path / report.METRICS_SUBDIR / "behaviour.json").read_text())
+    assert [s["step"] for s in metrics["funnel"]] == ["view", "cart", "purchase"]  # keys stay
+    assert [s["visitors"] for s in metrics["funnel"]] == [813, 436, 175]
+    nb = nbformat.read(executed, as_version=4)
+    cjk = re.compile("[\u4e00-\u9fff]")
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    shown = [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    assert markdown and all(cjk.search(m) for m in markdown)
+    assert len(shown) > 10 and [m for m in shown if not cjk.search(m)] == []
+    tables = "".join(
+        o["data"]["text/html"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    )
+    assert ">步骤</th>" in tables and ">浏览</th>" in tables and ">访客数</th>" in tables
+    assert "首步之后 72 小时内的转化漏斗（严格顺序）" in tables

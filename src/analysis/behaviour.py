@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import engine as sql_engine
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import display_ids
@@ -34,13 +35,15 @@ from analysis.text import for_analyst, md_text, money, pct, sentences, shown, tr
 DEFAULT_STEPS = ("view", "cart", "purchase")
 #: Canonical step names (:data:`analysis.tables.EVENT_SYNONYMS`) and the two moves a path
 #: adds ("left": nothing more up to as_of; "other": pooled rare moves); shown translated.
-STEP_NAMES = ("view", "cart", "favourite", "purchase", "checkout", "visit", "left", "other")
+STEP_NAMES = i18n.fixed_names(
+    __name__, ("view", "cart", "favourite", "purchase", "checkout", "visit", "left", "other")
+)
 #: Funnel orders (the ``order`` parameter).
-ORDER_MODES = ("strict", "any")
+ORDER_MODES = i18n.fixed_names(__name__, ("strict", "any"))
 #: Channel mixes of :func:`channel_mix` and :func:`channel_switching`.
-MIX_NAMES = ("online only", "offline only", "both", "other", "inactive")
+MIX_NAMES = i18n.fixed_names(__name__, ("online only", "offline only", "both", "other", "inactive"))
 #: Feature sets of :func:`churn_lift`'s table and the tables channels come from.
-LIFT_ROWS = ("purchases only", "purchases + behaviour")
+LIFT_ROWS = i18n.fixed_names(__name__, ("purchases only", "purchases + behaviour"))
 CHANNEL_SOURCES = ("purchases", "events")
 #: Headers whose bare word means something else elsewhere (a forecast's "step", a value
 #: tier's "low"): shown through their own catalogue entries (:func:`analysis.text.tr_as`).
@@ -53,6 +56,8 @@ HEADER_CONTEXTS = {
 SOURCE_CONTEXTS = {"purchases": "table: purchases", "events": "table: events"}
 #: The cleaning log's headers ("step" of the log, not of the funnel).
 LOG_CONTEXTS = {"step": "cleaning: step", "rows": "cleaning: rows"}
+for _contexts in (HEADER_CONTEXTS, SOURCE_CONTEXTS, LOG_CONTEXTS):
+    i18n.fixed_names(__name__, _contexts.values())
 HOUR = 3600
 #: Shortest churn window worth testing (days): a month without a visit or purchase.
 MIN_CHURN_WINDOW_DAYS = 30

@@ -810,14 +810,14 @@ def _tx_amounts(frame: pd.DataFrame, ctx: Context):
         ctx.info["currency"] = detect_currency(frame["amount"])
         frame["amount"], from_text = parse_amounts(frame["amount"])
         if from_text:
-            mark = f"; currency {ctx.info['currency']}" if ctx.info["currency"] else ""
-            rows.append(
-                ("amounts read from text", 0, f"{from_text} cells had symbols/separators{mark}")
-            )
+            note = tr("{n} cells had symbols/separators", n=from_text)
+            if ctx.info["currency"]:
+                note = tr("{note}; currency {currency}", note=note, currency=ctx.info["currency"])
+            rows.append(("amounts read from text", 0, note))
     else:
         frame["amount"] = frame["quantity"] * frame["unit_price"]
         ctx.available.append("amount")
-        rows.append(("amount derived", 0, "amount = quantity x unit_price"))
+        rows.append(("amount derived", 0, tr("amount = quantity x unit_price")))
     frame, row = dropped(frame, frame["amount"].isna(), "unparseable amount")
     for col in ("order_id", "product_id", "category", "channel", "region"):
         if col in frame.columns:

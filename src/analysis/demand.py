@@ -23,9 +23,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis import engine, text
+from analysis import engine, i18n, text
 from analysis.summary import purchase_days
-from analysis.text import listed, md_text, money, sentences, tr
+from analysis.text import listed, md_text, money, sentences, tr, tr_as
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -37,8 +37,12 @@ MEASURE_LABELS = {
     "customers": "Active customers",
     "avg_order_value": "Average order value",
 }
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = i18n.fixed_names(__name__, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+MONTHS = i18n.fixed_names(
+    __name__, ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+)
+i18n.fixed_names(__name__, MEASURE_LABELS.values())
+i18n.fixed_names(__name__, (words[0] for words in FREQ_WORDS.values()))
 
 
 def _check(frame: pd.DataFrame, columns) -> None:
@@ -884,11 +888,15 @@ METHOD_NAMES = {
 
 SHORT_NAMES = {"ets": "ETS model", "naive": "naive", "seasonal": "seasonal naive"}
 #: The exponential-smoothing models :func:`model_spec` names (reports show them translated).
-MODEL_NAMES = (
-    "ETS with damped trend and seasonality",
-    "ETS with damped trend, no seasonality",
-    "simple exponential smoothing",
+MODEL_NAMES = i18n.fixed_names(
+    __name__,
+    (
+        "ETS with damped trend and seasonality",
+        "ETS with damped trend, no seasonality",
+        "simple exponential smoothing",
+    ),
 )
+i18n.fixed_names(__name__, (*SHORT_NAMES.values(), *METHOD_NAMES.values()))
 
 
 def model_label(name: str) -> str:
@@ -1451,8 +1459,8 @@ def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame, now: dict | None
     Headers are in the report's language."""
     cols = {
         "forecast": tr("forecast"),
-        "lower": tr("low"),
-        "upper": tr("high"),
+        "lower": tr_as("interval: low", "low"),
+        "upper": tr_as("interval: high", "high"),
         "actual_so_far": tr("booked so far"),
         "year_earlier": tr("a year earlier"),
     }
@@ -1483,7 +1491,7 @@ def forecast_display(bundle: dict, currency: str = ""):
 
 
 #: Columns of :func:`backtest_errors` (methods and the point count), shown translated.
-ERROR_COLUMNS = ("ets", "naive", "seasonal", "points")
+ERROR_COLUMNS = i18n.fixed_names(__name__, ("ets", "naive", "seasonal", "points"))
 
 
 def errors_display(bt: pd.DataFrame):

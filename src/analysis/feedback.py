@@ -31,20 +31,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import listed, md_text, pct, sentences, shown, tr, tr_name
+from analysis.text import listed, md_text, month_label, pct, sentences, shown, tr, tr_name
 
-GROUPS = ("promoter", "passive", "detractor")
+GROUPS = i18n.fixed_names(__name__, ("promoter", "passive", "detractor"))
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
-BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+BREAKDOWNS = i18n.fixed_names(
+    __name__, ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+)
 #: Breakdowns whose values are names of the segmentation module (translated when shown).
 NAMED_BREAKDOWNS = ("segment", "tier", "stage")
 #: What the follow-up list and the value table rank customers by.
-VALUE_BASES = ("CLV", "revenue")
+VALUE_BASES = i18n.fixed_names(__name__, ("CLV", "revenue"))
 #: Headers whose bare word means something else elsewhere (a value tier's "low", the
 #: churn report's "label"): shown through their own catalogue entries.
 HEADER_CONTEXTS = {"low": "interval: low", "high": "interval: high", "label": "human label"}
+i18n.fixed_names(__name__, HEADER_CONTEXTS.values())
 
 
 def group_label(by: str, value):
@@ -312,7 +316,7 @@ DRIVERS = {
     "service tickets": (("tickets",), "numeric"),
 }
 #: The driver names, as shown (translated) in the drivers figure and takeaways.
-DRIVER_NAMES = tuple(DRIVERS)
+DRIVER_NAMES = i18n.fixed_names(__name__, DRIVERS)
 
 
 def driver_design(
@@ -674,7 +678,7 @@ def period_takeaway(periods: pd.DataFrame) -> str:
     last = full.iloc[-1]
     sig = last["nps_p"] < 0.05 if pd.notna(last["nps_p"]) else False
     word = tr("a significant change") if sig else tr("within the noise")
-    month = full.index[-1].strftime(tr("%Y-%m"))  # a month as the report's language writes it
+    month = month_label(full.index[-1], "%Y-%m")
     return tr("In the latest full period ({p}) NPS was {n:+.0f}, {c:+.0f} points on the "
               "period before (p = {pv:.2f}: {w}).", p=month, n=last["nps"],
               c=last["nps_change"], pv=last["nps_p"], w=word)  # fmt: skip

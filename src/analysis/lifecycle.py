@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import canonical_ids
@@ -38,25 +39,28 @@ POTENTIAL = "potential"
 LEVEL = 0.95
 #: Group labels the package itself writes in the channel / cohort tables (the data values;
 #: reports show them translated).
-GROUP_NAMES = ("all", "unknown")
+GROUP_NAMES = i18n.fixed_names(__name__, ("all", "unknown"))
 #: Column headers of the conversion and prospects tables, for the table-header translation.
-TABLE_HEADERS = (
-    "channel",
-    "cohort",
-    "customers",
-    "converted",
-    "share",
-    "share_low",
-    "share_high",
-    "within",
-    "within_low",
-    "within_high",
-    "median_days",
-    "customer_id",
-    "signup_date",
-    "days",
-    "channel_share",
-    "chance",
+TABLE_HEADERS = i18n.fixed_names(
+    __name__,
+    (
+        "channel",
+        "cohort",
+        "customers",
+        "converted",
+        "share",
+        "share_low",
+        "share_high",
+        "within",
+        "within_low",
+        "within_high",
+        "median_days",
+        "customer_id",
+        "signup_date",
+        "days",
+        "channel_share",
+        "chance",
+    ),
 )
 
 

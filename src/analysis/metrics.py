@@ -122,6 +122,25 @@ METRICS: dict[str, Metric] = {
     "lifetime_value.holdout_predicted_total": Metric("Holdout purchases, predicted", "count"),
     "lifetime_value.holdout_mae": Metric("Holdout error per customer (MAE)", "score", LOWER),
     "lifetime_value.baseline_mae": Metric("Baseline error per customer (MAE)", "score", LOWER),
+    "lifetime_value.retention_uplift.points": Metric("Retention what-if: points added", "score"),
+    "lifetime_value.retention_uplift.clv_change": Metric(
+        "Value gained by that retention", "money", HIGHER
+    ),
+    "lifetime_value.retention_uplift.clv_change_pct": Metric(
+        "Value gained by that retention, share of CLV", "share", HIGHER
+    ),
+    "lifetime_value.retention_uplift.interval": Metric("Interval of the value gained", "money"),
+    "lifetime_value.winback_at_risk": Metric("Value of winning back the at-risk", "money", HIGHER),
+    "lifetime_value.next_purchase.level": Metric("Next-purchase interval: coverage", "share"),
+    "lifetime_value.next_purchase.customers": Metric(
+        "Next-purchase intervals checked on the holdout", "count"
+    ),
+    "lifetime_value.next_purchase.inside": Metric(
+        "Next purchase inside its interval (holdout)", "share"
+    ),
+    "lifetime_value.next_purchase.expected": Metric(
+        "Next purchase inside its interval, model's expectation", "share"
+    ),
     # churn
     "churn.window_days": Metric("Days without a purchase that count as churn", "days"),
     "churn.base_rate": Metric("Customers who churned (test period)", "share", LOWER),

@@ -55,6 +55,7 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.text import date_label, md_text, pct, sentences, tr, tr_name
 
@@ -74,12 +75,15 @@ LABELS = {
     "bpr": "BPR (implicit)",
 }
 #: The method labels as a list (translated when shown; English in tables' keys and exports).
-METHOD_LABELS = tuple(LABELS.values())
+METHOD_LABELS = i18n.fixed_names(__name__, LABELS.values())
 #: Stages of :func:`split_table`.
-STAGES = ("choose the method (validation)", "report (test, untouched)", "recommend now")
+STAGES = i18n.fixed_names(
+    __name__, ("choose the method (validation)", "report (test, untouched)", "recommend now")
+)
 #: Segments of :func:`customer_segments` when the log has no amounts (purchase-day tiers).
-PURCHASE_DAY_TIERS = ("1 purchase day", "2-3 purchase days", "4-9 purchase days",
-                      "10+ purchase days")  # fmt: skip
+PURCHASE_DAY_TIERS = i18n.fixed_names(
+    __name__, ("1 purchase day", "2-3 purchase days", "4-9 purchase days", "10+ purchase days")
+)
 
 
 def method_label(key: str) -> str:

@@ -5,6 +5,20 @@ in every report, a ``$`` never turns Markdown into maths, and text from the user
 (product names, comments) cannot inject markup. :func:`tr` is the translation hook: it
 returns the message in the report's language when a catalogue holds it, else the English.
 Nothing here knows about the report runner.
+
+One way for each kind of reader-facing text (the catalogues are ``locale/<lang>/*.po``):
+
+- a sentence or heading: ``tr("literal text with {placeholders}", placeholders=...)``;
+  sentences joined with :func:`sentences`, list items with :func:`listed`;
+- a table header or axis label: :func:`tr_label`; whole tables: ``report.style_table``
+  (escapes, translates headers) or :func:`tr_labels` on a Styler of numbers;
+- a word whose meaning depends on the table (a funnel's "step"): :func:`tr_as` /
+  :func:`shown` with a context key such as ``"funnel: step"``;
+- a name from a fixed list (segments, stages, steps): ``tr_name(name, NAMES)``, the list
+  registered with :func:`analysis.i18n.fixed_names`; a cell that may be such a name or
+  text from the data: ``tr_name(value)``;
+- amounts :func:`money` / :func:`amount` (万 / 亿 in Chinese), shares :func:`pct`, dates
+  :func:`date_label` / :func:`month_label` (2024年3月5日, 2024年3月).
 """
 
 from __future__ import annotations
@@ -167,14 +181,17 @@ def tr(message: str, **values) -> str:
     return text.format(**values) if values else text
 
 
-_LETTER = re.compile(r"[^\W\d_]")
+# Messages are English: a label without a Latin letter is a number, a date or text already
+# in the report's language (a translated header), never a message.
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def tr_label(label):
     """A table header or axis label in the report's language.
 
     Text labels go through :func:`tr` (a missing one is listed); numbers, dates and
-    labels without a letter (``2011-12``, ``0-30``) are left as they are.
+    labels without a Latin letter (``2011-12``, ``0-30``, a header already in
+    Chinese) are left as they are.
 
     >>> tr_label("customers"), tr_label(2011)
     ('customers', 2011)

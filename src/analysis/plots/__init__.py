@@ -162,6 +162,7 @@ from analysis.plots import (  # noqa: E402
     overview,
     profile,
     recommend,
+    retention,
     segmentation,
 )
 
@@ -182,4 +183,5 @@ __all__ = [
     "lifecycle",
     "profile",
     "recommend",
+    "retention",
 ]
