@@ -63,11 +63,6 @@ def test_the_command_lists_what_is_missing_per_file_and_writes_a_po_file(tmp_pat
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="TRANSLATIONS INCOMPLETE: fails until the translators' PO files (zha, zhb, zhc) "
-    "are merged; the integrator removes this mark when it passes (XPASS)",
-    strict=False,
-)
 def test_every_reader_facing_message_has_a_chinese_translation(messages):
     missing = translations.untranslated("zh", messages)
     assert not missing, translations.summary("zh", messages, missing)

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.data import Transactions
-from analysis.text import absent_note, amount, date_label, month_label, tr, tr_name  # noqa: F401
+from analysis.text import (  # noqa: F401  (absent_note: for the notebook)
+    absent_note,
+    amount,
+    date_label,
+    month_label,
+    sentences,
+    tr,
+    tr_name,
+)
 
 
 def cleaning_table(tx: Transactions) -> pd.DataFrame:
@@ -110,12 +118,12 @@ def takeaway(tx: Transactions, kpis: dict) -> str:
     reason = ""
     if not biggest.empty:
         top = biggest.sort_values("rows removed", ascending=False).iloc[0]
-        reason = " " + tr(
+        reason = tr(
             "The largest cut is **{step}** ({n} rows).",
             step=tr_name(top["step"]),
             n=f"{top['rows removed']:,}",
         )
-    return (
+    return sentences(
         tr(
             "**{customers} customers** placed **{orders} orders** worth **{revenue}** between "
             "{first} and {last}. {repeat} of customers bought on more than one day, the base every "
@@ -129,8 +137,8 @@ def takeaway(tx: Transactions, kpis: dict) -> str:
             repeat=f"{kpis['repeat_customer_share']:.0%}",
             dropped=f"{dropped:.1%}",
             rows=f"{kpis['rows_in']:,}",
-        )
-        + reason
+        ),
+        reason,
     )
 
 
@@ -150,13 +158,12 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
     partial = (
         ""
         if len(complete) == len(month)
-        else " "
-        + tr(
+        else tr(
             "{month} is still running at the cutoff: shown hatched, not as a drop.",
             month=month_label(month.index[-1], "%Y-%m"),
         )
     )
-    return (
+    return sentences(
         tr(
             "The strongest month was **{best}** ({best_revenue}). The last complete month, "
             "{last}, brought {revenue} from {customers} customers, **{change}** on {prev}.",
@@ -167,6 +174,6 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
             customers=f"{complete.loc[last, 'customers']:,}",
             change=f"{change:+.0%}",
             prev=month_label(prev, "%Y-%m"),
-        )
-        + partial
+        ),
+        partial,
     )
