@@ -178,6 +178,36 @@ def nhs():
     return d.reset_index(drop=True), texts, y
 
 
+def test_shared_words_give_the_vectoriser_s_own_matrix(nhs, olist):
+    """Words.matrix (one tokenisation, an Arrow look-up of the n-grams) equals sklearn's
+    transform, value for value, for the sentiment (1-2 grams) and theme (stop words
+    dropped) vectorisers, on English, Portuguese and mixed Chinese comments; blanks and
+    spaces around a comment do not change its row."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    _, feedback = olist
+    mixed = ["客服态度很好，物流也快 good", "物流太慢了", "  The staff were kind  "] * 3
+    texts = pd.concat([nhs[1], feedback["comment"], pd.Series(mixed, dtype="string")])
+    distinct = pd.Series(texts.dropna().unique()).astype("string")
+    distinct = distinct[distinct.str.strip().str.len() > 0]
+    words = sentiment.Words(distinct)
+    stops = sentiment.stop_words(("en", "pt", "zh"))
+    themes = TfidfVectorizer(
+        tokenizer=lambda t: [w for w in sentiment.tokenize(t) if w not in stops and len(w) > 1],
+        token_pattern=None, lowercase=False, min_df=2, max_df=0.5, sublinear_tf=True,
+    )  # fmt: skip
+    for vec in (sentiment._vectorizer(100_000), themes):
+        vec.fit(distinct.astype(str))
+        expected = vec.transform(distinct.astype(str))
+        got = words.matrix(vec, distinct)
+        assert got.shape == expected.shape and expected.nnz > 10_000
+        assert np.array_equal(got.indptr, expected.indptr)
+        assert np.array_equal(got.indices, expected.indices)
+        assert np.array_equal(got.data, expected.data)  # exactly, not approximately
+    assert words.positions(["  The staff were kind  ", "The staff were kind", " "])[2] == -1
+    assert len(set(words.positions(["  The staff were kind  ", "The staff were kind"]))) == 1
+
+
 def test_lexicon_route_beats_the_lexicon_on_nhs_human_labels(nhs):
     _, texts, y = nhs
     langs = sentiment.detect_language(texts)

@@ -117,6 +117,21 @@ def test_split_is_leakage_free(retail_sample):
     assert rec.repeats_default(signals, split) == rec.repeats_default(cut1, split)
 
 
+def test_factor_models_left_out_above_the_size_limit(retail_sample):
+    """Above max_factor_cells (customers x products of the validation history) ALS/BPR are
+    not fitted and the note says why; at or below it they are."""
+    signals = rec.purchase_signals(retail_sample.frame)
+    split = rec.make_split(signals, retail_sample.as_of)
+    history = rec.build_history(signals, split.t0)
+    cells = len(history.users) * len(history.items)
+    small = rec.choose_on_validation(signals, split, grid=SMALL_GRID, max_factor_cells=cells - 1)
+    assert list(small.validation["method"]) == list(rec.BASELINES)
+    assert small.chosen in rec.BASELINES and small.shipped == small.chosen
+    assert f"{len(history.users):,} customers" in small.note and "max_factor_cells" in small.note
+    full = rec.choose_on_validation(signals, split, grid=SMALL_GRID, max_factor_cells=cells)
+    assert list(full.validation["method"]) == [*rec.BASELINES, "als"] and full.note == ""
+
+
 def test_split_dates_and_short_data(retail_sample):
     signals = rec.purchase_signals(retail_sample.frame)
     split = rec.make_split(signals, "2011-12-09")
@@ -207,6 +222,41 @@ def test_reasons_in_words():
         "score",
         "reason",
     ]
+
+
+def test_reasons_in_chunks_equal_the_whole_at_once(retail_sample):
+    """explain builds the reasons a chunk of customers at a time (7 rows cut lists in the
+    middle); the result equals one chunk, and the counts by kind are those the whole-frame
+    version gave on these 300 real customers."""
+    signals = rec.purchase_signals(retail_sample.frame)
+    names = rec.product_names(retail_sample.frame)
+    final = rec.fit_final(signals, retail_sample.as_of, "item_knn", {})
+    counts = {
+        True: {"bought": 2676, "often": 245, "popular": 9},
+        False: {"often": 2919, "popular": 11},
+    }
+    for repeats, expected in counts.items():
+        recs = rec.recommend_all(final, 10, repeats)
+        whole = rec.explain(final, recs, names, chunk=len(recs))
+        for chunk in (7, 1_000):
+            pd.testing.assert_series_equal(rec.explain(final, recs, names, chunk=chunk), whole)
+        assert whole.str.split().str[0].value_counts().to_dict() == expected
+
+
+def test_export_written_by_duckdb_has_pandas_bytes(retail_sample, tmp_path):
+    """report.write_csv (DuckDB) writes the recommendations export of 300 real customers
+    byte for byte as DataFrame.to_csv does (names with commas and quotes included)."""
+    from analysis import report
+
+    signals = rec.purchase_signals(retail_sample.frame)
+    names = rec.product_names(retail_sample.frame)
+    final = rec.fit_final(signals, retail_sample.as_of, "item_knn", {})
+    recs = rec.recommend_all(final, 10, False)
+    export = rec.recommendations_export(recs, rec.explain(final, recs, names), names, True)
+    assert export["product"].str.contains(",").any() and export["score"].isna().any()
+    export.to_csv(tmp_path / "pandas.csv", index=False)
+    report.write_csv(export, tmp_path / "duckdb.csv")
+    assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()
 
 
 # --------------------------------------------------------------------------- events

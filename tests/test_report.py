@@ -314,3 +314,27 @@ def test_unmapped_columns_match_ignoring_case_spaces_and_underscores(capsys):
     mapped = [a for pair in zip(["--column"] * 6, FOREIGN[1::2], strict=True) for a in pair]
     assert main(["validate", "--data", csv, *mapped, "--column", "product_id=StockCode"]) == 0
     assert "29,990 clean" in capsys.readouterr().out  # the README's two examples agree
+
+
+def test_write_csv_gives_pandas_bytes(tmp_path):
+    """report.write_csv (DuckDB) prints every column kind of our exports as to_csv does:
+    quotes, commas, new lines, empty strings, missing values, floats, booleans, categories,
+    dates with and without a time; fractions of seconds go to pandas itself."""
+    from analysis import report
+
+    frame = pd.DataFrame({
+        "a b": pd.array(["x", None, 'q"uo,te', "new\nline", ""], dtype="str"),
+        "o": ["", "z", None, "é中", " "], "f": [np.nan, 1e-05, 123456789012345.0, 0.3, 1e20],
+        "i": [1, 2, 3, 4, 5], "b": [True, False, True, True, False],
+        "c": pd.Series(["p", None, "q", "p", "q"], dtype="category"),
+    })  # fmt: skip
+    stamps = (
+        ["2024-01-01", None, "2024-01-03", "2024-01-04", "2024-01-05"],
+        ["2024-01-01 10:00:00", None, "2024-01-03", "2024-01-04", "2024-01-05"],
+        ["2024-01-01 00:00:00.5", None, "2024-01-03", "2024-01-04", "2024-01-05"],
+    )
+    for days in stamps:
+        case = frame.assign(d=pd.to_datetime(days, format="ISO8601"))
+        case.to_csv(tmp_path / "pandas.csv", index=False)
+        report.write_csv(case, tmp_path / "duckdb.csv")
+        assert (tmp_path / "duckdb.csv").read_bytes() == (tmp_path / "pandas.csv").read_bytes()

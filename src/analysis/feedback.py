@@ -838,7 +838,8 @@ def analyse_text(prep: Prepared, n_themes: int = 8, seed: int = 0, min_n: int = 
     texts = frame["comment"].astype("string")
     frame["language"] = st.detect_language(texts)
     labels = score_labels(frame["score"], prep.scale) if prep.scale else None
-    result = st.comment_sentiment(texts, frame["language"], labels, seed=seed)
+    words = st.Words(texts)  # every distinct comment tokenised once, for sentiment and themes
+    result = st.comment_sentiment(texts, frame["language"], labels, seed=seed, words=words)
     frame["sentiment"] = result.scores
     frame["sentiment_label"] = st.sentiment_label(result.scores)
     agree = base = None
@@ -846,7 +847,7 @@ def analyse_text(prep: Prepared, n_themes: int = 8, seed: int = 0, min_n: int = 
         agree, base = st.agreement(result.scores, labels), st.agreement(result.lexicon, labels)
     themes = table = None
     if int(texts.str.strip().str.len().gt(0).sum()) >= 50:
-        themes = st.find_themes(texts, frame["language"], n_themes, seed)
+        themes = st.find_themes(texts, frame["language"], n_themes, seed, words=words)
         frame["theme"] = themes.weights.idxmax(axis=1).where(themes.weights.max(axis=1) > 0)
         frame["themes"] = st.mention_text(themes.mentions)
         values = frame["score"] if prep.scale else frame["sentiment"]

@@ -307,7 +307,14 @@ def mask_text(texts: pd.Series) -> pd.Series:
         return "[phone]" if _is_phone(run.strip()) else _CN_MOBILE.sub("[phone]", run)
 
     text = texts.astype("string")
-    candidates = text.str.contains(r"@|\d", na=False)  # the slow pass only where needed
-    out = texts.astype(object).copy()
-    out[candidates] = [_IN_TEXT.sub(mask, t) for t in text[candidates]]
-    return out.astype(texts.dtype) if pd.api.types.is_string_dtype(texts) else out
+    candidates = text[text.str.contains(r"@|\d", na=False)]  # the slow pass only where needed
+    changed = {}  # each distinct text once (1M answers repeat many comments)
+    for t in candidates.unique():
+        masked = _IN_TEXT.sub(mask, t)
+        if masked != t:
+            changed[t] = masked
+    out = texts.copy() if pd.api.types.is_string_dtype(texts) else texts.astype(object)
+    if changed:
+        hit = text.isin(list(changed)).fillna(False).to_numpy(dtype=bool)
+        out[hit] = text[hit].map(changed).to_numpy(dtype=object)
+    return out

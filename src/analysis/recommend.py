@@ -103,6 +103,12 @@ def segment_label(name):
 
 #: Relative recall gain over the best baseline a method needs (on validation) to be shipped.
 REQUIRED_LIFT = 0.10
+#: Above this many customer x product cells of the validation history, the factor models
+#: (ALS, BPR) are left out of the choice: their top-k scores every product for every
+#: customer (at 100k x 45k cells one ALS setting took 204 s; 1M x 50k would take minutes
+#: per setting), while the baselines and item-kNN score only what co-occurs.
+MAX_FACTOR_CELLS = 1e9
+FACTOR_MODELS = ("als", "bpr")
 _CHUNK = 20_000  # customers scored at a time
 
 
@@ -345,24 +351,29 @@ def repeat_share(signals: pd.DataFrame, cutoff, end) -> float:
     Only customers with purchases up to ``cutoff`` count.
     """
     cutoff, end = pd.Timestamp(cutoff), pd.Timestamp(end)
-    buys = signals[signals["signal"] == "purchase"]
-    before = buys.loc[buys["day"] <= cutoff, ["customer_id", "product_id"]].drop_duplicates()
-    window = buys.loc[(buys["day"] > cutoff) & (buys["day"] <= end), ["customer_id", "product_id"]]
-    window = window.drop_duplicates()
-    window = window[window["customer_id"].isin(before["customer_id"].unique())]
-    if window.empty:
+    buys = signals[(signals["signal"] == "purchase") & (signals["day"] <= end)]
+    customer = pd.factorize(buys["customer_id"])[0].astype("int64")
+    product, products = pd.factorize(buys["product_id"])
+    pair = customer * max(len(products), 1) + product  # one integer per (customer, product)
+    early = (buys["day"] <= cutoff).to_numpy()
+    before = np.unique(pair[early])
+    window = np.unique(pair[~early])
+    window = window[np.isin(window // max(len(products), 1), np.unique(customer[early]))]
+    if len(window) == 0:
         return float("nan")
-    seen = window.merge(before, how="left", indicator=True)["_merge"] == "both"
-    return float(seen.mean())
+    return float(np.isin(window, before).mean())
 
 
-def repeats_default(signals: pd.DataFrame, split: Split, threshold: float = 0.2) -> bool:
+def repeats_default(
+    signals: pd.DataFrame, split: Split, threshold: float = 0.2, share: float | None = None
+) -> bool:
     """Whether to recommend already-bought products: yes when, in the validation window,
     at least ``threshold`` of returning customers' purchases were products they had bought.
 
-    Reads nothing after ``t1``.
+    Reads nothing after ``t1``. ``share``: that window's :func:`repeat_share`, when the
+    caller has it already (at 1M customers it takes seconds).
     """
-    share = repeat_share(signals, split.t0, split.t1)
+    share = repeat_share(signals, split.t0, split.t1) if share is None else share
     return bool(share >= threshold) if np.isfinite(share) else True
 
 
@@ -822,6 +833,7 @@ class Comparison:
     k: int = 10
     repeats: bool = True
     validation_lift: float = float("nan")  # chosen vs best baseline, validation recall
+    note: str = ""  # methods of the grid left out of the choice, and why
 
 
 def _candidates(grid: Mapping | None, neighbours: int) -> list[tuple[str, dict]]:
@@ -848,6 +860,7 @@ class Choice:
     shipped: str  # chosen, or the best baseline when chosen misses REQUIRED_LIFT
     settings: dict  # method key -> settings
     lift: float  # chosen vs best baseline, validation recall
+    note: str = ""  # methods of the grid left out of the choice, and why
 
 
 def choose_on_validation(
@@ -859,12 +872,18 @@ def choose_on_validation(
     seed: int = 0,
     threads: int = 1,
     neighbours: int = 50,
+    max_factor_cells: float | None = MAX_FACTOR_CELLS,
 ) -> Choice:
     """Fit every candidate of ``grid`` and every baseline on history up to ``t0``; judge
-    them on ``(t0, t1]``; choose. Reads nothing after ``t1``."""
+    them on ``(t0, t1]``; choose. Reads nothing after ``t1``.
+
+    ALS and BPR are left out (with a note saying so) when the history has more than
+    ``max_factor_cells`` customers x products (None: never).
+    """
     stage = make_stage(signals, split.t0, split.t1, repeats)
+    candidates, note = _size_rule(_candidates(grid, neighbours), stage.history, max_factor_cells)
     rows = []
-    for key, params in _candidates(grid, neighbours):
+    for key, params in candidates:
         scores, _ = evaluate(stage, key, params, k, repeats, seed, threads)
         rows.append({"method": key, "settings": settings_text(params), **scores, "params": params})
     validation = pd.DataFrame(rows)
@@ -876,7 +895,24 @@ def choose_on_validation(
         zip(validation.loc[is_base, "method"], validation.loc[is_base, "params"], strict=True)
     )
     settings[chosen] = best["params"]
-    return Choice(validation.drop(columns="params"), chosen, shipped, settings, gain)
+    return Choice(validation.drop(columns="params"), chosen, shipped, settings, gain, note)
+
+
+def _size_rule(candidates: list, history: History, max_cells: float | None) -> tuple[list, str]:
+    """The candidates without the factor models when the history is too large to score densely."""
+    cells = len(history.users) * len(history.items)
+    dropped = [key for key, _ in candidates if key in FACTOR_MODELS]
+    if max_cells is None or cells <= max_cells or not dropped:
+        return candidates, ""
+    note = tr(
+        "ALS and BPR were not tried: {customers} customers × {products} products is more than "
+        "max_factor_cells ({limit}), and they score every product for every customer "
+        "(minutes per setting at this size); raise max_factor_cells to try them.",
+        customers=f"{len(history.users):,}",
+        products=f"{len(history.items):,}",
+        limit=f"{max_cells:,.0f}",
+    )
+    return [(key, p) for key, p in candidates if key not in FACTOR_MODELS], note
 
 
 def compare_methods(
@@ -888,6 +924,7 @@ def compare_methods(
     seed: int = 0,
     threads: int = 1,
     neighbours: int = 50,
+    max_factor_cells: float | None = MAX_FACTOR_CELLS,
 ) -> Comparison:
     """Choose the method and settings on validation; report them and the baselines on test.
 
@@ -896,9 +933,12 @@ def compare_methods(
     best candidate by recall@k is *chosen*; it is *shipped* when it beats the best baseline
     by :data:`REQUIRED_LIFT` on validation, else that baseline is shipped. Then the chosen
     method and the baselines are refitted on history up to ``t1`` and judged on the
-    untouched ``(t1, as_of]``: the test window decides nothing.
+    untouched ``(t1, as_of]``: the test window decides nothing. ALS and BPR are left out
+    above ``max_factor_cells`` customers x products (``note`` says so).
     """
-    choice = choose_on_validation(signals, split, k, repeats, grid, seed, threads, neighbours)
+    choice = choose_on_validation(
+        signals, split, k, repeats, grid, seed, threads, neighbours, max_factor_cells
+    )
     stage = make_stage(signals, split.t1, split.as_of, repeats)
     test_rows, per = [], {}
     for key in dict.fromkeys([choice.chosen, *BASELINES]):
@@ -919,6 +959,7 @@ def compare_methods(
         k=k,
         repeats=repeats,
         validation_lift=choice.lift,
+        note=choice.note,
     )
 
 
@@ -969,9 +1010,11 @@ def product_names(frame: pd.DataFrame | None, column: str | None = None) -> pd.S
 
 def name_of(product_ids, names: pd.Series) -> np.ndarray:
     """Names of ``product_ids`` (the id itself when the name is unknown)."""
-    ids = pd.Series(np.asarray(product_ids, dtype=object))
+    codes, uniques = pd.factorize(np.asarray(product_ids, dtype=object))
+    ids = pd.Series(np.asarray(uniques, dtype=object))  # each product once (10M rows: 50k)
     mapped = ids.map(names).astype(object)
-    return mapped.where(mapped.notna(), ids).to_numpy()
+    named = mapped.where(mapped.notna(), ids).to_numpy()
+    return named[codes] if len(codes) else np.asarray([], dtype=object)
 
 
 @dataclass
@@ -1035,8 +1078,11 @@ def _best_anchor(history: History, similarity: sp.csr_matrix, u: np.ndarray, i: 
         if own.nnz == 0:
             continue
         sim = np.asarray(similarity[own.col, ii[own.row]]).ravel()
-        order = np.lexsort((-sim, own.row))
-        rows, cols, sim = own.row[order], own.col[order], sim[order]
+        # per pair (own.row is sorted): its most similar own product, the first one on ties
+        starts = np.flatnonzero(np.r_[True, own.row[1:] != own.row[:-1]])
+        best_sim = np.maximum.reduceat(sim, starts)
+        top = sim == np.repeat(best_sim, np.diff(np.r_[starts, len(sim)]))
+        rows, cols, sim = own.row[top], own.col[top], sim[top]
         first = np.ones(len(rows), dtype=bool)
         first[1:] = rows[1:] != rows[:-1]
         rows, cols, sim = rows[first], cols[first], sim[first]
@@ -1046,30 +1092,74 @@ def _best_anchor(history: History, similarity: sp.csr_matrix, u: np.ndarray, i: 
     return anchor, best
 
 
-def explain(final: Final, recs: pd.DataFrame, names: pd.Series | None = None) -> pd.Series:
+def explain(
+    final: Final, recs: pd.DataFrame, names: pd.Series | None = None, chunk: int = 1_000_000
+) -> pd.Series:
     """A reason in words for every recommendation of :func:`recommend_all`.
 
     In order: "bought it N times before"; "often bought with X" (X: the customer's own
     product most similar by co-purchase); "viewed or carted it"; "popular in the last D days".
+
+    The reasons are built ``chunk`` rows at a time (100,000 customers' top-10 lists by
+    default) and each distinct sentence is made once and shared by every row that gives it:
+    10M recommendations then hold a few thousand strings instead of 10M (the whole-frame
+    version peaked at 7.3 GB at 1M customers). Each row's reason depends on its own customer
+    and product only, so the result does not depend on ``chunk``.
     """
     history = final.history
     names = names if names is not None else pd.Series(dtype="str")
-    u = history.users.get_indexer(recs["customer_id"])
-    i = history.items.get_indexer(recs["product_id"])
-    times = np.asarray(history.bought[u, i]).ravel()
-    seen = np.asarray(history.confidence[u, i]).ravel()
-    anchor, _ = _best_anchor(history, final.similarity(), u, i)
-    reason = np.full(len(recs), tr("popular in the last {d} days", d=history.popular_days), object)
-    reason[seen > 0] = tr("viewed or carted it")
-    has_anchor = anchor >= 0
-    with_text = tr("often bought with {name}", name="\0")
-    reason[has_anchor] = [
-        with_text.replace("\0", str(n)) for n in name_of(history.items[anchor[has_anchor]], names)
-    ]
-    repeat = times > 0
-    once, many = tr("bought it once before"), tr("bought it {n} times before", n="\0")
-    reason[repeat] = [once if t == 1 else many.replace("\0", f"{int(t)}") for t in times[repeat]]
+    similarity = final.similarity()
+    u_all = history.users.get_indexer(recs["customer_id"])
+    i_all = history.items.get_indexer(recs["product_id"])
+    reason = np.empty(len(recs), dtype=object)
+    texts = _ReasonTexts(history, names)
+    for start in range(0, len(recs), max(1, int(chunk))):
+        u, i = u_all[start : start + chunk], i_all[start : start + chunk]
+        reason[start : start + len(u)] = texts.rows(history, similarity, u, i)
     return pd.Series(reason, index=recs.index, name="reason")
+
+
+class _ReasonTexts:
+    """The sentences of :func:`explain`, each made once (by repeat count, by anchor product)."""
+
+    def __init__(self, history: History, names: pd.Series):
+        self.names = names
+        self.popular = tr("popular in the last {d} days", d=history.popular_days)
+        self.seen = tr("viewed or carted it")
+        self.with_text = tr("often bought with {name}", name="\0")
+        self.once, self.many = tr("bought it once before"), tr("bought it {n} times before", n="\0")
+        self.anchors: dict[int, str] = {}
+        self.repeats: dict[int, str] = {1: self.once}
+
+    def rows(self, history: History, similarity, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        """The reason of each (customer row ``u``, product ``i``) pair."""
+        times = np.asarray(history.bought[u, i]).ravel().astype("int64")
+        seen = np.asarray(history.confidence[u, i]).ravel()
+        anchor, _ = _best_anchor(history, similarity, u, i)
+        out = np.full(len(u), self.popular, dtype=object)
+        out[seen > 0] = self.seen
+        has_anchor = anchor >= 0
+        out[has_anchor] = self._shared(anchor[has_anchor], self.anchors, self._anchor, history)
+        repeat = times > 0
+        out[repeat] = self._shared(times[repeat], self.repeats, self._repeat, history)
+        return out
+
+    @staticmethod
+    def _shared(keys: np.ndarray, cache: dict, make, history: History) -> np.ndarray:
+        """One string per distinct key (cached across chunks), spread over the rows."""
+        uniques, where = np.unique(keys, return_inverse=True)
+        missing = [int(k) for k in uniques if int(k) not in cache]
+        cache.update(zip(missing, make(np.asarray(missing, dtype="int64"), history), strict=True))
+        made = np.empty(len(uniques), dtype=object)
+        made[:] = [cache[int(k)] for k in uniques]
+        return made[where]
+
+    def _anchor(self, anchors: np.ndarray, history: History) -> list[str]:
+        found = name_of(history.items[anchors], self.names) if len(anchors) else []
+        return [self.with_text.replace("\0", str(n)) for n in found]
+
+    def _repeat(self, times: np.ndarray, history: History) -> list[str]:
+        return [self.once if t == 1 else self.many.replace("\0", f"{int(t)}") for t in times]
 
 
 def recommendations_export(

@@ -30,12 +30,14 @@ Everything runs offline from a pip-only install; nothing is downloaded at run ti
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from analysis import i18n
 
@@ -83,12 +85,18 @@ def _detect_many(texts: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     codes[han.to_numpy()] = "zh"
     rest = texts[~han]
     if len(rest):
-        # one line each (fastText reads lines); the first 100 characters tell the language
-        flat = rest.str.replace(r"\s+", " ", regex=True).str.slice(0, 100).tolist()
+        # one line each (fastText reads lines); the first 100 characters tell the language,
+        # so comments that share them are asked once (1M answers: 464k texts, 342k prefixes)
+        flat = rest.str.replace(r"\s+", " ", regex=True).str.slice(0, 100)
+        where, prefixes = pd.factorize(flat)
         predict = _fasttext_model().f.predict  # the C++ call: (probability, label) pairs
-        best = [(predict(t + "\n", 1, 0.0, "replace") or [(0.0, "__label__und")])[0] for t in flat]
-        codes[~han.to_numpy()] = [label.replace("__label__", "") for _, label in best]
-        scores[~han.to_numpy()] = np.minimum([p for p, _ in best], 1.0)
+        best = [
+            (predict(t + "\n", 1, 0.0, "replace") or [(0.0, "__label__und")])[0] for t in prefixes
+        ]
+        labels = np.array([label.replace("__label__", "") for _, label in best], dtype=object)
+        codes[~han.to_numpy()] = labels[where]
+        confidence = np.minimum(np.array([p for p, _ in best], dtype=float), 1.0)
+        scores[~han.to_numpy()] = confidence[where]
     return codes, scores
 
 
@@ -153,6 +161,83 @@ def stop_words(languages: tuple[str, ...]) -> frozenset[str]:
         if name:
             words.update(w.lower() for w in get_stop_words(name))
     return frozenset(words)
+
+
+class Words:
+    """Every distinct comment tokenised once (:func:`tokenize`), shared by sentiment and themes.
+
+    Held as one flat Arrow array of words with the position of the comment each belongs
+    to: at 1M answers (468k distinct comments, about 10M words) this is a few hundred MB
+    less than lists of Python strings, and the n-gram look-up of :meth:`matrix` runs in
+    Arrow's C++ instead of one Python loop per word.
+
+    Parameters
+    ----------
+    texts : pandas.Series of str
+        Comments; blanks and missing ones are left out. Leading and trailing spaces do not
+        change the words, so a comment is found with or without them.
+    """
+
+    _BLOCK = 50_000  # comments tokenised per Arrow chunk
+
+    def __init__(self, texts: pd.Series):
+        import pyarrow as pa
+
+        _quiet_jieba()
+        clean = texts.astype("string").str.strip()
+        self.texts = pd.Index(clean[clean.str.len() > 0].dropna().unique(), dtype="string")
+        chunks, lengths = [], []
+        for start in range(0, len(self.texts), self._BLOCK):
+            lists = [tokenize(t) for t in self.texts[start : start + self._BLOCK]]
+            lengths.extend(map(len, lists))
+            chunks.append(pa.array(itertools.chain.from_iterable(lists), type=pa.large_string()))
+        self.words = pa.chunked_array(chunks, type=pa.large_string()).combine_chunks()
+        self.doc = np.repeat(np.arange(len(self.texts)), np.asarray(lengths, dtype="int64"))
+
+    def positions(self, texts) -> np.ndarray:
+        """Row of each text in :attr:`texts` (-1: blank or not tokenised here)."""
+        return self.texts.get_indexer(pd.Series(texts, dtype="string").str.strip())
+
+    def matrix(self, vec, texts) -> sp.csr_matrix:
+        """``vec.transform(texts)`` for a fitted TF-IDF vectoriser of :func:`tokenize` words.
+
+        The same matrix (a test checks it on real comments): the word n-grams of every
+        comment are made and looked up in the vocabulary in one vectorised pass, counted
+        per comment, then weighted by the vectoriser's own TF-IDF step. Words the
+        vectoriser's tokenizer drops (stop words, one-letter words) are not in its
+        vocabulary, so looking them up changes nothing.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        rows = self.positions(texts)
+        if (rows < 0).any() or vec.ngram_range[1] > 2 or vec.binary:
+            return vec.transform(pd.Series(texts).astype(str))
+        features, owner = [self.words], [self.doc]
+        if vec.ngram_range[1] == 2:
+            same = self.doc[1:] == self.doc[:-1]
+            mask = pa.array(same)
+            left = pc.filter(self.words.slice(0, len(self.words) - 1), mask)
+            right = pc.filter(self.words.slice(1), mask)
+            space = pa.scalar(" ", pa.large_string())
+            features.append(pc.binary_join_element_wise(left, right, space))
+            owner.append(self.doc[:-1][same])
+        if vec.ngram_range[0] == 2:
+            features, owner = features[1:], owner[1:]
+        vocab = pa.array(vec.get_feature_names_out(), type=pa.large_string())
+        cols = [pc.index_in(f, value_set=vocab).to_numpy(zero_copy_only=False) for f in features]
+        col = np.concatenate([np.nan_to_num(c, nan=-1).astype("int64") for c in cols])
+        doc = np.concatenate(owner)
+        found = col >= 0
+        counts = sp.csr_matrix(
+            (np.ones(int(found.sum()), dtype=vec.dtype), (doc[found], col[found])),
+            shape=(len(self.texts), len(vocab)),
+            dtype=vec.dtype,
+        )
+        counts.sum_duplicates()
+        counts = counts[rows]
+        counts.sort_indices()
+        return vec._tfidf.transform(counts, copy=False)
 
 
 def _quiet_jieba() -> None:
@@ -279,11 +364,18 @@ def _classifier(seed: int, rows: int = 0):
 
 
 def _fit_predict(
-    texts: pd.Series, labels: pd.Series, seed: int, folds: int, max_train: int, max_features: int
+    texts: pd.Series,
+    labels: pd.Series,
+    seed: int,
+    folds: int,
+    max_train: int,
+    max_features: int,
+    words: Words | None = None,
 ) -> tuple[pd.Series, pd.Series]:
     """Train on labelled comments; P(positive) for every distinct text, out of fold where labelled.
 
     Returns (p for each distinct text of ``texts``, out-of-fold p for each labelled pair).
+    ``words``: the comments already tokenised (:class:`Words`), else they are tokenised here.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -303,7 +395,8 @@ def _fit_predict(
             oof[test] = model.predict_proba(X[test])[:, 1]
     model = _classifier(seed, len(y)).fit(X, y, sample_weight=w)
     distinct = pd.Series(texts.astype("string").dropna().unique())
-    p_all = pd.Series(model.predict_proba(vec.transform(distinct.astype(str)))[:, 1],
+    words = words if words is not None else Words(distinct)
+    p_all = pd.Series(model.predict_proba(words.matrix(vec, distinct))[:, 1],
                       index=distinct.to_numpy())  # fmt: skip
     return p_all, pd.Series(oof, index=pd.MultiIndex.from_frame(pairs[["text", "label"]]))
 
@@ -319,6 +412,7 @@ def comment_sentiment(
     max_features: int = 100_000,
     lexicon_confidence: float = 0.6,
     max_lexicon: int = 30_000,
+    words: Words | None = None,
 ) -> Sentiment:
     """Sentiment of each comment from -1 to 1 (see the module docstring for the two routes).
 
@@ -342,13 +436,15 @@ def comment_sentiment(
         (the baseline, and the self-training labels); the rest get the model's score.
     lexicon_confidence : float
         |lexicon score| from which a comment trains the self-trained model.
+    words : Words, optional
+        The comments already tokenised (shared with :func:`find_themes`).
     """
     has_text = texts.astype("string").str.strip().str.len().fillna(0) > 0
     if labels is not None:
         counts = labels[has_text].value_counts()
         if counts.get(1, 0) >= min_labels and counts.get(0, 0) >= min_labels:
             p_all, oof = _fit_predict(texts[has_text], labels[has_text], seed, folds,
-                                      max_train, max_features)  # fmt: skip
+                                      max_train, max_features, words)  # fmt: skip
             scores = texts.astype("string").map(p_all).astype(float)
             keys = pd.MultiIndex.from_arrays([texts.astype("string"), labels])
             out_of_fold = pd.Series(oof.reindex(keys).to_numpy(), index=texts.index)
@@ -363,7 +459,7 @@ def comment_sentiment(
     counts = pseudo.value_counts()
     if counts.get(1.0, 0) >= 20 and counts.get(0.0, 0) >= 20:
         p_all, _ = _fit_predict(texts[has_text], pseudo[has_text], seed, 1,
-                                max_train, max_features)  # fmt: skip
+                                max_train, max_features, words)  # fmt: skip
         model = 2 * texts.astype("string").map(p_all).astype(float) - 1
         scores = pd.concat([lexicon, model], axis=1).mean(axis=1)
         return Sentiment(scores.where(has_text), "lexicon", lexicon)
@@ -421,6 +517,7 @@ def find_themes(
     top_words: int = 4,
     mention_share: float = 0.5,
     min_df: int = 5,
+    words: Words | None = None,
 ) -> Themes:
     """Themes of the comments by TF-IDF + NMF, each named by its top words.
 
@@ -436,6 +533,8 @@ def find_themes(
     mention_share : float
         A comment mentions a theme when its weight is at least this share of the
         comment's strongest theme weight.
+    words : Words, optional
+        The comments already tokenised (shared with :func:`comment_sentiment`).
     """
     from sklearn.decomposition import NMF
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -443,6 +542,7 @@ def find_themes(
     _quiet_jieba()
     clean = texts.astype("string").str.strip()
     distinct = pd.Series(clean[clean.str.len() > 0].dropna().unique())
+    tokens = words if words is not None else Words(distinct)
     langs = tuple(sorted(languages.dropna().astype(str).unique()))
     stops = stop_words(langs)
     vec = TfidfVectorizer(
@@ -457,7 +557,7 @@ def find_themes(
     vocab = np.array(vec.get_feature_names_out())
     words = [list(vocab[np.argsort(row)[::-1][:top_words]]) for row in nmf.components_]
     names = [" / ".join(w[:3]) for w in words]
-    W = nmf.transform(vec.transform(distinct.astype(str)))
+    W = nmf.transform(tokens.matrix(vec, distinct))
     per_text = pd.DataFrame(W, index=distinct.to_numpy(), columns=names)
     weights = pd.DataFrame(per_text.reindex(clean.to_numpy()).to_numpy(), index=texts.index,
                            columns=names).fillna(0.0)  # fmt: skip
@@ -557,6 +657,10 @@ def human_label_columns(frame: pd.DataFrame, exclude=()) -> list[str]:
     for col in frame.columns:
         if col in exclude:
             continue
+        if not pd.api.types.is_numeric_dtype(frame[col]):  # a text column fails on its first rows
+            head = frame[col].dropna().head(1_000)
+            if pd.to_numeric(head, errors="coerce").isna().any():
+                continue
         values = pd.to_numeric(frame[col], errors="coerce")
         if values.notna().sum() == 0 or frame[col].notna().sum() != values.notna().sum():
             continue
