@@ -31,6 +31,7 @@ from analysis.metrics import (
     flatten,
     format_value,
     metric_info,
+    metric_label,
 )
 from analysis.report import (
     METRICS_FILE,
@@ -272,7 +273,7 @@ def _card(key: str, value, older, series: list, currency: str, periods: list[str
     )
     return (
         f"<div class='card' title='{html.escape(key, quote=True)}'>"
-        f"<div class='label'>{html.escape(tr(info.label))}</div>"
+        f"<div class='label'>{html.escape(metric_label(key))}</div>"
         f"<div class='value'>{html.escape(format_value(key, value, currency))}</div>"
         f"{change_html}{sparkline(series)}</div>"
     )
@@ -560,7 +561,7 @@ def _metrics_table(heading: str, shown: list[Path]) -> str:
                     if cls
                     else f"<td>{_fmt(key, value)}</td>"
                 )
-            label = html.escape(metric_info(key).label)
+            label = html.escape(metric_label(key))
             name = html.escape(key.split(".", 1)[1])
             parts.append(f"<tr><td title='{name}'>{label}</td>{''.join(cells)}</tr>")
     parts.append(
