@@ -110,7 +110,8 @@ def _codes(summary: pd.DataFrame, columns=RFT) -> tuple[pd.DataFrame, np.ndarray
     """Unique rows (sorted, as :func:`compress`) and each customer's row number in them."""
     _check_columns(summary, columns)
     grouped = summary.groupby(list(columns), sort=True, observed=True)
-    return compress(summary, columns), grouped.ngroup().to_numpy()
+    unique = grouped.size().rename("weights").reset_index()  # = compress, same grouping
+    return unique, grouped.ngroup().to_numpy()
 
 
 def _per_customer(summary, columns, values_on_unique, name) -> pd.Series:
@@ -162,16 +163,31 @@ def _pareto_palive_quadrature(params: dict, x, tx, T) -> np.ndarray:
     return expit(log_alive - log_dead)
 
 
-def _pareto_expected(params: dict, x, tx, T, t: float) -> np.ndarray:
-    """Pareto/NBD E[X(T, T + t] | x, tx, T] = P(alive) E[X(t) | alive] (note 009, eq. 22)."""
+def _pareto_alive_rate(params: dict, x, T, t: float) -> np.ndarray:
+    """Pareto/NBD E[X(T, T + t] | alive at T, x, T] (note 009, eq. 22 without P(alive))."""
     r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
     rate = (r + x) / (alpha + T)
     if abs(s - 1.0) < 1e-9:
-        alive = rate * (beta + T) * np.log1p(t / (beta + T))
-    else:
-        alive = rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
-    return _pareto_palive_quadrature(params, x, tx, T) * alive
+        return rate * (beta + T) * np.log1p(t / (beta + T))
+    return rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
+
+
+def _pareto_expected(params: dict, x, tx, T, t: float) -> np.ndarray:
+    """Pareto/NBD E[X(T, T + t] | x, tx, T] = P(alive) E[X(t) | alive] (note 009, eq. 22)."""
+    return _pareto_palive_quadrature(params, x, tx, T) * _pareto_alive_rate(params, x, T, t)
+
+
+def frequency_age_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (frequency, T) pairs of the rows and each row's pair number.
+
+    Every model's forecast is P(alive | x, tx, T) times a forecast given alive that does not
+    depend on recency, so the costly part (hypergeometric functions) is evaluated once per
+    pair: far fewer pairs than (x, tx, T) rows.
+    """
+    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+    pairs, index = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
+    return pairs[:, 0], pairs[:, 1], np.asarray(index).ravel()
 
 
 def _pareto_loglik_rows(params, x, tx, T) -> np.ndarray:
@@ -234,8 +250,17 @@ class PurchaseSpec:
     def alive(self, fitted, x, tx, T) -> np.ndarray:
         return adapter.conditional_alive(fitted.engine, x, tx, T)
 
+    def alive_rate(self, fitted, x, T, t: float) -> np.ndarray:
+        """E[X(T, T + t] | alive at T, x, T]: lifetimes' forecast at recency = T divided by
+        P(alive) there (both closed forms; P(alive) at recency = T is positive)."""
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        expected = adapter.conditional_expected(fitted.engine, t, x, T, T)
+        return expected / adapter.conditional_alive(fitted.engine, x, T, T)
+
     def expected(self, fitted, x, tx, T, t: float) -> np.ndarray:
-        return adapter.conditional_expected(fitted.engine, t, x, tx, T)
+        """E[X(T, T + t] | x, tx, T] = P(alive) x the forecast given alive (on (x, T) pairs)."""
+        px, pT, pair = frequency_age_pairs(x, T)
+        return self.alive(fitted, x, tx, T) * self.alive_rate(fitted, px, pT, t)[pair]
 
     def no_purchase(self, fitted, x, tx, T, t: float) -> np.ndarray:
         """P(no purchase in t | history): dead, or alive with a Poisson silence (dropout only
@@ -307,8 +332,8 @@ class ParetoSpec(MBGSpec):
     def alive(self, fitted, x, tx, T) -> np.ndarray:
         return _pareto_palive_quadrature(fitted.params, x, tx, T)
 
-    def expected(self, fitted, x, tx, T, t: float) -> np.ndarray:
-        return _pareto_expected(fitted.params, x, tx, T, t)
+    def alive_rate(self, fitted, x, T, t: float) -> np.ndarray:
+        return _pareto_alive_rate(fitted.params, x, T, t)
 
     def no_purchase(self, fitted, x, tx, T, t: float) -> np.ndarray:
         """Alive customers may also die during the window before buying: an integral over
