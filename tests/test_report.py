@@ -12,7 +12,8 @@ import pytest
 from analysis.cli import main
 from analysis.config import DATA_DIR
 from analysis.data import load_transactions
-from analysis.report import build_index, notebook_paths, record_metrics, short_name
+from analysis.index_page import build_index
+from analysis.report import notebook_paths, record_metrics, short_name
 
 FOREIGN = [
     "--column",

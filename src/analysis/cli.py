@@ -355,6 +355,27 @@ def _run_as_of(tables) -> str:
     return f"{max(ends):%Y-%m-%d}"
 
 
+def _add_lang_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        default="en",
+        metavar="LANG",
+        help="report language: en (English, default) or zh (Simplified Chinese); pages in "
+        "another language are written beside the English ones (01_demand.zh.html)",
+    )
+
+
+def _language(args: argparse.Namespace) -> str:
+    """The report language asked for, checked (one line naming the languages known), and
+    set for the runner's own text (notes in the pages, the index)."""
+    from analysis.i18n import set_language
+
+    try:
+        return set_language(args.lang)
+    except ValueError as err:
+        raise UsageError(f"--lang: {err}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="analysis", description="Customer analytics reports from a purchase log.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -369,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
     rep.add_argument("--anonymize", action="store_true", help="pseudonymise customer ids")
+    _add_lang_option(rep)
     rep.add_argument("--jobs", type=int, default=2, help="notebooks run at once (default 2)")
     rep.add_argument(
         "--timeout",
@@ -416,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="KEY=VALUE", help="notebook parameter (repeatable)"
     )
     pro.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    _add_lang_option(pro)
     pro.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit")
     return parser
 
@@ -479,14 +502,15 @@ def _release_memory() -> None:
 
 
 def _to_render(out: Path, period: str, params: dict, notebooks: list[Path]) -> list[Path]:
-    """Back-fill: the notebooks a period's report still lacks (absent, failed, other data)."""
-    from analysis.report import data_source, missing_notebooks, short_name
+    """Back-fill: the notebooks a period's report still lacks in the run's language
+    (absent, failed, other data)."""
+    from analysis.report import data_source, missing_notebooks, report_name
 
-    names = [short_name(p) for p in notebooks]
+    names = [report_name(p, params.get("lang")) for p in notebooks]
     missing = missing_notebooks(out, period, data_source(params), names)
     if missing and len(missing) < len(names):
         print(f"{period}: {len(names) - len(missing)} of {len(names)} notebooks already rendered")
-    return [p for p in notebooks if short_name(p) in missing]
+    return [p for p in notebooks if report_name(p, params.get("lang")) in missing]
 
 
 def _check_anonymize(args: argparse.Namespace) -> None:
@@ -501,8 +525,8 @@ def _check_anonymize(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from analysis.index_page import build_index
     from analysis.report import (
-        build_index,
         data_source,
         notebook_parameters,
         notebook_paths,
@@ -529,6 +553,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if backfill and args.as_of:
         raise UsageError("--as-of and --from/--to exclude each other; use one of them")
     _check_anonymize(args)
+    lang = _language(args)
     declared = set().union(*(_declared(notebook_parameters, p) for p in notebooks))
     extra = _check_params(args.param, declared)
     start = time.perf_counter()
@@ -553,6 +578,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         "columns": request["columns"],
         "anonymize": bool(args.anonymize),
         "data_options": request["data_options"],
+        "lang": lang,
         **extra,
     }
     out = Path(args.out).expanduser().resolve()
@@ -610,10 +636,11 @@ def cmd_profile(args: argparse.Namespace) -> int:
     """Render one customer's page; the HTML path is printed last."""
     from analysis.privacy import display_id
     from analysis.profile import resolve_customer
-    from analysis.report import notebook_parameters, render_profile
+    from analysis.report import notebook_parameters, page_stem, render_profile
 
     folder = NOTEBOOKS_DIR
     _check_anonymize(args)
+    lang = _language(args)
     extra = _check_params(
         args.param, _declared(notebook_parameters, folder / "customer_profile.ipynb")
     )
@@ -635,10 +662,12 @@ def cmd_profile(args: argparse.Namespace) -> int:
         "data_options": request["data_options"],
         "customer": shown if args.anonymize else raw,
         "reports_dir": str(Path(args.reports_dir).expanduser().resolve()),
+        "lang": lang,
         **extra,
     }
     del tables, tx
-    out = Path(args.out).expanduser().resolve() / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', shown)}.html"
+    page = page_stem(re.sub(r"[^A-Za-z0-9_.-]+", "_", shown) + ".html", lang)
+    out = Path(args.out).expanduser().resolve() / f"{page}.html"
     print(f"rendering the profile of customer {shown} as of {params['as_of']}")
     error = render_profile(params, out, folder, no_input=args.no_input, timeout=args.timeout)
     if error:

@@ -14,6 +14,7 @@ Nothing here knows about the report runner.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -23,7 +24,7 @@ LOCALE_DIR = Path(__file__).parent / "locale"
 #: The source language, needing no catalogue.
 SOURCE_LANGUAGE = "en"
 
-_state = {"lang": SOURCE_LANGUAGE}
+_state: dict[str, str | None] = {"lang": SOURCE_LANGUAGE, "missing_log": None}
 _missing: dict[str, set[str]] = {}
 
 
@@ -47,18 +48,26 @@ def catalogue(lang: str) -> dict[str, str]:
     return messages
 
 
-def set_language(lang: str | None) -> str:
-    """Choose the report language; returns the one in use.
+def language_code(lang: str | None) -> str:
+    """The catalogue name of a report language (``zh-CN`` -> ``zh``; None -> ``en``).
 
-    ``None`` or ``""`` means English. An unknown language is an error naming the ones
-    available (a report silently in the wrong language would be worse).
+    An unknown language is an error naming the ones available (a report silently in
+    the wrong language would be worse).
     """
     lang = (lang or SOURCE_LANGUAGE).strip().lower().replace("_", "-")
     lang = {"zh-cn": "zh", "zh-hans": "zh", "cn": "zh"}.get(lang, lang)
     if lang not in languages():
         raise ValueError(f"unknown report language {lang!r}; available: {', '.join(languages())}")
-    _state["lang"] = lang
     return lang
+
+
+def set_language(lang: str | None) -> str:
+    """Choose the report language; returns the one in use.
+
+    ``None`` or ``""`` means English; see :func:`language_code`.
+    """
+    _state["lang"] = language_code(lang)
+    return _state["lang"]
 
 
 def current_language() -> str:
@@ -66,17 +75,64 @@ def current_language() -> str:
     return _state["lang"]
 
 
-def translate(message: str) -> str:
-    """``message`` in the current language; English when the catalogue lacks it (and the
-    message is remembered as missing)."""
-    lang = _state["lang"]
+#: The value of ``<html lang=...>`` for a report language (BCP 47).
+HTML_LANG = {"zh": "zh-CN"}
+
+
+def html_lang(lang: str | None = None) -> str:
+    """The ``<html lang>`` value of ``lang`` (default: the current language)."""
+    code = language_code(lang) if lang else _state["lang"]
+    return HTML_LANG.get(code, code)
+
+
+def translate(message: str, lang: str | None = None, record: bool = True) -> str:
+    """``message`` in ``lang`` (default: the current language); English when the
+    catalogue lacks it (and the message is remembered as missing, unless ``record`` is
+    False: for text that may come from the data, such as a table's cells)."""
+    lang = lang or _state["lang"]
     if lang == SOURCE_LANGUAGE or not message:
         return message
     text = catalogue(lang).get(message)
     if text is None:
-        _missing.setdefault(lang, set()).add(message)
+        if record:
+            _note_missing(lang, message)
         return message
     return text
+
+
+def _note_missing(lang: str, message: str) -> None:
+    known = _missing.setdefault(lang, set())
+    if message in known:
+        return
+    known.add(message)
+    log = _state.get("missing_log")
+    if log:  # a report being rendered: the runner reads this file afterwards
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"lang": lang, "msgid": message}, ensure_ascii=False) + "\n")
+
+
+def log_missing_to(path: str | Path | None) -> None:
+    """Also append every message found missing from now on to ``path`` (JSON lines).
+
+    The report runner sets this in each kernel it starts, so that ``run.json`` can list
+    what a report showed in English; None stops logging.
+    """
+    _state["missing_log"] = str(path) if path else None
+    if path:
+        for lang, messages in _missing.items():
+            with open(path, "a", encoding="utf-8") as handle:
+                for message in sorted(messages):
+                    row = {"lang": lang, "msgid": message}
+                    handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def read_missing_log(path: str | Path) -> list[str]:
+    """The messages a :func:`log_missing_to` file holds (sorted, each once)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    return sorted({row["msgid"] for row in rows})
 
 
 def missing(lang: str | None = None) -> list[str]:

@@ -47,6 +47,7 @@ METRICS: dict[str, Metric] = {
     "overview.last_date": Metric("Last order", "text"),
     "overview.rows_in": Metric("Rows read", "count"),
     "overview.rows_clean": Metric("Rows kept after cleaning", "count"),
+    "overview.currency": Metric("Currency", "text"),
     # demand
     "demand.revenue_last_period": Metric("Revenue, last complete period", "money", HIGHER),
     "demand.revenue_change_pct": Metric("Revenue change on the period before", "percent", HIGHER),
@@ -161,6 +162,18 @@ METRICS: dict[str, Metric] = {
     "recommendations.repeats_allowed": Metric("Already-bought products may be recommended", "text"),
     "recommendations.customers_evaluated": Metric("Customers in the test window", "count"),
     "recommendations.customers_scored": Metric("Customers with a list", "count"),
+    # satisfaction
+    "satisfaction.responses": Metric("Survey answers and reviews", "count", HIGHER),
+    "satisfaction.nps": Metric("Net Promoter Score", "score", HIGHER),
+    "satisfaction.csat": Metric("Satisfied customers (CSAT, top-2 box)", "share", HIGHER),
+    "satisfaction.mean_score": Metric("Average score", "score", HIGHER),
+    "satisfaction.top_driver": Metric("Strongest driver of the score", "text"),
+    # behaviour
+    "behaviour.visitors": Metric("Visitors", "count", HIGHER),
+    "behaviour.overall_conversion": Metric("Visitors who bought (funnel)", "share", HIGHER),
+    "behaviour.median_time_to_convert_hours": Metric("Median hours to buy", "score", LOWER),
+    "behaviour.cart_abandonment_rate": Metric("Carts abandoned", "share", LOWER),
+    "behaviour.multichannel_share": Metric("Customers using several channels", "share"),
     # generic: errors are better low, discrimination better high, anything else neutral
     "*mape": Metric("{name}", "share", LOWER),
     "*_mae": Metric("{name}", "score", LOWER),
@@ -168,6 +181,24 @@ METRICS: dict[str, Metric] = {
     "*brier": Metric("{name}", "score", LOWER),
     "*auc": Metric("{name}", "score", HIGHER),
 }
+
+
+#: The key numbers a manager reads first (cards on the index page), in this order; the
+#: page shows the first ones a period holds.
+KPIS: tuple[str, ...] = (
+    "demand.revenue_last_period",
+    "demand.active_customers_last_period",
+    "overview.customers",
+    "lifetime_value.total_clv",
+    "churn.value_at_risk_total",
+    "churn.base_rate",
+    "segmentation.stage_counts.at risk",
+    "satisfaction.nps",
+    "satisfaction.mean_score",
+    "behaviour.overall_conversion",
+    "lifecycle.conversion_rate",
+    "recommendations.recall_at_k",
+)
 
 
 def metric_info(key: str) -> Metric:

@@ -3,7 +3,8 @@
 Layout of the output folder (default ``reports/``)::
 
     reports/
-      index.html                  every period, links and headline metrics side by side
+      index.html                  the first page: key numbers, findings, every period's links
+                                  (analysis.index_page)
       2011-12-09/
         00_overview.ipynb / .html executed notebook and its HTML
         metrics.json              {"overview": {...}, "demand": {...}, ...}
@@ -60,10 +61,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
-from analysis.metrics import change_class, flatten, format_value, headline, metric_info
-from analysis.text import ANALYST_ONLY, md_text  # noqa: F401  (notebooks: report.md_text)
+from analysis.metrics import headline
+from analysis.text import ANALYST_ONLY, md_text, tr_known, tr_label  # noqa: F401  (report.md_text)
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -81,16 +83,22 @@ COMMON_PARAMETERS = (
     "events",
     "feedback",
     "tickets",
+    "lang",
 )
 #: Common parameters that describe a run rather than its data. Every other common
 #: parameter (the data, its tables, column maps and reading options) identifies the
 #: data source that all notebooks of one period's report share.
-NOT_SOURCE_PARAMETERS = ("as_of", "anonymize", *RUNNER_PARAMETERS)
+NOT_SOURCE_PARAMETERS = ("as_of", "anonymize", "lang", *RUNNER_PARAMETERS)
 KERNEL = "python3"
 METRICS_FILE = "metrics.json"
 RUN_FILE = "run.json"
 #: Inside a staging folder: one output folder per notebook, moved up before the swap.
 OUTPUTS_SUBDIR = "_outputs"
+#: Inside a staging folder: per notebook, the messages it showed untranslated (JSON lines).
+I18N_SUBDIR = "_i18n"
+#: Tag of the cell the runner puts first in a notebook rendered in another language
+#: (it logs untranslated messages); removed from the executed notebook.
+RUNNER_CELL_TAG = "analysis-runner"
 
 
 # --------------------------------------------------------------------------- metrics
@@ -165,18 +173,28 @@ def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
 
 
 def style_table(
-    frame: pd.DataFrame, formats: Mapping | str | None = None, hide_index: bool = False
+    frame: pd.DataFrame,
+    formats: Mapping | str | None = None,
+    hide_index: bool = False,
+    **options,
 ):
-    """A pandas Styler that escapes the data's text, with number formats.
+    """A pandas Styler that escapes the data's text, with number formats, in the report's
+    language.
 
     Parameters
     ----------
     frame : pandas.DataFrame
-        Any table; text cells, index and column labels are HTML-escaped.
+        Any table; text cells, index and column labels are HTML-escaped. Column labels
+        and index names are translated (:func:`analysis.text.tr_label`: translators add
+        the header words to their PO file); text cells and row labels are translated
+        when the catalogue holds them (segment and stage names), else shown as they are.
     formats : mapping or str, optional
-        Passed to ``Styler.format`` (e.g. ``{"revenue": "£{:,.0f}"}``).
+        Passed to ``Styler.format`` (e.g. ``{"revenue": "£{:,.0f}"}``), keyed by the
+        frame's own (English) column names.
     hide_index : bool
         Hide the index column.
+    **options
+        Further ``Styler.format`` options (``na_rep="–"``, ``subset=...``).
 
     Returns
     -------
@@ -184,9 +202,44 @@ def style_table(
         Chain further styling on it, but not another ``.format`` without
         ``escape="html"``.
     """
-    styler = frame.style.format(formats, escape="html")
-    styler = styler.format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    frame = frame.rename_axis(
+        index=_header_names(frame.index), columns=_header_names(frame.columns)
+    )
+    styler = frame.style.format(formats, escape="html", **options)
+    plain = [
+        c
+        for c in frame.columns
+        if _all_text(frame[c]) and (not isinstance(formats, Mapping) or c not in formats)
+    ]
+    if plain and (formats is None or isinstance(formats, Mapping)):  # fixed names, translated
+        styler = styler.format(_cell_text, subset=plain, na_rep=options.get("na_rep"))
+    styler = styler.format_index(_row_label, axis=0).format_index(_column_label, axis=1)
     return styler.hide(axis="index") if hide_index else styler
+
+
+def _all_text(column) -> bool:
+    """A column (not a frame: duplicate labels give one) of text only."""
+    if isinstance(column, pd.DataFrame) or pd.api.types.is_numeric_dtype(column):
+        return False
+    values = column.dropna()
+    return len(values) > 0 and all(isinstance(v, str) for v in values)
+
+
+def _header_names(index: pd.Index) -> list:
+    """An axis' names translated and escaped (pandas shows index names unescaped)."""
+    return [None if n is None else html.escape(str(tr_label(n))) for n in index.names]
+
+
+def _cell_text(value) -> str:
+    return html.escape(str(tr_known(value)))
+
+
+def _row_label(label) -> str:
+    return html.escape(str(tr_known(label)))
+
+
+def _column_label(label) -> str:
+    return html.escape(str(tr_label(label)))
 
 
 _ACTIVE_TAG = re.compile(
@@ -252,8 +305,38 @@ def _defuse_outputs(nb) -> None:
 
 
 def short_name(path: str | Path) -> str:
-    """``notebooks/03_lifetime_value.ipynb`` -> ``lifetime_value``."""
+    """``notebooks/03_lifetime_value.ipynb`` -> ``lifetime_value``.
+
+    A page in another language keeps its language: ``01_demand.zh.html`` -> ``demand.zh``
+    (see :func:`page_stem`).
+    """
     return re.sub(r"^\d+_", "", Path(path).stem)
+
+
+def page_stem(path: str | Path, lang: str | None = None) -> str:
+    """The file name (without suffix) of a notebook's pages in report language ``lang``.
+
+    English pages are named like the notebook (``01_demand.html``); a page in another
+    language carries it (``01_demand.zh.html``), so that both renders of a period live
+    side by side and neither overwrites the other. Exports and metrics hold the same
+    numbers in every language and are shared by them.
+    """
+    stem = Path(path).stem
+    return stem if _lang(lang) == i18n.SOURCE_LANGUAGE else f"{stem}.{_lang(lang)}"
+
+
+def report_name(path: str | Path, lang: str | None = None) -> str:
+    """A notebook's entry in ``run.json`` for ``lang``: ``demand``, ``demand.zh``."""
+    return short_name(page_stem(path, lang) + ".ipynb")
+
+
+def notebook_of(name: str) -> str:
+    """The notebook of a ``run.json`` entry (``demand.zh`` -> ``demand``): its metrics key."""
+    return name.split(".", 1)[0]
+
+
+def _lang(lang: str | None) -> str:
+    return i18n.language_code(lang)
 
 
 #: Notebooks rendered for one customer at a time (``analysis profile``); a period's
@@ -301,10 +384,59 @@ def render_profile(
     out_html.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".profile-", dir=out_html.parent) as tmp:
         executed = Path(tmp) / path.name
-        error = execute_notebook(path, executed, parameters, cwd=folder, timeout=timeout)
+        lang = _lang(parameters.get("lang"))
+        source = translated_notebook(path, lang) if lang != i18n.SOURCE_LANGUAGE else path
+        error = execute_notebook(source, executed, parameters, cwd=folder, timeout=timeout)
         if executed.exists():
-            export_html(executed, out_html, no_input=no_input, error=error)
+            export_html(executed, out_html, no_input=no_input, error=error, lang=lang)
     return error
+
+
+def translated_notebook(path: Path, lang: str, missing_log: Path | None = None):
+    """Notebook ``path`` with its Markdown cells in ``lang``, ready to execute.
+
+    Each Markdown cell is translated as a whole: msgid = the cell's source with the
+    surrounding whitespace stripped. A cell without a translation stays English and is
+    listed in ``missing_log`` (JSON lines, see :func:`analysis.i18n.log_missing_to`),
+    where the kernel also logs every ``tr()`` message it showed untranslated.
+    """
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    lang = _lang(lang)
+    if lang == i18n.SOURCE_LANGUAGE:
+        return nb
+    found = i18n.catalogue(lang)
+    untranslated = []
+    for cell in nb.cells:
+        message = cell.source.strip() if cell.cell_type == "markdown" else ""
+        if message and message in found:
+            cell.source = found[message]
+        elif message:
+            untranslated.append(message)
+    if missing_log is not None:
+        with open(missing_log, "a", encoding="utf-8") as handle:
+            for message in untranslated:
+                handle.write(json.dumps({"lang": lang, "msgid": message}, ensure_ascii=False))
+                handle.write("\n")
+        cell = nbformat.v4.new_code_cell(
+            f"import analysis.i18n\n\nanalysis.i18n.log_missing_to({str(missing_log)!r})"
+        )
+        cell.metadata["tags"] = [RUNNER_CELL_TAG]
+        nb.cells.insert(0, cell)
+    return nb
+
+
+def _drop_runner_cells(ipynb: Path) -> None:
+    """Remove the runner's own cells from an executed notebook (they mean nothing to a
+    reader)."""
+    import nbformat
+
+    nb = nbformat.read(str(ipynb), as_version=4)
+    kept = [c for c in nb.cells if RUNNER_CELL_TAG not in c.metadata.get("tags", [])]
+    if len(kept) != len(nb.cells):
+        nb.cells = kept
+        nbformat.write(nb, str(ipynb))
 
 
 def notebook_parameters(path: Path) -> set[str]:
@@ -315,7 +447,7 @@ def notebook_parameters(path: Path) -> set[str]:
 
 
 def execute_notebook(
-    path: Path,
+    path,
     out_ipynb: Path,
     parameters: Mapping,
     cwd: Path = NOTEBOOKS_DIR,
@@ -323,6 +455,8 @@ def execute_notebook(
     timeout: float | None = None,
 ) -> str | None:
     """Execute one notebook with papermill; return None on success, else the error line.
+
+    ``path`` is the notebook file, or a notebook already read (:func:`translated_notebook`).
 
     ``timeout`` (seconds) stops a cell that runs longer, so a hung notebook cannot
     block a scheduled run; None waits for ever.
@@ -332,7 +466,7 @@ def execute_notebook(
 
     try:
         papermill.execute_notebook(
-            str(path),
+            path if isinstance(path, dict) else str(path),
             str(out_ipynb),
             parameters=dict(parameters),
             kernel_name=KERNEL,
@@ -364,11 +498,13 @@ def export_html(
     no_input: bool = False,
     title: str | None = None,
     error: str | None = None,
+    lang: str | None = None,
 ) -> None:
     """Convert an executed notebook to one self-contained HTML file (no network needed).
 
     ``error``: the run's error line; when the notebook holds no error output of its
     own (the kernel died) or a cell timed out, a note at the top shows it to the reader.
+    ``lang``: the report language (``<html lang>``; default the current language).
     """
     import nbformat
     from nbconvert import HTMLExporter
@@ -405,7 +541,10 @@ def export_html(
     # The lab template links MathJax and require.js from a CDN; reports use neither.
     exporter.mathjax_url = ""
     exporter.require_js_url = ""
+    code = _lang(lang or i18n.current_language())
+    exporter.language_code = code  # nbconvert takes ISO 639-1 only: the region comes below
     body, _ = exporter.from_notebook_node(nb)
+    body = body.replace(f'<html lang="{code}">', f'<html lang="{i18n.html_lang(code)}">', 1)
     # ... and leaves empty ``<script src="">`` placeholders for them: both go.
     body = re.sub(r'<script[^>]+src="(https?://[^"]*)?"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
@@ -516,6 +655,8 @@ class NotebookResult:
     name: str
     seconds: float
     error: str | None = None
+    #: messages the page showed in English for want of a translation (other languages)
+    untranslated: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -624,7 +765,14 @@ def _carry_over(final: Path, staging: Path, run_info: dict, metrics: dict) -> No
     merged = {n: run_info["notebooks"].get(n, s) for n, s in old_notebooks.items()}
     run_info["notebooks"] = {**merged, **run_info["notebooks"]}
     old_metrics = _read_json(final / METRICS_FILE)
-    kept = {n: old_metrics.get(n) for n in old_notebooks if n not in rendered}
+    # metrics are per notebook, shared by its languages: a render in one language
+    # replaces them; another language's failed render does not wipe them out
+    others = {notebook_of(n) for n in old_notebooks if n not in rendered}
+    redone = {notebook_of(n) for n in rendered}
+    kept = {n: old_metrics.get(n) for n in dict.fromkeys(others) if n not in redone}
+    for n in redone & others:
+        if metrics.get(n) is None and old_metrics.get(n) is not None:
+            metrics[n] = old_metrics[n]
     metrics.update({**kept, **metrics})
 
 
@@ -715,6 +863,7 @@ def render_period(
     source = data_source(parameters)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{as_of}-", dir=out))
     params = {**parameters, "as_of": as_of}
+    lang = i18n.set_language(params.get("lang"))  # the runner's own text (notes, index)
     result = PeriodResult(as_of, period_folder(out, as_of, source))
 
     cancelled = threading.Event()
@@ -722,31 +871,36 @@ def render_period(
 
     def run(path: Path) -> NotebookResult:
         start = time.perf_counter()
+        name = report_name(path, lang)
         if cancelled.is_set():
-            return NotebookResult(short_name(path), 0.0, "cancelled")
+            return NotebookResult(name, 0.0, "cancelled")
         declared = notebook_parameters(path)
         own = {k: v for k, v in params.items() if k in declared}
         if "output_dir" in declared:  # its own folder: the runner then knows its exports
-            own_dir = staging / OUTPUTS_SUBDIR / short_name(path)
+            own_dir = staging / OUTPUTS_SUBDIR / name
             own_dir.mkdir(parents=True, exist_ok=True)
             own["output_dir"] = str(own_dir)
-        ipynb = staging / path.name
-        error = execute_notebook(path, ipynb, own, cwd=path.parent, timeout=timeout)
+        ipynb = staging / f"{page_stem(path, lang)}.ipynb"
+        source, missing_log = path, None
+        if lang != i18n.SOURCE_LANGUAGE:  # Markdown cells in the language, misses logged
+            missing_log = staging / I18N_SUBDIR / f"{name}.jsonl"
+            missing_log.parent.mkdir(exist_ok=True)
+            source = translated_notebook(path, lang, missing_log)
+        error = execute_notebook(source, ipynb, own, cwd=path.parent, timeout=timeout)
         if cancelled.is_set():
-            return NotebookResult(short_name(path), time.perf_counter() - start, "cancelled")
+            return NotebookResult(name, time.perf_counter() - start, "cancelled")
         if ipynb.exists():
             try:
+                if missing_log is not None:
+                    _drop_runner_cells(ipynb)
                 export_html(
-                    ipynb,
-                    ipynb.with_suffix(".html"),
-                    no_input,
-                    f"{short_name(path)} {as_of}",
-                    error,
+                    ipynb, ipynb.with_suffix(".html"), no_input, f"{name} {as_of}", error, lang
                 )
             except Exception as err:  # an unreadable notebook still must not stop the run
                 error = error or f"HTML export failed: {type(err).__name__}: {err}"
         seconds = time.perf_counter() - start
-        done = NotebookResult(short_name(path), seconds, error)
+        done = NotebookResult(name, seconds, error)
+        done.untranslated = i18n.read_missing_log(missing_log) if missing_log else []
         status = {"ok": "ok", "not applicable": f"not applicable ({error})"}.get(
             done.status, f"FAILED ({error})"
         )
@@ -759,7 +913,7 @@ def render_period(
         except Exception as err:  # e.g. a corrupt .ipynb: that notebook fails, not the run
             first = (str(err).strip().splitlines() or [""])[0][:300]
             log(f"  {path.name:<28} FAILED ({type(err).__name__}: {first})")
-            return NotebookResult(short_name(path), 0.0, f"{type(err).__name__}: {first}")
+            return NotebookResult(report_name(path, lang), 0.0, f"{type(err).__name__}: {first}")
 
     # Notebooks run in worker threads even with jobs=1, so that the main thread only
     # waits and an interrupt (Ctrl-C, or SIGTERM turned into one) is handled here:
@@ -793,13 +947,16 @@ def render_period(
                         "error": r.error,
                         "seconds": round(r.seconds, 2),
                         "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                        "files": _notebook_files(staging, path, r.name, log),
+                        "files": _notebook_files(staging, page_stem(path, lang), r.name, log),
+                        "lang": lang,
+                        **({"untranslated": r.untranslated} if lang != "en" else {}),
                     }
                     for r, path in zip(result.results, notebooks, strict=True)
                 },
                 "parameters": {k: v for k, v in params.items() if k not in RUNNER_PARAMETERS},
             }
-            for subdir in (METRICS_SUBDIR, PREPARED_SUBDIR, OUTPUTS_SUBDIR):
+            _log_untranslated(result.results, lang, log)
+            for subdir in (METRICS_SUBDIR, PREPARED_SUBDIR, OUTPUTS_SUBDIR, I18N_SUBDIR):
                 shutil.rmtree(staging / subdir, ignore_errors=True)
             result.folder = _swap_in(staging, out, as_of, source, run_info, metrics)
     finally:
@@ -807,6 +964,22 @@ def render_period(
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return result
+
+
+def _log_untranslated(results: list[NotebookResult], lang: str, log=print) -> None:
+    """One line: how many messages the pages showed in English (listed in ``run.json``)."""
+    if lang == i18n.SOURCE_LANGUAGE:
+        return
+    shown = {m for r in results for m in r.untranslated}
+    pages = sum(bool(r.untranslated) for r in results)
+    if not shown:
+        log(f"  translations ({lang}): every message of every page translated")
+        return
+    log(
+        f"  translations ({lang}): {len(shown)} message(s) shown in English on {pages} "
+        f"page(s) (run.json lists them per page; check all with: analysis translations "
+        f"--lang {lang})"
+    )
 
 
 def _remove_stale(out: Path, hours: float = 24.0) -> None:
@@ -843,48 +1016,28 @@ def _stop_kernels(since: float) -> None:
 
 
 def collect_metrics(folder: Path, names: Iterable[str]) -> dict:
-    """Merge the per-notebook metric files written by :func:`record_metrics`."""
+    """Merge the per-notebook metric files written by :func:`record_metrics`.
+
+    ``names`` are ``run.json`` entries (``demand``, ``demand.zh``); the metrics are keyed
+    by notebook (:func:`notebook_of`): they are the same numbers in every language.
+    """
     merged = {}
     for name in names:
+        key = notebook_of(name)
         paths = [
-            folder / OUTPUTS_SUBDIR / name / METRICS_SUBDIR / f"{name}.json",
-            folder / METRICS_SUBDIR / f"{name}.json",
+            folder / OUTPUTS_SUBDIR / name / METRICS_SUBDIR / f"{key}.json",
+            folder / METRICS_SUBDIR / f"{key}.json",
         ]
         found = [p for p in paths if p.exists()]
-        merged[name] = json.loads(found[0].read_text()) if found else None
+        merged[key] = json.loads(found[0].read_text()) if found else None
     return merged
 
 
-def _notebook_files(staging: Path, path: Path, name: str, log=print) -> list[str]:
-    """The files notebook ``name`` contributes to the period (its pages, then exports)."""
-    pages = [
-        path.stem + ext for ext in (".ipynb", ".html") if (staging / (path.stem + ext)).exists()
-    ]
+def _notebook_files(staging: Path, page: str, name: str, log=print) -> list[str]:
+    """The files entry ``name`` contributes to the period (its pages ``page``.html/.ipynb,
+    then its exports)."""
+    pages = [page + ext for ext in (".ipynb", ".html") if (staging / (page + ext)).exists()]
     return pages + _gather_outputs(staging, name, log)
-
-
-# --------------------------------------------------------------------------- index
-
-PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
-
-_INDEX_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;
-max-width:1200px;color:#1f2933;padding:0 1rem}h1{margin-bottom:.2rem}
-p.sub{color:#52606d;margin-top:0}
-table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border-bottom:1px solid #e4e7eb;
-padding:.35rem .7rem;text-align:right}th:first-child,td:first-child{text-align:left}
-thead th{background:#f5f7fa}td.good{color:#1b7a3d}td.bad{color:#b42318}a{color:#1d4ed8}
-.failed{color:#b42318;font-weight:600}.na{color:#8a6d00}.nb{font-weight:600;background:#fafbfc;text-align:left}
-"""
-
-
-def _fmt(key: str, value) -> str:
-    """An index cell: numbers with their unit (:func:`analysis.metrics.format_value`)."""
-    if value is None:
-        return "–"
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return html.escape(format_value(key, value))
-    return html.escape(str(value))
 
 
 def _read_json(path: Path) -> dict:
@@ -893,143 +1046,3 @@ def _read_json(path: Path) -> dict:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
-
-
-def build_index(out: Path, max_periods: int = 12) -> Path:
-    """Write ``out/index.html``: every period's notebooks and their headline metrics.
-
-    Runs under a lock (``out/.index.lock``) so that concurrent runs writing into the
-    same report folder never interleave their index files.
-    """
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".index.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            return _write_index(out, max_periods)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def _write_index(out: Path, max_periods: int) -> Path:
-    periods = sorted(
-        (p for p in out.iterdir() if p.is_dir() and PERIOD_RE.match(p.name)),
-        key=lambda p: p.name,
-        reverse=True,
-    )
-    runs = {p.name: _read_json(p / RUN_FILE) for p in periods}
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<title>Customer analytics reports</title>",
-        f"<style>{_INDEX_CSS}</style></head><body>",
-        "<h1>Customer analytics reports</h1>",
-        f"<p class='sub'>{len(periods)} period(s); newest first. "
-        "Each link opens a self-contained report.</p>",
-        "<h2>Reports</h2><table><thead><tr><th>period (as of)</th><th>data</th>"
-        "<th>notebooks</th></tr></thead><tbody>",
-    ]
-    for p in periods:
-        source = _run_source(runs[p.name])
-        label = html.escape(source_label(source)) if source is not None else "–"
-        title = html.escape(json.dumps(source), quote=True) if source is not None else ""
-        parts.append(
-            f"<tr><td>{PERIOD_RE.match(p.name).group(1)}</td>"
-            f"<td style='text-align:left' title='{title}'>{label}</td>"
-            f"<td style='text-align:left'>{' · '.join(_links(p, runs[p.name]))}</td></tr>"
-        )
-    parts.append("</tbody></table>")
-    groups: dict[str, list[Path]] = {}
-    for p in periods:
-        source = _run_source(runs[p.name])
-        groups.setdefault("" if source is None else source_key(source), []).append(p)
-    for folders in groups.values():
-        source = _run_source(runs[folders[0].name])
-        heading = "Headline metrics"
-        if len(groups) > 1:
-            heading += f": {html.escape(source_label(source)) if source is not None else '–'}"
-        parts.append(_metrics_table(heading, folders[:max_periods]))
-    parts.append("</body></html>")
-    index = out / "index.html"
-    tmp = out / f".index.html.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, index)
-    return index
-
-
-def _run_source(run: Mapping) -> dict | None:
-    """The data source a period's ``run.json`` records (None for a report without one)."""
-    if "source" in run:
-        return run["source"]
-    return data_source(run["parameters"]) if "parameters" in run else None
-
-
-def _links(folder: Path, run: Mapping) -> list[str]:
-    """One link per notebook page of a period, marked failed / not applicable."""
-    statuses = run.get("notebooks", {})
-    links, with_html = [], set()
-    for html_file in sorted(folder.glob("*.html")):
-        name = short_name(html_file)
-        with_html.add(name)
-        status = statuses.get(name, {}).get("status")
-        err = html.escape(statuses.get(name, {}).get("error") or "")
-        href = f"{folder.name}/{html_file.name}"
-        if status == "failed":
-            links.append(
-                f"<a class='failed' href='{href}' title='{err}'>{html.escape(name)} (failed)</a>"
-            )
-        elif status == "not applicable":
-            label = f"{html.escape(name)} (not applicable)"
-            links.append(f"<a class='na' href='{href}' title='{err}'>{label}</a>")
-        else:
-            links.append(f"<a href='{href}'>{html.escape(name)}</a>")
-    for name, status in statuses.items():
-        if name not in with_html and status.get("status") == "failed":
-            err = html.escape(status.get("error") or "")
-            links.append(f"<span class='failed' title='{err}'>{html.escape(name)} (failed)</span>")
-    return links
-
-
-def _notebook_order(name: str) -> int:
-    return min((i for i, p in enumerate(notebook_paths()) if short_name(p) == name), default=99)
-
-
-def _metrics_table(heading: str, shown: list[Path]) -> str:
-    """The headline metrics of periods of one data source, newest first, changes coloured
-    by whether they are good or bad for the business (:data:`analysis.metrics.METRICS`)."""
-    data = {p.name: _read_json(p / METRICS_FILE) for p in shown}
-    if not any(data.values()):
-        return ""
-    parts = [f"<h2>{heading}</h2><table><thead><tr><th>metric</th>"]
-    parts.extend(f"<th>{PERIOD_RE.match(p.name).group(1)}</th>" for p in shown)
-    parts.append("</tr></thead><tbody>")
-    notebooks = sorted({nb for m in data.values() for nb in m}, key=_notebook_order)
-    for nb in notebooks:
-        parts.append(f"<tr><td class='nb' colspan='{len(shown) + 1}'>{html.escape(nb)}</td></tr>")
-        flat = {
-            period: {
-                k: v
-                for k, v in flatten(m.get(nb), f"{nb}.").items()
-                if v is None or isinstance(v, (int, float, str))
-            }
-            for period, m in data.items()
-        }
-        for key in dict.fromkeys(k for f in flat.values() for k in f):
-            cells = []
-            for i, p in enumerate(shown):
-                value = flat[p.name].get(key)
-                older = flat[shown[i + 1].name].get(key) if i + 1 < len(shown) else None
-                cls = change_class(key, value, older)
-                cells.append(
-                    f"<td class='{cls}'>{_fmt(key, value)}</td>"
-                    if cls
-                    else f"<td>{_fmt(key, value)}</td>"
-                )
-            label = html.escape(metric_info(key).label)
-            name = html.escape(key.split(".", 1)[1])
-            parts.append(f"<tr><td title='{name}'>{label}</td>{''.join(cells)}</tr>")
-    parts.append(
-        "</tbody></table><p class='sub'>Green: better for the business than the period "
-        "before (more customers or revenue, fewer at-risk customers, lower forecast or "
-        "probability error); red: worse; no colour: unchanged, or a number whose direction "
-        "means neither (rows read, model parameters).</p>"
-    )
-    return "".join(parts)

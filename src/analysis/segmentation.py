@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount
+from analysis.text import amount, tr_known, tr_label
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -1371,10 +1371,11 @@ def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False
             formats[col] = "{:,.1f}"
     styler = table.style.format(formats, na_rep="–")
     text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-    if text:
+    if text:  # segment / stage names in the report's language
+        styler = styler.format(tr_known, subset=text, na_rep="–")
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    labels = [str(c).replace("_", " ") for c in table.columns]
-    styler = styler.relabel_index(labels, axis="columns")
+    labels = [tr_label(str(c).replace("_", " ")) for c in table.columns]
+    styler = styler.relabel_index(labels, axis="columns").format_index(tr_known, axis=0)
     return styler
 
 

@@ -124,3 +124,27 @@ def tr(message: str, **values) -> str:
     """
     text = i18n.translate(message)
     return text.format(**values) if values else text
+
+
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def tr_label(label):
+    """A table header or axis label in the report's language.
+
+    Text labels go through :func:`tr` (a missing one is listed); numbers, dates and
+    labels without a letter (``2011-12``, ``0-30``) are left as they are.
+
+    >>> tr_label("customers"), tr_label(2011)
+    ('customers', 2011)
+    """
+    if not isinstance(label, str) or not _LETTER.search(label):
+        return label
+    return tr(label)
+
+
+def tr_known(value):
+    """``value`` translated when the catalogue holds it, else unchanged and not listed as
+    missing: for cells and row labels that may be names from a fixed list (segments,
+    stages) or text from the data (products, cities)."""
+    return i18n.translate(value, record=False) if isinstance(value, str) else value
