@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from analysis.clv import adapter
+from analysis.clv import adapter, likelihood
 
 RFT = ["frequency", "recency", "T"]
 LABELS = {
@@ -185,9 +185,14 @@ def frequency_age_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     depend on recency, so the costly part (hypergeometric functions) is evaluated once per
     pair: far fewer pairs than (x, tx, T) rows.
     """
-    x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-    pairs, index = np.unique(np.column_stack([x, T]), axis=0, return_inverse=True)
-    return pairs[:, 0], pairs[:, 1], np.asarray(index).ravel()
+    x, T = np.asarray(x, dtype=float).ravel(), np.asarray(T, dtype=float).ravel()
+    x_code, _ = pd.factorize(x, use_na_sentinel=False)  # hashing, not sorting: no order needed
+    t_code, _ = pd.factorize(T, use_na_sentinel=False)
+    key = x_code.astype(np.int64) * (int(t_code.max(initial=0)) + 1) + t_code
+    pair, keys = pd.factorize(key)
+    px, pT = np.empty(len(keys)), np.empty(len(keys))
+    px[pair], pT[pair] = x, T  # every row of a pair holds the same values
+    return px, pT, pair
 
 
 def _pareto_loglik_rows(params, x, tx, T) -> np.ndarray:
@@ -243,9 +248,10 @@ class PurchaseSpec:
     dropout_at_first = False  # MBG/NBD: customers may also drop out at their first purchase
 
     def loglik(self, params: dict, f, r, t, w) -> float:
-        """Weighted log-likelihood on the data's own time unit."""
+        """Weighted log-likelihood on the data's own time unit (lifetimes' likelihood)."""
         theta = np.log([params[k] for k in self.params])
-        return float(-adapter.negative_log_likelihood(self.key)(theta, f, r, t, w, 0) * w.sum())
+        value, _ = likelihood.bgnbd_objective(f, r, t, w, modified=self.dropout_at_first)(theta)
+        return float(-value * np.sum(w))
 
     def alive(self, fitted, x, tx, T) -> np.ndarray:
         return adapter.conditional_alive(fitted.engine, x, tx, T)
@@ -393,7 +399,7 @@ class SpendSpec:
 
     def loglik(self, params: dict, f, m, w) -> float:
         theta = np.log([params[k] for k in self.params])
-        return float(-adapter.negative_log_likelihood(self.key)(theta, f, m, w, 0) * w.sum())
+        return float(-likelihood.gamma_gamma_objective(f, m, w)(theta)[0] * np.sum(w))
 
     def warm_start(self, params: dict, t_max: float = 1.0) -> np.ndarray:
         return np.log([params[k] for k in self.params])
