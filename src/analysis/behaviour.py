@@ -29,9 +29,19 @@ from analysis import engine as sql_engine
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import display_ids
-from analysis.text import for_analyst, md_text, money, pct, tr
+from analysis.text import for_analyst, md_text, money, pct, tr, tr_name
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
+#: Canonical step names (:data:`analysis.tables.EVENT_SYNONYMS`) and the two moves a path
+#: adds ("left": nothing more up to as_of; "other": pooled rare moves); shown translated.
+STEP_NAMES = ("view", "cart", "favourite", "purchase", "checkout", "visit", "left", "other")
+#: Funnel orders (the ``order`` parameter).
+ORDER_MODES = ("strict", "any")
+#: Channel mixes of :func:`channel_mix` and :func:`channel_switching`.
+MIX_NAMES = ("online only", "offline only", "both", "other", "inactive")
+#: Feature sets of :func:`churn_lift`'s table and the tables channels come from.
+LIFT_ROWS = ("purchases only", "purchases + behaviour")
+CHANNEL_SOURCES = ("purchases", "events")
 HOUR = 3600
 #: Shortest churn window worth testing (days): a month without a visit or purchase.
 MIN_CHURN_WINDOW_DAYS = 30
@@ -39,6 +49,20 @@ MIN_CHURN_WINDOW_DAYS = 30
 #: Channel names (lower case) read as online or offline; others stay as they are.
 ONLINE = ("web", "app", "online", "mobile", "website", "ecommerce", "e-commerce", "email", "site")
 OFFLINE = ("store", "shop", "offline", "pos", "retail", "branch", "outlet", "in-store", "phone")
+
+
+def step_label(name):
+    """A step or move name as the reader sees it (canonical names translated, others kept)."""
+    return tr_name(name, STEP_NAMES)
+
+
+def display_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the row labels that are step, mix, feature-set or segment names
+    translated (column headers are left to :func:`analysis.report.style_table`)."""
+    from analysis.recommend import segment_label
+
+    names = (*STEP_NAMES, *MIX_NAMES, *LIFT_ROWS)
+    return table.rename(index=lambda v: segment_label(tr_name(v, names)))
 
 
 # --------------------------------------------------------------------------- funnel
@@ -227,7 +251,7 @@ def funnel_by_segment(
 
 def _path_text(row, names) -> str:
     moves = [str(row[n]) for n in names if isinstance(row[n], str)]
-    return " → ".join(moves) if moves else tr("(no further activity)")
+    return " → ".join(map(step_label, moves)) if moves else tr("(no further activity)")
 
 
 def top_paths(top: pd.DataFrame, n: int = 10) -> pd.DataFrame:
@@ -251,7 +275,7 @@ def next_after_dropout(after: pd.DataFrame, steps=DEFAULT_STEPS) -> pd.DataFrame
     Returns ``dropped_at`` (step name), ``next`` (the first move after the last step
     reached, or "left" when nothing followed up to ``as_of``), ``visitors``, ``share``.
     """
-    first = after["step_1"].fillna(tr("left"))
+    first = after["step_1"].fillna("left")
     out = (
         after.assign(next=first, dropped_at=[steps[i - 1] for i in after["reached"]])
         .groupby(["dropped_at", "next"], as_index=False, sort=False)["visitors"]
@@ -278,6 +302,7 @@ def dropout_paths(after: pd.DataFrame, steps=DEFAULT_STEPS, n: int = 3) -> pd.Da
     out = out.sort_values(
         ["dropped_at", "visitors"], key=lambda c: c.map(order) if c.name == "dropped_at" else -c
     )
+    out = out.assign(dropped_at=out["dropped_at"].map(step_label))
     return out[["dropped_at", "path", "visitors", "share"]].reset_index(drop=True)
 
 
@@ -702,15 +727,15 @@ def funnel_takeaway(table: pd.DataFrame, window_hours: float, mode: str, open_wi
         "**{prev} → {step}**: {drop} of those who did *{prev}* never did *{step}* "
         "in the window.",
         n=f"{table['visitors'].iloc[0]:,}",
-        first=md_text(table["step"].iloc[0]),
+        first=md_text(step_label(table["step"].iloc[0])),
         conv=pct(last["conversion"], 1),
-        last=md_text(last["step"]),
+        last=md_text(step_label(last["step"])),
         hours=window_hours,
         lo=pct(last["conversion_low"], 1),
         hi=pct(last["conversion_high"], 1),
-        mode=mode,
-        prev=md_text(prev),
-        step=md_text(worst["step"]),
+        mode=tr_name(mode, ORDER_MODES),
+        prev=md_text(step_label(prev)),
+        step=md_text(step_label(worst["step"])),
         drop=pct(worst["drop_off"]),
     )
     if open_windows:
@@ -762,8 +787,8 @@ def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
         parts.append(
             tr(
                 "after *{step}* most often **{next}** ({share})",
-                step=md_text(step),
-                next=md_text(top["next"]),
+                step=md_text(step_label(step)),
+                next=md_text(step_label(top["next"])),
                 share=pct(top["share"]),
             )
         )
@@ -776,7 +801,7 @@ def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
             "funnel's order or window (for example bought without using the cart): they are "
             "not lost customers, and the any-order funnel counts those within the window.",
             share=pct(skipped["share"].sum()),
-            first=md_text(steps[0]),
+            first=md_text(step_label(steps[0])),
         )
     return text
 
@@ -841,7 +866,7 @@ def findings(
     metrics: dict, window_hours: float, mode: str, stats: dict, channel_note: str, churn_note: str
 ) -> str:
     """The notebook's findings as a Markdown list."""
-    steps = " → ".join(md_text(s["step"]) for s in metrics["funnel"])
+    steps = " → ".join(md_text(step_label(s["step"])) for s in metrics["funnel"])
     median = metrics["median_time_to_convert_hours"]
     lines = [
         tr(
@@ -851,11 +876,11 @@ def findings(
             steps=steps,
             conv=pct(metrics["overall_conversion"], 1),
             h=window_hours,
-            mode=mode,
+            mode=tr_name(mode, ORDER_MODES),
         ),
         tr(
             "Median time to convert: {m}.",
-            m=(f"{median:.1f} hours" if median is not None else "n/a"),
+            m=(tr("{h:.1f} hours", h=median) if median is not None else tr("n/a")),
         ),
         tr(
             "Cart abandonment: **{rate}** of carted items; {n} customers on the win-back list "
@@ -984,7 +1009,7 @@ def channel_report(
         value = churn.value_and_segments(tx, inputs_.as_of)[0]
         clv = None if value is None else value["clv"]
     tables = {
-        "Customers by channel mix": channel_value(mix, tx, inputs_.as_of, clv, retention_days)
+        tr("Customers by channel mix"): channel_value(mix, tx, inputs_.as_of, clv, retention_days)
     }
     if "purchases" in found:
         tables[
@@ -994,7 +1019,7 @@ def channel_report(
             )
         ] = channel_switching(tx, inputs_.as_of, retention_days)
     if "events" in found:
-        tables["Funnel by channel"] = funnel_by(
+        tables[tr("Funnel by channel")] = funnel_by(
             ev, steps, window_hours, mode, "channel", inputs_.as_of, min_visitors
         )
     share = float((mix["mix"] == "both").mean())
@@ -1003,7 +1028,7 @@ def channel_report(
         "channels (channels from {src}).",
         share=pct(share),
         n=f"{len(mix):,}",
-        src=" and ".join(found),
+        src=tr(" and ").join(tr_name(f, CHANNEL_SOURCES) for f in found),
     )
     formats = {
         "share": "{:.1%}",
@@ -1016,7 +1041,7 @@ def channel_report(
         "high": "{:.1%}",
     }
     styled = {
-        caption: (table, {c: f for c, f in formats.items() if c in table.columns})
+        caption: (display_labels(table), {c: f for c, f in formats.items() if c in table.columns})
         for caption, table in tables.items()
     }
     return ChannelReport(note, styled, mix)

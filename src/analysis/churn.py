@@ -41,6 +41,7 @@ Scale: features are grouped aggregations over one row per customer-day (the shar
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,7 +59,7 @@ from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount, for_analyst
+from analysis.text import amount, for_analyst, tr
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -98,6 +99,48 @@ BASELINES = ("btyd", "palive", "recency")  # score keys that are baselines, not 
 THREADS = 1
 
 BREADTH = {"product_id": "n_products", "category": "n_categories", "channel": "n_channels"}
+
+#: Stages of :func:`design_table` (training, evaluation and scoring cutoffs, in that order).
+DESIGN_STAGES = ("1. train the models", "2. evaluate out of time", "3. score today's customers")
+#: P(churn) bands of :func:`risk_list`, low to high (``{lo}``/``{hi}``: the thresholds). The
+#: list and ``churn_risk.csv`` hold them in English; reports show :func:`band_label`.
+RISK_BANDS = ("low (<{lo})", "medium ({lo}-{hi})", "high (>={hi})")
+#: What the value at risk is measured against (the risk list's value column).
+VALUE_BASES = ("{months}-month CLV", "spend to date")
+#: Columns of :func:`segment_band_table` (``{band}``: a risk band or ``total``).
+BAND_COLUMNS = ("customers · {band}", "value at risk · {band}")
+#: Outcomes of a churn label (0, 1), the columns of :func:`feature_profile`.
+OUTCOMES = ("stayed", "churned")
+#: Rows of :func:`calibration_table`.
+CALIBRATION_ROWS = ("as fitted", "recalibrated (out of fold)")
+
+
+def _from_template(text: str, templates) -> str | None:
+    """``text`` in the report's language when it was made from one of ``templates``."""
+    for template in templates:
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.+?)", re.escape(template))
+        match = re.fullmatch(pattern, text)
+        if match:
+            values = match.groupdict()
+            if "band" in values:
+                values["band"] = display_label(values["band"])
+            return tr(template, **values)
+    return None
+
+
+def display_label(text) -> str:
+    """A label of the churn tables (risk band, value basis, band column, feature, score
+    name), kept in English in the data and exports, in the report's language.
+
+    >>> display_label("customers · high (>=60%)")
+    'customers · high (>=60%)'
+    """
+    text = str(text)
+    if any(ch.isdigit() for ch in text) or "·" in text:
+        found = _from_template(text, BAND_COLUMNS + RISK_BANDS + VALUE_BASES)
+        if found is not None:
+            return found
+    return tr(text)
 
 
 # --------------------------------------------------------------------------- definition
@@ -144,10 +187,15 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     if window_days <= longest:
         return int(window_days), ""
     return longest, (
-        f"*The purchase cycle suggests a {window_days}-day window, but the data cover only "
-        f"{span} days up to the report date, and the design needs three windows of history; "
-        f"the window is shortened to {longest} days.* "
-        + for_analyst("(Set `churn_window_days` to choose.)")
+        tr(
+            "*The purchase cycle suggests a {window}-day window, but the data cover only "
+            "{span} days up to the report date, and the design needs three windows of history; "
+            "the window is shortened to {longest} days.* ",
+            window=window_days,
+            span=span,
+            longest=longest,
+        )
+        + for_analyst(tr("(Set `churn_window_days` to choose.)"))
     )
 
 
@@ -198,23 +246,23 @@ def design_table(design: Design) -> pd.DataFrame:
     one = pd.Timedelta(days=1)
     window = pd.Timedelta(days=design.window_days)
     rows = []
-    for stage, cutoff in (
-        ("1. train the models", design.train_cutoff),
-        ("2. evaluate out of time", design.test_cutoff),
-        ("3. score today's customers", design.score_cutoff),
+    for stage, cutoff in zip(
+        DESIGN_STAGES, (design.train_cutoff, design.test_cutoff, design.score_cutoff), strict=True
     ):
         label_end = cutoff + window
         rows.append(
             {
-                "stage": stage,
+                "stage": tr(stage),
                 "features use data up to": cutoff.date(),
-                "customers": f"bought in the {design.active_days} days before",
+                "customers": tr("bought in the {n} days before", n=design.active_days),
                 "churn label from": (cutoff + one).date(),
                 "churn label to": label_end.date(),
-                "label known?": "yes" if label_end <= design.score_cutoff else "no (future)",
+                "label known?": tr("yes")
+                if label_end <= design.score_cutoff
+                else tr("no (future)"),
             }
         )
-    return pd.DataFrame(rows).set_index("stage")
+    return pd.DataFrame(rows).set_index("stage").rename(columns=tr).rename_axis(tr("stage"))
 
 
 def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -232,8 +280,8 @@ def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
     recent = everyone.index.isin(_active(daily, cutoff, design.active_days))
     names = np.where(
         recent,
-        f"scored (bought in the last {design.active_days} days)",
-        "not scored (silent longer)",
+        tr("scored (bought in the last {n} days)", n=design.active_days),
+        tr("not scored (silent longer)"),
     )
     grouped = everyone.groupby(names)
     out = pd.DataFrame({"customers": grouped.size(), "churned": grouped.mean()})
@@ -242,40 +290,50 @@ def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
 
 def population_note(table: pd.DataFrame, design: Design) -> str:
     """Why the long-silent customers are left out of the scoring, in words."""
-    silent = [i for i in table.index if i.startswith("not scored")]
+    silent = [i for i in table.index if i == tr("not scored (silent longer)")]
     if not silent or table.loc[silent[0], "customers"] == 0:
         return ""
     row = table.loc[silent[0]]
     share = row["customers"] / table["customers"].sum()
-    return (
-        f"Only customers who bought in the {design.active_days} days before a cutoff are "
-        f"scored. At the evaluation cutoff {share:.0%} of all customers "
-        f"({row['customers']:,.0f}) had been silent longer; {row['churned']:.0%} of them did "
+    return tr(
+        "Only customers who bought in the {days} days before a cutoff are "
+        "scored. At the evaluation cutoff {share:.0%} of all customers "
+        "({n:,.0f}) had been silent longer; {churned:.0%} of them did "
         "not come back in the next window. They have churned by the definition already: "
         "scoring them would flatter every score (they are easy to call) and would not tell "
         "the team whom to warn. They are the win-back audience (the segmentation report's "
-        "lapsed and at-risk stages)."
+        "lapsed and at-risk stages).",
+        days=design.active_days,
+        share=share,
+        n=row["customers"],
+        churned=row["churned"],
     )
 
 
 def definition_takeaway(cycle, window_days: int, quantile: float, overridden: bool) -> str:
     """One paragraph: how the window was chosen and what it means."""
     how = (
-        "was set by the analyst " + for_analyst("(`churn_window_days`)")
+        tr("was set by the analyst") + " " + for_analyst("(`churn_window_days`)")
         if overridden
-        else f"is the silence by which {quantile:.0%} of returning customers have bought again"
+        else tr(
+            "is the silence by which {q:.0%} of returning customers have bought again", q=quantile
+        )
     )
     back = 1.0 - float(
         np.interp(window_days, cycle.survival["days"], cycle.survival["not_back"], right=np.nan)
     )
-    share = f"{back:.0%}" if np.isfinite(back) else "most"
-    return (
-        f"**Churn window: {window_days} days.** It {how} (the purchase cycle every report uses: "
-        f"each repeat customer counted once, silences still running included): the typical "
-        f"repeat customer comes back after {cycle.threshold(0.5):.0f} days, and {share} of "
-        f"returns happen within {window_days} days. A customer who has not bought for "
-        f"{window_days} days after a cutoff is therefore unlikely to be merely between "
-        "purchases, so we call them *churned*."
+    share = f"{back:.0%}" if np.isfinite(back) else tr("most")
+    return tr(
+        "**Churn window: {window} days.** It {how} (the purchase cycle every report uses: "
+        "each repeat customer counted once, silences still running included): the typical "
+        "repeat customer comes back after {typical:.0f} days, and {share} of "
+        "returns happen within {window} days. A customer who has not bought for "
+        "{window} days after a cutoff is therefore unlikely to be merely between "
+        "purchases, so we call them *churned*.",
+        window=window_days,
+        how=how,
+        typical=cycle.threshold(0.5),
+        share=share,
     )
 
 
@@ -464,12 +522,15 @@ def palive_note(palive: BGNBDAlive, features: pd.DataFrame, cutoffs: int = 3) ->
     :func:`common_columns`), else ``""``."""
     if palive.errors:
         reasons = "; ".join(dict.fromkeys(palive.errors))
-        return (
-            f"*The BG/NBD model could not be fitted at {len(palive.errors)} of the {cutoffs} "
-            f"cutoffs ({reasons}), so P(alive) is left out as a feature.*"
+        return tr(
+            "*The BG/NBD model could not be fitted at {n} of the {cutoffs} "
+            "cutoffs ({reasons}), so P(alive) is left out as a feature.*",
+            n=len(palive.errors),
+            cutoffs=cutoffs,
+            reasons=reasons,
         )
     if "p_alive" not in features.columns:
-        return (
+        return tr(
             "*At the training cutoff BG/NBD gives practically every customer the same P(alive) "
             "(it finds almost no dropout in these data), so P(alive) carries no information "
             "and is left out as a feature; it stays in the comparison as a baseline.*"
@@ -582,17 +643,21 @@ def fit_models(
     """
     counts = y.value_counts()
     if len(counts) < 2 or counts.min() < min_per_class:
-        note = (
-            f"too few {'stayers' if counts.get(0, 0) < counts.get(1, 0) else 'churners'} "
-            f"at the training cutoff ({counts.get(0, 0)} stayed, {counts.get(1, 0)} churned; "
-            f"need {min_per_class} of each) to fit a model"
+        note = tr(
+            "too few {who} "
+            "at the training cutoff ({stayed} stayed, {churned} churned; "
+            "need {need} of each) to fit a model",
+            who=tr("stayers") if counts.get(0, 0) < counts.get(1, 0) else tr("churners"),
+            stayed=counts.get(0, 0),
+            churned=counts.get(1, 0),
+            need=min_per_class,
         )
         return ModelFit({}, list(X.columns), pd.DataFrame(), None, note)
     if len(X) > max_rows:
         X, _, y, _ = train_test_split(X, y, train_size=max_rows, stratify=y, random_state=seed)
     X = X[learnable_features(X, min_per_class)]
     if X.shape[1] == 0:
-        return ModelFit({}, [], pd.DataFrame(), None, "no feature varies between customers")
+        return ModelFit({}, [], pd.DataFrame(), None, tr("no feature varies between customers"))
     X_fit, X_val, y_fit, y_val = train_test_split(
         X, y, test_size=0.25, stratify=y, random_state=seed
     )
@@ -787,24 +852,39 @@ def calibration_takeaway(table: pd.DataFrame) -> str:
     """How far the probabilities were off on the evaluation window, and what fixing it buys."""
     raw, fixed = table.loc["as fitted"], table.iloc[1]
     if not np.isfinite(raw["slope"]):
-        return "Only one outcome in the evaluation window: calibration cannot be measured."
+        return tr("Only one outcome in the evaluation window: calibration cannot be measured.")
     level = raw["mean_predicted"] - raw["observed"]
-    text = (
-        f"On the evaluation window the model predicted **{raw['mean_predicted']:.1%}** churn "
-        f"on average; **{raw['observed']:.1%}** churned ({abs(level):.1%} points "
-        f"{'too high' if level > 0 else 'too low'}). Calibration intercept "
-        f"{raw['intercept']:+.2f} (0 is perfect) and slope {raw['slope']:.2f} (1 is perfect; "
-        f"{'under 1: the scores are too extreme' if raw['slope'] < 1 else 'over 1: too timid'})."
+    text = tr(
+        "On the evaluation window the model predicted **{predicted:.1%}** churn "
+        "on average; **{observed:.1%}** churned ({gap:.1%} points "
+        "{direction}). Calibration intercept "
+        "{intercept:+.2f} (0 is perfect) and slope {slope:.2f} (1 is perfect; "
+        "{shape}).",
+        predicted=raw["mean_predicted"],
+        observed=raw["observed"],
+        gap=abs(level),
+        direction=tr("too high") if level > 0 else tr("too low"),
+        intercept=raw["intercept"],
+        slope=raw["slope"],
+        shape=(
+            tr("under 1: the scores are too extreme")
+            if raw["slope"] < 1
+            else tr("over 1: too timid")
+        ),
+    )
+    text += tr(
+        " A logistic recalibration fitted on half the window and checked on the other half "
+        "brings the Brier score from {raw:.3f} to {fixed:.3f}",
+        raw=raw["brier"],
+        fixed=fixed["brier"],
     )
     text += (
-        f" A logistic recalibration fitted on half the window and checked on the other half "
-        f"brings the Brier score from {raw['brier']:.3f} to {fixed['brier']:.3f}"
-    )
-    text += (
-        ": the probabilities are worth reading as they are."
+        tr(": the probabilities are worth reading as they are.")
         if raw["brier"] - fixed["brier"] < 0.002
-        else ". The risk list uses the model refitted on this latest window, which carries "
-        "its churn level into the scores."
+        else tr(
+            ". The risk list uses the model refitted on this latest window, which carries "
+            "its churn level into the scores."
+        )
     )
     return text
 
@@ -848,21 +928,37 @@ def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
     seen = activity.loc["evaluate", "buyers_per_day"]
     start, end = activity.loc["score", "start"], activity.loc["score", "end"]
     if not np.isfinite(score):
-        return (
-            f"*The data do not reach a year before the scoring window ({start:%d %b}-"
-            f"{end:%d %b}), so whether that season is unlike the training windows cannot be "
-            "checked.*"
+        return tr(
+            "*The data do not reach a year before the scoring window ({start:%d %b}-"
+            "{end:%d %b}), so whether that season is unlike the training windows cannot be "
+            "checked.*",
+            start=start,
+            end=end,
         )
     ratio = score / seen if seen > 0 else float("nan")
     if np.isfinite(ratio) and abs(ratio - 1) <= tolerance:
         return ""
+    values = {"start": start, "end": end, "score": score, "seen": seen, "change": ratio - 1}
     return (
-        f"**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
-        f"{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
-        f"model was last judged and refitted on ({ratio - 1:+.0%}). Churn probabilities learnt "
-        f"in one season carry its buying level into another: expect "
-        f"{'more' if ratio < 1 else 'fewer'} churners than the scores say, and trust the "
-        "ranking more than the level."
+        tr(
+            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
+            "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
+            "in one season carry its buying level into another: expect "
+            "more churners than the scores say, and trust the "
+            "ranking more than the level.",
+            **values,
+        )
+        if ratio < 1
+        else tr(
+            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
+            "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
+            "in one season carry its buying level into another: expect "
+            "fewer churners than the scores say, and trust the "
+            "ranking more than the level.",
+            **values,
+        )
     )
 
 
@@ -974,7 +1070,7 @@ def risk_list(
         out["p_churn"],
         [-np.inf, lo, hi, np.inf],
         right=False,
-        labels=[f"low (<{lo:.0%})", f"medium ({lo:.0%}-{hi:.0%})", f"high (>={hi:.0%})"],
+        labels=[band.format(lo=f"{lo:.0%}", hi=f"{hi:.0%}") for band in RISK_BANDS],
     )
     seg = segments.reindex(features.index) if segments is not None else None
     out["segment"] = seg.fillna("unknown").astype(str) if seg is not None else "all customers"
@@ -1056,11 +1152,13 @@ def value_and_segments(
         values = clv.customer_value(fitted, spend, summary, horizon_months, discount_rate)
         value = values[["clv", "p_alive"]].assign(value_at_risk=clv.value_at_risk(values))
     except (AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
-        notes.append(f"CLV unavailable ({exc}); the list is ranked by P(churn) x spend to date.")
+        notes.append(
+            tr("CLV unavailable ({e}); the list is ranked by P(churn) x spend to date.", e=exc)
+        )
     try:
         segments = segmentation.rfm_segments(summary)["segment"]
     except (AttributeError, ValueError) as exc:
-        notes.append(f"RFM segments unavailable ({exc}).")
+        notes.append(tr("RFM segments unavailable ({e}).", e=exc))
     return value, segments, notes
 
 
@@ -1069,8 +1167,8 @@ def value_at_risk_definition(value: pd.DataFrame | None, horizon_months: int = 1
     from analysis.clv import VALUE_AT_RISK_DEFINITION
 
     if value is not None:
-        return VALUE_AT_RISK_DEFINITION.format(horizon=horizon_months)
-    return (
+        return tr(VALUE_AT_RISK_DEFINITION, horizon=horizon_months)
+    return tr(
         "Without a CLV model the list is ranked by P(churn) x spend to date: a priority score "
         "for whom to call first, not money at stake."
     )
@@ -1081,14 +1179,26 @@ def value_at_risk_definition(value: pd.DataFrame | None, horizon_months: int = 1
 
 def design_takeaway(design: Design, y_train: pd.Series, y_test: pd.Series) -> str:
     """The design in one paragraph, with the sample sizes and churn rates."""
-    return (
-        f"The models learn from {len(y_train):,} customers active on "
-        f"{design.train_cutoff:%d %b %Y} ({y_train.mean():.0%} of them churned in the next "
-        f"{design.window_days} days) and are judged on {len(y_test):,} customers active on "
-        f"{design.test_cutoff:%d %b %Y} ({y_test.mean():.0%} churned), a later period they "
+    return tr(
+        "The models learn from {n_train:,} customers active on "
+        "{train:%d %b %Y} ({rate_train:.0%} of them churned in the next "
+        "{days} days) and are judged on {n_test:,} customers active on "
+        "{test:%d %b %Y} ({rate_test:.0%} churned), a later period they "
         "never saw. Features use only purchases up to each cutoff, so the test mimics "
-        "predicting the future."
+        "predicting the future.",
+        n_train=len(y_train),
+        train=design.train_cutoff,
+        rate_train=y_train.mean(),
+        days=design.window_days,
+        n_test=len(y_test),
+        test=design.test_cutoff,
+        rate_test=y_test.mean(),
     )
+
+
+def _baseline_name(key: str) -> str:
+    """A score's label without its "Baseline: " prefix, in the report's language."""
+    return tr(MODEL_LABELS[key]).replace(tr("Baseline: "), "")
 
 
 def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
@@ -1096,52 +1206,74 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
     baselines = table.loc[table.index.isin(BASELINES)]
     if chosen is None or chosen not in table.index:
         best = baselines["ROC-AUC"].idxmax() if len(baselines) else None
-        which = MODEL_LABELS.get(best, "none") if best else "none"
-        return f"No churn model could be fitted; the best available score is: {which}."
+        which = tr(MODEL_LABELS.get(best, "none")) if best else tr("none")
+        return tr(
+            "No churn model could be fitted; the best available score is: {which}.", which=which
+        )
     row = table.loc[chosen]
-    name = MODEL_LABELS[chosen].lower()
+    name = tr(MODEL_LABELS[chosen]).lower()
     if baselines.empty:
-        return f"The {name} reaches ROC-AUC {row['ROC-AUC']:.3f}; no baseline to compare with."
+        return tr(
+            "The {name} reaches ROC-AUC {auc:.3f}; no baseline to compare with.",
+            name=name,
+            auc=row["ROC-AUC"],
+        )
     best_auc = baselines["ROC-AUC"].idxmax()
     best_brier = baselines["Brier"].idxmin()
     d_auc = row["ROC-AUC"] - baselines.loc[best_auc, "ROC-AUC"]
     d_brier = baselines.loc[best_brier, "Brier"] - row["Brier"]
     others = "; ".join(
-        f"{MODEL_LABELS[k].replace('Baseline: ', '')}: "
-        f"AUC {r['ROC-AUC']:.3f}, Brier {r['Brier']:.3f}"
+        f"{_baseline_name(k)}: AUC {r['ROC-AUC']:.3f}, Brier {r['Brier']:.3f}"
         for k, r in baselines.iterrows()
     )
+    auc_base = baselines.loc[best_auc, "ROC-AUC"]
+    brier_base = baselines.loc[best_brier, "Brier"]
     if d_auc > 0 and d_brier > 0:
-        verdict = (
-            f"**The {name} wins.** On customers it never saw it ranks churners better "
-            f"(ROC-AUC {row['ROC-AUC']:.3f}, +{d_auc:.3f} over the best baseline, "
-            f"{MODEL_LABELS[best_auc].replace('Baseline: ', '')}) and its "
-            f"probabilities are closer to what happened (Brier {row['Brier']:.3f}, "
-            f"{d_brier / baselines.loc[best_brier, 'Brier']:.0%} lower)."
+        verdict = tr(
+            "**The {name} wins.** On customers it never saw it ranks churners better "
+            "(ROC-AUC {auc:.3f}, +{d_auc:.3f} over the best baseline, "
+            "{best}) and its "
+            "probabilities are closer to what happened (Brier {brier:.3f}, "
+            "{lower:.0%} lower).",
+            name=name,
+            auc=row["ROC-AUC"],
+            d_auc=d_auc,
+            best=_baseline_name(best_auc),
+            brier=row["Brier"],
+            lower=d_brier / brier_base,
         )
     elif d_auc > 0 or d_brier > 0:
-        auc_base = baselines.loc[best_auc, "ROC-AUC"]
-        brier_base = baselines.loc[best_brier, "Brier"]
-        verdict = (
-            f"**Mixed result:** the {name} ranks churners "
-            f"{'better' if d_auc > 0 else 'worse'} than the best baseline (ROC-AUC "
-            f"{row['ROC-AUC']:.3f} vs {auc_base:.3f}) and its probabilities are "
-            f"{'closer to' if d_brier > 0 else 'further from'} what happened (Brier "
-            f"{row['Brier']:.3f} vs {brier_base:.3f}; lower is better). "
-            + (
-                "Use its probabilities with care: a baseline orders customers better."
-                if d_brier > 0
-                else "It orders customers well, but its probabilities need recalibration."
-            )
+        verdict = tr(
+            "**Mixed result:** the {name} ranks churners "
+            "{rank} than the best baseline (ROC-AUC "
+            "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
+            "{level} what happened (Brier "
+            "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
+            name=name,
+            rank=tr("better") if d_auc > 0 else tr("worse"),
+            auc=row["ROC-AUC"],
+            auc_base=auc_base,
+            level=tr("closer to") if d_brier > 0 else tr("further from"),
+            brier=row["Brier"],
+            brier_base=brier_base,
+        ) + (
+            tr("Use its probabilities with care: a baseline orders customers better.")
+            if d_brier > 0
+            else tr("It orders customers well, but its probabilities need recalibration.")
         )
     else:
-        verdict = (
-            f"**The {name} does not beat the baselines:** ROC-AUC {row['ROC-AUC']:.3f} vs "
-            f"{baselines.loc[best_auc, 'ROC-AUC']:.3f} and Brier {row['Brier']:.3f} vs "
-            f"{baselines.loc[best_brier, 'Brier']:.3f} for the best baseline. A simple "
-            "baseline is at least as good a warning on these data."
+        verdict = tr(
+            "**The {name} does not beat the baselines:** ROC-AUC {auc:.3f} vs "
+            "{auc_base:.3f} and Brier {brier:.3f} vs "
+            "{brier_base:.3f} for the best baseline. A simple "
+            "baseline is at least as good a warning on these data.",
+            name=name,
+            auc=row["ROC-AUC"],
+            auc_base=auc_base,
+            brier=row["Brier"],
+            brier_base=brier_base,
         )
-    return f"{verdict} Baselines: {others}."
+    return tr("{verdict} Baselines: {others}.", verdict=verdict, others=others)
 
 
 def palive_caveat(p_alive: pd.Series | None, X: pd.DataFrame, y: pd.Series) -> str:
@@ -1154,33 +1286,44 @@ def palive_caveat(p_alive: pd.Series | None, X: pd.DataFrame, y: pd.Series) -> s
     one = X["purchase_days"] == 1
     p_alive = p_alive.reindex(X.index)
     if p_alive.std() <= 1e-3:
-        return (
-            f"*Reading the P(alive) baseline: BG/NBD gives practically everyone the same P(alive) "
-            f"(median {p_alive.median():.1%}; it finds almost no dropout in these data), so "
-            "1 - P(alive) cannot rank customers at all and its probabilities say 'nobody leaves'.*"
+        return tr(
+            "*Reading the P(alive) baseline: BG/NBD gives practically everyone the same P(alive) "
+            "(median {median:.1%}; it finds almost no dropout in these data), so "
+            "1 - P(alive) cannot rank customers at all and its probabilities say 'nobody leaves'.*",
+            median=p_alive.median(),
         )
-    text = (
+    if not one.any():
+        return tr(
+            "*Reading the P(alive) baseline: P(alive) estimates whether someone is still a "
+            "customer at all, not whether they buy within the window.*"
+        )
+    return tr(
         "*Reading the P(alive) baseline: P(alive) estimates whether someone is still a "
         "customer at all, not whether they buy within the window"
+        "; and BG/NBD treats every one-time buyer as alive (here {share:.0%} of the "
+        "evaluated customers, median P(alive) {median:.0%}, of "
+        "whom {churned:.0%} churned).*",
+        share=one.mean(),
+        median=p_alive[one].median(),
+        churned=y.reindex(X.index)[one].mean(),
     )
-    if one.any():
-        text += (
-            f"; and BG/NBD treats every one-time buyer as alive (here {one.mean():.0%} of the "
-            f"evaluated customers, median P(alive) {p_alive[one].median():.0%}, of "
-            f"whom {y.reindex(X.index)[one].mean():.0%} churned)"
-        )
-    return text + ".*"
 
 
 def gains_takeaway(table: pd.DataFrame, chosen: str, base_rate: float) -> str:
     """Top-decile capture and lift of the chosen score, against the best possible."""
     capture = table.loc[chosen, "top-decile capture"]
     best = min(1.0, 0.1 / base_rate) if base_rate > 0 else float("nan")
-    return (
-        f"Calling the 10 % of customers the {MODEL_LABELS[chosen].lower()} ranks riskiest "
-        f"reaches {capture:.0%} of all who left (a random list reaches 10 %, a perfect one "
-        f"{best:.0%}, since churners are {base_rate:.0%} of customers): lift "
-        f"{capture / 0.1:.1f}x, **{capture / best:.0%} of the best a list of that size can do**."
+    return tr(
+        "Calling the 10 % of customers the {name} ranks riskiest "
+        "reaches {capture:.0%} of all who left (a random list reaches 10 %, a perfect one "
+        "{best:.0%}, since churners are {base:.0%} of customers): lift "
+        "{lift:.1f}x, **{share:.0%} of the best a list of that size can do**.",
+        name=tr(MODEL_LABELS[chosen]).lower(),
+        capture=capture,
+        best=best,
+        base=base_rate,
+        lift=capture / 0.1,
+        share=capture / best,
     )
 
 
@@ -1188,10 +1331,13 @@ def reliability_takeaway(curve: pd.DataFrame) -> str:
     """How far predicted probabilities are from observed churn rates, on average."""
     gap = float(np.average((curve["predicted"] - curve["observed"]).abs(), weights=curve["n"]))
     worst = curve.loc[(curve["predicted"] - curve["observed"]).abs().idxmax()]
-    return (
-        f"Predicted churn probabilities are on average {gap:.0%} points from the churn rate "
-        f"observed out of time (largest gap: predicted {worst['predicted']:.0%} vs observed "
-        f"{worst['observed']:.0%}). Close to the diagonal means a '70 %' can be read as 7 in 10."
+    return tr(
+        "Predicted churn probabilities are on average {gap:.0%} points from the churn rate "
+        "observed out of time (largest gap: predicted {predicted:.0%} vs observed "
+        "{observed:.0%}). Close to the diagonal means a '70 %' can be read as 7 in 10.",
+        gap=gap,
+        predicted=worst["predicted"],
+        observed=worst["observed"],
     )
 
 
@@ -1200,17 +1346,25 @@ def drivers_takeaway(importance: pd.DataFrame, curves: pd.DataFrame) -> str:
     parts = []
     for feature in importance.index[:3]:
         c = curves.loc[curves["feature"] == feature]
-        label = FEATURE_LABELS.get(feature, feature)
+        label = tr(FEATURE_LABELS.get(feature, feature))
         if len(c) >= 2:
             lo, hi = c["p_churn"].iloc[0], c["p_churn"].iloc[-1]
-            way = "raises" if hi > lo else "lowers"
-            parts.append(f"more *{label}* {way} risk ({lo:.0%} -> {hi:.0%})")
+            parts.append(
+                tr("more *{label}* raises risk ({lo:.0%} -> {hi:.0%})", label=label, lo=lo, hi=hi)
+                if hi > lo
+                else tr(
+                    "more *{label}* lowers risk ({lo:.0%} -> {hi:.0%})", label=label, lo=lo, hi=hi
+                )
+            )
         else:
             parts.append(f"*{label}*")
     top = importance.iloc[0]
-    return (
-        f"The warning leans most on *{top['label']}* (shuffling it costs {top['importance']:.3f} "
-        f"of ROC-AUC). Across the typical range: {'; '.join(parts)}."
+    return tr(
+        "The warning leans most on *{label}* (shuffling it costs {cost:.3f} "
+        "of ROC-AUC). Across the typical range: {parts}.",
+        label=tr(top["label"]),
+        cost=top["importance"],
+        parts="; ".join(parts),
     )
 
 
@@ -1220,22 +1374,32 @@ def risk_takeaway(risk: pd.DataFrame, top_n: int, currency: str, basis: str) -> 
     top = risk["value_at_risk"].head(top_n).sum()
     worth = risk["value"].sum()
     high = risk["risk_band"].astype(str).str.startswith("high")
-    text = (
-        f"{len(risk):,} active customers scored; value at risk {amount(total, currency)} "
-        f"({total / worth if worth else 0:.1%} of their {basis}, "
-        f"{amount(worth, currency)}). The top {top_n} alone hold {amount(top, currency)} "
-        f"({top / total if total else 0:.0%}); the {int(high.sum()):,} customers in the high "
-        f"P(churn) band hold {amount(risk.loc[high, 'value_at_risk'].sum(), currency)} of it."
+    text = tr(
+        "{n:,} active customers scored; value at risk {total} "
+        "({share:.1%} of their {basis}, "
+        "{worth}). The top {top_n} alone hold {top} "
+        "({top_share:.0%}); the {high:,} customers in the high "
+        "P(churn) band hold {high_value} of it.",
+        n=len(risk),
+        total=amount(total, currency),
+        share=total / worth if worth else 0,
+        basis=display_label(basis),
+        worth=amount(worth, currency),
+        top_n=top_n,
+        top=amount(top, currency),
+        top_share=top / total if total else 0,
+        high=int(high.sum()),
+        high_value=amount(risk.loc[high, "value_at_risk"].sum(), currency),
     )
     if worth and total < 0.01 * worth:
-        text += (
+        text += tr(
             " The purchase model sees almost no customer as gone for good, so little value is "
             "at risk by this measure: the top of the list holds the valuable customers whose "
             "silence is longest for their habits, and P(churn) says who is likely to go quiet "
             "next."
         )
     else:
-        text += " Call from the top of the list: that is where a win-back is worth most."
+        text += tr(" Call from the top of the list: that is where a win-back is worth most.")
     return text
 
 
@@ -1244,8 +1408,8 @@ def risk_takeaway(risk: pd.DataFrame, top_n: int, currency: str, basis: str) -> 
 
 def feature_profile(X: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
     """Median of each feature among customers who stayed and who churned (one cutoff)."""
-    grouped = X.groupby(y.reindex(X.index).map({0: "stayed", 1: "churned"})).median()
-    out = grouped.T.reindex(columns=["stayed", "churned"])
+    grouped = X.groupby(y.reindex(X.index).map(dict(enumerate(OUTCOMES)))).median()
+    out = grouped.T.reindex(columns=list(OUTCOMES))
     out.columns.name = None
     out.insert(0, "feature", [FEATURE_LABELS.get(c, c) for c in out.index])
     return out.set_index("feature")
@@ -1348,6 +1512,8 @@ def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str
     from analysis.privacy import display_ids
 
     top = display_ids(risk.head(top_n), anonymize)
+    top["risk_band"] = top["risk_band"].astype(str).map(display_label)
+    top["segment"] = top["segment"].astype(str).map(tr)
     return top.drop(columns=["purchase_days"]).rename(
         columns={
             "p_churn": "P(churn)",
@@ -1368,15 +1534,29 @@ def findings(
     (``definition``: :func:`value_at_risk_definition`, stated under the value at stake)."""
     chosen = metrics["chosen_model"]
     lines = [
-        f"- **Definition:** no purchase in the {metrics['window_days']} days after a cutoff; "
-        f"{metrics['base_rate']:.0%} of active customers churned in the latest test window.",
-        "- **Warning quality:** " + comparison_takeaway(table, chosen),
-        f"- **Who to call:** the top 10 % by risk hold {metrics['top_decile_capture']:.0%} of "
-        f"the churners (a random list: 10 %; a perfect one: "
-        f"{min(1.0, 0.1 / metrics['base_rate']) if metrics['base_rate'] else 0:.0%}).",
-        f"- **Value at stake:** {amount(metrics['value_at_risk_total'], currency)} at risk "
-        f"across {metrics['customers_scored']:,} active customers; the top {top_n} hold "
-        f"{amount(risk['value_at_risk'].head(top_n).sum(), currency)} (`churn_risk.csv`). "
-        f"{definition}",
+        tr(
+            "- **Definition:** no purchase in the {days} days after a cutoff; "
+            "{rate:.0%} of active customers churned in the latest test window.",
+            days=metrics["window_days"],
+            rate=metrics["base_rate"],
+        ),
+        tr("- **Warning quality:** ") + comparison_takeaway(table, chosen),
+        tr(
+            "- **Who to call:** the top 10 % by risk hold {capture:.0%} of "
+            "the churners (a random list: 10 %; a perfect one: "
+            "{best:.0%}).",
+            capture=metrics["top_decile_capture"],
+            best=min(1.0, 0.1 / metrics["base_rate"]) if metrics["base_rate"] else 0,
+        ),
+        tr(
+            "- **Value at stake:** {total} at risk "
+            "across {n:,} active customers; the top {top_n} hold "
+            "{top} (`churn_risk.csv`). ",
+            total=amount(metrics["value_at_risk_total"], currency),
+            n=metrics["customers_scored"],
+            top_n=top_n,
+            top=amount(risk["value_at_risk"].head(top_n).sum(), currency),
+        )
+        + definition,
     ]
     return "\n".join(lines)

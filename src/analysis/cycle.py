@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.summary import purchase_days
-from analysis.text import tr
+from analysis.text import sentences, tr
 
 WEIGHTINGS = ("customer", "gap")
 
@@ -189,7 +189,9 @@ def definitions_table(table: pd.DataFrame) -> pd.DataFrame:
         (tr("running silences censored, each repeat customer once (used)"), used),
     ):
         rows[name] = [cyc.quantiles[q] for q in (0.5, 0.8, 0.9)]
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=["median", "80th pct", "90th pct"])
+    out = pd.DataFrame.from_dict(
+        rows, orient="index", columns=[tr("median"), tr("80th pct"), tr("90th pct")]
+    )
     out.index.name = tr("definition")
     return out.astype(float)
 
@@ -224,14 +226,20 @@ def cycle_takeaway(cycle: Cycle, table: pd.DataFrame | None = None) -> str:
         share = heavy_share(table)
         done = table.loc[table["observed"], "days"]
         if share is not None:
-            text += " " + tr(
-                "Counting every repeat purchase instead would say {pooled:.0f} days, because "
-                "the 10 % most frequent buyers make {share:.0%} of all repeat purchases.",
-                pooled=float(done.median()),
-                share=share,
+            text = sentences(
+                text,
+                tr(
+                    "Counting every repeat purchase instead would say {pooled:.0f} days, because "
+                    "the 10 % most frequent buyers make {share:.0%} of all repeat purchases.",
+                    pooled=float(done.median()),
+                    share=share,
+                ),
             )
-    text += " " + tr(
-        "These days set the churn window (80 %) and the lifecycle stages (typical cycle, "
-        "lapsed beyond 90 %) in every report."
+    text = sentences(
+        text,
+        tr(
+            "These days set the churn window (80 %) and the lifecycle stages (typical cycle, "
+            "lapsed beyond 90 %) in every report."
+        ),
     )
     return text

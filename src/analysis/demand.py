@@ -25,7 +25,7 @@ import pandas as pd
 
 from analysis import engine, text
 from analysis.summary import purchase_days
-from analysis.text import md_text, money, tr
+from analysis.text import listed, md_text, money, sentences, tr
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -55,11 +55,24 @@ def _freq(freq: str) -> str:
     return FREQS[freq]
 
 
+def month_label(when) -> str:
+    """``Nov 2011`` (a Period or Timestamp's month) in the report's language."""
+    return tr("{month} {year}", month=tr(MONTHS[when.month - 1]), year=when.year)
+
+
+def day_label(when) -> str:
+    """``05 Mar 2011`` (a date) in the report's language."""
+    when = pd.Timestamp(when)
+    return tr(
+        "{day:02d} {month} {year}", day=when.day, month=tr(MONTHS[when.month - 1]), year=when.year
+    )
+
+
 def period_label(period: pd.Period) -> str:
     """``Nov 2011`` for a month, ``week of 28 Nov 2011`` for a week (its Monday)."""
     if period.freqstr.startswith("M"):
-        return period.strftime("%b %Y")
-    return f"week of {period.start_time:%d %b %Y}"
+        return month_label(period)
+    return tr("week of {day}", day=day_label(period.start_time))
 
 
 # --------------------------------------------------------------------------- 1. trends
@@ -149,7 +162,8 @@ def compare_periods(series: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """:func:`compare_periods` with readable row and column names (periods named)."""
+    """:func:`compare_periods` with readable row and column names (periods named), in the
+    report's language."""
     names = {
         "last": "last",
         "previous": "previous",
@@ -157,15 +171,29 @@ def comparison_table(comparison: pd.DataFrame) -> pd.DataFrame:
     }
     for key in names:
         period = comparison.attrs.get(key)
-        names[key] = period_label(period) if period is not None else "a year earlier (n/a)"
-    return comparison.rename(index=MEASURE_LABELS).rename(
+        names[key] = period_label(period) if period is not None else tr("a year earlier (n/a)")
+    return comparison.rename(index=lambda m: tr(MEASURE_LABELS.get(m, m))).rename(
         columns={
             "last": names["last"],
             "previous": names["previous"],
-            "change": "change",
+            "change": tr("change"),
             "year_earlier": names["year_earlier"],
-            "change_vs_year": "change vs a year earlier",
+            "change_vs_year": tr("change vs a year earlier"),
         }
+    )
+
+
+def comparison_display(comparison: pd.DataFrame):
+    """:func:`comparison_table` styled for the report: counts and money whole, changes as
+    signed percentages, a caption."""
+    table = comparison_table(comparison)
+    changes = [tr("change"), tr("change vs a year earlier")]
+    return (
+        table.style.format("{:,.0f}", na_rep="–")
+        .format("{:+.1%}", subset=changes, na_rep="–")
+        .set_caption(
+            tr("Last complete period vs the one before and the same period a year earlier")
+        )
     )
 
 
@@ -182,41 +210,61 @@ def trend_takeaway(comparison: pd.DataFrame, series: pd.DataFrame, currency: str
     """
     last = comparison.attrs.get("last")
     if last is None:
-        return "No complete period before the cutoff yet: nothing to compare."
+        return tr("No complete period before the cutoff yet: nothing to compare.")
     rev = comparison.loc["revenue"]
     cust = comparison.loc["customers"]
     aov = comparison.loc["avg_order_value"]
-    text = (
-        f"In **{period_label(last)}**, the last complete period, revenue was "
-        f"**{money(rev['last'], currency)}** from {cust['last']:,.0f} active customers "
+    text = tr(
+        "In **{period}**, the last complete period, revenue was **{revenue}** from {n:,.0f} "
+        "active customers ",
+        period=period_label(last),
+        revenue=money(rev["last"], currency),
+        n=cust["last"],
     )
     prev = comparison.attrs.get("previous")
     if prev is not None and pd.notna(rev["change"]):
-        text += (
-            f"(**{rev['change']:+.0%}** on {period_label(prev)}; customers {cust['change']:+.0%}, "
-            f"average order value {aov['change']:+.0%})."
+        text += tr(
+            "(**{change:+.0%}** on {previous}; customers {customers:+.0%}, average order value "
+            "{aov:+.0%}).",
+            change=rev["change"],
+            previous=period_label(prev),
+            customers=cust["change"],
+            aov=aov["change"],
         )
         driver = (
-            "the number of active customers"
+            tr("the number of active customers")
             if abs(cust["change"]) >= abs(aov["change"])
-            else "the average order value"
+            else tr("the average order value")
         )
         if abs(rev["change"]) >= 0.05:
-            text += f" The move is driven mainly by {driver}."
+            text = sentences(text, tr("The move is driven mainly by {driver}.", driver=driver))
     else:
-        text += "."
+        text += tr(".")
     year = comparison.attrs.get("year_earlier")
     if year is not None and pd.notna(rev["change_vs_year"]):
-        text += (
-            f" Against the same period a year earlier ({period_label(year)}) revenue is "
-            f"**{rev['change_vs_year']:+.0%}**."
+        text = sentences(
+            text,
+            tr(
+                "Against the same period a year earlier ({year}) revenue is **{change:+.0%}**.",
+                year=period_label(year),
+                change=rev["change_vs_year"],
+            ),
         )
     else:
-        text += " The data does not reach a complete year back, so there is no year-on-year view."
+        text = sentences(
+            text,
+            tr("The data does not reach a complete year back, so there is no year-on-year view."),
+        )
     partial = series.loc[~series["complete"]]
     if len(partial):
-        names = ", ".join(period_label(p) for p in partial.index)
-        text += f" Partial periods ({names}) are hatched: their totals are incomplete, not a drop."
+        names = listed(period_label(p) for p in partial.index)
+        text = sentences(
+            text,
+            tr(
+                "Partial periods ({names}) are hatched: their totals are incomplete, not a drop.",
+                names=names,
+            ),
+        )
     return text
 
 
@@ -282,22 +330,34 @@ def new_returning_takeaway(table: pd.DataFrame, as_of, currency: str = "") -> st
     """What share of revenue repeat buyers bring, and how it moved over the log."""
     share = repeat_revenue_share(table)
     if share is None:
-        return "No revenue in the period: nothing to split into new and repeat buyers."
+        return tr("No revenue in the period: nothing to split into new and repeat buyers.")
     complete = table.loc[table.index.end_time.normalize() <= pd.Timestamp(as_of).normalize()]
-    text = f"Over the whole log **{share:.0%} of revenue came from repeat purchases**."
+    text = tr(
+        "Over the whole log **{share:.0%} of revenue came from repeat purchases**.", share=share
+    )
     if len(complete) >= 2:
         rev = complete["new_revenue"] + complete["repeat_revenue"]
         shares = complete["repeat_revenue"] / rev.where(rev > 0)
         last = complete.index[-1]
-        text += (
-            f" In {period_label(last)} it was {shares.iloc[-1]:.0%} "
-            f"({complete.loc[last, 'new_customers']:,} new and "
-            f"{complete.loc[last, 'returning_customers']:,} returning customers)."
+        text = sentences(
+            text,
+            tr(
+                "In {month} it was {share:.0%} ({new:,} new and {returning:,} returning "
+                "customers).",
+                month=period_label(last),
+                share=shares.iloc[-1],
+                new=complete.loc[last, "new_customers"],
+                returning=complete.loc[last, "returning_customers"],
+            ),
         )
-    text += (
-        f" The first months of the log (from {period_label(table.index[0])}) count a buyer as "
-        "new even if they bought before the data starts, so the repeat share there may be "
-        "understated; later months show the settled mix."
+    text = sentences(
+        text,
+        tr(
+            "The first months of the log (from {month}) count a buyer as new even if they bought "
+            "before the data starts, so the repeat share there may be understated; later months "
+            "show the settled mix.",
+            month=period_label(table.index[0]),
+        ),
     )
     return text
 
@@ -355,18 +415,27 @@ def heatmap_takeaway(table: pd.DataFrame) -> str:
     busiest, quietest = by_day.idxmax(), by_day.idxmin()
     peak = table.sum(axis=0).idxmax()
     unit = "hour" if table.attrs.get("by") == "hour" else "month"
-    text = f"**{busiest}** is the busiest weekday"
+    text = tr("**{day}** is the busiest weekday", day=tr(busiest))
     if by_day.min() == 0:
-        text += f"; there are **no orders on {quietest}**"
+        text += tr("; there are **no orders on {day}**", day=tr(quietest))
     else:
-        text += f", {quietest} the quietest ({by_day.min() / by_day.max():.0%} of the peak)"
-    peak_name = f"{peak}:00-{peak + 1}:00" if unit == "hour" else str(peak)
-    text += f". Orders peak in **{peak_name}**: the window for campaigns and staffing."
+        text += tr(
+            ", {day} the quietest ({share:.0%} of the peak)",
+            day=tr(quietest),
+            share=by_day.min() / by_day.max(),
+        )
+    peak_name = f"{peak}:00-{peak + 1}:00" if unit == "hour" else tr(str(peak))
+    text += tr(
+        ". Orders peak in **{peak}**: the window for campaigns and staffing.", peak=peak_name
+    )
     if unit == "month":
-        text += (
-            " The data has dates only, no times, so the view is weekday × calendar month; with "
-            "under two years of data each month is seen once or twice, so a peak month may be a "
-            "one-off (a launch, an acquisition push) rather than a season."
+        text = sentences(
+            text,
+            tr(
+                "The data has dates only, no times, so the view is weekday × calendar month; "
+                "with under two years of data each month is seen once or twice, so a peak month "
+                "may be a one-off (a launch, an acquisition push) rather than a season."
+            ),
         )
     return text
 
@@ -464,11 +533,13 @@ def cohort_takeaway(
     text = ""
     if first_cohort_existing(retention, first):
         head = retention.index[0]
-        text += (
-            f"The first cohort ({period_label(head)}, {int(size.iloc[0]):,} customers) also "
-            "holds customers who bought before the data start: "
-            f"{retention[1].iloc[0]:.0%} of them buy again in month 1. It is marked * and "
-            "left out of the averages below. "
+        text += tr(
+            "The first cohort ({cohort}, {n:,} customers) also holds customers who bought before "
+            "the data start: {share:.0%} of them buy again in month 1. It is marked * and left "
+            "out of the averages below. ",
+            cohort=period_label(head),
+            n=int(size.iloc[0]),
+            share=retention[1].iloc[0],
         )
         retention, revenue = retention.iloc[1:], revenue.iloc[1:]
         size = size.iloc[1:] if size is not None else None
@@ -477,21 +548,26 @@ def cohort_takeaway(
             col = retention[month]
             weights = size.reindex(col.index)[col.notna()] if size is not None else None
             avg = np.average(col.dropna(), weights=weights) if weights is not None else col.mean()
-            text += (
-                f"On average **{avg:.0%}** of a cohort buys again in month {month} after its "
-                f"first purchase. "
+            text += tr(
+                "On average **{share:.0%}** of a cohort buys again in month {month} after its "
+                "first purchase. ",
+                share=avg,
+                month=month,
             )
     if not text:
-        return "The log is too short for cohorts to have a second month yet."
+        return tr("The log is too short for cohorts to have a second month yet.")
     horizon = min(6, revenue.columns.max())
     col = revenue[horizon].dropna()
     if len(col):
-        text += (
-            f"After {horizon} months a customer has brought **{money(col.median(), currency)}** "
-            f"(median over {len(col)} cohorts) including the first order; "
-            "a cohort that stays above that line is being acquired well. "
+        text += tr(
+            "After {months} months a customer has brought **{value}** (median over {n} cohorts) "
+            "including the first order; a cohort that stays above that line is being acquired "
+            "well. ",
+            months=horizon,
+            value=money(col.median(), currency),
+            n=len(col),
         )
-    text += "Empty cells are months that have not happened yet or are still running."
+    text += tr("Empty cells are months that have not happened yet or are still running.")
     return text
 
 
@@ -626,23 +702,35 @@ def movers(frame: pd.DataFrame, column: str, series: pd.DataFrame, n: int = 5) -
 def mix_takeaway(summary: pd.DataFrame, top: pd.DataFrame, label: str = "products") -> str:
     """How concentrated revenue is (ABC) and how much the top item brings."""
     a = summary.loc["A"]
-    text = (
-        f"**{int(a['items']):,} {label} ({a['item_share']:.0%} of the range) bring "
-        f"{a['revenue_share']:.0%} of revenue** (class A); "
-        f"{int(summary.loc['C', 'items']):,} class-C {label} "
-        f"({summary.loc['C', 'item_share']:.0%}) "
-        f"bring only {summary.loc['C', 'revenue_share']:.0%}. "
+    shown = tr(label)
+    text = tr(
+        "**{n:,} {label} ({share:.0%} of the range) bring {revenue:.0%} of revenue** (class A); "
+        "{c:,} class-C {label} ({c_share:.0%}) bring only {c_revenue:.0%}. ",
+        n=int(a["items"]),
+        label=shown,
+        share=a["item_share"],
+        revenue=a["revenue_share"],
+        c=int(summary.loc["C", "items"]),
+        c_share=summary.loc["C", "item_share"],
+        c_revenue=summary.loc["C", "revenue_share"],
     )
     if len(top):
-        text += (
-            f"The top {min(10, len(top))} alone make {top['revenue_share'].head(10).sum():.0%}. "
-            "Keep A items in stock and visible; C items are candidates for range review."
+        text += tr(
+            "The top {n} alone make {share:.0%}. Keep A items in stock and visible; C items are "
+            "candidates for range review.",
+            n=min(10, len(top)),
+            share=top["revenue_share"].head(10).sum(),
         )
         single = int((top["buyers"].head(10) == 1).sum())
         if single:
-            text += (
-                f" {single} of the top {label} by revenue had a single buyer: one bulk order, "
-                "worth checking before reading it as broad demand."
+            text = sentences(
+                text,
+                tr(
+                    "{n} of the top {label} by revenue had a single buyer: one bulk order, worth "
+                    "checking before reading it as broad demand.",
+                    n=single,
+                    label=shown,
+                ),
             )
     return text
 
@@ -650,7 +738,7 @@ def mix_takeaway(summary: pd.DataFrame, top: pd.DataFrame, label: str = "product
 def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | None = None) -> str:
     """The biggest rise and fall between the two periods in words."""
     if table.empty:
-        return "Fewer than two complete periods: no movers to compare yet."
+        return tr("Fewer than two complete periods: no movers to compare yet.")
 
     def name(item):
         if names is not None and item in names.index and names[item]:
@@ -659,24 +747,38 @@ def movers_takeaway(table: pd.DataFrame, currency: str = "", names: pd.Series | 
 
     prev, last = table.attrs["previous"], table.attrs["last"]
     up, down = table["change"].idxmax(), table["change"].idxmin()
-    text = f"From {period_label(prev)} to {period_label(last)}, "
+    text = tr("From {previous} to {last}, ", previous=period_label(prev), last=period_label(last))
     if table.loc[up, "change"] > 0:
-        text += f"**{name(up)}** rose most ({money(table.loc[up, 'change'], currency)})"
+        text += tr(
+            "**{item}** rose most ({change})",
+            item=name(up),
+            change=money(table.loc[up, "change"], currency),
+        )
     if table.loc[down, "change"] < 0:
-        text += f" and **{name(down)}** fell most ({money(table.loc[down, 'change'], currency)})"
-    return text + "."
+        text += tr(
+            " and **{item}** fell most ({change})",
+            item=name(down),
+            change=money(table.loc[down, "change"], currency),
+        )
+    return text + tr(".")
 
 
 def share_takeaway(table: pd.DataFrame, label: str) -> str:
     """Top value of a split (region, channel) and its share."""
     top = md_text(table.index[0])
     rest = table.iloc[1:4]
-    others = ", ".join(f"{md_text(i)} {s:.0%}" for i, s in rest["revenue_share"].items())
+    others = listed(f"{md_text(i)} {s:.0%}" for i, s in rest["revenue_share"].items())
+    share = table["revenue_share"].iloc[0]
     return (
-        f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue; next come {others}. "
+        tr(
+            "**{top}** brings {share:.0%} of revenue; next come {others}. ",
+            top=top,
+            share=share,
+            others=others,
+        )
         if others
-        else f"**{top}** brings {table['revenue_share'].iloc[0]:.0%} of revenue. "
-    ) + f"Demand outside the top {label} is small: plan it as one group."
+        else tr("**{top}** brings {share:.0%} of revenue. ", top=top, share=share)
+    ) + tr("Demand outside the top {label} is small: plan it as one group.", label=tr(label))
 
 
 # --------------------------------------------------------------------------- 6. forecast
@@ -782,11 +884,22 @@ METHOD_NAMES = {
 
 
 SHORT_NAMES = {"ets": "ETS model", "naive": "naive", "seasonal": "seasonal naive"}
+#: The exponential-smoothing models :func:`model_spec` names (reports show them translated).
+MODEL_NAMES = (
+    "ETS with damped trend and seasonality",
+    "ETS with damped trend, no seasonality",
+    "simple exponential smoothing",
+)
+
+
+def model_label(name: str) -> str:
+    """A forecast model's name as the report shows it (already-translated names unchanged)."""
+    return tr(name) if name in MODEL_NAMES else name
 
 
 def method_name(method: str, freq: str = "M") -> str:
     """What a forecast method is, in words (``freq`` names the period)."""
-    return tr(METHOD_NAMES[method], one=FREQ_WORDS[freq][0])
+    return tr(METHOD_NAMES[method], one=tr(FREQ_WORDS[freq][0]))
 
 
 def naive_forecast(train: pd.Series, steps: int, season: int) -> np.ndarray:
@@ -1081,78 +1194,123 @@ def _season_words(periods, freq: str) -> str:
     """``Jun-Nov 2011`` (months) or ``weeks of 06 Jun-28 Nov 2011`` for a run of periods."""
     first, last = min(periods), max(periods)
     if freq == "M":
-        return f"{first:%b}-{last:%b %Y}" if first != last else period_label(first)
-    return f"weeks of {first.start_time:%d %b}-{last.start_time:%d %b %Y}"
+        if first == last:
+            return period_label(first)
+        return tr("{first}-{last}", first=tr(MONTHS[first.month - 1]), last=month_label(last))
+    return tr(
+        "weeks of {first}-{last}",
+        first=tr(
+            "{day:02d} {month}",
+            day=first.start_time.day,
+            month=tr(MONTHS[first.start_time.month - 1]),
+        ),
+        last=day_label(last.start_time),
+    )
 
 
 def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
     """The shown forecast, why this method, how accurate by horizon, and the interval."""
     fc, errors, coverage = bundle["revenue"], bundle["errors"], bundle["coverage"]
-    one, many, _ = FREQ_WORDS[freq]
+    one, many, _ = (tr(word) for word in FREQ_WORDS[freq])
     first, row = fc.index[0], fc.iloc[0]
     method = fc.attrs["method"]
-    text = f"Expected revenue for **{period_label(first)}**: **{money(row['forecast'], currency)}**"
+    text = tr(
+        "Expected revenue for **{period}**: **{value}**",
+        period=period_label(first),
+        value=money(row["forecast"], currency),
+    )
     if pd.notna(row["lower"]):
-        text += (
-            f" ({fc.attrs['level']:.0%} interval {money(row['lower'], currency)}-"
-            f"{money(row['upper'], currency)})"
+        text += tr(
+            " ({level:.0%} interval {low}-{high})",
+            level=fc.attrs["level"],
+            low=money(row["lower"], currency),
+            high=money(row["upper"], currency),
         )
-    text += f"; {money(fc['forecast'].sum(), currency)} over the next {len(fc)} {many}. "
+    text += tr(
+        "; {total} over the next {n} {many}. ",
+        total=money(fc["forecast"].sum(), currency),
+        n=len(fc),
+        many=many,
+    )
     if method == "ets":
-        text += f"The forecast is the model ({fc.attrs['model']}), which had the lowest error "
+        text += tr(
+            "The forecast is the model ({model}), which had the lowest error ",
+            model=model_label(fc.attrs["model"]),
+        )
     else:
-        text += (
-            f"**The forecast shown is a simple baseline** ({method_name(method, freq)}): it "
-            "beat the exponential-smoothing model "
+        text += tr(
+            "**The forecast shown is a simple baseline** ({method}): it beat the "
+            "exponential-smoothing model ",
+            method=method_name(method, freq),
         )
     mean = errors.loc["mean over horizons"]
-    others = ", ".join(
-        f"{SHORT_NAMES[m]} {mean[m]:.0%}" for m in errors.columns if m not in ("points", method)
+    others = listed(
+        tr("{method} {error:.0%}", method=tr(SHORT_NAMES[m]), error=mean[m])
+        for m in errors.columns
+        if m not in ("points", method)
     )
-    text += (
-        f"in the backtest (average error {mean[method]:.0%} over the horizons, against "
-        f"{others}; the table below gives it by horizon). "
+    text += tr(
+        "in the backtest (average error {error:.0%} over the horizons, against {others}; the "
+        "table below gives it by horizon). ",
+        error=mean[method],
+        others=others,
     )
     if "seasonal" not in errors.columns:
-        text += (
-            f"No origin of the backtest had a year of history, so the seasonal baseline (same "
-            f"{one} a year earlier) could not be tested and the baseline is plain naive. "
+        text += tr(
+            "No origin of the backtest had a year of history, so the seasonal baseline (same "
+            "{one} a year earlier) could not be tested and the baseline is plain naive. ",
+            one=one,
         )
     judged = {p.month if freq == "M" else p.week for p in bundle["backtest"]["period"]}
     ahead = [p for p in fc.index if (p.month if freq == "M" else p.week) not in judged]
     if ahead:
-        text += (
-            f"**Caution:** the backtest only judged forecasts for "
-            f"{_season_words(bundle['backtest']['period'], freq)}; "
-            f"{', '.join(period_label(p) for p in ahead)} fall in a part of the year it never "
-            "tested, so neither the method's win nor its interval says much about them. "
+        text += tr(
+            "**Caution:** the backtest only judged forecasts for {judged}; {ahead} fall in a "
+            "part of the year it never tested, so neither the method's win nor its interval says "
+            "much about them. ",
+            judged=_season_words(bundle["backtest"]["period"], freq),
+            ahead=listed(period_label(p) for p in ahead),
         )
     if coverage["coverage"] is not None:
-        text += (
-            f"The interval comes from the backtest's own errors; checked on {coverage['checked']} "
-            f"past forecasts it held the actual {coverage['inside']} times "
-            f"(**{coverage['coverage']:.0%}** for a nominal {coverage['level']:.0%}). "
+        text += tr(
+            "The interval comes from the backtest's own errors; checked on {checked} past "
+            "forecasts it held the actual {inside} times (**{coverage:.0%}** for a nominal "
+            "{level:.0%}). ",
+            checked=coverage["checked"],
+            inside=coverage["inside"],
+            coverage=coverage["coverage"],
+            level=coverage["level"],
         )
     elif fc.attrs["interval"] == "model":
-        text += "The interval is the model's own (too few backtest errors to measure one). "
+        text += tr("The interval is the model's own (too few backtest errors to measure one). ")
     now = bundle.get("nowcast")
     if now is not None:
+        text += tr(
+            "**{period} is still running:** {booked} is booked; ",
+            period=period_label(now["period"]),
+            booked=money(now["booked"], currency),
+        )
         text += (
-            f"**{period_label(now['period'])} is still running:** "
-            f"{money(now['booked'], currency)} is booked; "
-            + (
-                f"by this day a year earlier {now['share']:.0%} of that {one} had been booked"
-                if now["basis"] == "a year earlier"
-                else f"{now['share']:.0%} of its days have passed"
+            tr(
+                "by this day a year earlier {share:.0%} of that {one} had been booked",
+                share=now["share"],
+                one=one,
             )
-            + f", which points to about **{money(now['estimate'], currency)}** for the whole "
-            f"{one}. "
+            if now["basis"] == "a year earlier"
+            else tr("{share:.0%} of its days have passed", share=now["share"])
+        )
+        text += tr(
+            ", which points to about **{estimate}** for the whole {one}. ",
+            estimate=money(now["estimate"], currency),
+            one=one,
         )
     year = fc["year_earlier"]
     if year.notna().all():
-        text += (
-            f"Sense check: the same {len(fc)} {many} a year earlier brought "
-            f"{money(year.sum(), currency)}."
+        text += tr(
+            "Sense check: the same {n} {many} a year earlier brought {value}.",
+            n=len(fc),
+            many=many,
+            value=money(year.sum(), currency),
         )
     return text
 
@@ -1238,12 +1396,12 @@ def forecast_bundle(
     out = dict.fromkeys(("revenue", "orders", "backtest", "errors", "coverage", "nowcast", "note"))
     history = series.loc[series["complete"], "revenue"]
     if len(history) < 8:
-        one, many, _ = FREQ_WORDS[freq]
-        out["note"] = (
-            f"Only {len(history)} complete {one if len(history) == 1 else many} of history: "
-            "at least 8 are needed for a "
-            f"forecast and its backtest. Try freq='W' for more, shorter periods, or wait for "
-            "more data."
+        one, many, _ = (tr(word) for word in FREQ_WORDS[freq])
+        out["note"] = tr(
+            "Only {n} complete {periods} of history: at least 8 are needed for a forecast and "
+            "its backtest. Try freq='W' for more, shorter periods, or wait for more data.",
+            n=len(history),
+            periods=one if len(history) == 1 else many,
         )
         return out
     season = SEASON[freq]
@@ -1268,23 +1426,54 @@ def absent_note(column: str, what: str) -> str:
 
 def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame, now: dict | None = None):
     """Revenue and orders forecasts side by side, periods named, columns readable; the
-    revenue nowcast of a running period (``now``, :func:`nowcast`) as its own column."""
+    revenue nowcast of a running period (``now``, :func:`nowcast`) as its own column.
+    Headers are in the report's language."""
     cols = {
-        "forecast": "forecast",
-        "lower": "low",
-        "upper": "high",
-        "actual_so_far": "booked so far",
-        "year_earlier": "a year earlier",
+        "forecast": tr("forecast"),
+        "lower": tr("low"),
+        "upper": tr("high"),
+        "actual_so_far": tr("booked so far"),
+        "year_earlier": tr("a year earlier"),
     }
     parts = [
         frame[list(cols)]
         .rename(columns=cols)
-        .set_axis(pd.MultiIndex.from_product([[what], list(cols.values())]), axis=1)
+        .set_axis(pd.MultiIndex.from_product([[tr(what)], list(cols.values())]), axis=1)
         for what, frame in (("revenue", revenue), ("orders", orders))
     ]
     out = pd.concat(parts, axis=1)
     if now is not None:
-        out.insert(4, ("revenue", "nowcast"), np.nan)
-        out.loc[now["period"], ("revenue", "nowcast")] = now["estimate"]
+        out.insert(4, (tr("revenue"), tr("nowcast")), np.nan)
+        out.loc[now["period"], (tr("revenue"), tr("nowcast"))] = now["estimate"]
     out.index = [period_label(p) for p in out.index]
     return out
+
+
+def forecast_display(bundle: dict, currency: str = ""):
+    """:func:`forecast_table` of a :func:`forecast_bundle`, styled, with its caption."""
+    level = bundle["revenue"].attrs.get("level", 0.8)
+    table = forecast_table(bundle["revenue"], bundle["orders"], bundle["nowcast"])
+    caption = tr(
+        "Forecast with low-high {level:.0%} interval (revenue in {currency})",
+        level=level,
+        currency=currency or tr("money"),
+    )
+    return table.style.format("{:,.0f}", na_rep="–").set_caption(caption)
+
+
+#: Columns of :func:`backtest_errors` (methods and the point count), shown translated.
+ERROR_COLUMNS = ("ets", "naive", "seasonal", "points")
+
+
+def errors_display(bt: pd.DataFrame):
+    """:func:`backtest_errors` styled for the report: methods and rows named in words."""
+    errors = backtest_errors(bt)
+    shown = errors.rename(
+        index=lambda s: tr("mean over horizons") if s == "mean over horizons" else s,
+        columns=lambda c: tr(c) if c in ERROR_COLUMNS else c,
+    ).rename_axis(index=tr("step"))
+    return (
+        shown.style.format("{:.0%}", na_rep="–")
+        .format("{:,.0f}", subset=[tr("points")])
+        .set_caption(tr("Backtest error (MAPE) by horizon: periods ahead of the cutoff"))
+    )

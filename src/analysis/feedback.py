@@ -33,11 +33,27 @@ from scipy import stats
 
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, tr
+from analysis.text import md_text, pct, tr, tr_name
 
 GROUPS = ("promoter", "passive", "detractor")
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
 BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+#: Breakdowns whose values are names of the segmentation module (translated when shown).
+NAMED_BREAKDOWNS = ("segment", "tier", "stage")
+#: What the follow-up list and the value table rank customers by.
+VALUE_BASES = ("CLV", "revenue")
+
+
+def group_label(by: str, value):
+    """A breakdown value as the reader sees it: promoter / passive / detractor and the
+    segmentation's segment, tier and stage names translated, data values kept."""
+    if by == "group":
+        return tr_name(value, GROUPS)
+    if by in NAMED_BREAKDOWNS:
+        from analysis.recommend import segment_label
+
+        return segment_label(value)
+    return value
 
 
 # --------------------------------------------------------------------------- scale
@@ -285,6 +301,8 @@ DRIVERS = {
     "channel": (("channel",), "categorical"),
     "service tickets": (("tickets",), "numeric"),
 }
+#: The driver names, as shown (translated) in the drivers figure and takeaways.
+DRIVER_NAMES = tuple(DRIVERS)
 
 
 def driver_design(
@@ -596,7 +614,7 @@ def scored_export(scored: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ci(low, high, fmt="{:.0f}") -> str:
-    return f"{fmt.format(low)} to {fmt.format(high)}"
+    return tr("{low} to {high}", low=fmt.format(low), high=fmt.format(high))
 
 
 def headline_takeaway(summary: dict, scale: Scale) -> str:
@@ -621,7 +639,8 @@ def group_takeaway(table: pd.DataFrame, by: str, min_n: int = 30) -> str:
     tail = tr(" Groups with fewer than {m} answers ({k}) are shown but not ranked.", k=small,
               m=min_n) if small else ""  # fmt: skip
     if len(ranked) < 2:
-        return tr("Too few {by} groups with {m}+ answers to compare.", by=by, m=min_n) + tail
+        return tr("Too few {by} groups with {m}+ answers to compare.", by=tr_name(by, BREAKDOWNS),
+                  m=min_n) + tail  # fmt: skip
     best, worst = ranked["nps"].idxmax(), ranked["nps"].idxmin()
     b, w = ranked.loc[best], ranked.loc[worst]
     overlap = b["nps_low"] <= w["nps_high"]
@@ -631,8 +650,9 @@ def group_takeaway(table: pd.DataFrame, by: str, min_n: int = 30) -> str:
         else tr("their intervals do not overlap: a real gap worth a look")
     )
     return tr("By {by}: **{best}** leads (NPS {bn:+.0f}, n = {bc:,}) and **{worst}** trails "
-              "(NPS {wn:+.0f}, n = {wc:,}); {v}.", by=by, best=md_text(best), bn=b["nps"],
-              bc=int(b["responses"]), worst=md_text(worst), wn=w["nps"],
+              "(NPS {wn:+.0f}, n = {wc:,}); {v}.", by=tr_name(by, BREAKDOWNS),
+              best=md_text(group_label(by, best)), bn=b["nps"], bc=int(b["responses"]),
+              worst=md_text(group_label(by, worst)), wn=w["nps"],
               wc=int(w["responses"]), v=verdict) + tail  # fmt: skip
 
 
@@ -656,7 +676,8 @@ def drivers_takeaway(table: pd.DataFrame) -> str:
     top = table.index[0]
     effect = table["effect"].iloc[0]
     return tr("**{t}** moves the score most: {s} of what the drivers explain{e}. The drivers "
-              "together explain R² = {r:.2f} of the variation in scores.", t=top.capitalize(),
+              "together explain R² = {r:.2f} of the variation in scores.",
+              t=tr_name(top, DRIVER_NAMES).capitalize(),
               s=pct(table["share"].iloc[0]), e=f" ({md_text(effect)})" if effect else "",
               r=table["r2"].sum())  # fmt: skip
 
@@ -878,11 +899,15 @@ def value_per_customer(prep: Prepared) -> tuple[pd.Series | None, str]:
 
 def text_takeaway(prep: Prepared, text: Text) -> str:
     """Languages, how sentiment was obtained, and the share of negative comments."""
+    from analysis import sentiment as st
+
     frame = prep.frame
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
     langs = frame.loc[has, "language"].value_counts(normalize=True)
     langs = langs[langs >= 0.01].head(3)
-    lang_text = ", ".join(f"{md_text(k)} {pct(v)}" for k, v in langs.items())
+    lang_text = ", ".join(
+        f"{md_text(tr_name(k, st.LANGUAGE_CODES))} {pct(v)}" for k, v in langs.items()
+    )
     how = {
         "scored": tr("trained on {n:,} of this data's scored comments (out of fold)",
                      n=text.sentiment.labelled),
@@ -899,7 +924,7 @@ def themes_display(table: pd.DataFrame) -> pd.DataFrame:
     """The themes table as shown: share as %, impact rounded, examples."""
     out = table[["theme", "top_words", "share", "impact", "examples"]].copy()
     out["share"] = out["share"].map(lambda v: pct(v, 1))
-    out["impact"] = out["impact"].map(lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}")
+    out["impact"] = out["impact"].map(lambda v: tr("n/a") if pd.isna(v) else f"{v:+.2f}")
     return out.set_index("theme")
 
 
@@ -955,9 +980,10 @@ def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> s
 
     recent = int((follow["days_since"] <= 30).sum())
     value = follow[basis].sum() if basis in follow else float("nan")
+    shown = tr_name(basis, VALUE_BASES)
     worth = "" if pd.isna(value) or value == 0 else tr(
-        ", worth {v} of {b}", v=money(value, currency), b=basis)  # fmt: skip
-    order = tr("by {b}", b=basis) if basis in follow and follow[basis].notna().any() else tr(
+        ", worth {v} of {b}", v=money(value, currency), b=shown)  # fmt: skip
+    order = tr("by {b}", b=shown) if basis in follow and follow[basis].notna().any() else tr(
         "most recent first (no purchases give a customer value)")  # fmt: skip
     return tr("**{n:,} answers** call for a follow-up{w}; {r:,} of them came in the last 30 "
               "days. The list is ranked {o}.", n=len(follow), w=worth, r=recent,
@@ -974,7 +1000,8 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
                         c=pct(metrics["csat"], 1), m=metrics["mean_score"],
                         r=metrics["responses"]))  # fmt: skip
     if metrics.get("top_driver"):
-        lines.append(tr("- The strongest driver of the score is **{d}**.", d=metrics["top_driver"]))
+        driver = tr_name(metrics["top_driver"], DRIVER_NAMES)
+        lines.append(tr("- The strongest driver of the score is **{d}**.", d=driver))
     if metrics.get("themes"):
         lines.append(
             tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))

@@ -44,6 +44,7 @@ from analysis.report import (
     source_label,
 )
 from analysis.text import ANALYST_ONLY, tr
+from analysis.webfont import embed_cjk_font
 
 PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
 
@@ -150,7 +151,7 @@ def _write_index(out: Path, max_periods: int, lang: str, langs: list[str]) -> Pa
     parts.append("</body></html>")
     index = out / index_name(lang)
     tmp = out / f".{index.name}.{os.getpid()}.{threading.get_ident()}.tmp"
-    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.write_text(embed_cjk_font("\n".join(parts)), encoding="utf-8")
     os.replace(tmp, index)
     return index
 

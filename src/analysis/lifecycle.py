@@ -30,12 +30,49 @@ from scipy import stats
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import canonical_ids
-from analysis.text import md_text, pct, tr
+from analysis.text import md_text, pct, sentences, tr
 
 #: Customers-table columns that date a customer's first purchase (first match is used).
 FIRST_PURCHASE_COLUMNS = ("first_purchase", "first_purchase_date", "converted_at", "won_date")
 POTENTIAL = "potential"
 LEVEL = 0.95
+#: Group labels the package itself writes in the channel / cohort tables (the data values;
+#: reports show them translated).
+GROUP_NAMES = ("all", "unknown")
+#: Column headers of the conversion and prospects tables, for the table-header translation.
+TABLE_HEADERS = (
+    "channel",
+    "cohort",
+    "customers",
+    "converted",
+    "share",
+    "share_low",
+    "share_high",
+    "within",
+    "within_low",
+    "within_high",
+    "median_days",
+    "customer_id",
+    "signup_date",
+    "days",
+    "channel_share",
+    "chance",
+)
+
+
+def group_label(label) -> str:
+    """A channel or cohort label as the report shows it: ``all`` and ``unknown`` translated."""
+    text = str(label)
+    return tr(text) if text in GROUP_NAMES else text
+
+
+def for_display(table: pd.DataFrame) -> pd.DataFrame:
+    """A conversion or prospects table with its ``channel`` labels as the report shows them
+    (the index of :func:`conversion_by`, or a ``channel`` column); the data are unchanged."""
+    out = table.rename(index=group_label) if table.index.name in ("channel", "cohort") else table
+    if "channel" in out.columns:
+        out = out.assign(channel=out["channel"].map(group_label))
+    return out
 
 
 def _day_after(as_of) -> pd.Timestamp:
@@ -370,18 +407,21 @@ def channel_takeaway(by_channel: pd.DataFrame, horizon_days: int) -> str:
         n=int(total["customers"]),
         lo=pct(total["share_low"], 1),
         hi=pct(total["share_high"], 1),
-        best=md_text(best),
+        best=md_text(group_label(best)),
         bs=pct(channels.loc[best, "share"], 1),
         blo=pct(channels.loc[best, "share_low"], 1),
         bhi=pct(channels.loc[best, "share_high"], 1),
-        worst=md_text(worst),
+        worst=md_text(group_label(worst)),
         ws=pct(channels.loc[worst, "share"], 1),
     )
     if np.isfinite(total["median_days"]):
-        text += " " + tr(
-            "Those who convert take a median of {d:.0f} days from sign-up to first purchase; "
-            "{w} convert within {h} days (Kaplan-Meier, recent sign-ups counted as not yet)."
-        ).format(d=total["median_days"], w=pct(total["within"], 1), h=horizon_days)
+        text = sentences(
+            text,
+            tr(
+                "Those who convert take a median of {d:.0f} days from sign-up to first purchase; "
+                "{w} convert within {h} days (Kaplan-Meier, recent sign-ups counted as not yet)."
+            ).format(d=total["median_days"], w=pct(total["within"], 1), h=horizon_days),
+        )
     return text
 
 
@@ -411,16 +451,28 @@ def cohort_takeaway(by_cohort: pd.DataFrame, horizon_days: int) -> str:
 def prospects_takeaway(found: pd.DataFrame, recent_days: int, horizon_days: int) -> str:
     """How many prospects are worth a call, and the chance the best of them buy."""
     if found.empty:
+        return _prospects_headline(found, recent_days)
+    expected = found["chance"].fillna(0).sum()
+    return sentences(
+        _prospects_headline(found, recent_days),
+        tr(
+            "From their channels' curves, about {e:.0f} of them would make a first purchase in "
+            "the next {h} days without extra effort: they are the list to contact first "
+            "(`prospects.csv`)."
+        ).format(e=expected, h=horizon_days),
+    )
+
+
+def _prospects_headline(found: pd.DataFrame, recent_days: int) -> str:
+    """The first sentence of :func:`prospects_takeaway`: how many prospects there are."""
+    if found.empty:
         return tr(
             "No recent sign-up ({r} days) without a purchase in a channel that converts well."
         ).format(r=recent_days)
-    expected = found["chance"].fillna(0).sum()
     return tr(
         "{n:,} people signed up in the last {r} days through channels that convert at least as "
-        "well as average and have not bought yet. From their channels' curves, about {e:.0f} of "
-        "them would make a first purchase in the next {h} days without extra effort: they are "
-        "the list to contact first (`prospects.csv`)."
-    ).format(n=len(found), r=recent_days, e=expected, h=horizon_days)
+        "well as average and have not bought yet."
+    ).format(n=len(found), r=recent_days)
 
 
 def curve_takeaway(curves: Mapping[str, pd.DataFrame], horizon_days: int) -> str:
@@ -434,11 +486,14 @@ def curve_takeaway(curves: Mapping[str, pd.DataFrame], horizon_days: int) -> str
     ).format(a=pct(at[7], 1), b=pct(at[30], 1), c=pct(at[horizon_days], 1), h=horizon_days)
     if np.isfinite(at[30]) and np.isfinite(at[horizon_days]) and at[horizon_days] > 0:
         early = at[30] / at[horizon_days]
-        text += " " + tr(
-            "{e} of the conversions within {h} days happen in the first month: a sign-up "
-            "who has not bought after a month is much less likely to, so follow-up belongs "
-            "in the first weeks."
-        ).format(e=pct(early), h=horizon_days)
+        text = sentences(
+            text,
+            tr(
+                "{e} of the conversions within {h} days happen in the first month: a sign-up "
+                "who has not bought after a month is much less likely to, so follow-up belongs "
+                "in the first weeks."
+            ).format(e=pct(early), h=horizon_days),
+        )
     return text
 
 
@@ -471,11 +526,11 @@ def findings(
         best, worst = _best_worst(by_channel)
         lines.append(
             tr("- Best channel **{b}** ({bs}); weakest **{w}** ({ws}).").format(
-                b=md_text(best),
+                b=md_text(group_label(best)),
                 bs=pct(by_channel.loc[best, "share"], 1),
-                w=md_text(worst),
+                w=md_text(group_label(worst)),
                 ws=pct(by_channel.loc[worst, "share"], 1),
             )
         )
-    lines.append("- " + prospects_takeaway(found, recent_days, horizon_days).split(". ")[0] + ".")
+    lines.append("- " + _prospects_headline(found, recent_days))
     return "\n".join(lines)

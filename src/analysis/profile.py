@@ -181,7 +181,7 @@ def _from_export(row: pd.Series | None, folder: Path, as_of) -> Standing | None:
         get.get("segment"),
         get.get("tier"),
         get.get("stage"),
-        f"segments.csv of the {folder.name} report",
+        tr("segments.csv of the {folder} report", folder=folder.name),
     )
 
 
@@ -199,7 +199,7 @@ def computed_standing(frame: pd.DataFrame, as_of, raw_id: str) -> Standing:
     summary = customer_summary(frame, as_of, time_unit="D")
     ids = canonical_ids(summary.index.to_series())
     if summary.empty or raw_id not in set(ids):
-        return Standing(as_of, None, None, "potential", "computed")
+        return Standing(as_of, None, None, "potential", tr("computed"))
     key = summary.index[(ids == raw_id).to_numpy()][0]
     rfm = seg.rfm_segments(summary)
     tiers = seg.value_tiers(summary)
@@ -210,7 +210,7 @@ def computed_standing(frame: pd.DataFrame, as_of, raw_id: str) -> Standing:
         str(rfm.loc[key, "segment"]),
         str(tiers.loc[key, "tier"]),
         str(stages.loc[key, "stage"]),
-        "computed",
+        tr("computed"),
     )
 
 
@@ -228,18 +228,24 @@ def folder_as_of(folder: Path) -> pd.Timestamp:
     return pd.Timestamp(json.loads((Path(folder) / RUN_FILE).read_text())["as_of"])
 
 
+#: Rows of :func:`standing_table`.
+STANDING_ROWS = ("RFM segment", "value tier", "life stage", "source")
+#: The figures :func:`standing_text` compares.
+STANDING_FIGURES = ("segment", "tier", "stage")
+
+
 def standing_table(now: Standing, before: Standing | None) -> pd.DataFrame:
     """Segment, tier and stage now and at the previous report, side by side."""
-    columns = {f"now ({now.as_of:%Y-%m-%d})": now}
+    columns = {tr("now ({d:%Y-%m-%d})", d=now.as_of): now}
     if before is not None:
-        columns[f"previous ({before.as_of:%Y-%m-%d})"] = before
+        columns[tr("previous ({d:%Y-%m-%d})", d=before.as_of)] = before
     return pd.DataFrame(
         {
             label: {
-                "RFM segment": s.segment or "–",
-                "value tier": s.tier or "–",
-                "life stage": s.stage or "–",
-                "source": s.source,
+                tr(STANDING_ROWS[0]): tr(s.segment) if s.segment else "–",
+                tr(STANDING_ROWS[1]): tr(s.tier) if s.tier else "–",
+                tr(STANDING_ROWS[2]): tr(s.stage) if s.stage else "–",
+                tr(STANDING_ROWS[3]): s.source,
             }
             for label, s in columns.items()
         }
@@ -251,11 +257,12 @@ def standing_text(now: Standing, before: Standing | None) -> str:
     if before is None:
         return tr("There is no earlier report to compare with.")
     moves = [
-        f"{what} {md_text(b)} → {md_text(a)}"
-        for what, b, a in (
-            ("segment", before.segment, now.segment),
-            ("tier", before.tier, now.tier),
-            ("stage", before.stage, now.stage),
+        f"{tr(what)} {md_text(tr(b))} → {md_text(tr(a))}"
+        for what, b, a in zip(
+            STANDING_FIGURES,
+            (before.segment, before.tier, before.stage),
+            (now.segment, now.tier, now.stage),
+            strict=True,
         )
         if a and b and a != b
     ]
@@ -324,7 +331,9 @@ def value_table(value_row: pd.Series | None, computed: dict | None, currency: st
         numbers, source = value_row, "lifetime_value.csv"
     elif computed and "note" not in computed:
         numbers = pd.Series(computed)
-        source = f"computed ({computed['horizon_months']}-month BG/NBD + Gamma-Gamma)"
+        source = tr(
+            "computed ({months}-month BG/NBD + Gamma-Gamma)", months=computed["horizon_months"]
+        )
     else:
         return pd.DataFrame(columns=["figure", "value", "source", "number"])
     rows = []
@@ -384,15 +393,34 @@ def risk_reasons(timeline: pd.DataFrame, as_of, p_alive: float | None = None) ->
     return reasons
 
 
+def _band(band) -> str:
+    """A risk band of ``churn_risk.csv`` (English) in the report's language."""
+    from analysis.churn import display_label
+
+    return display_label(band)
+
+
+#: The service tables :func:`record_text` names (``what``).
+RECORD_KINDS = ("feedback answers", "service tickets", "events")
+
+
 def risk_text(risk_row: pd.Series | None, p_alive: float | None, reasons: list[str]) -> str:
     """Churn risk in words: the churn report's P(churn) when exported, else 1 − P(alive)."""
     because = (
-        ("; ".join(reasons) + ".") if reasons else tr("nothing in the purchase rhythm is unusual.")
+        tr("{reasons}.", reasons="; ".join(reasons))
+        if reasons
+        else tr("nothing in the purchase rhythm is unusual.")
     )
     if risk_row is not None and "p_churn" in risk_row.index:
-        band = f" ({md_text(risk_row['risk_band'])})" if "risk_band" in risk_row.index else ""
+        band = (
+            tr(" ({band})", band=md_text(_band(risk_row["risk_band"])))
+            if "risk_band" in risk_row.index
+            else ""
+        )
         rank = (
-            f", rank {int(risk_row['rank']):,} by value at risk" if "rank" in risk_row.index else ""
+            tr(", rank {rank:,} by value at risk", rank=int(risk_row["rank"]))
+            if "rank" in risk_row.index
+            else ""
         )
         return tr("**Churn risk {p:.0%}**{band}{rank} (churn report). Reasons: {why}").format(
             p=float(risk_row["p_churn"]), band=band, rank=rank, why=because
@@ -442,10 +470,10 @@ def records(table, raw_id: str, date_column: str, last: int = 20) -> pd.DataFram
 def record_text(rows: pd.DataFrame | None, what: str, option: str) -> str:
     """One line on a service table: absent (name the option), empty, or how many rows."""
     if rows is None:
-        return tr("No {what} table was given (pass {option}).").format(what=what, option=option)
+        return tr("No {what} table was given (pass {option}).").format(what=tr(what), option=option)
     if rows.empty:
-        return tr("No {what} from this customer.").format(what=what)
-    return tr("Latest {n} {what}:").format(n=len(rows), what=what)
+        return tr("No {what} from this customer.").format(what=tr(what))
+    return tr("Latest {n} {what}:").format(n=len(rows), what=tr(what))
 
 
 def title(raw_id: str, anonymize: bool) -> str:
@@ -472,7 +500,7 @@ def findings(
     if now.segment:
         parts.append(
             tr("Segment **{s}**, {t} value tier, life stage **{st}**.").format(
-                s=md_text(now.segment), t=md_text(now.tier), st=md_text(now.stage)
+                s=md_text(tr(now.segment)), t=md_text(tr(now.tier)), st=md_text(tr(now.stage))
             )
         )
     if "clv" in values.index:

@@ -56,7 +56,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import NotApplicable
-from analysis.text import md_text, pct, tr
+from analysis.text import md_text, pct, tr, tr_name
 
 #: Confidence each signal adds to a customer-product pair (one per day and signal).
 SIGNAL_WEIGHTS = {"purchase": 1.0, "cart": 0.5, "favourite": 0.3, "view": 0.1}
@@ -73,6 +73,30 @@ LABELS = {
     "als": "ALS (implicit)",
     "bpr": "BPR (implicit)",
 }
+#: The method labels as a list (translated when shown; English in tables' keys and exports).
+METHOD_LABELS = tuple(LABELS.values())
+#: Stages of :func:`split_table`.
+STAGES = ("choose the method (validation)", "report (test, untouched)", "recommend now")
+#: Segments of :func:`customer_segments` when the log has no amounts (purchase-day tiers).
+PURCHASE_DAY_TIERS = ("1 purchase day", "2-3 purchase days", "4-9 purchase days",
+                      "10+ purchase days")  # fmt: skip
+
+
+def method_label(key: str) -> str:
+    """A method's label as the reader sees it (``als`` -> "ALS (implicit)", translated)."""
+    return tr_name(LABELS.get(key, key), METHOD_LABELS)
+
+
+def segment_label(name):
+    """A segment name as the reader sees it: the segmentation's segment, tier and stage
+    names and the purchase-day tiers translated, other names (the data's) kept."""
+    from analysis import segmentation
+
+    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *segmentation.TIERS,
+             *segmentation.STAGES, *PURCHASE_DAY_TIERS)  # fmt: skip
+    return tr_name(name, names)
+
+
 #: Relative recall gain over the best baseline a method needs (on validation) to be shipped.
 REQUIRED_LIFT = 0.10
 _CHUNK = 20_000  # customers scored at a time
@@ -102,8 +126,11 @@ def purchase_signals(frame: pd.DataFrame) -> pd.DataFrame:
     """
     if "product_id" not in frame.columns:
         raise NotApplicable(
-            "the purchase log has no product_id column, so there is nothing to recommend; "
-            "map one with --column product_id=YOUR_COLUMN (columns={'product_id': ...})"
+            tr(
+                "the purchase log has no product_id column, so there is nothing to recommend; "
+                "map one with --column product_id=YOUR_COLUMN (columns={example})",
+                example="{'product_id': ...}",
+            )
         )
     out = pd.DataFrame(
         {
@@ -136,8 +163,11 @@ def event_signals(events: pd.DataFrame, weights: Mapping[str, float] | None = No
     missing = [c for c in ("customer_id", "event_time", "event", "product_id") if c not in events]
     if missing:
         raise NotApplicable(
-            f"the events table lacks {', '.join(missing)}, so views and carts cannot inform the "
-            "recommendations; map them with --column events.product_id=YOUR_COLUMN"
+            tr(
+                "the events table lacks {missing}, so views and carts cannot inform the "
+                "recommendations; map them with --column events.product_id=YOUR_COLUMN",
+                missing=", ".join(missing),
+            )
         )
     weights = dict(weights or SIGNAL_WEIGHTS)
     keep = events["event"].isin(list(weights)) & events["product_id"].notna()
@@ -268,7 +298,7 @@ def make_split(signals: pd.DataFrame, as_of, window_days: int | None = None) -> 
     as_of = pd.Timestamp(as_of).normalize()
     days = signals.loc[(signals["signal"] == "purchase") & (signals["day"] <= as_of), "day"]
     if days.empty:
-        raise NotApplicable("there are no purchases up to as_of, so nothing can be evaluated")
+        raise NotApplicable(tr("there are no purchases up to as_of, so nothing can be evaluated"))
     first = days.min()
     if window_days is None:
         span = (as_of - days.quantile(0.01)).days
@@ -278,9 +308,13 @@ def make_split(signals: pd.DataFrame, as_of, window_days: int | None = None) -> 
     t0 = t1 - window
     if t0 - window < first:
         raise NotApplicable(
-            f"{window_days}-day validation and test windows need history from "
-            f"{(t0 - window).date()}, but the purchases start on {first.date()}; "
-            "set a shorter window_days"
+            tr(
+                "{days}-day validation and test windows need history from {need}, but the "
+                "purchases start on {first}; set a shorter window_days",
+                days=window_days,
+                need=(t0 - window).date(),
+                first=first.date(),
+            )
         )
     return Split(int(window_days), first, t0, t1, as_of)
 
@@ -289,15 +323,15 @@ def split_table(split: Split) -> pd.DataFrame:
     """The stages as a table: what each learns from and what it is judged on."""
     one = pd.Timedelta(days=1)
     rows = [
-        ("choose the method (validation)", split.first_day, split.t0, split.t0 + one, split.t1),
-        ("report (test, untouched)", split.first_day, split.t1, split.t1 + one, split.as_of),
-        ("recommend now", split.first_day, split.as_of, pd.NaT, pd.NaT),
+        (tr(STAGES[0]), split.first_day, split.t0, split.t0 + one, split.t1),
+        (tr(STAGES[1]), split.first_day, split.t1, split.t1 + one, split.as_of),
+        (tr(STAGES[2]), split.first_day, split.as_of, pd.NaT, pd.NaT),
     ]
     table = pd.DataFrame(
         rows, columns=["stage", "history from", "history to", "judged from", "judged to"]
     )
     for col in table.columns[1:]:
-        table[col] = table[col].dt.strftime("%Y-%m-%d").fillna("future")
+        table[col] = table[col].dt.strftime("%Y-%m-%d").fillna(tr("future"))
     return table.set_index("stage")
 
 
@@ -748,9 +782,12 @@ def make_stage(signals: pd.DataFrame, cutoff, end, repeats: bool, half_life=None
     truth = window_truth(signals, history, end, repeats)
     if len(truth.users) == 0:
         raise NotApplicable(
-            f"no customer who bought before {pd.Timestamp(cutoff):%Y-%m-%d} bought again in the "
-            f"window up to {pd.Timestamp(end):%Y-%m-%d}, so recommendations cannot be judged; "
-            "set a longer window_days or a later as_of"
+            tr(
+                "no customer who bought before {cutoff} bought again in the window up to {end}, "
+                "so recommendations cannot be judged; set a longer window_days or a later as_of",
+                cutoff=f"{pd.Timestamp(cutoff):%Y-%m-%d}",
+                end=f"{pd.Timestamp(end):%Y-%m-%d}",
+            )
         )
     return Stage(history, truth)
 
@@ -884,7 +921,7 @@ def compare_methods(
 def results_table(table: pd.DataFrame, k: int) -> pd.DataFrame:
     """Validation or test table for display: labelled methods, metrics at k."""
     out = table.copy()
-    out.insert(0, "method ", out["method"].map(LABELS).fillna(out["method"]))
+    out.insert(0, "method ", out["method"].map(method_label))
     out = out.rename(
         columns={
             "precision": f"precision@{k}",
@@ -1064,7 +1101,7 @@ def baskets(frame: pd.DataFrame, max_items: int = 50) -> tuple[sp.csr_matrix, pd
     baskets were left out.
     """
     if "product_id" not in frame.columns:
-        raise NotApplicable("the purchase log has no product_id column; map one with --column")
+        raise NotApplicable(tr("the purchase log has no product_id column; map one with --column"))
     if "order_id" in frame.columns:
         basket = frame["order_id"].astype(str)
     else:
@@ -1220,8 +1257,7 @@ def customer_segments(frame: pd.DataFrame | None, signals: pd.DataFrame, cutoff)
                 pass
     buys = signals[(signals["signal"] == "purchase") & (signals["day"] <= cutoff)]
     days = buys.drop_duplicates(["customer_id", "day"]).groupby("customer_id").size()
-    labels = ["1 purchase day", "2-3 purchase days", "4-9 purchase days", "10+ purchase days"]
-    tiers = pd.cut(days, [0, 1, 3, 9, np.inf], labels=labels)
+    tiers = pd.cut(days, [0, 1, 3, 9, np.inf], labels=list(PURCHASE_DAY_TIERS))
     return tiers.rename("segment")
 
 
@@ -1244,7 +1280,8 @@ def segment_table(comparison: Comparison, segments: pd.Series) -> pd.DataFrame:
     grouped = frame.groupby("segment", observed=True)
     table = grouped.mean()
     table.insert(0, "customers", grouped.size())
-    return table[table["customers"] > 0]
+    table = table[table["customers"] > 0]
+    return table.rename(index=segment_label)
 
 
 def segment_takeaway(table: pd.DataFrame, comparison: Comparison) -> str:
@@ -1335,11 +1372,11 @@ def comparison_takeaway(comparison: Comparison) -> str:
         "On the untouched window the best model, **{model}** ({settings}, chosen on "
         "validation), reaches recall@{k} {rm}; the best baseline, **{base}**, {rb}: a "
         "{sign}{lift} relative difference.",
-        model=LABELS.get(chosen, chosen),
-        settings=comparison.test.set_index("method").loc[chosen, "settings"] or "defaults",
+        model=method_label(chosen),
+        settings=comparison.test.set_index("method").loc[chosen, "settings"] or tr("defaults"),
         k=k,
         rm=pct(test[chosen], 1),
-        base=LABELS[base],
+        base=method_label(base),
         rb=pct(test[base], 1),
         sign="+" if model_lift >= 0 else "",
         lift=pct(model_lift, 0),
@@ -1360,7 +1397,7 @@ def comparison_takeaway(comparison: Comparison) -> str:
             "{req} better than the best baseline) is **not met** on this data.",
             req=pct(REQUIRED_LIFT),
             v=pct(comparison.validation_lift, 0),
-            shipped=LABELS[comparison.shipped],
+            shipped=method_label(comparison.shipped),
         )
     return text
 
@@ -1396,7 +1433,7 @@ def rules_takeaway(rules: pd.DataFrame, facts: Mapping, names: pd.Series) -> str
 def findings(metrics: Mapping, comparison: Comparison, segment_text: str) -> str:
     """The notebook's closing bullets."""
     k = metrics["k"]
-    shipped = LABELS.get(metrics["method"], metrics["method"])
+    shipped = method_label(metrics["method"])
     met = metrics["method"] not in BASELINES and metrics["lift_vs_best_baseline"] >= REQUIRED_LIFT
     lines = [
         tr(

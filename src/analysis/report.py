@@ -66,6 +66,7 @@ from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
 from analysis.text import ANALYST_ONLY, md_text, tr_known, tr_label  # noqa: F401  (report.md_text)
+from analysis.webfont import embed_cjk_font
 
 METRICS_SUBDIR = "_metrics"
 #: Folder of the staging area holding the log cleaned once for all notebooks.
@@ -548,6 +549,7 @@ def export_html(
     # ... and leaves empty ``<script src="">`` placeholders for them: both go.
     body = re.sub(r'<script[^>]+src="(https?://[^"]*)?"[^>]*>\s*</script>', "", body)
     body = re.sub(r'<link[^>]+href="https?://[^"]*"[^>]*>', "", body)
+    body = embed_cjk_font(body)  # Chinese text readable without a Chinese system font
     tmp = out_html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, out_html)

@@ -44,7 +44,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount, tr_known, tr_label
+from analysis.text import amount, listed, sentences, tr
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -63,6 +63,8 @@ DEFAULT_SEGMENT_MAP: dict[str, str] = {
     "Hibernating": "R2 F1-2",
     "Lost": "R1 F1-2",
 }
+#: The default map's segment names (the data values; reports show ``tr(name)``).
+SEGMENT_NAMES: tuple[str, ...] = tuple(DEFAULT_SEGMENT_MAP)
 
 # Preset maps chosen by name (``segment_map="cn8"``): (R high, F high, M high) -> name.
 # ``cn8`` is the eight-segment convention of Chinese CRM practice. High / low is each
@@ -284,7 +286,7 @@ def segment_map_table(segment_map: Mapping[str, str] | None = None, n_scores: in
     return pd.DataFrame(
         {
             "segment": list(segment_map),
-            "rule (first match wins)": [segment_map[s] or "any" for s in segment_map],
+            "rule (first match wins)": [segment_map[s] or tr("any") for s in segment_map],
             "score cells": [int(cells.get(s, 0)) for s in segment_map],
         }
     )
@@ -326,6 +328,25 @@ def segment_table(rfm: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def display_name(name) -> str:
+    """A segment, tier or stage name as the report shows it: translated when it is one of
+    the package's fixed names (:data:`SEGMENT_NAMES`, :data:`TIERS`, :data:`STAGES`,
+    :data:`NEW_LABEL`, ``potential``), else unchanged (a user's own or a cn8 name).
+
+    The data (exports, metrics keys) keep the English names; only the display changes.
+    """
+    text = str(name)
+    return tr(text) if text in _DISPLAY_NAMES else text
+
+
+def _joined(names) -> str:
+    """Two or more display names joined ("At Risk and Can't Lose Them")."""
+    names = [display_name(n) for n in names]
+    if len(names) < 2:
+        return "".join(names)
+    return tr("{first} and {last}", first=listed(names[:-1]), last=names[-1])
+
+
 def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
     """A sentence on where customers and revenue sit across the RFM segments."""
     top = table.sort_values("revenue_share", ascending=False)
@@ -335,18 +356,27 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
     risk = table.loc[worth] if worth else table.iloc[0:0]
     risk_text = ""
     if len(risk) and risk["customers"].sum() > 0:
-        risk_text = (
-            f" {' and '.join(worth)} hold {risk['customers'].sum():,.0f} customers and "
-            f"**{risk['revenue_share'].sum():.0%} of revenue** to date: lapsing buyers who used "
-            f"to buy often, the first target for a win-back campaign."
+        risk_text = tr(
+            "{names} hold {n:,.0f} customers and **{share:.0%} of revenue** to date: lapsing "
+            "buyers who used to buy often, the first target for a win-back campaign.",
+            names=_joined(worth),
+            n=risk["customers"].sum(),
+            share=risk["revenue_share"].sum(),
         )
-    return (
-        f"**{best}** are {table.loc[best, 'customer_share']:.0%} of customers but bring "
-        f"**{table.loc[best, 'revenue_share']:.0%} of revenue** "
-        f"({amount(table.loc[best, 'revenue_per_customer'], currency)} per customer). "
-        f"The largest group is **{biggest}** "
-        f"({table.loc[biggest, 'customer_share']:.0%} of customers, "
-        f"{table.loc[biggest, 'revenue_share']:.0%} of revenue).{risk_text}"
+    return sentences(
+        tr(
+            "**{best}** are {cs:.0%} of customers but bring **{rs:.0%} of revenue** ({per} per "
+            "customer). The largest group is **{biggest}** ({bcs:.0%} of customers, {brs:.0%} "
+            "of revenue).",
+            best=display_name(best),
+            cs=table.loc[best, "customer_share"],
+            rs=table.loc[best, "revenue_share"],
+            per=amount(table.loc[best, "revenue_per_customer"], currency),
+            biggest=display_name(biggest),
+            bcs=table.loc[biggest, "customer_share"],
+            brs=table.loc[biggest, "revenue_share"],
+        ),
+        risk_text,
     )
 
 
@@ -491,13 +521,24 @@ def tenure_note(summary: pd.DataFrame, tiers: pd.DataFrame, recent_days: int = 9
     low = tiers["tier"].eq("low") & recent
     high_rate = rate[tiers["tier"].eq("high")].median()
     fast = (rate[low] > high_rate).mean() if low.any() else 0.0
-    return (
-        f"*Tiers by revenue to date favour long-standing customers: "
-        f"{low.sum() / recent.sum():.0%} of the {recent.sum():,} customers first seen in the "
-        f"last {recent_days} days are 'low', and {fast:.0%} of those spend faster per month "
-        "than the median 'high' customer. Set `tier_basis` to 'run_rate' or 'clv' to tier "
-        "by pace or expected value instead.*"
+    return tr(
+        "*Tiers by revenue to date favour long-standing customers: {low:.0%} of the {n:,} "
+        "customers first seen in the last {days} days are 'low', and {fast:.0%} of those spend "
+        "faster per month than the median 'high' customer. Set `tier_basis` to 'run_rate' or "
+        "'clv' to tier by pace or expected value instead.*",
+        low=low.sum() / recent.sum(),
+        n=recent.sum(),
+        days=recent_days,
+        fast=fast,
     )
+
+
+#: The value each tiering basis measures, short (for "make 80 % of ..."); see TIER_BASES.
+TIER_WHAT = {
+    "revenue": "revenue",
+    "run_rate": "monthly spend rate",
+    "clv": "expected 12-month value",
+}
 
 
 def tier_takeaway(
@@ -505,15 +546,21 @@ def tier_takeaway(
 ) -> str:
     """A sentence on concentration: who makes most of the value (``basis``: its kind)."""
     high = table.loc["high"]
-    what = "revenue" if basis == "revenue" else TIER_BASES[basis].split(" (")[0]
-    return (
-        f"Tiers by {TIER_BASES[basis]}: the top **{high['customer_share']:.0%} of customers** "
-        f"({high['customers']:,.0f}, each with at least {amount(high['min_revenue'], currency)}) "
-        f"make **{high['revenue_share']:.0%} of {what}**; the low tier "
-        f"({table.loc['low', 'customer_share']:.0%} of customers) makes "
-        f"{table.loc['low', 'revenue_share']:.0%}. Gini = **{gini_value:.2f}** "
-        f"({'highly' if gini_value >= 0.6 else 'moderately'} concentrated): losing a few "
-        f"high-tier customers costs more than losing hundreds of low-tier ones."
+    return tr(
+        "Tiers by {basis}: the top **{hs:.0%} of customers** ({n:,.0f}, each with at least "
+        "{floor}) make **{hv:.0%} of {what}**; the low tier ({ls:.0%} of customers) makes "
+        "{lv:.0%}. Gini = **{gini:.2f}** ({degree}): losing a few high-tier customers costs "
+        "more than losing hundreds of low-tier ones.",
+        basis=tr(TIER_BASES[basis]),
+        hs=high["customer_share"],
+        n=high["customers"],
+        floor=amount(high["min_revenue"], currency),
+        hv=high["revenue_share"],
+        what=tr(TIER_WHAT[basis]),
+        ls=table.loc["low", "customer_share"],
+        lv=table.loc["low", "revenue_share"],
+        gini=gini_value,
+        degree=tr("highly concentrated") if gini_value >= 0.6 else tr("moderately concentrated"),
     )
 
 
@@ -581,11 +628,15 @@ def lifecycle_thresholds(
 
 def thresholds_note(thresholds: Mapping) -> str:
     """One line stating the lifecycle thresholds in use."""
-    return (
-        f"Thresholds from the purchase cycle of {thresholds.get('customers', 0):,} repeat "
-        f"customers ({thresholds['gaps']:,} returns, silences still running counted): cycle "
-        f"**{thresholds['cycle_days']:.0f} days**, lapsed after **{thresholds['lapse_days']:.0f} "
-        f"days** without a purchase, loyal from **{thresholds['loyal_purchases']} purchase days**."
+    return tr(
+        "Thresholds from the purchase cycle of {customers:,} repeat customers ({gaps:,} returns, "
+        "silences still running counted): cycle **{cycle:.0f} days**, lapsed after **{lapse:.0f} "
+        "days** without a purchase, loyal from **{loyal} purchase days**.",
+        customers=thresholds.get("customers", 0),
+        gaps=thresholds["gaps"],
+        cycle=thresholds["cycle_days"],
+        lapse=thresholds["lapse_days"],
+        loyal=thresholds["loyal_purchases"],
     )
 
 
@@ -711,31 +762,48 @@ def stage_outcomes(
 
 def outcomes_takeaway(table: pd.DataFrame) -> str:
     """Whether the stages order customers by how likely they are to buy again, in words."""
+    from analysis.demand import day_label
+
     known = table.loc[table["customers"] > 0, "bought_again"]
     if len(known) < 2:
-        return "Too few customers at the earlier cutoff to check the stages out of time."
+        return tr("Too few customers at the earlier cutoff to check the stages out of time.")
     cutoff, days = table.attrs["cutoff"], table.attrs["days"]
-    parts = ", ".join(f"{s} {v:.0%}" for s, v in known.items())
-    text = (
-        f"**Out-of-time check:** of the customers in each stage on {cutoff:%d %b %Y}, the share "
-        f"who bought again in the next {days} days: {parts}."
+    parts = listed(
+        tr("{stage} {share:.0%}", stage=display_name(s), share=v) for s, v in known.items()
+    )
+    text = tr(
+        "**Out-of-time check:** of the customers in each stage on {cutoff}, the share who bought "
+        "again in the next {days} days: {parts}.",
+        cutoff=day_label(cutoff),
+        days=days,
+        parts=parts,
     )
     if "at risk" in known and "active repeat" in known:
         gap = known["active repeat"] - known["at risk"]
+        text = sentences(
+            text,
+            tr(
+                "'At risk' customers came back {gap:.0%} points {direction} often than 'active "
+                "repeat' ones",
+                gap=abs(gap),
+                direction=tr("less") if gap > 0 else tr("more"),
+            ),
+        )
         text += (
-            f" 'At risk' customers came back {abs(gap):.0%} points "
-            f"{'less' if gap > 0 else 'more'} often than 'active repeat' ones"
-            + (
-                ": the stage marks real slipping."
-                if gap >= 0.1
-                else ": the stage separates them only weakly, so treat it as a prompt, "
-                "not a verdict."
+            tr(": the stage marks real slipping.")
+            if gap >= 0.1
+            else tr(
+                ": the stage separates them only weakly, so treat it as a prompt, not a verdict."
             )
         )
     if "lapsed" in known:
-        text += (
-            f" {known['lapsed']:.0%} of 'lapsed' customers still came back: a win-back "
-            "offer is not wasted on all of them."
+        text = sentences(
+            text,
+            tr(
+                "{share:.0%} of 'lapsed' customers still came back: a win-back offer is not wasted "
+                "on all of them.",
+                share=known["lapsed"],
+            ),
         )
     return text
 
@@ -744,19 +812,28 @@ def lifecycle_takeaway(table: pd.DataFrame, thresholds: Mapping) -> str:
     """A sentence on the purchase cycle and how many customers are slipping away."""
     at_risk, lapsed, new = table.loc["at risk"], table.loc["lapsed"], table.loc["new"]
     cycle_share = thresholds["cycle_quantile"]
-    lead = "Half" if cycle_share == 0.5 else f"{cycle_share:.0%}"
-    text = (
-        f"{lead} of repeat customers buy again within **{thresholds['cycle_days']:.0f} days** "
-        f"of their previous purchase and {thresholds['lapse_quantile']:.0%} within "
-        f"**{thresholds['lapse_days']:.0f} days**; a customer silent for longer counts as lapsed. "
-        f"**{at_risk['customers']:,.0f} customers ({at_risk['customer_share']:.0%}, "
-        f"{at_risk['revenue_share']:.0%} of revenue) are at risk**: past their usual gap but "
-        f"not yet lapsed, the window in which a reminder still works. "
-        f"{lapsed['customer_share']:.0%} of customers have already lapsed."
+    lead = tr("Half") if cycle_share == 0.5 else f"{cycle_share:.0%}"
+    text = tr(
+        "{lead} of repeat customers buy again within **{cycle:.0f} days** of their previous "
+        "purchase and {lapse_share:.0%} within **{lapse:.0f} days**; a customer silent for "
+        "longer counts as lapsed. **{n:,.0f} customers ({share:.0%}, {revenue:.0%} of revenue) "
+        "are at risk**: past their usual gap but not yet lapsed, the window in which a reminder "
+        "still works. {lapsed:.0%} of customers have already lapsed.",
+        lead=lead,
+        cycle=thresholds["cycle_days"],
+        lapse_share=thresholds["lapse_quantile"],
+        lapse=thresholds["lapse_days"],
+        n=at_risk["customers"],
+        share=at_risk["customer_share"],
+        revenue=at_risk["revenue_share"],
+        lapsed=lapsed["customer_share"],
     )
     if new["customers"] == 0:
-        text += (
-            " Nobody bought for the first time within the last purchase cycle: no new customers."
+        text = sentences(
+            text,
+            tr(
+                "Nobody bought for the first time within the last purchase cycle: no new customers."
+            ),
         )
     return text
 
@@ -871,12 +948,12 @@ def choose_k(
 def structure_words(silhouette: float) -> str:
     """Kaufman & Rousseeuw's reading of an average silhouette width."""
     if silhouette > 0.7:
-        return "strong structure"
+        return tr("strong structure")
     if silhouette > 0.5:
-        return "reasonable structure"
+        return tr("reasonable structure")
     if silhouette > 0.25:
-        return "weak structure that could be artificial"
-    return "no substantial structure"
+        return tr("weak structure that could be artificial")
+    return tr("no substantial structure")
 
 
 def best_k(scores: pd.DataFrame, min_stability: float = 0.8, tolerance: float = 0.01) -> int:
@@ -952,6 +1029,45 @@ _CONTRAST = {
     "tenure": ("older", "newer"),
     "avg_order_value": ("bigger baskets", "smaller baskets"),
 }
+#: The words cluster names are made of (the data values; reports show them translated).
+CLUSTER_WORDS: tuple[str, ...] = (
+    "recent",
+    "lapsed",
+    "frequent",
+    "one-off",
+    "high-spend",
+    "low-spend",
+    "newcomers",
+    "long-standing",
+    "big baskets",
+    "average",
+    *(word for pair in _CONTRAST.values() for word in pair),
+)
+_CLUSTER_WORD = re.compile(
+    "|".join(re.escape(w) for w in sorted(CLUSTER_WORDS, key=len, reverse=True))
+)
+
+
+def cluster_label(name) -> str:
+    """A cluster name (``"0: recent frequent high-spend, more recent"``) as the report shows
+    it: each word translated; anything else unchanged."""
+    text = str(name)
+    number, sep, rest = text.partition(": ")
+    if not sep or not number.isdigit():
+        return text
+    parts = []
+    for part in rest.split(", "):
+        found = _CLUSTER_WORD.findall(part)
+        if " ".join(found) != part:  # not made of cluster words alone: leave it as it is
+            return text
+        shown = tr(found[0])
+        for word in found[1:]:
+            shown = tr("{words} {word}", words=shown, word=tr(word))
+        parts.append(shown)
+    shown = parts[0]
+    for part in parts[1:]:
+        shown = tr("{name}, {contrast}", name=shown, contrast=part)
+    return f"{number}: {shown}"
 
 
 def _disambiguate(words: pd.Series, centre: pd.DataFrame) -> pd.Series:
@@ -1018,22 +1134,34 @@ def cluster_takeaway(scores: pd.DataFrame, k: int, profiles: pd.DataFrame) -> st
     """A sentence on the chosen k, how real the clusters are, and the most valuable one."""
     top = profiles.iloc[0]
     sil = scores.loc[k, "silhouette"]
-    text = (
-        f"**k = {k}** clusters score best (silhouette {sil:.2f}: {structure_words(sil)}; "
-        f"bootstrap stability {scores.loc[k, 'stability']:.2f}, where 1 means the same "
-        f"clusters on every resample of customers). The most valuable cluster, "
-        f"**{top['name']}**, is {top['customer_share']:.0%} of customers and "
-        f"{top['revenue_share']:.0%} of revenue."
+    text = tr(
+        "**k = {k}** clusters score best (silhouette {sil:.2f}: {structure}; bootstrap "
+        "stability {stability:.2f}, where 1 means the same clusters on every resample of "
+        "customers). The most valuable cluster, **{name}**, is {cs:.0%} of customers and "
+        "{rs:.0%} of revenue.",
+        k=k,
+        sil=sil,
+        structure=structure_words(sil),
+        stability=scores.loc[k, "stability"],
+        name=cluster_label(top["name"]),
+        cs=top["customer_share"],
+        rs=top["revenue_share"],
     )
     if sil <= 0.5:
-        text += (
-            " The customers do not fall into well-separated groups: the clusters are useful "
-            "slices of a continuum (a summary of who is where), not natural types, so do not "
-            "build separate programmes on their borders."
+        text = sentences(
+            text,
+            tr(
+                "The customers do not fall into well-separated groups: the clusters are useful "
+                "slices of a continuum (a summary of who is where), not natural types, so do not "
+                "build separate programmes on their borders."
+            ),
         )
-    return text + (
-        " Clusters describe behaviour without a preset rule, a cross-check of the RFM "
-        "segments rather than a replacement."
+    return sentences(
+        text,
+        tr(
+            "Clusters describe behaviour without a preset rule, a cross-check of the RFM "
+            "segments rather than a replacement."
+        ),
     )
 
 
@@ -1129,13 +1257,15 @@ def baseline_takeaway(table: pd.DataFrame) -> str:
     still, moved = table.loc["did not buy (ageing only)"], table.loc["bought since"]
     if not still["customers"] or not moved["customers"]:
         return ""
-    n_still, n_moved = int(still["customers"]), int(moved["customers"])
-    return (
-        f"Against what time alone does: **{still['changed']:.0%} of the {n_still:,} customers "
-        "who bought nothing** in between changed segment anyway (their recency rank fell as "
-        f"others bought), against {moved['changed']:.0%} of the {n_moved:,} who bought. Read "
-        "a move as news only beyond that ageing baseline: slipping one segment without "
-        "buying is the normal drift."
+    return tr(
+        "Against what time alone does: **{still:.0%} of the {n_still:,} customers who bought "
+        "nothing** in between changed segment anyway (their recency rank fell as others "
+        "bought), against {moved:.0%} of the {n_moved:,} who bought. Read a move as news only "
+        "beyond that ageing baseline: slipping one segment without buying is the normal drift.",
+        still=still["changed"],
+        n_still=int(still["customers"]),
+        moved=moved["changed"],
+        n_moved=int(moved["customers"]),
     )
 
 
@@ -1148,18 +1278,35 @@ def migration_takeaway(counts: pd.DataFrame, share: float, compare_label: str) -
     bad = {"At Risk", "Can't Lose Them", "Hibernating", "Lost", "About to Sleep"}
     worst = moves[[a in good and b in bad and a != b for a, b in moves.index]]
     new = int(counts.loc[NEW_LABEL].sum()) if NEW_LABEL in counts.index else 0
-    text = (
-        f"Since {compare_label}, **{share:.0%} of existing customers changed segment** and "
-        f"{new:,} new customers arrived."
+    text = tr(
+        "Since {when}, **{share:.0%} of existing customers changed segment** and {new:,} new "
+        "customers arrived.",
+        when=compare_label,
+        share=share,
+        new=new,
     )
     if len(moves):
         (a, b), n = moves.index[0], moves.iloc[0]
-        text += f" The largest flow is {a} → {b} ({n:,.0f} customers)."
+        text = sentences(
+            text,
+            tr(
+                "The largest flow is {a} → {b} ({n:,.0f} customers).",
+                a=display_name(a),
+                b=display_name(b),
+                n=n,
+            ),
+        )
     if len(worst) and worst.iloc[0] > 0:
         (a, b), n = worst.index[0], worst.iloc[0]
-        text += (
-            f" Watch **{a} → {b}: {n:,.0f} customers** who were valuable a period ago and are "
-            f"now slipping; they are the cheapest to win back now."
+        text = sentences(
+            text,
+            tr(
+                "Watch **{a} → {b}: {n:,.0f} customers** who were valuable a period ago and are "
+                "now slipping; they are the cheapest to win back now.",
+                a=display_name(a),
+                b=display_name(b),
+                n=n,
+            ),
         )
     return text
 
@@ -1190,6 +1337,14 @@ DEFAULT_TREATMENTS: dict[str, str] = {
 }
 
 
+NO_TREATMENT = "(no treatment set)"
+#: The default treatments of the English segments (reports show them translated).
+TREATMENTS: tuple[str, ...] = (
+    *(DEFAULT_TREATMENTS[name] for name in SEGMENT_NAMES),
+    NO_TREATMENT,
+)
+
+
 def actions_table(table: pd.DataFrame, treatments: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Size, revenue share and the recommended treatment per segment.
 
@@ -1215,7 +1370,7 @@ def actions_table(table: pd.DataFrame, treatments: Mapping[str, str] | None = No
         ["customers", "customer_share", "revenue_share", "revenue_per_customer"]
         + (["median_days_since_purchase"] if "median_days_since_purchase" in out else [])
     ]
-    out["treatment"] = [merged.get(str(s), "(no treatment set)") for s in out.index]
+    out["treatment"] = [merged.get(str(s), NO_TREATMENT) for s in out.index]
     return out.sort_values("revenue_share", ascending=False)
 
 
@@ -1281,14 +1436,17 @@ def cluster_analysis(
         return {
             **empty,
             "columns": columns,
-            "note": "fewer than two features vary between customers",
+            "note": tr("fewer than two features vary between customers"),
         }
     if not k_values or len(summary) < 10 * max(k_values):
         return {
             **empty,
             "columns": columns,
-            "note": f"{len(summary)} customers are too few to cluster into up to "
-            f"{max(k_values, default=0)} groups (need 10 per cluster)",
+            "note": tr(
+                "{n} customers are too few to cluster into up to {k} groups (need 10 per cluster)",
+                n=len(summary),
+                k=max(k_values, default=0),
+            ),
         }
     scores = choose_k(features[columns], k_values, seed=seed, sample_size=sample_size)
     k = best_k(scores, min_stability)
@@ -1334,15 +1492,33 @@ def previous_segments(
 
 # --------------------------------------------------------------------------- display
 
+#: Every fixed name a report shows translated through :func:`display_name`.
+_DISPLAY_NAMES = frozenset((*SEGMENT_NAMES, *TIERS, *STAGES, NEW_LABEL, "potential", *TREATMENTS))
+
 _PERCENT = ("share",)
 _MONEY = ("revenue", "monetary", "order_value", "monthly_spend", "clv")
 _DAYS = ("days", "recency", "tenure")
 
 
+def _show(value) -> str:
+    """A text cell as the report shows it (fixed names and cluster names translated)."""
+    return cluster_label(display_name(value))
+
+
+def _header(label) -> str:
+    """A column or index header in the report's language: fixed names through
+    :func:`display_name`, other English headers (ASCII) through ``tr``, the rest as is."""
+    text = str(label).replace("_", " ")
+    if str(label) in _DISPLAY_NAMES:
+        return display_name(label)
+    return tr(text) if text.isascii() and text.strip() and not text.isdigit() else text
+
+
 def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False):
     """A table styled for a business reader: readable headers, %, money, days.
 
-    Column names lose their underscores; ``*share*`` columns show as percentages,
+    Column names lose their underscores and are translated with the segment, tier and
+    stage names (:func:`display_name`); ``*share*`` columns show as percentages,
     revenue / monetary / order value as money (blank when zero in an all-money
     matrix), days and counts as whole numbers, text left-aligned.
 
@@ -1357,6 +1533,7 @@ def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False
         return "" if all_money and v == 0 else f"{currency}{v:,.0f}"
 
     formats = {}
+    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
     for col in table.columns:
         name = str(col)
         if all_money:
@@ -1369,13 +1546,19 @@ def style_table(table: pd.DataFrame, currency: str = "", all_money: bool = False
             formats[col] = "{:,.0f}"
         elif pd.api.types.is_float_dtype(table[col]):
             formats[col] = "{:,.1f}"
-    styler = table.style.format(formats, na_rep="–")
-    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
-    if text:  # segment / stage names in the report's language
-        styler = styler.format(tr_known, subset=text, na_rep="–")
+        elif col in text:
+            formats[col] = _show
+    named = table.rename_axis(
+        index=[None if n is None else _header(n) for n in table.index.names],
+        columns=None if table.columns.name is None else _header(table.columns.name),
+    )
+    styler = named.style.format(formats, na_rep="–")
+    if text:
         styler = styler.set_properties(subset=text, **{"text-align": "left"})
-    labels = [tr_label(str(c).replace("_", " ")) for c in table.columns]
-    styler = styler.relabel_index(labels, axis="columns").format_index(tr_known, axis=0)
+    labels = [_header(c) for c in table.columns]
+    styler = styler.relabel_index(labels, axis="columns")
+    if table.index.nlevels == 1 and any(str(i) in _DISPLAY_NAMES for i in table.index):
+        styler = styler.relabel_index([_show(i) for i in table.index], axis="index")
     return styler
 
 
@@ -1401,22 +1584,40 @@ def findings(
     at_risk = stages.loc["at risk"]
     lapsing = segments.loc[[s for s in ("At Risk", "Can't Lose Them") if s in segments.index]]
     items = [
-        f"**{best}** ({segments.loc[best, 'customer_share']:.0%} of customers) bring "
-        f"{segments.loc[best, 'revenue_share']:.0%} of revenue: keep them with service and "
-        "recognition rather than discounts.",
-        f"Revenue is concentrated (Gini {gini_value:.2f}): {high['customer_share']:.0%} of "
-        f"customers make {high['revenue_share']:.0%} of it.",
-        f"{at_risk['customers']:,.0f} customers are past their usual purchase gap but not lapsed "
-        f"({at_risk['revenue_share']:.0%} of revenue to date): the timely win-back list.",
+        tr(
+            "**{best}** ({cs:.0%} of customers) bring {rs:.0%} of revenue: keep them with "
+            "service and recognition rather than discounts.",
+            best=display_name(best),
+            cs=segments.loc[best, "customer_share"],
+            rs=segments.loc[best, "revenue_share"],
+        ),
+        tr(
+            "Revenue is concentrated (Gini {gini:.2f}): {cs:.0%} of customers make {rs:.0%} of it.",
+            gini=gini_value,
+            cs=high["customer_share"],
+            rs=high["revenue_share"],
+        ),
+        tr(
+            "{n:,.0f} customers are past their usual purchase gap but not lapsed ({rs:.0%} of "
+            "revenue to date): the timely win-back list.",
+            n=at_risk["customers"],
+            rs=at_risk["revenue_share"],
+        ),
     ]
     if len(lapsing) and lapsing["customers"].sum() > 0:
         items.append(
-            f"{lapsing['customers'].sum():,.0f} formerly frequent buyers are slipping "
-            f"({' and '.join(lapsing.index)}), worth "
-            f"{amount(lapsing['revenue'].sum(), currency)} to date."
+            tr(
+                "{n:,.0f} formerly frequent buyers are slipping ({names}), worth {worth} to date.",
+                n=lapsing["customers"].sum(),
+                names=_joined(lapsing.index),
+                worth=amount(lapsing["revenue"].sum(), currency),
+            )
         )
     if not np.isnan(migrated):
         items.append(
-            f"{migrated:.0%} of existing customers changed RFM segment since the last period."
+            tr(
+                "{share:.0%} of existing customers changed RFM segment since the last period.",
+                share=migrated,
+            )
         )
     return "\n".join(f"- {item}" for item in items)

@@ -41,6 +41,10 @@ import pandas as pd
 LEXICON_LANGUAGES = ("en", "pt", "zh")
 _STOPWORD_NAMES = {"en": "english", "pt": "portuguese", "zh": "chinese", "es": "spanish",
                    "fr": "french", "de": "german", "it": "italian"}  # fmt: skip
+#: Language codes the reports name in words (translated); other codes are shown as they are.
+LANGUAGE_CODES = ("en", "pt", "zh", "es", "fr", "de", "it", "ja", "ko", "und")
+#: The labels of :func:`sentiment_label` (English in exports; translated when shown).
+SENTIMENT_LABELS = ("positive", "neutral", "negative")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)

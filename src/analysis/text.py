@@ -109,6 +109,34 @@ def absent_note(column: str, what: str) -> str:
     )
 
 
+def sentences(*parts: str) -> str:
+    """Sentences joined as the report's language writes them: a space between them in
+    English, none in Chinese (the catalogue's ``"{text} {more}"``). Empty parts are skipped.
+
+    >>> sentences("Revenue rose.", "", "Orders fell.")
+    'Revenue rose. Orders fell.'
+    """
+    kept = [p for p in parts if p]
+    text = kept[0] if kept else ""
+    for more in kept[1:]:
+        text = tr("{text} {more}", text=text, more=more)
+    return text
+
+
+def listed(parts) -> str:
+    """Items of a list in a sentence, separated as the report's language writes them
+    (``", "`` in English, ``"、"`` in Chinese: the catalogue's ``"{items}, {item}"``).
+
+    >>> listed(["Nov 2011", "Dec 2011"])
+    'Nov 2011, Dec 2011'
+    """
+    kept = [str(p) for p in parts]
+    text = kept[0] if kept else ""
+    for item in kept[1:]:
+        text = tr("{items}, {item}", items=text, item=item)
+    return text
+
+
 def set_language(lang: str | None) -> str:
     """Choose the report language for :func:`tr` (see :func:`analysis.i18n.set_language`)."""
     return i18n.set_language(lang)
@@ -148,3 +176,30 @@ def tr_known(value):
     missing: for cells and row labels that may be names from a fixed list (segments,
     stages) or text from the data (products, cities)."""
     return i18n.translate(value, record=False) if isinstance(value, str) else value
+
+
+def tr_labels(styler, index: bool = True, columns: bool = True):
+    """A pandas Styler whose header labels and index names show in the report's language.
+
+    The table keeps its English labels (format keys, exports); only what is displayed is
+    translated, with :func:`tr_label` (numbers and dates left alone). Pass ``index=False``
+    when the index holds data (customer ids) rather than names; tables shown through
+    ``report.style_table`` need no call (it translates their headers).
+
+    Replaces earlier ``format_index`` formatting of the axes it translates.
+    """
+    if columns:
+        styler = styler.format_index(tr_label, axis=1).format_index_names(tr_label, axis=1)
+    if index:
+        styler = styler.format_index(tr_label, axis=0).format_index_names(tr_label, axis=0)
+    return styler
+
+
+def tr_name(name, names) -> str:
+    """``name`` translated when it belongs to the fixed list ``names`` (step, group,
+    segment names ...), else as it is: names from the data are never sent to the catalogue.
+
+    >>> tr_name("view", ("view", "cart")), tr_name("Electronics", ("view", "cart"))
+    ('view', 'Electronics')
+    """
+    return tr(name) if isinstance(name, str) and name in names else name

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from analysis.clv import adapter, likelihood
+from analysis.text import tr
 
 RFT = ["frequency", "recency", "T"]
 LABELS = {
@@ -301,7 +302,7 @@ class PurchaseSpec:
         return np.log(theta) if self.log_space else theta
 
     def one_time_words(self, mean_alive: float) -> str:
-        return (
+        return tr(
             "BG/NBD also reports P(alive) = 100 % for every one-time buyer (in that model a "
             "customer can only drop out right after a repeat purchase); this is a modelling "
             "artefact, not a sign they are active: their expected purchases still fall with "
@@ -315,9 +316,11 @@ class MBGSpec(PurchaseSpec):
     dropout_at_first = True
 
     def one_time_words(self, mean_alive: float) -> str:
-        return (
-            f"{self.name} lets one-time buyers drop out, so their P(alive) "
-            f"(average {mean_alive:.0%}) falls with the time since their only purchase."
+        return tr(
+            "{name} lets one-time buyers drop out, so their P(alive) "
+            "(average {alive:.0%}) falls with the time since their only purchase.",
+            name=self.name,
+            alive=mean_alive,
         )
 
 

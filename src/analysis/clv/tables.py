@@ -8,6 +8,9 @@ import pandas as pd
 from analysis.clv.models import RFT, _check_columns
 from analysis.summary import TIME_UNITS
 
+#: Purchase-history segments of :func:`value_segment` (English values; reports show ``tr(name)``).
+VALUE_SEGMENTS = ("one-time buyers", "2-3 purchases", "4+ purchases")
+
 
 def value_segment(values: pd.DataFrame) -> pd.Series:
     """Purchase-history segment of each customer: one-time buyers, 2-3 purchases, 4+ purchases.
@@ -19,9 +22,11 @@ def value_segment(values: pd.DataFrame) -> pd.Series:
     """
     _check_columns(values, ["frequency"])
     f = values["frequency"].to_numpy()
-    labels = np.where(f == 0, "one-time buyers", np.where(f <= 2, "2-3 purchases", "4+ purchases"))
-    order = ["one-time buyers", "2-3 purchases", "4+ purchases"]
-    return pd.Series(pd.Categorical(labels, categories=order), index=values.index, name="segment")
+    one, few, many = VALUE_SEGMENTS
+    labels = np.where(f == 0, one, np.where(f <= 2, few, many))
+    return pd.Series(
+        pd.Categorical(labels, categories=list(VALUE_SEGMENTS)), index=values.index, name="segment"
+    )
 
 
 def segment_table(values: pd.DataFrame) -> pd.DataFrame:

@@ -37,6 +37,11 @@ def holdout_prediction(fitted: FittedModel, calibration: pd.DataFrame) -> pd.Ser
     return expected_purchases(fitted, calibration, duration).rename("predicted")
 
 
+#: Names of the naive forecasts of :func:`baseline_predictions`, in its order (the
+#: scorecard's rows are ``baseline: <name>``); reports show their translation.
+BASELINES = ("zero", "calibration rate", "average rate")
+
+
 def baseline_predictions(calibration: pd.DataFrame) -> dict[str, pd.Series]:
     """Naive holdout forecasts to beat, per customer.
 

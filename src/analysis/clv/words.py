@@ -8,7 +8,7 @@ import pandas as pd
 from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
 from analysis.summary import TIME_UNITS
-from analysis.text import amount
+from analysis.text import amount, tr
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -19,63 +19,80 @@ def dropout_note(fitted: FittedModel) -> str:
     """
     if not hasattr(fitted.spec, "no_dropout") or not fitted.spec.no_dropout(fitted.params):
         return ""
-    return (
-        f"{fitted.name} finds almost no customer dropout in these data (its dropout parameters "
+    return tr(
+        "{name} finds almost no customer dropout in these data (its dropout parameters "
         "sit at their lower bound), so P(alive) is close to 100 % for everyone and the models "
-        "behave alike; rank customers by expected purchases or CLV, not by P(alive)."
+        "behave alike; rank customers by expected purchases or CLV, not by P(alive).",
+        name=fitted.name,
     )
 
 
 def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit: str) -> str:
     """The windows and their counts, in words (markdown)."""
-    unit_name = {"W": "weeks", "weeks": "weeks", "D": "days", "days": "days"}[unit]
-    return (
-        f"**Calibration** up to {win['calibration_end']:%Y-%m-%d}: "
-        f"{len(calibration):,} customers made {int(calibration['frequency'].sum()):,} repeat "
-        f"purchases. **Holdout** {win['calibration_end'] + pd.Timedelta(days=1):%Y-%m-%d} to "
-        f"{win['observation_end']:%Y-%m-%d} ({win['holdout_days']} days): the same customers made "
-        f"{int(calibration['frequency_holdout'].sum()):,} repeat purchases. "
-        f"**Forward-looking numbers** use all {len(summary):,} customers up to "
-        f"{win['observation_end']:%Y-%m-%d}. Time is measured in {unit_name}; purchases on the "
-        "same day count once."
+    unit_name = {"W": tr("weeks"), "weeks": tr("weeks"), "D": tr("days"), "days": tr("days")}[unit]
+    return tr(
+        "**Calibration** up to {cal_end:%Y-%m-%d}: "
+        "{customers:,} customers made {repeat:,} repeat "
+        "purchases. **Holdout** {hold_start:%Y-%m-%d} to "
+        "{end:%Y-%m-%d} ({days} days): the same customers made "
+        "{repeat_holdout:,} repeat purchases. "
+        "**Forward-looking numbers** use all {everyone:,} customers up to "
+        "{end:%Y-%m-%d}. Time is measured in {unit}; purchases on the "
+        "same day count once.",
+        cal_end=win["calibration_end"],
+        customers=len(calibration),
+        repeat=int(calibration["frequency"].sum()),
+        hold_start=win["calibration_end"] + pd.Timedelta(days=1),
+        end=win["observation_end"],
+        days=win["holdout_days"],
+        repeat_holdout=int(calibration["frequency_holdout"].sum()),
+        everyone=len(summary),
+        unit=unit_name,
     )
 
 
 def spend_takeaway(corr: dict, spend: FittedModel | None, currency: str = "") -> str:
     """Plain-words check of the Gamma-Gamma independence assumption and its fit."""
     if not np.isfinite(corr["pearson"]):
-        return (
-            f"Only {corr['repeat_buyers']} repeat buyers: too few to check whether spend "
-            "depends on purchase frequency, or to fit a spend model."
+        return tr(
+            "Only {n} repeat buyers: too few to check whether spend "
+            "depends on purchase frequency, or to fit a spend model.",
+            n=corr["repeat_buyers"],
         )
     r, rho = corr["pearson"], corr["spearman"]
-    both = f"correlation {r:.2f}, rank correlation {rho:.2f}"
+    both = tr("correlation {r:.2f}, rank correlation {rho:.2f}", r=r, rho=rho)
     if max(abs(r), abs(rho)) < 0.2:
-        verdict = (
-            f"Spend per purchase barely moves with purchase frequency ({both} across "
-            f"{corr['repeat_buyers']:,} repeat buyers), so the Gamma-Gamma spend model's "
-            "key assumption holds."
+        verdict = tr(
+            "Spend per purchase barely moves with purchase frequency ({both} across "
+            "{n:,} repeat buyers), so the Gamma-Gamma spend model's "
+            "key assumption holds.",
+            both=both,
+            n=corr["repeat_buyers"],
         )
     elif max(abs(r), abs(rho)) < 0.3:
-        verdict = (
-            f"Spend per purchase depends weakly on purchase frequency ({both} across "
-            f"{corr['repeat_buyers']:,} repeat buyers; the rank correlation is not swayed by a "
+        verdict = tr(
+            "Spend per purchase depends weakly on purchase frequency ({both} across "
+            "{n:,} repeat buyers; the rank correlation is not swayed by a "
             "few huge orders). Gamma-Gamma assumes no dependence, so read the spend of light "
-            "and heavy buyers as approximate."
+            "and heavy buyers as approximate.",
+            both=both,
+            n=corr["repeat_buyers"],
         )
     else:
-        verdict = (
-            f"**Caution:** spend per purchase is correlated with purchase frequency "
-            f"({both}), which the Gamma-Gamma model assumes away; CLV of "
-            "frequent buyers is biased accordingly and should be read as indicative."
+        verdict = tr(
+            "**Caution:** spend per purchase is correlated with purchase frequency "
+            "({both}), which the Gamma-Gamma model assumes away; CLV of "
+            "frequent buyers is biased accordingly and should be read as indicative.",
+            both=both,
         )
     if spend is not None:
         p, q, v = (spend.params[k] for k in ("p", "q", "v"))
         if q > 1:
-            verdict += (
+            verdict += tr(
                 " The fitted model expects an average of "
-                f"{amount(p * v / (q - 1), currency, 2)} per purchase for a new or "
-                "one-time customer."
+                "{spend} per purchase for a new or "
+                "one-time customer.",
+                spend=amount(p * v / (q - 1), currency, 2),
             )
     return verdict
 
@@ -87,13 +104,18 @@ def one_time_takeaway(segments: pd.DataFrame, fitted: FittedModel, currency: str
     """How one-time buyers are treated and what they are worth, in words."""
     row = segments.loc["one-time buyers"]
     if row["customers"] == 0:
-        return "Every customer has bought at least twice, so no one-time-buyer caveat applies."
-    text = (
-        f"{row['share of customers']:.0%} of customers ({int(row['customers']):,}) have bought "
-        f"only once. They hold {row['share of CLV']:.0%} of total CLV "
-        f"({amount(row['CLV per customer'], currency, 2)} each on average). "
+        return tr("Every customer has bought at least twice, so no one-time-buyer caveat applies.")
+    text = tr(
+        "{share:.0%} of customers ({n:,}) have bought "
+        "only once. They hold {value_share:.0%} of total CLV "
+        "({each} each on average). "
         "With no repeat purchase there is no spend history to learn from, so each is valued at "
-        f"the population's average spend ({amount(row['expected spend'], currency, 2)}). "
+        "the population's average spend ({spend}). ",
+        share=row["share of customers"],
+        n=int(row["customers"]),
+        value_share=row["share of CLV"],
+        each=amount(row["CLV per customer"], currency, 2),
+        spend=amount(row["expected spend"], currency, 2),
     )
     words = fitted.spec.one_time_words(row["mean P(alive)"])
     if fitted.spec.dropout_at_first and dropout_note(fitted):
@@ -113,18 +135,27 @@ def top_customers_takeaway(top: pd.DataFrame, spend: FittedModel, currency: str 
         return ""
     p, q, v = (spend.params[k] for k in ("p", "q", "v"))
     typical = p * v / (q - 1) if q > 1 else np.nan
-    text = f"The top {len(top)} customers are worth {amount(top['CLV'].sum(), currency)} together. "
+    text = tr(
+        "The top {n} customers are worth {value} together. ",
+        n=len(top),
+        value=amount(top["CLV"].sum(), currency),
+    )
     odd = top.loc[top["expected spend"] > 10 * typical]
     if np.isfinite(typical) and len(odd):
         ids = ", ".join(odd["customer_id"].astype(str).head(3))
-        text += (
-            f"**Check before acting:** the value of {len(odd)} of them ({ids}) rests on an "
-            f"average order more than ten times the typical {amount(typical, currency)}; confirm "
+        text += tr(
+            "**Check before acting:** the value of {n} of them ({ids}) rests on an "
+            "average order more than ten times the typical {typical}; confirm "
             "those orders were not cancelled, wholesale or one-off before treating them as "
-            "repeatable."
+            "repeatable.",
+            n=len(odd),
+            ids=ids,
+            typical=amount(typical, currency),
         )
     else:
-        text += "Their value comes from frequent, recent buying rather than a few outsized orders."
+        text += tr(
+            "Their value comes from frequent, recent buying rather than a few outsized orders."
+        )
     return text
 
 
@@ -136,11 +167,16 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
     """Which model is used below, and why, in words."""
     row = table.loc[chosen]
     failed = table.loc[table["mae"].isna()]
-    text = (
-        f"**{row['name']}** is used below: over the holdout it predicts "
-        f"{row['predicted_total']:,.0f} repeat purchases against {row['actual_total']:,.0f} "
-        f"actual ({_pct(row['aggregate_error'])}), with a per-customer error of "
-        f"{row['mae']:.2f} purchases (MAE)."
+    text = tr(
+        "**{name}** is used below: over the holdout it predicts "
+        "{predicted:,.0f} repeat purchases against {actual:,.0f} "
+        "actual ({error}), with a per-customer error of "
+        "{mae:.2f} purchases (MAE).",
+        name=row["name"],
+        predicted=row["predicted_total"],
+        actual=row["actual_total"],
+        error=_pct(row["aggregate_error"]),
+        mae=row["mae"],
     )
     others = table.drop(index=[chosen]).dropna(subset=["mae"])
     if len(others):
@@ -148,21 +184,26 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
             f"{r['name']} {_pct(r['aggregate_error'])} (MAE {r['mae']:.2f})"
             for _, r in others.iterrows()
         ]
-        text += (
+        text += tr(
             " Models are chosen by the error of their holdout total, the quantity CLV adds "
             "up (MAE rewards forecasting the typical customer's zero and hardly separates "
-            "them); other models: " + ", ".join(parts) + "."
+            "them); other models: {others}.",
+            others=", ".join(parts),
         )
     not_converged = table.loc[table["mae"].notna() & ~table["converged"].astype(bool)]
     for _, r in not_converged.iterrows():
-        text += f" {r['name']} did not fully converge ({r['note']}); treat its numbers with care."
+        text += tr(
+            " {name} did not fully converge ({note}); treat its numbers with care.",
+            name=r["name"],
+            note=r["note"],
+        )
     for _, r in failed.iterrows():
-        text += f" {r['name']} could not be fitted: {r['note']}."
+        text += tr(" {name} could not be fitted: {note}.", name=r["name"], note=r["note"])
     spread = (
         (others["aggregate_error"] - row["aggregate_error"]).abs().max() if len(others) else np.inf
     )
     if spread <= 0.001:
-        text += " All models forecast practically the same, so the choice hardly matters."
+        text += tr(" All models forecast practically the same, so the choice hardly matters.")
     return text
 
 
@@ -173,27 +214,46 @@ def tracking_takeaway(track: pd.DataFrame) -> str:
     text = ""
     if len(cal):
         end = cal.iloc[-1]
-        text += (
+        text += tr(
             "This is the population-level forecast (it does not use each customer's own "
             "history). "
-            f"By the end of calibration (week {cal.index[-1]}) customers had made "
-            f"{end['cum_actual']:,.0f} repeat purchases; "
-            f"the model says {end['cum_predicted']:,.0f}. "
+            "By the end of calibration (week {week}) customers had made "
+            "{actual:,.0f} repeat purchases; "
+            "the model says {predicted:,.0f}. ",
+            week=cal.index[-1],
+            actual=end["cum_actual"],
+            predicted=end["cum_predicted"],
         )
     if len(hold):
         actual = hold["actual"].sum()
         predicted = hold["predicted"].sum()
         error = predicted / actual - 1 if actual > 0 else np.nan
-        direction = "under" if error < 0 else "over"
+        values = {
+            "weeks": len(hold),
+            "predicted": predicted,
+            "actual": actual,
+            "error": _pct(error),
+            "size": abs(error),
+        }
         text += (
-            f"Over the {len(hold)}-week holdout, which the model never saw, it predicted "
-            f"{predicted:,.0f} against {actual:,.0f} actual ({_pct(error)}): it "
-            f"{direction}-forecasts by {abs(error):.0%}, "
+            tr(
+                "Over the {weeks}-week holdout, which the model never saw, it predicted "
+                "{predicted:,.0f} against {actual:,.0f} actual ({error}): it "
+                "under-forecasts by {size:.0%}, ",
+                **values,
+            )
+            if error < 0
+            else tr(
+                "Over the {weeks}-week holdout, which the model never saw, it predicted "
+                "{predicted:,.0f} against {actual:,.0f} actual ({error}): it "
+                "over-forecasts by {size:.0%}, ",
+                **values,
+            )
         )
         text += (
-            "close enough to plan volumes with."
+            tr("close enough to plan volumes with.")
             if abs(error) <= 0.15
-            else "so treat forward totals as rough and watch the trend."
+            else tr("so treat forward totals as rough and watch the trend.")
         )
     return text
 
@@ -203,11 +263,15 @@ def calibration_takeaway(fit: pd.DataFrame) -> str:
     share_zero = fit["actual"].iloc[0] / fit["actual"].sum()
     model_zero = fit["model"].iloc[0] / fit["model"].sum()
     gap = (fit["model"] - fit["actual"]).abs().sum() / 2 / fit["actual"].sum()
-    return (
-        f"{share_zero:.0%} of customers made no repeat purchase in the calibration window; the "
-        f"model expects {model_zero:.0%}. Across all purchase counts the model misplaces "
-        f"{gap:.1%} of customers, "
-        + ("a good fit." if gap < 0.05 else "so the shape of buying is only roughly captured.")
+    return tr(
+        "{share:.0%} of customers made no repeat purchase in the calibration window; the "
+        "model expects {model:.0%}. Across all purchase counts the model misplaces "
+        "{gap:.1%} of customers, ",
+        share=share_zero,
+        model=model_zero,
+        gap=gap,
+    ) + (
+        tr("a good fit.") if gap < 0.05 else tr("so the shape of buying is only roughly captured.")
     )
 
 
@@ -215,12 +279,18 @@ def conditional_takeaway(by_freq: pd.DataFrame) -> str:
     """How holdout predictions hold up for light and heavy buyers."""
     heavy = by_freq.iloc[-1]
     light = by_freq.iloc[0]
-    return (
-        f"Customers with {by_freq.index[0]} repeat purchases in calibration bought "
-        f"{light['actual']:.2f} times on average in the holdout (model {light['predicted']:.2f}); "
-        f"those with {by_freq.index[-1]} bought {heavy['actual']:.2f} times "
-        f"(model {heavy['predicted']:.2f}). The model ranks customers the right way: "
-        "past frequency is a strong signal of future buying, shrunk towards the average."
+    return tr(
+        "Customers with {light} repeat purchases in calibration bought "
+        "{light_actual:.2f} times on average in the holdout (model {light_model:.2f}); "
+        "those with {heavy} bought {heavy_actual:.2f} times "
+        "(model {heavy_model:.2f}). The model ranks customers the right way: "
+        "past frequency is a strong signal of future buying, shrunk towards the average.",
+        light=by_freq.index[0],
+        light_actual=light["actual"],
+        light_model=light["predicted"],
+        heavy=by_freq.index[-1],
+        heavy_actual=heavy["actual"],
+        heavy_model=heavy["predicted"],
     )
 
 
@@ -229,12 +299,19 @@ def clv_takeaway(values: pd.DataFrame, horizon_months: int, rate: float, currenc
     clv = values["clv"].sort_values(ascending=False)
     total = clv.sum()
     top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
-    return (
-        f"The {len(clv):,} customers are expected to bring {amount(total, currency)} over the next "
-        f"{horizon_months} months (discounted at {rate:.0%} a year), "
-        f"{amount(clv.mean(), currency, 2)} per customer on average but a median of "
-        f"{amount(clv.median(), currency, 2)}: the top 10 % "
-        f"of customers hold {top:.0%} of that value, so retention effort pays most there."
+    return tr(
+        "The {n:,} customers are expected to bring {total} over the next "
+        "{months} months (discounted at {rate:.0%} a year), "
+        "{mean} per customer on average but a median of "
+        "{median}: the top 10 % "
+        "of customers hold {top:.0%} of that value, so retention effort pays most there.",
+        n=len(clv),
+        total=amount(total, currency),
+        months=horizon_months,
+        rate=rate,
+        mean=amount(clv.mean(), currency, 2),
+        median=amount(clv.median(), currency, 2),
+        top=top,
     )
 
 
@@ -242,35 +319,58 @@ def uncertainty_takeaway(table: pd.DataFrame, level: float, currency: str = "") 
     """The CLV total with its interval, in words."""
     row = table.loc["total_clv"]
     if not np.isfinite(row["low"]):
-        return (
+        return tr(
             "The bootstrap could not produce an interval (too few successful refits); the total "
             "CLV above has no range and should not be quoted alone."
         )
     spread = (row["high"] - row["low"]) / 2 / row["estimate"] if row["estimate"] else np.nan
-    text = (
-        f"Total CLV is {amount(row['estimate'], currency)}, with a {level:.0%} interval of "
-        f"{amount(row['low'], currency)} to {amount(row['high'], currency)} "
-        f"(about ±{spread:.0%}, from "
-        f"{int(row['draws'])} bootstrap refits over customers). The interval covers uncertainty "
-        "in the model's parameters, not a change in how customers behave."
+    text = tr(
+        "Total CLV is {estimate}, with a {level:.0%} interval of "
+        "{low} to {high} "
+        "(about ±{spread:.0%}, from "
+        "{draws} bootstrap refits over customers). The interval covers uncertainty "
+        "in the model's parameters, not a change in how customers behave.",
+        estimate=amount(row["estimate"], currency),
+        level=level,
+        low=amount(row["low"], currency),
+        high=amount(row["high"], currency),
+        spread=spread,
+        draws=int(row["draws"]),
     )
     if MODEL_ERROR_ROW in table.index and np.isfinite(table.loc[MODEL_ERROR_ROW, "low"]):
         wide = table.loc[MODEL_ERROR_ROW]
         e = wide["holdout_error"]
+        values = {
+            "error": abs(e),
+            "low": amount(wide["low"], currency),
+            "high": amount(wide["high"], currency),
+        }
         text += (
-            f" On the holdout the model's total was {abs(e):.1%} "
-            f"{'under' if e < 0 else 'over'} the actual purchases; an error that size either "
-            f"way widens the range to **{amount(wide['low'], currency)} to "
-            f"{amount(wide['high'], currency)}**, the one to plan with. Both still leave out "
-            "purchase-to-purchase chance and the spend model's error."
+            tr(
+                " On the holdout the model's total was {error:.1%} "
+                "under the actual purchases; an error that size either "
+                "way widens the range to **{low} to "
+                "{high}**, the one to plan with. Both still leave out "
+                "purchase-to-purchase chance and the spend model's error.",
+                **values,
+            )
+            if e < 0
+            else tr(
+                " On the holdout the model's total was {error:.1%} "
+                "over the actual purchases; an error that size either "
+                "way widens the range to **{low} to "
+                "{high}**, the one to plan with. Both still leave out "
+                "purchase-to-purchase chance and the spend model's error.",
+                **values,
+            )
         )
     else:
-        text += (
+        text += tr(
             " It leaves out the model's own forecast error (see the scorecard's total error), "
             "so the true range is wider."
         )
     if not row["low"] <= row["estimate"] <= row["high"]:
-        text += (
+        text += tr(
             " **The estimate lies outside its own interval:** the refits on resampled "
             "customers disagree with the fit on the actual ones (typically a few customers "
             "with extreme histories drive the total), so quote the range, not the point."
@@ -285,28 +385,37 @@ def scorecard_takeaway(card: pd.DataFrame, chosen_name: str) -> str:
     best = baselines["mae"].idxmin()
     capture_best = baselines["top_decile_capture"].max()
     beats = model["mae"] < baselines.loc[best, "mae"]
-    text = (
-        f"{chosen_name} errs by {model['mae']:.2f} purchases per customer (MAE) against "
-        f"{baselines.loc[best, 'mae']:.2f} for the best naive forecast ({best.split(': ')[1]}); "
+    text = tr(
+        "{name} errs by {mae:.2f} purchases per customer (MAE) against "
+        "{best_mae:.2f} for the best naive forecast ({best}); ",
+        name=chosen_name,
+        mae=model["mae"],
+        best_mae=baselines.loc[best, "mae"],
+        best=tr(best.split(": ")[1]),
     )
     text += (
-        "it beats every baseline on that measure. "
+        tr("it beats every baseline on that measure. ")
         if beats
-        else "a naive forecast is as good on this measure. "
+        else tr("a naive forecast is as good on this measure. ")
     )
-    text += (
-        f"The 10 % of customers it ranks highest made {model['top_decile_capture']:.0%} of all "
-        f"holdout purchases (best baseline {capture_best:.0%}), and its total is off by "
-        f"{_pct(model['aggregate_error'])}."
+    text += tr(
+        "The 10 % of customers it ranks highest made {capture:.0%} of all "
+        "holdout purchases (best baseline {best:.0%}), and its total is off by "
+        "{error}.",
+        capture=model["top_decile_capture"],
+        best=capture_best,
+        error=_pct(model["aggregate_error"]),
     )
     closer = baselines.dropna(subset=["aggregate_error"])
     closer = closer.loc[closer["aggregate_error"].abs() < abs(model["aggregate_error"])]
     if len(closer):
         name = closer["aggregate_error"].abs().idxmin()
-        text += (
-            f" For the total alone, the naive '{name.split(': ')[1]}' forecast came closer "
-            f"({_pct(closer.loc[name, 'aggregate_error'])}): use the model to rank and target "
-            "customers, and check totals against simple run-rates."
+        text += tr(
+            " For the total alone, the naive '{name}' forecast came closer "
+            "({error}): use the model to rank and target "
+            "customers, and check totals against simple run-rates.",
+            name=tr(name.split(": ")[1]),
+            error=_pct(closer.loc[name, "aggregate_error"]),
         )
     return text
 
@@ -371,6 +480,10 @@ def headline_metrics(
     return out
 
 
+#: Display names of the :func:`intervals` columns whose own names are too short to translate.
+INTERVAL_COLUMNS = {"low": "interval: low", "high": "interval: high"}
+
+
 def interval_style(table: pd.DataFrame, currency: str = ""):
     """Styled :func:`intervals` table: parameters to 4 significant digits, CLV rows as money."""
     money = [i for i in table.index if str(i).startswith(("clv", "total_clv"))]
@@ -378,15 +491,23 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
     cols = ["estimate", "low", "high"]
     table = table.drop(columns=["holdout_error"], errors="ignore")
     renamed = {
-        "total_clv": "CLV: all customers",
-        MODEL_ERROR_ROW: "CLV: all customers, with the backtested model error",
+        "total_clv": tr("CLV: all customers"),
+        MODEL_ERROR_ROW: tr("CLV: all customers, with the backtested model error"),
     }
-    renamed.update({i: "CLV: " + str(i)[5:] for i in money if str(i).startswith("clv: ")})
+    renamed.update(
+        {
+            i: tr("CLV: {segment}", segment=tr(str(i)[5:]))
+            for i in money
+            if str(i).startswith("clv: ")
+        }
+    )
     return (
         table.style.format("{:.4g}", subset=pd.IndexSlice[other, cols], na_rep="–")
         .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
+        .format_index(lambda c: tr(INTERVAL_COLUMNS.get(c, c)), axis=1)
+        .format_index_names(tr, axis=0)
     )
 
 
@@ -405,15 +526,18 @@ def matrix_takeaway(values: pd.DataFrame, fitted: FittedModel) -> str:
     recent = values.loc[frequent & (weeks < 8), "p_alive"]
     silent = values.loc[frequent & (weeks >= 26), "p_alive"]
     if len(recent) == 0 or len(silent) == 0:
-        return (
+        return tr(
             "Customers who bought often and recently are the ones the model expects back; "
             "too few frequent buyers have gone quiet to compare the two."
         )
-    return (
-        f"Frequent buyers (5+ purchases) who bought in the last 8 weeks are {recent.mean():.0%} "
-        f"likely to still be active; the same kind of customer silent for 26 weeks or more only "
-        f"{silent.mean():.0%} ({len(silent):,} customers): for a regular buyer, a long silence is "
-        "the clearest churn signal, and worth a win-back contact."
+    return tr(
+        "Frequent buyers (5+ purchases) who bought in the last 8 weeks are {recent:.0%} "
+        "likely to still be active; the same kind of customer silent for 26 weeks or more only "
+        "{silent:.0%} ({n:,} customers): for a regular buyer, a long silence is "
+        "the clearest churn signal, and worth a win-back contact.",
+        recent=recent.mean(),
+        silent=silent.mean(),
+        n=len(silent),
     )
 
 
@@ -439,39 +563,71 @@ def findings(
         :func:`intervals` table.
     """
     if chosen is None or card is None:
-        return "- No purchase model could be fitted on these data, so there is no CLV forecast."
+        return tr("- No purchase model could be fitted on these data, so there is no CLV forecast.")
     row = card.loc[MODEL_NAMES[chosen]]
     base = card.loc["baseline: calibration rate"]
+    trust = {
+        "name": MODEL_NAMES[chosen],
+        "error": abs(row["aggregate_error"]),
+        "mae": row["mae"],
+        "base": base["mae"],
+    }
     points = [
-        f"- **Trust:** on the holdout, {MODEL_NAMES[chosen]}'s total was "
-        f"{abs(row['aggregate_error']):.0%} {'under' if row['aggregate_error'] < 0 else 'over'} "
-        f"the actual purchases; per customer it errs by {row['mae']:.2f} "
-        f"purchases against {base['mae']:.2f} for 'repeat your past rate'."
+        tr(
+            "- **Trust:** on the holdout, {name}'s total was "
+            "{error:.0%} under "
+            "the actual purchases; per customer it errs by {mae:.2f} "
+            "purchases against {base:.2f} for 'repeat your past rate'.",
+            **trust,
+        )
+        if row["aggregate_error"] < 0
+        else tr(
+            "- **Trust:** on the holdout, {name}'s total was "
+            "{error:.0%} over "
+            "the actual purchases; per customer it errs by {mae:.2f} "
+            "purchases against {base:.2f} for 'repeat your past rate'.",
+            **trust,
+        )
     ]
     if values is None:
-        points.append("- CLV in money is not available (the spend model could not be fitted).")
+        points.append(tr("- CLV in money is not available (the spend model could not be fitted)."))
         return "\n".join(points)
     total = values["clv"].sum()
-    text = f"- **Value:** {amount(total, currency)} expected over the next {horizon_months} months"
     key = (
         MODEL_ERROR_ROW
         if uncertainty is not None and MODEL_ERROR_ROW in uncertainty.index
         else "total_clv"
     )
+    span = ""
     if uncertainty is not None and np.isfinite(uncertainty.loc[key, "low"]):
-        low, high = uncertainty.loc[key, ["low", "high"]]
-        text += f" (range {amount(low, currency)} to {amount(high, currency)}"
-        text += (", with the backtested model error)" if key == MODEL_ERROR_ROW
-                 else ", parameter uncertainty only)")  # fmt: skip
-    points.append(text + ".")
+        low, high = (amount(x, currency) for x in uncertainty.loc[key, ["low", "high"]])
+        span = (
+            tr(" (range {low} to {high}, with the backtested model error)", low=low, high=high)
+            if key == MODEL_ERROR_ROW
+            else tr(" (range {low} to {high}, parameter uncertainty only)", low=low, high=high)
+        )
+    points.append(
+        tr(
+            "- **Value:** {total} expected over the next {months} months{span}.",
+            total=amount(total, currency),
+            months=horizon_months,
+            span=span,
+        )
+    )
     clv = values["clv"].sort_values(ascending=False)
     top = clv.iloc[: max(1, int(round(0.1 * len(clv))))].sum() / total if total > 0 else np.nan
-    points.append(f"- **Focus:** the top 10 % of customers hold {top:.0%} of that value.")
+    points.append(
+        tr("- **Focus:** the top 10 % of customers hold {top:.0%} of that value.", top=top)
+    )
     one_time = values["one_time_buyer"]
     share = values.loc[one_time, "clv"].sum() / total if total > 0 else np.nan
     points.append(
-        f"- **One-time buyers:** {one_time.mean():.0%} of customers but {share:.0%} of value; "
-        "their numbers rest on population averages, not on their own history."
+        tr(
+            "- **One-time buyers:** {customers:.0%} of customers but {share:.0%} of value; "
+            "their numbers rest on population averages, not on their own history.",
+            customers=one_time.mean(),
+            share=share,
+        )
     )
     return "\n".join(points)
 
@@ -488,19 +644,25 @@ def history_takeaway(history: pd.DataFrame, matrix: pd.DataFrame, label: str) ->
     """
     now, low = history["p_alive"].iloc[-1], history["p_alive"].min()
     heavy = matrix.iloc[-1]
-    text = (
-        f"{label}'s P(alive) is {now:.0%} today; at its lowest, during a silence, it fell to "
-        f"{low:.0%}: each purchase after a long silence lifts it, each silence wears it down. "
+    text = tr(
+        "{label}'s P(alive) is {now:.0%} today; at its lowest, during a silence, it fell to "
+        "{low:.0%}: each purchase after a long silence lifts it, each silence wears it down. ",
+        label=label,
+        now=now,
+        low=low,
     )
     if heavy.max() - heavy.min() < 0.01:
-        return text + (
+        return text + tr(
             "The model's grid is flat: it sees almost no dropout in these data, so P(alive) "
             "cannot tell an active customer from a lost one here; silence still lowers the "
             "expected purchases through the purchase rate."
         )
-    return text + (
-        f"In the model's grid, a customer with {matrix.index[-1]} repeat purchases whose last "
-        f"one came early in their life is {heavy.iloc[0]:.0%} likely to be active, against "
-        f"{heavy.iloc[-1]:.0%} if they bought recently: for frequent buyers, a silence much "
-        "longer than their habit is the signal to act on."
+    return text + tr(
+        "In the model's grid, a customer with {n} repeat purchases whose last "
+        "one came early in their life is {early:.0%} likely to be active, against "
+        "{recent:.0%} if they bought recently: for frequent buyers, a silence much "
+        "longer than their habit is the signal to act on.",
+        n=matrix.index[-1],
+        early=heavy.iloc[0],
+        recent=heavy.iloc[-1],
     )

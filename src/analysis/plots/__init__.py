@@ -27,18 +27,24 @@ SEQUENTIAL = "Blues"
 DIVERGING = "RdBu_r"
 
 
-def cjk_font() -> str | None:
-    """Register the packaged CJK font with matplotlib once; its family name (None if absent)."""
+def cjk_font_path() -> str | None:
+    """The packaged CJK font file (None when ``mplfonts`` or its font is absent)."""
     import os
-
-    from matplotlib import font_manager
 
     try:
         import mplfonts
     except ImportError:
         return None
     path = os.path.join(os.path.dirname(mplfonts.__file__), "fonts", CJK_FONT_FILE)
-    if not os.path.exists(path):
+    return path if os.path.exists(path) else None
+
+
+def cjk_font() -> str | None:
+    """Register the packaged CJK font with matplotlib once; its family name (None if absent)."""
+    from matplotlib import font_manager
+
+    path = cjk_font_path()
+    if path is None:
         return None
     if path not in {f.fname for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(path)

@@ -7,7 +7,17 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.behaviour import step_label as _step
 from analysis.plots import PALETTE, SEQUENTIAL, new_ax, percent_axis
+from analysis.text import tr, tr_name
+
+#: Period words of the activity figures' ``label`` argument.
+PERIOD_WORDS = ("day", "week", "month", "days", "weeks", "months")
+
+
+def tr_period(word: str) -> str:
+    """A period word of :data:`PERIOD_WORDS` translated (other words kept)."""
+    return tr_name(word, PERIOD_WORDS)
 
 
 def funnel_steps(table: pd.DataFrame, window_hours: float, ax=None):
@@ -33,17 +43,19 @@ def funnel_steps(table: pd.DataFrame, window_hours: float, ax=None):
             ax.text(
                 top * 1.02,
                 yi + 0.5,
-                f"−{row['drop_off']:.0%} drop out",
+                tr("−{p} drop out", p=f"{row['drop_off']:.0%}"),
                 va="center",
                 ha="left",
                 color=colors[3],
                 fontsize=10,
             )
     ax.set_yticks(y)
-    ax.set_yticklabels(table["step"])
+    ax.set_yticklabels([_step(s) for s in table["step"]])
     ax.set_xlim(0, top * 1.35)
-    ax.set_xlabel("visitors")
-    ax.set_title(f"Funnel: visitors reaching each step within {window_hours:g} h of the first")
+    ax.set_xlabel(tr("visitors"))
+    ax.set_title(
+        tr("Funnel: visitors reaching each step within {h:g} h of the first", h=window_hours)
+    )
     ax.grid(axis="y", visible=False)
     return ax
 
@@ -64,18 +76,18 @@ def next_moves(nexts: pd.DataFrame, ax=None, max_moves: int = 5):
     wide = wide[[c for c in [*keep, "other"] if c in wide.columns]]
     left = np.zeros(len(wide))
     colors = sns.color_palette(PALETTE, len(wide.columns))
-    labels = [f"stopped after {s}" for s in wide.index]
+    labels = [tr("stopped after {step}", step=_step(s)) for s in wide.index]
     for color, col in zip(colors, wide.columns, strict=True):
-        ax.barh(labels, wide[col], left=left, color=color, label=col)
+        ax.barh(labels, wide[col], left=left, color=color, label=_step(col))
         for i, v in enumerate(wide[col]):
             if v >= 0.06:
                 ax.text(left[i] + v / 2, i, f"{v:.0%}", ha="center", va="center", color="white")
         left += wide[col].to_numpy()
     percent_axis(ax, "x")
     ax.invert_yaxis()
-    ax.set_xlabel("share of the step's drop-outs")
-    ax.set_title("What visitors did next after dropping out")
-    ax.legend(title="next move", bbox_to_anchor=(1.01, 1), loc="upper left")
+    ax.set_xlabel(tr("share of the step's drop-outs"))
+    ax.set_title(tr("What visitors did next after dropping out"))
+    ax.legend(title=tr("next move"), bbox_to_anchor=(1.01, 1), loc="upper left")
     return ax
 
 
@@ -83,18 +95,19 @@ def time_to_convert(hours: pd.Series, ax=None):
     """Distribution of hours from the first step to the last, with the median marked."""
     ax = new_ax(ax)
     if hours.empty:
-        ax.set_title("No visitor completed the funnel")
+        ax.set_title(tr("No visitor completed the funnel"))
         return ax
     floor = 1 / 60  # one minute: same-minute conversions share the first bin
     edges = np.geomspace(floor, max(hours.max(), 1.0) * 1.01, 30)
     ax.hist(hours.clip(lower=floor), bins=edges, color=sns.color_palette(PALETTE)[0])
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda x, _: f"{x:g} h"))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda x, _: tr("{x:g} h", x=x)))
     median = hours.median()
-    ax.axvline(median, color=sns.color_palette(PALETTE)[3], ls="--", label=f"median {median:.1f} h")
-    ax.set_xlabel("hours from first step to purchase (log scale)")
-    ax.set_ylabel("converting visitors")
-    ax.set_title("Time to convert")
+    ax.axvline(median, color=sns.color_palette(PALETTE)[3], ls="--",
+               label=tr("median {m:.1f} h", m=median))  # fmt: skip
+    ax.set_xlabel(tr("hours from first step to purchase (log scale)"))
+    ax.set_ylabel(tr("converting visitors"))
+    ax.set_title(tr("Time to convert"))
     ax.legend()
     return ax
 
@@ -104,10 +117,10 @@ def active_visitors(activity: pd.DataFrame, ax=None, label: str = "day"):
     ax = new_ax(ax)
     colors = sns.color_palette(PALETTE)
     ticks = [f"{p:%m-%d}" for p in activity.index]
-    ax.bar(ticks, activity["returning"], color=colors[0], label="returning")
-    ax.bar(ticks, activity["new"], bottom=activity["returning"], color=colors[1], label="new")
-    ax.set_ylabel(f"active visitors per {label}")
-    ax.set_title(f"Active visitors per {label}: new and returning")
+    ax.bar(ticks, activity["returning"], color=colors[0], label=tr("returning"))
+    ax.bar(ticks, activity["new"], bottom=activity["returning"], color=colors[1], label=tr("new"))
+    ax.set_ylabel(tr("active visitors per {period}", period=tr_period(label)))
+    ax.set_title(tr("Active visitors per {period}: new and returning", period=tr_period(label)))
     ax.legend(loc="upper left")
     return ax
 
@@ -118,8 +131,8 @@ def cohort_heatmap(cohorts: pd.DataFrame, ax=None, label: str = "days"):
     data = cohorts.copy()
     data.index = [f"{p:%Y-%m-%d}" for p in data.index]
     sns.heatmap(data, annot=True, fmt=".0%", cmap=SEQUENTIAL, cbar=False, ax=ax, vmin=0, vmax=1)
-    ax.set_xlabel(f"{label} since first visit")
-    ax.set_ylabel("first visit")
-    ax.set_title("Returning visitors by first-visit cohort")
+    ax.set_xlabel(tr("{periods} since first visit", periods=tr_period(label)))
+    ax.set_ylabel(tr("first visit"))
+    ax.set_title(tr("Returning visitors by first-visit cohort"))
     ax.grid(False)
     return ax

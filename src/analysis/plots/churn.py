@@ -14,6 +14,7 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
+from analysis.text import tr
 
 MONEY_FEATURES = {"revenue", "avg_order_value", "spend_recent", "spend_earlier"}
 SHORT = {
@@ -37,9 +38,9 @@ def design_timeline(design, ax=None):
     palette = sns.color_palette(PALETTE)
     window = pd.Timedelta(days=design.window_days)
     stages = [
-        ("Score today", design.score_cutoff),
-        ("Evaluate (out of time)", design.test_cutoff),
-        ("Train", design.train_cutoff),
+        (tr("Score today"), design.score_cutoff),
+        (tr("Evaluate (out of time)"), design.test_cutoff),
+        (tr("Train"), design.train_cutoff),
     ]
     for y, (_name, cutoff) in enumerate(stages):
         start = mdates.date2num(design.first_date)
@@ -52,7 +53,7 @@ def design_timeline(design, ax=None):
             color=palette[0],
             alpha=0.55,
             height=0.5,
-            label="features: purchases up to the cutoff" if y == 0 else None,
+            label=tr("features: purchases up to the cutoff") if y == 0 else None,
         )
         future = cutoff >= design.score_cutoff
         ax.barh(
@@ -64,9 +65,9 @@ def design_timeline(design, ax=None):
             edgecolor=palette[3],
             hatch="//" if future else None,
             label=(
-                "churn label: next window"
+                tr("churn label: next window")
                 if y == 1
-                else "prediction window (future)"
+                else tr("prediction window (future)")
                 if future
                 else None
             ),
@@ -77,8 +78,8 @@ def design_timeline(design, ax=None):
     ax.set_ylim(-0.6, len(stages) - 0.1)
     ax.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=8))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %Y"))
-    ax.set_title(f"Leakage-free design: {design.window_days}-day churn window")
-    ax.set_xlabel("date")
+    ax.set_title(tr("Leakage-free design: {days}-day churn window", days=design.window_days))
+    ax.set_xlabel(tr("date"))
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     return ax
 
@@ -87,22 +88,22 @@ def reliability(curves: dict, ax=None):
     """Predicted vs observed churn rate per probability bin, one line per score."""
     ax = new_ax(ax, figsize=(6, 5))
     colors = _colors(list(curves))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfectly calibrated")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label=tr("perfectly calibrated"))
     for key, curve in curves.items():
         ax.plot(
             curve["predicted"],
             curve["observed"],
             marker="o",
             color=colors[key],
-            label=SHORT.get(key, key),
+            label=tr(SHORT.get(key, key)),
         )
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     percent_axis(ax, "x")
     percent_axis(ax, "y")
-    ax.set_title("Reliability: predicted vs actual churn")
-    ax.set_xlabel("predicted churn probability (bin average)")
-    ax.set_ylabel("share who actually churned")
+    ax.set_title(tr("Reliability: predicted vs actual churn"))
+    ax.set_xlabel(tr("predicted churn probability (bin average)"))
+    ax.set_ylabel(tr("share who actually churned"))
     ax.legend(loc="upper left", fontsize=9)
     return ax
 
@@ -111,27 +112,27 @@ def gains(curves: dict, base_rate: float, ax=None):
     """Cumulative gains: share of churners reached vs share of customers contacted."""
     ax = new_ax(ax, figsize=(6, 5))
     colors = _colors(list(curves))
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random list")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label=tr("random list"))
     best = min(1.0, base_rate) if base_rate > 0 else 1.0
     ax.plot(
-        [0, best, 1], [0, 1, 1], color="grey", linestyle="--", linewidth=1, label="perfect list"
+        [0, best, 1], [0, 1, 1], color="grey", linestyle="--", linewidth=1, label=tr("perfect list")
     )
     for key, curve in curves.items():
         ax.plot(
             curve["share_contacted"],
             curve["share_captured"],
             color=colors[key],
-            label=SHORT.get(key, key),
+            label=tr(SHORT.get(key, key)),
         )
     ax.axvline(0.1, color="black", linewidth=0.8, alpha=0.5)
-    ax.text(0.11, 0.03, "top 10 %", fontsize=9)
+    ax.text(0.11, 0.03, tr("top 10 %"), fontsize=9)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     percent_axis(ax, "x")
     percent_axis(ax, "y")
-    ax.set_title("Cumulative gains: who to call first")
-    ax.set_xlabel("share of customers contacted (riskiest first)")
-    ax.set_ylabel("share of churners reached")
+    ax.set_title(tr("Cumulative gains: who to call first"))
+    ax.set_xlabel(tr("share of customers contacted (riskiest first)"))
+    ax.set_ylabel(tr("share of churners reached"))
     ax.legend(loc="lower right", fontsize=9)
     return ax
 
@@ -141,15 +142,15 @@ def importance(table: pd.DataFrame, top: int = 10, ax=None):
     data = table.head(top).iloc[::-1]
     ax = new_ax(ax, figsize=(9, 0.38 * len(data) + 1.4))
     ax.barh(
-        data["label"],
+        [tr(label) for label in data["label"]],
         data["importance"],
         xerr=data["std"],
         color=sns.color_palette(PALETTE)[0],
         ecolor="grey",
     )
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_title("What drives the churn warning")
-    ax.set_xlabel("drop in out-of-time ROC-AUC when the feature is shuffled")
+    ax.set_title(tr("What drives the churn warning"))
+    ax.set_xlabel(tr("drop in out-of-time ROC-AUC when the feature is shuffled"))
     return ax
 
 
@@ -164,7 +165,7 @@ def partial_dependence(curves: pd.DataFrame, currency: str = ""):
         c = curves.loc[curves["feature"] == feature]
         ax.plot(c["value"], c["p_churn"], marker="o", markersize=3, color=color)
         ax.set_xlabel(
-            c["label"].iloc[0]
+            tr(c["label"].iloc[0])
             + (f" ({currency})" if feature in MONEY_FEATURES and currency else "")
         )
         if feature in MONEY_FEATURES:
@@ -175,13 +176,17 @@ def partial_dependence(curves: pd.DataFrame, currency: str = ""):
         pad = max(0.05, (hi - lo) * 0.15)
         ax.set_ylim(max(0, lo - pad), min(1, hi + pad))
         percent_axis(ax, "y")
-        ax.set_ylabel("average predicted P(churn)")
-    fig.suptitle("How the top drivers move churn risk (others held as observed)", fontweight="bold")
+        ax.set_ylabel(tr("average predicted P(churn)"))
+    fig.suptitle(
+        tr("How the top drivers move churn risk (others held as observed)"), fontweight="bold"
+    )
     return fig
 
 
 def value_at_risk_by_segment(risk: pd.DataFrame, currency: str = "", top: int = 12, ax=None):
     """Stacked bars of expected value at risk per segment, split by risk band."""
+    from analysis.churn import display_label
+
     table = risk.pivot_table(
         index="segment",
         columns="risk_band",
@@ -195,10 +200,17 @@ def value_at_risk_by_segment(risk: pd.DataFrame, currency: str = "", top: int = 
     left = np.zeros(len(table))
     colors = sns.color_palette("YlOrRd", len(table.columns))
     for color, band in zip(colors, table.columns, strict=True):
-        ax.barh(table.index.astype(str), table[band], left=left, color=color, label=str(band))
+        ax.barh(
+            [tr(str(s)) for s in table.index], table[band], left=left, color=color,
+            label=display_label(band),
+        )  # fmt: skip
         left += table[band].to_numpy()
     money_axis(ax, "x", currency)
-    ax.set_title("Where the value at risk sits")
-    ax.set_xlabel(f"expected value at risk ({currency})" if currency else "expected value at risk")
-    ax.legend(title="P(churn) band", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    ax.set_title(tr("Where the value at risk sits"))
+    ax.set_xlabel(
+        tr("expected value at risk ({currency})", currency=currency)
+        if currency
+        else tr("expected value at risk")
+    )
+    ax.legend(title=tr("P(churn) band"), loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     return ax

@@ -7,6 +7,7 @@ import numpy as np
 import seaborn as sns
 
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
+from analysis.text import tr
 
 ACTUAL = sns.color_palette(PALETTE)[0]
 MODEL = sns.color_palette(PALETTE)[1]
@@ -22,12 +23,12 @@ def calibration_bars(fit, ax=None, model_name: str = "model"):
     """
     ax = new_ax(ax, figsize=(9, 4))
     x = np.arange(len(fit))
-    ax.bar(x - 0.2, fit["actual"], width=0.4, label="actual", color=ACTUAL)
+    ax.bar(x - 0.2, fit["actual"], width=0.4, label=tr("actual"), color=ACTUAL)
     ax.bar(x + 0.2, fit["model"], width=0.4, label=model_name, color=MODEL)
     ax.set_xticks(x, fit.index)
-    ax.set_xlabel("repeat purchases in the calibration window")
-    ax.set_ylabel("customers")
-    ax.set_title("How many customers bought again, and how often")
+    ax.set_xlabel(tr("repeat purchases in the calibration window"))
+    ax.set_ylabel(tr("customers"))
+    ax.set_title(tr("How many customers bought again, and how often"))
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend()
     return ax
@@ -43,12 +44,12 @@ def holdout_by_frequency(by_freq, ax=None, model_name: str = "model"):
     """
     ax = new_ax(ax, figsize=(9, 4))
     x = np.arange(len(by_freq))
-    ax.plot(x, by_freq["actual"], marker="o", label="actual", color=ACTUAL)
+    ax.plot(x, by_freq["actual"], marker="o", label=tr("actual"), color=ACTUAL)
     ax.plot(x, by_freq["predicted"], marker="s", ls="--", label=model_name, color=MODEL)
     ax.set_xticks(x, by_freq.index)
-    ax.set_xlabel("repeat purchases in the calibration window")
-    ax.set_ylabel("purchases per customer in holdout")
-    ax.set_title("Holdout purchases by past purchase frequency")
+    ax.set_xlabel(tr("repeat purchases in the calibration window"))
+    ax.set_ylabel(tr("purchases per customer in holdout"))
+    ax.set_title(tr("Holdout purchases by past purchase frequency"))
     ax.legend()
     return ax
 
@@ -74,21 +75,28 @@ def tracking(track, model_name: str = "model", unit_label: str = "purchases"):
     for ax, (act, pred, title) in zip(
         axes,
         [
-            ("actual", "predicted", "Repeat purchases per week"),
-            ("cum_actual", "cum_predicted", "Cumulative repeat purchases"),
+            ("actual", "predicted", tr("Repeat purchases per week")),
+            ("cum_actual", "cum_predicted", tr("Cumulative repeat purchases")),
         ],
         strict=True,
     ):
         rows = (
             track.loc[full] if act == "actual" else track
         )  # a partial last week looks like a drop
-        ax.plot(rows.index, rows[act], label="actual", color=ACTUAL)
+        ax.plot(rows.index, rows[act], label=tr("actual"), color=ACTUAL)
         ax.plot(rows.index, rows[pred], label=model_name, color=MODEL, ls="--")
         if len(hold):
             ax.axvspan(hold[0] - 0.5, hold[-1] + 0.5, color="0.9", zorder=0)
-            ax.text(hold[0], ax.get_ylim()[1] * 0.97, " holdout", va="top", ha="left", color="0.35")
-        ax.set_xlabel(f"week (week 1 starts {start:%Y-%m-%d})")
-        ax.set_ylabel(f"repeat {unit_label}")
+            ax.text(
+                hold[0],
+                ax.get_ylim()[1] * 0.97,
+                " " + tr("holdout"),
+                va="top",
+                ha="left",
+                color="0.35",
+            )
+        ax.set_xlabel(tr("week (week 1 starts {start:%Y-%m-%d})", start=start))
+        ax.set_ylabel(tr("repeat {unit}", unit=tr(unit_label)))
         ax.set_title(title)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     axes[0].legend(loc="upper left")
@@ -105,12 +113,12 @@ def spend_by_frequency(spend, ax=None, currency: str = ""):
     """
     ax = new_ax(ax, figsize=(9, 4))
     x = np.arange(len(spend))
-    ax.fill_between(x, spend["q25"], spend["q75"], color=ACTUAL, alpha=0.2, label="middle 50 %")
-    ax.plot(x, spend["median"], marker="o", color=ACTUAL, label="median")
+    ax.fill_between(x, spend["q25"], spend["q75"], color=ACTUAL, alpha=0.2, label=tr("middle 50 %"))
+    ax.plot(x, spend["median"], marker="o", color=ACTUAL, label=tr("median"))
     ax.set_xticks(x, spend.index)
-    ax.set_xlabel("repeat purchases")
-    ax.set_ylabel("mean spend per repeat purchase")
-    ax.set_title("Does spend per purchase depend on how often customers buy?")
+    ax.set_xlabel(tr("repeat purchases"))
+    ax.set_ylabel(tr("mean spend per repeat purchase"))
+    ax.set_title(tr("Does spend per purchase depend on how often customers buy?"))
     money_axis(ax, "y", currency)
     ax.set_ylim(bottom=0)
     ax.legend()
@@ -144,9 +152,9 @@ def clv_concentration(values, ax=None, currency: str = ""):
             fontsize=9,
         )
     percent_axis(ax)
-    ax.set_xlabel("customers ranked by CLV (decile, highest first)")
-    ax.set_ylabel("share of total CLV")
-    ax.set_title("Where the value sits (labels: average CLV per customer)")
+    ax.set_xlabel(tr("customers ranked by CLV (decile, highest first)"))
+    ax.set_ylabel(tr("share of total CLV"))
+    ax.set_title(tr("Where the value sits (labels: average CLV per customer)"))
     return ax
 
 
@@ -166,8 +174,8 @@ def matrix(table, ax=None, title: str = "", fmt: str = ".0%", label: str = "", v
         annot_kws={"fontsize": 9},
     )
     ax.set_title(title)
-    ax.set_xlabel("weeks since last purchase")
-    ax.set_ylabel("repeat purchases")
+    ax.set_xlabel(tr("weeks since last purchase"))
+    ax.set_ylabel(tr("repeat purchases"))
     ax.tick_params(axis="y", rotation=0)
     return ax
 
@@ -177,8 +185,8 @@ def bootstrap_total(draws, estimate: float, low: float, high: float, ax=None, cu
     ax = new_ax(ax, figsize=(9, 3.5))
     values = draws["total_clv"].dropna()
     ax.hist(values, bins=min(30, max(5, len(values) // 3)), color=ACTUAL, alpha=0.7)
-    ax.axvline(estimate, color="black", label="estimate")
-    ax.axvspan(low, high, color=MODEL, alpha=0.15, label="interval")
+    ax.axvline(estimate, color="black", label=tr("estimate"))
+    ax.axvspan(low, high, color=MODEL, alpha=0.15, label=tr("interval"))
     span = max(values.max() - values.min(), abs(estimate) * 1e-3, 1e-9)
     scale, suffix = (
         (1e6, "M") if abs(estimate) >= 1e6 else (1e3, "k") if abs(estimate) >= 1e4 else (1, "")
@@ -187,9 +195,9 @@ def bootstrap_total(draws, estimate: float, low: float, high: float, ax=None, cu
     ax.xaxis.set_major_formatter(
         plt.FuncFormatter(lambda x, _: f"{currency}{x / scale:,.{decimals}f}{suffix}")
     )
-    ax.set_xlabel("total CLV of today's customers")
-    ax.set_ylabel("bootstrap refits")
-    ax.set_title("How sure is the total? (bootstrap over customers)")
+    ax.set_xlabel(tr("total CLV of today's customers"))
+    ax.set_ylabel(tr("bootstrap refits"))
+    ax.set_title(tr("How sure is the total? (bootstrap over customers)"))
     ax.legend()
     return ax
 
@@ -205,10 +213,10 @@ def alive_history(history, ax=None, label: str = "customer"):
     ax = new_ax(ax, figsize=(10, 3.5))
     ax.plot(history.index, history["p_alive"], color=MODEL, label="P(alive)")
     bought = history.loc[history["purchase"]]
-    ax.scatter(bought.index, bought["p_alive"], color=ACTUAL, s=12, zorder=3, label="purchase")
+    ax.scatter(bought.index, bought["p_alive"], color=ACTUAL, s=12, zorder=3, label=tr("purchase"))
     ax.set_ylim(0, 1.05)
     percent_axis(ax, "y")
     ax.set_ylabel("P(alive)")
-    ax.set_title(f"P(alive) through the history of {label}")
+    ax.set_title(tr("P(alive) through the history of {label}", label=label))
     ax.legend(loc="lower left")
     return ax

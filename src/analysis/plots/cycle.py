@@ -6,6 +6,7 @@ import numpy as np
 import seaborn as sns
 
 from analysis.plots import PALETTE, new_ax, percent_axis
+from analysis.text import tr
 
 
 def cycle_curve(cycle, marks: dict | None = None, ax=None):
@@ -31,7 +32,7 @@ def cycle_curve(cycle, marks: dict | None = None, ax=None):
         ax.text(
             days,
             0.97 - 0.09 * i,
-            f" {label}: {days:.0f} days",
+            tr(" {label}: {days:.0f} days", label=tr(label), days=days),
             color=color,
             va="top",
             fontsize=10,
@@ -40,7 +41,7 @@ def cycle_curve(cycle, marks: dict | None = None, ax=None):
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, max(float(curve["days"].max()), 1.0))
     percent_axis(ax, "y")
-    ax.set_xlabel("days since the customer's previous purchase")
-    ax.set_ylabel("repeat customers not yet back")
-    ax.set_title("How long customers take to come back (silences still running included)")
+    ax.set_xlabel(tr("days since the customer's previous purchase"))
+    ax.set_ylabel(tr("repeat customers not yet back"))
+    ax.set_title(tr("How long customers take to come back (silences still running included)"))
     return ax

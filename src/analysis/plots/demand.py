@@ -13,8 +13,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Patch
 
-from analysis.demand import MEASURE_LABELS, period_label
+from analysis.demand import MEASURE_LABELS, MONTHS, model_label, month_label, period_label
 from analysis.plots import PALETTE, SEQUENTIAL, money_axis, new_ax, percent_axis
+from analysis.text import tr
 
 
 def _money_axis(ax, axis: str, currency: str) -> None:
@@ -25,10 +26,43 @@ def _money_axis(ax, axis: str, currency: str) -> None:
     money_axis(ax, axis, currency)
 
 
+def _short_month(when) -> str:
+    """``Nov 11`` (month and two-digit year) in the report's language."""
+    return tr("{month} {yy:02d}", month=tr(MONTHS[when.month - 1]), yy=when.year % 100)
+
+
+def _short_day(when) -> str:
+    """``28 Nov 11`` in the report's language."""
+    return tr(
+        "{day:02d} {month} {yy:02d}",
+        day=when.day,
+        month=tr(MONTHS[when.month - 1]),
+        yy=when.year % 100,
+    )
+
+
 def _tick_labels(index: pd.PeriodIndex) -> list[str]:
     if index.freqstr.startswith("M"):
-        return [p.strftime("%b %y") for p in index]
-    return [p.start_time.strftime("%d %b %y") for p in index]
+        return [_short_month(p) for p in index]
+    return [_short_day(p.start_time) for p in index]
+
+
+def _measure(column: str) -> str:
+    return tr(MEASURE_LABELS.get(column, column))
+
+
+def _per_unit(label: str, unit: str) -> str:
+    """ "Revenue per month" / "Revenue per week"."""
+    return (
+        tr("{label} per month", label=label)
+        if unit == "month"
+        else tr("{label} per week", label=label)
+    )
+
+
+def _in_currency(label: str, currency: str) -> str:
+    """ "Revenue (£)", or the label alone without a currency."""
+    return tr("{label} ({currency})", label=label, currency=currency) if currency else label
 
 
 def _sparse_xticks(ax, labels: list[str], max_ticks: int = 14) -> None:
@@ -54,11 +88,11 @@ def period_bars(series: pd.DataFrame, column: str, ax=None, currency: str = "", 
             bar.set_hatch("///")
             bar.set_alpha(0.35)
     unit = "month" if series.index.freqstr.startswith("M") else "week"
-    label = MEASURE_LABELS.get(column, column)
+    label = _measure(column)
     money = column in ("revenue", "avg_order_value")
-    ax.set_title(f"{label} per {unit}")
-    ax.set_ylabel(f"{label} ({currency})" if money and currency else label)
-    ax.set_xlabel(f"{unit} (weeks start Monday)" if unit == "week" else unit)
+    ax.set_title(_per_unit(label, unit))
+    ax.set_ylabel(_in_currency(label, currency) if money else label)
+    ax.set_xlabel(tr("week (weeks start Monday)") if unit == "week" else tr("month"))
     if money:
         _money_axis(ax, "y", currency)
     else:
@@ -75,7 +109,7 @@ def _partial_patch():
         facecolor=color,
         alpha=0.35,
         hatch="///",
-        label="partial period (incomplete total, not a drop)",
+        label=tr("partial period (incomplete total, not a drop)"),
     )
 
 
@@ -112,19 +146,20 @@ def new_returning(table: pd.DataFrame, as_of, currency: str = ""):
         ("new_customers", "returning_customers", "Customers", "new", "returning"),
     )
     for ax, (a, b, title, la, lb) in zip(axes, pairs, strict=True):
+        la, lb = tr(la), tr(lb)
         bottom = ax.bar(x, table[a].to_numpy(), color=colors[1], label=la)
         top = ax.bar(x, table[b].to_numpy(), bottom=table[a].to_numpy(), color=colors[0], label=lb)
         for i in np.flatnonzero(partial):
             for bar in (bottom[i], top[i]):
                 bar.set_hatch("///")
                 bar.set_alpha(0.35)
-        ax.set_title(f"{title} per month: {la} vs {lb}")
-        ax.set_xlabel("month" + (" (hatched: still running)" if partial.any() else ""))
+        ax.set_title(tr("{title} per month: {a} vs {b}", title=tr(title), a=la, b=lb))
+        ax.set_xlabel(tr("month (hatched: still running)") if partial.any() else tr("month"))
         if title == "Revenue":
-            ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
+            ax.set_ylabel(_in_currency(tr("Revenue"), currency))
             _money_axis(ax, "y", currency)
         else:
-            ax.set_ylabel("Customers buying in the month")
+            ax.set_ylabel(tr("Customers buying in the month"))
             ax.yaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
         _sparse_xticks(ax, labels)
         ax.legend(loc="best")
@@ -135,25 +170,31 @@ def activity_heatmap(table: pd.DataFrame, ax=None):
     """Heatmap of average orders per day by weekday × hour (or × calendar month)."""
     by = table.attrs.get("by", "hour")
     ax = new_ax(ax, figsize=(12, 3.8))
-    labels = [f"{h:02d}h" for h in table.columns] if by == "hour" else list(table.columns)
+    labels = (
+        [tr("{hour:02d}h", hour=h) for h in table.columns]
+        if by == "hour"
+        else [tr(m) for m in table.columns]
+    )
     sns.heatmap(
-        table.set_axis(labels, axis=1),
+        table.set_axis(labels, axis=1).set_axis([tr(d) for d in table.index], axis=0),
         ax=ax,
         cmap=SEQUENTIAL,
         annot=True,
         fmt=".1f",
         annot_kws={"size": 8},
         linewidths=0.5,
-        cbar_kws={"label": "orders per day" if by == "month" else "orders per day in that hour"},
+        cbar_kws={
+            "label": tr("orders per day") if by == "month" else tr("orders per day in that hour")
+        },
     )
     ax.set_title(
-        "Average orders by weekday and hour of day"
+        tr("Average orders by weekday and hour of day")
         if by == "hour"
-        else "Average orders per day by weekday and calendar month"
+        else tr("Average orders per day by weekday and calendar month")
     )
-    ax.set_xlabel("hour of day (start of the hour)" if by == "hour" else "calendar month")
+    ax.set_xlabel(tr("hour of day (start of the hour)") if by == "hour" else tr("calendar month"))
     ax.grid(False)
-    ax.set_ylabel("weekday")
+    ax.set_ylabel(tr("weekday"))
     ax.tick_params(axis="y", rotation=0)
     return ax
 
@@ -170,12 +211,15 @@ def cohort_heatmaps(
     rows = len(retention)
     height = max(3.0, 0.38 * rows + 1.8)
     fig, axes = plt.subplots(2, 1, figsize=(13, 2 * height + 0.5))
-    ylabels = [p.strftime("%b %Y") for p in retention.index]
+    ylabels = [month_label(p) for p in retention.index]
     size = retention.attrs.get("size")
     if size is not None:
-        ylabels = [f"{lab} (n={n:,})" for lab, n in zip(ylabels, size.to_numpy(), strict=True)]
+        ylabels = [
+            tr("{cohort} (n={n:,})", cohort=lab, n=n)
+            for lab, n in zip(ylabels, size.to_numpy(), strict=True)
+        ]
     if first_cohort_existing(retention, first):
-        ylabels[0] = f"* {ylabels[0]} incl. earlier customers"
+        ylabels[0] = tr("* {cohort} incl. earlier customers", cohort=ylabels[0])
     annot = len(retention.columns) <= 20 and rows <= 24
     sns.heatmap(
         retention.set_axis(ylabels, axis=0),
@@ -187,9 +231,11 @@ def cohort_heatmaps(
         fmt=".0%",
         annot_kws={"size": 8},
         linewidths=0.3,
-        cbar_kws={"label": "share of cohort buying", "format": mticker.PercentFormatter(1.0)},
+        cbar_kws={"label": tr("share of cohort buying"), "format": mticker.PercentFormatter(1.0)},
     )
-    axes[0].set_title("Share of each monthly cohort buying again, by months since first purchase")
+    axes[0].set_title(
+        tr("Share of each monthly cohort buying again, by months since first purchase")
+    )
     money = mticker.FuncFormatter(lambda v, _p: f"{currency}{v:,.0f}")
     sns.heatmap(
         revenue.set_axis(ylabels, axis=0),
@@ -200,19 +246,17 @@ def cohort_heatmaps(
         annot_kws={"size": 8},
         linewidths=0.3,
         cbar_kws={
-            "label": f"revenue per customer ({currency})" if currency else "revenue",
+            "label": _in_currency(tr("revenue per customer"), currency)
+            if currency
+            else tr("revenue"),
             "format": money,
         },
     )
-    axes[1].set_title(
-        f"Cumulative revenue per cohort customer ({currency})"
-        if currency
-        else "Cumulative revenue per cohort customer"
-    )
+    axes[1].set_title(_in_currency(tr("Cumulative revenue per cohort customer"), currency))
     for ax in axes:
         ax.grid(False)
-        ax.set_xlabel("months since first purchase (0 = month of first purchase)")
-        ax.set_ylabel("cohort: month of first purchase")
+        ax.set_xlabel(tr("months since first purchase (0 = month of first purchase)"))
+        ax.set_ylabel(tr("cohort: month of first purchase"))
         ax.tick_params(axis="y", rotation=0)
     return fig
 
@@ -232,7 +276,8 @@ def _item_labels(index, names: pd.Series | None, width: int = 30) -> list[str]:
 def _month_axis(ax, freq_is_month: bool) -> None:
     import matplotlib.dates as mdates
 
-    ax.xaxis.set_major_formatter(mdates.DateFormatter("%b %y" if freq_is_month else "%d %b %y"))
+    short = _short_month if freq_is_month else _short_day
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _p: short(mdates.num2date(v))))
 
 
 def top_items(
@@ -252,12 +297,16 @@ def top_items(
     ):
         data = table[col].iloc[::-1]
         ax.barh(_item_labels(data.index, names), data.to_numpy(), color=c)
-        ax.set_title(f"Top {len(table)} {label} by {col}")
+        ax.set_title(
+            tr("Top {n} {label} by revenue", n=len(table), label=tr(label))
+            if col == "revenue"
+            else tr("Top {n} {label} by buyers", n=len(table), label=tr(label))
+        )
         if col == "revenue":
-            ax.set_xlabel(f"revenue ({currency})" if currency else "revenue")
+            ax.set_xlabel(_in_currency(tr("revenue"), currency))
             _money_axis(ax, "x", currency)
         else:
-            ax.set_xlabel("customers who bought it")
+            ax.set_xlabel(tr("customers who bought it"))
             ax.xaxis.set_major_formatter(mticker.StrMethodFormatter("{x:,.0f}"))
         ax.tick_params(axis="y", labelsize=9)
     return fig
@@ -268,13 +317,22 @@ def abc_bars(summary: pd.DataFrame, label: str = "products", ax=None):
     ax = new_ax(ax, figsize=(8, 4))
     colors = sns.color_palette(PALETTE)
     x = np.arange(len(summary))
-    ax.bar(x - 0.2, summary["item_share"], width=0.4, color=colors[7], label=f"share of {label}")
-    ax.bar(x + 0.2, summary["revenue_share"], width=0.4, color=colors[0], label="share of revenue")
+    shown = tr(label)
+    ax.bar(
+        x - 0.2,
+        summary["item_share"],
+        width=0.4,
+        color=colors[7],
+        label=tr("share of {label}", label=shown),
+    )
+    ax.bar(
+        x + 0.2, summary["revenue_share"], width=0.4, color=colors[0], label=tr("share of revenue")
+    )
     for i, (items, share) in enumerate(
         zip(summary["items"], summary["revenue_share"], strict=True)
     ):
         ax.annotate(
-            f"{int(items):,} {label}",
+            tr("{n:,} {label}", n=int(items), label=shown),
             (i - 0.2, summary["item_share"].iloc[i]),
             ha="center",
             va="bottom",
@@ -282,11 +340,11 @@ def abc_bars(summary: pd.DataFrame, label: str = "products", ax=None):
         )
         ax.annotate(f"{share:.0%}", (i + 0.2, share), ha="center", va="bottom", fontsize=9)
     ax.set_xticks(x)
-    ax.set_xticklabels([f"class {c}" for c in summary.index])
-    ax.set_ylabel("share")
+    ax.set_xticklabels([tr("class {c}", c=c) for c in summary.index])
+    ax.set_ylabel(tr("share"))
     ax.set_ylim(0, 1.08)
     percent_axis(ax)
-    ax.set_title(f"ABC classes: few {label} bring most of the revenue")
+    ax.set_title(tr("ABC classes: few {label} bring most of the revenue", label=shown))
     ax.legend(loc="upper right")
     return ax
 
@@ -295,7 +353,7 @@ def movers_bars(table: pd.DataFrame, currency: str = "", names: pd.Series | None
     """Diverging bars of the largest revenue rises and falls between two periods."""
     ax = new_ax(ax, figsize=(11, 0.4 * max(len(table), 1) + 1.6))
     if table.empty:
-        ax.set_title("Not enough complete periods for movers")
+        ax.set_title(tr("Not enough complete periods for movers"))
         return ax
     data = table["change"].iloc[::-1]
     colors = sns.color_palette(PALETTE)
@@ -306,8 +364,14 @@ def movers_bars(table: pd.DataFrame, currency: str = "", names: pd.Series | None
     )
     ax.axvline(0, color="black", linewidth=0.8)
     prev, last = table.attrs["previous"], table.attrs["last"]
-    ax.set_title(f"Biggest revenue movers: {period_label(last)} vs {period_label(prev)}")
-    ax.set_xlabel(f"change in revenue ({currency})" if currency else "change in revenue")
+    ax.set_title(
+        tr(
+            "Biggest revenue movers: {last} vs {previous}",
+            last=period_label(last),
+            previous=period_label(prev),
+        )
+    )
+    ax.set_xlabel(_in_currency(tr("change in revenue"), currency))
     _money_axis(ax, "x", currency)
     ax.tick_params(axis="y", labelsize=9)
     return ax
@@ -324,8 +388,10 @@ def share_bars(table: pd.DataFrame, label: str, currency: str = "", ax=None):
     )
     for i, (rev, share) in enumerate(zip(data["revenue"], data["revenue_share"], strict=True)):
         ax.annotate(f" {share:.1%}", (rev, i), va="center", fontsize=9)
-    ax.set_title(f"Revenue by {label} (top {len(table)}, share of all revenue)")
-    ax.set_xlabel(f"revenue ({currency})" if currency else "revenue")
+    ax.set_title(
+        tr("Revenue by {label} (top {n}, share of all revenue)", label=tr(label), n=len(table))
+    )
+    ax.set_xlabel(_in_currency(tr("revenue"), currency))
     _money_axis(ax, "x", currency)
     ax.set_xlim(0, data["revenue"].max() * 1.12)
     return ax
@@ -339,7 +405,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
     hist = series.loc[series["complete"], column]
     x_hist = hist.index.to_timestamp()
     x_fc = fc.index.to_timestamp()
-    ax.plot(x_hist, hist.to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
+    ax.plot(x_hist, hist.to_numpy(), marker="o", markersize=3, color=colors[0], label=tr("actual"))
     ax.plot(
         np.r_[x_hist[-1:], x_fc],
         np.r_[hist.to_numpy()[-1:], fc["forecast"].to_numpy()],
@@ -347,7 +413,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
         markersize=3,
         color=colors[1],
         linestyle="--",
-        label="forecast",
+        label=tr("forecast"),
     )
     level = fc.attrs.get("level", 0.8)
     ax.fill_between(
@@ -356,7 +422,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
         fc["upper"].to_numpy(),
         color=colors[1],
         alpha=0.2,
-        label=f"{level:.0%} interval",
+        label=tr("{level:.0%} interval", level=level),
     )
     if fc["year_earlier"].notna().any():
         ax.plot(
@@ -366,7 +432,7 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
             markersize=4,
             linestyle="none",
             color="grey",
-            label="same period a year earlier",
+            label=tr("same period a year earlier"),
         )
     if fc["actual_so_far"].notna().any():
         ax.plot(
@@ -376,14 +442,20 @@ def forecast_plot(series: pd.DataFrame, column: str, fc: pd.DataFrame, currency:
             markersize=8,
             linestyle="none",
             color="black",
-            label="booked so far (period still running)",
+            label=tr("booked so far (period still running)"),
         )
-    label = MEASURE_LABELS.get(column, column)
+    label = _measure(column)
     unit = "month" if fc.index.freqstr.startswith("M") else "week"
-    ax.set_title(f"{label} per {unit}: history and forecast ({fc.attrs.get('model', '')})")
+    ax.set_title(
+        tr(
+            "{measure}: history and forecast ({model})",
+            measure=_per_unit(label, unit),
+            model=model_label(fc.attrs.get("model", "")),
+        )
+    )
     money = column in ("revenue", "avg_order_value")
-    ax.set_ylabel(f"{label} ({currency})" if money and currency else label)
-    ax.set_xlabel(f"{unit} (start date)")
+    ax.set_ylabel(_in_currency(label, currency) if money else label)
+    ax.set_xlabel(tr("month (start date)") if unit == "month" else tr("week (start date)"))
     _month_axis(ax, unit == "month")
     if money:
         _money_axis(ax, "y", currency)
@@ -405,11 +477,13 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None, shown: str | No
     ax = new_ax(ax, figsize=(12, 4))
     one = bt.loc[bt["step"] == 1]
     if one.empty:
-        ax.set_title("Too little history for a backtest")
+        ax.set_title(tr("Too little history for a backtest"))
         return ax
     colors = sns.color_palette(PALETTE)
     x = pd.PeriodIndex(one["period"]).to_timestamp()
-    ax.plot(x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0], label="actual")
+    ax.plot(
+        x, one["actual"].to_numpy(), marker="o", markersize=3, color=colors[0], label=tr("actual")
+    )
     styles = {"ets": (colors[1], "--"), "naive": ("grey", ":"), "seasonal": (colors[2], "-.")}
     for method, (color, line) in styles.items():
         if method not in one.columns or one[method].isna().all():
@@ -422,11 +496,13 @@ def backtest_plot(bt: pd.DataFrame, currency: str = "", ax=None, shown: str | No
             color=color,
             linestyle=line,
             linewidth=2.5 if method == shown else 1.2,
-            label=SHORT_NAMES[method] + (" (shown)" if method == shown else ""),
+            label=tr("{method} (shown)", method=tr(SHORT_NAMES[method]))
+            if method == shown
+            else tr(SHORT_NAMES[method]),
         )
-    ax.set_title("Backtest: what each method would have said one period ahead")
-    ax.set_ylabel(f"Revenue ({currency})" if currency else "Revenue")
-    ax.set_xlabel("period forecast (start date)")
+    ax.set_title(tr("Backtest: what each method would have said one period ahead"))
+    ax.set_ylabel(_in_currency(tr("Revenue"), currency))
+    ax.set_xlabel(tr("period forecast (start date)"))
     _month_axis(ax, pd.PeriodIndex(one["period"]).freqstr.startswith("M"))
     _money_axis(ax, "y", currency)
     ax.set_ylim(bottom=0)

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.feedback import BREAKDOWNS, DRIVER_NAMES, group_label
 from analysis.plots import PALETTE, new_ax, percent_axis
+from analysis.text import tr, tr_name
 
 #: promoter / passive / detractor colours
 GROUP_COLOURS = {"promoter": "#2a9d8f", "passive": "#e9c46a", "detractor": "#e76f51"}
@@ -20,10 +22,12 @@ def score_distribution(scores: pd.Series, groups: pd.Series, ax=None):
     colours = [GROUP_COLOURS.get(g, "grey") for g in counts["group"]]
     ax.bar(counts["score"].astype(float), counts["answers"], color=colours, width=0.8)
     ax.set_xticks(sorted(frame["score"].unique()))
-    ax.set_title("Answers by score")
-    ax.set_xlabel("score")
-    ax.set_ylabel("answers")
-    handles = [ax.bar(0, 0, color=c, label=g) for g, c in GROUP_COLOURS.items()]
+    ax.set_title(tr("Answers by score"))
+    ax.set_xlabel(tr("score"))
+    ax.set_ylabel(tr("answers"))
+    handles = [
+        ax.bar(0, 0, color=c, label=group_label("group", g)) for g, c in GROUP_COLOURS.items()
+    ]
     ax.legend(handles=handles, loc="upper left")
     return ax
 
@@ -39,10 +43,19 @@ def nps_by_group(table: pd.DataFrame, by: str, max_rows: int = 20, ax=None):
     ax.errorbar(data["nps"], y, xerr=err, fmt="none", ecolor="grey", elinewidth=1, capsize=2)
     ax.scatter(data["nps"], y, c=colours, zorder=3)
     ax.set_yticks(
-        y, [f"{i} (n={int(n):,})" for i, n in zip(data.index, data["responses"], strict=True)]
+        y,
+        [
+            f"{group_label(by, i)} (n={int(n):,})"
+            for i, n in zip(data.index, data["responses"], strict=True)
+        ],
     )
     ax.axvline(0, color="black", lw=0.6)
-    ax.set_title(f"NPS by {by} (95 % interval; grey = too few answers to rank)")
+    ax.set_title(
+        tr(
+            "NPS by {by} (95 % interval; grey = too few answers to rank)",
+            by=tr_name(by, BREAKDOWNS),
+        )
+    )
     ax.set_xlabel("NPS")
     return ax
 
@@ -55,7 +68,7 @@ def nps_trend(periods: pd.DataFrame, ax=None):
     ax.plot(x, periods["nps"], marker="o", ms=3)
     small = periods["small"]
     ax.scatter(x[small], periods.loc[small, "nps"], facecolors="white", edgecolors="grey", zorder=3)
-    ax.set_title("NPS per period with its 95 % interval")
+    ax.set_title(tr("NPS per period with its 95 % interval"))
     ax.set_ylabel("NPS")
     return ax
 
@@ -64,10 +77,11 @@ def drivers(table: pd.DataFrame, ax=None):
     """Share of the explained variation in scores by driver (Shapley R^2)."""
     data = table["share"].sort_values()
     ax = new_ax(ax, figsize=(8, 0.4 * len(data) + 1.2))
-    ax.barh(list(data.index), data.to_numpy(), color=sns.color_palette(PALETTE)[0])
+    names = [tr_name(d, DRIVER_NAMES) for d in data.index]
+    ax.barh(names, data.to_numpy(), color=sns.color_palette(PALETTE)[0])
     percent_axis(ax, "x")
-    ax.set_title("What moves the score (share of explained variation)")
-    ax.set_xlabel("share of R²")
+    ax.set_title(tr("What moves the score (share of explained variation)"))
+    ax.set_xlabel(tr("share of R²"))
     return ax
 
 
@@ -83,8 +97,8 @@ def themes(table: pd.DataFrame, ax=None):
         if pd.notna(v):
             ax.text(share, y, f"  {v:+.2f}", va="center", fontsize=9)
     percent_axis(ax, "x")
-    ax.set_title("Themes: share of comments (label: score impact)")
-    ax.set_xlabel("share of comments")
+    ax.set_title(tr("Themes: share of comments (label: score impact)"))
+    ax.set_xlabel(tr("share of comments"))
     return ax
 
 
@@ -95,7 +109,9 @@ def sentiment_by_score(scores: pd.Series, sentiment: pd.Series, ax=None):
     sns.boxplot(data=data, x="score", y="sentiment", ax=ax, color=sns.color_palette(PALETTE)[0],
                 fliersize=1)  # fmt: skip
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_title("Comment sentiment by score")
+    ax.set_xlabel(tr("score"))
+    ax.set_ylabel(tr("sentiment"))
+    ax.set_title(tr("Comment sentiment by score"))
     return ax
 
 
@@ -108,8 +124,12 @@ def repurchase(table: pd.DataFrame, ax=None):
     ax.bar(x, data["rate"], color=[GROUP_COLOURS[g] for g in data.index])
     ax.errorbar(x, data["rate"], yerr=err, fmt="none", ecolor="black", capsize=3)
     ax.set_xticks(
-        x, [f"{g}\n(n={int(n):,})" for g, n in zip(data.index, data["customers"], strict=True)]
+        x,
+        [
+            f"{group_label('group', g)}\n(n={int(n):,})"
+            for g, n in zip(data.index, data["customers"], strict=True)
+        ],
     )
     percent_axis(ax, decimals=1 if data["high"].max() < 0.1 else 0)
-    ax.set_title("Bought again after answering")
+    ax.set_title(tr("Bought again after answering"))
     return ax

@@ -7,6 +7,7 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.plots import PALETTE, new_ax, percent_axis
+from analysis.text import tr, tr_name
 
 
 def method_recall(
@@ -19,26 +20,34 @@ def method_recall(
     """
     ax = new_ax(ax, figsize=(9, 0.6 * test["method"].nunique() + 1.5))
     best_valid = validation.groupby("method", sort=False)["recall"].max()
+    names = tuple(labels.values())
     frame = pd.DataFrame(
         {
             "validation": best_valid.reindex(test["method"]).to_numpy(),
             "test (untouched)": test["recall"].to_numpy(),
         },
-        index=[labels.get(m, m) + (" (shipped)" if m == shipped else "") for m in test["method"]],
+        index=[
+            tr_name(labels.get(m, m), names) + (tr(" (shipped)") if m == shipped else "")
+            for m in test["method"]
+        ],
     ).sort_values("test (untouched)")
     y = np.arange(len(frame))
     colors = sns.color_palette(PALETTE)
-    ax.barh(y + 0.2, frame["validation"], height=0.4, color=colors[7], label="validation")
+    ax.barh(y + 0.2, frame["validation"], height=0.4, color=colors[7], label=tr("validation"))
     ax.barh(
-        y - 0.2, frame["test (untouched)"], height=0.4, color=colors[0], label="test (untouched)"
+        y - 0.2,
+        frame["test (untouched)"],
+        height=0.4,
+        color=colors[0],
+        label=tr("test (untouched)"),
     )
     for yi, value in zip(y, frame["test (untouched)"], strict=True):
         ax.annotate(f"{value:.1%}", (value, yi - 0.2), xytext=(3, 0), textcoords="offset points",
                     va="center", fontsize=9)  # fmt: skip
     ax.set_yticks(y, frame.index)
     percent_axis(ax, "x", decimals=1)
-    ax.set_xlabel(f"recall@{k}: share of what customers bought next found in their top {k}")
-    ax.set_title("Which method finds what customers buy next")
+    ax.set_xlabel(tr("recall@{k}: share of what customers bought next found in their top {k}", k=k))
+    ax.set_title(tr("Which method finds what customers buy next"))
     ax.legend(loc="lower right")
     return ax
 
@@ -51,7 +60,9 @@ def bought_together(table: pd.DataFrame, ax=None, max_chars: int = 34):
     """
     ax = new_ax(ax, figsize=(10, 0.42 * len(table) + 1.4))
     if table.empty:
-        ax.text(0.5, 0.5, "no rule reaches the support floor", ha="center", transform=ax.transAxes)
+        ax.text(
+            0.5, 0.5, tr("no rule reaches the support floor"), ha="center", transform=ax.transAxes
+        )
         ax.set_axis_off()
         return ax
     data = table.iloc[::-1]
@@ -67,11 +78,12 @@ def bought_together(table: pd.DataFrame, ax=None, max_chars: int = 34):
     for yi, (lift, conf, orders) in enumerate(
         zip(data["lift"], data["confidence"], data["orders"], strict=True)
     ):
-        ax.annotate(f"{conf:.0%} of buyers · {orders:,} orders", (lift, yi), xytext=(3, 0),
+        text = tr("{c} of buyers · {n} orders", c=f"{conf:.0%}", n=f"{orders:,}")
+        ax.annotate(text, (lift, yi), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=8)  # fmt: skip
     ax.set_yticks(y, labels, fontsize=9)
-    ax.set_xlabel("lift: how many times more often than chance the second is in the same order")
-    ax.set_title("Bought together: put these side by side, bundle them, suggest at checkout")
+    ax.set_xlabel(tr("lift: how many times more often than chance the second is in the same order"))
+    ax.set_title(tr("Bought together: put these side by side, bundle them, suggest at checkout"))
     ax.set_xlim(0, data["lift"].max() * 1.45)
     return ax
 
@@ -84,11 +96,12 @@ def segment_recall(table: pd.DataFrame, column: str, k: int, ax=None):
     colors = [sns.color_palette(PALETTE)[0 if v >= overall else 3] for v in data[column]]
     ax.barh([str(i) for i in data.index], data[column], color=colors)
     for yi, (value, n) in enumerate(zip(data[column], data["customers"], strict=True)):
-        ax.annotate(f"{value:.0%} ({n:,} customers)", (value, yi), xytext=(3, 0),
+        text = tr("{v} ({n} customers)", v=f"{value:.0%}", n=f"{n:,}")
+        ax.annotate(text, (value, yi), xytext=(3, 0),
                     textcoords="offset points", va="center", fontsize=9)  # fmt: skip
     ax.axvline(overall, color="black", linestyle="--", linewidth=1)
     percent_axis(ax, "x")
     ax.set_xlim(0, data[column].max() * 1.35 if data[column].max() > 0 else 1)
-    ax.set_xlabel(f"recall@{k} on the test window (dashed: all customers)")
-    ax.set_title("Whom the recommendations serve well")
+    ax.set_xlabel(tr("recall@{k} on the test window (dashed: all customers)", k=k))
+    ax.set_title(tr("Whom the recommendations serve well"))
     return ax

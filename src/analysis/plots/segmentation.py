@@ -12,6 +12,14 @@ import pandas as pd
 import seaborn as sns
 
 from analysis.plots import PALETTE, new_ax, percent_axis
+from analysis.text import tr
+
+
+def _names(index) -> list[str]:
+    """Segment / tier / stage names as the report shows them."""
+    from analysis.segmentation import display_name
+
+    return [display_name(i) for i in index]
 
 
 def share_bars(table: pd.DataFrame, title: str, ax=None, label: str = "segment"):
@@ -27,8 +35,8 @@ def share_bars(table: pd.DataFrame, title: str, ax=None, label: str = "segment")
     colors = sns.color_palette(PALETTE)
     y = np.arange(len(table))[::-1]
     height = 0.4
-    ax.barh(y + height / 2, table["customer_share"], height, color=colors[0], label="customers")
-    ax.barh(y - height / 2, table["revenue_share"], height, color=colors[1], label="revenue")
+    ax.barh(y + height / 2, table["customer_share"], height, color=colors[0], label=tr("customers"))
+    ax.barh(y - height / 2, table["revenue_share"], height, color=colors[1], label=tr("revenue"))
     top = float(np.nanmax(table[["customer_share", "revenue_share"]].to_numpy(dtype=float)))
     for yi, (n, cs, rs) in zip(
         y, table[["customers", "customer_share", "revenue_share"]].to_numpy(), strict=True
@@ -36,12 +44,12 @@ def share_bars(table: pd.DataFrame, title: str, ax=None, label: str = "segment")
         ax.text(cs + top * 0.01, yi + height / 2, f"{cs:.0%} ({n:,.0f})", va="center", fontsize=9)
         ax.text(rs + top * 0.01, yi - height / 2, f"{rs:.0%}", va="center", fontsize=9)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_yticklabels(_names(table.index))
     ax.set_xlim(0, top * 1.25 if top > 0 else 1)
     percent_axis(ax, "x")
-    ax.set_xlabel("share of all customers / of all revenue to date")
-    ax.set_ylabel(label)
-    ax.set_title(title)
+    ax.set_xlabel(tr("share of all customers / of all revenue to date"))
+    ax.set_ylabel(tr(label))
+    ax.set_title(tr(title))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over a bar label
     return ax
 
@@ -59,13 +67,13 @@ def lorenz(curve: pd.DataFrame, gini_value: float, tiers: pd.DataFrame, ax=None)
     """
     ax = new_ax(ax, figsize=(6.5, 5.5))
     colors = sns.color_palette(PALETTE)
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="every customer spends the same")
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label=tr("every customer spends the same"))
     ax.plot(
         curve["customer_share"],
         curve["revenue_share"],
         color=colors[0],
         lw=2.5,
-        label=f"actual (Gini {gini_value:.2f})",
+        label=tr("actual (Gini {gini:.2f})", gini=gini_value),
     )
     ax.fill_between(
         curve["customer_share"],
@@ -79,8 +87,11 @@ def lorenz(curve: pd.DataFrame, gini_value: float, tiers: pd.DataFrame, ax=None)
     y = 1 - high["revenue_share"]
     ax.scatter([x], [y], color=colors[3], zorder=3)
     ax.annotate(
-        f"top {high['customer_share']:.0%} of customers\nmake {high['revenue_share']:.0%} "
-        "of revenue",
+        tr(
+            "top {cs:.0%} of customers\nmake {rs:.0%} of revenue",
+            cs=high["customer_share"],
+            rs=high["revenue_share"],
+        ),
         (x, y),
         xytext=(0.05, 0.55),
         textcoords="axes fraction",
@@ -91,9 +102,9 @@ def lorenz(curve: pd.DataFrame, gini_value: float, tiers: pd.DataFrame, ax=None)
     ax.set_ylim(0, 1)
     percent_axis(ax, "x")
     percent_axis(ax, "y")
-    ax.set_xlabel("customers, smallest spenders first (cumulative share)")
-    ax.set_ylabel("revenue (cumulative share)")
-    ax.set_title("Revenue concentration (Lorenz curve)")
+    ax.set_xlabel(tr("customers, smallest spenders first (cumulative share)"))
+    ax.set_ylabel(tr("revenue (cumulative share)"))
+    ax.set_title(tr("Revenue concentration (Lorenz curve)"))
     ax.legend(loc="upper left")
     return ax
 
@@ -110,14 +121,18 @@ def stage_outcomes(table: pd.DataFrame, ax=None):
     values = table["bought_again"].fillna(0).to_numpy(dtype=float)
     ax.barh(y, values, color=colors[0])
     for yi, v, n in zip(y, values, table["customers"].to_numpy(), strict=True):
-        ax.text(v + 0.01, yi, f"{v:.0%} of {n:,.0f}", va="center", fontsize=9)
+        ax.text(v + 0.01, yi, tr("{v:.0%} of {n:,.0f}", v=v, n=n), va="center", fontsize=9)
     ax.set_yticks(y)
-    ax.set_yticklabels([str(i) for i in table.index])
+    ax.set_yticklabels(_names(table.index))
     ax.set_xlim(0, 1.15)
     percent_axis(ax, "x")
     cutoff, days = table.attrs.get("cutoff"), table.attrs.get("days")
-    ax.set_xlabel(f"bought again in the {days} days after {cutoff:%d %b %Y}")
-    ax.set_title("Do the stages predict who comes back? (stages as of the earlier cutoff)")
+    from analysis.demand import day_label
+
+    ax.set_xlabel(
+        tr("bought again in the {days} days after {cutoff}", days=days, cutoff=day_label(cutoff))
+    )
+    ax.set_title(tr("Do the stages predict who comes back? (stages as of the earlier cutoff)"))
     return ax
 
 
@@ -130,22 +145,22 @@ def k_selection(scores: pd.DataFrame, k: int, ax=None):
         scores["silhouette"],
         marker="o",
         color=colors[0],
-        label="silhouette (separation, higher is better)",
+        label=tr("silhouette (separation, higher is better)"),
     )
     ax.plot(
         scores.index,
         scores["stability"],
         marker="s",
         color=colors[1],
-        label="bootstrap stability (adjusted Rand)",
+        label=tr("bootstrap stability (adjusted Rand)"),
     )
     ax.axvline(k, color="grey", ls="--", lw=1)
-    ax.text(k, 0.02, f" chosen k = {k}", color="0.3", fontsize=10)
+    ax.text(k, 0.02, tr(" chosen k = {k}", k=k), color="0.3", fontsize=10)
     ax.set_ylim(0, 1.05)
     ax.set_xticks(list(scores.index))
-    ax.set_xlabel("number of clusters k")
-    ax.set_ylabel("score (0 to 1)")
-    ax.set_title("Choosing the number of behavioural clusters")
+    ax.set_xlabel(tr("number of clusters k"))
+    ax.set_ylabel(tr("score (0 to 1)"))
+    ax.set_title(tr("Choosing the number of behavioural clusters"))
     ax.legend(loc="center right")
     return ax
 
@@ -165,6 +180,7 @@ def migration_heatmap(counts: pd.DataFrame, ax=None):
     share = rows.div(rows.sum(axis=1), axis=0)
     ax = new_ax(ax, figsize=(0.85 * len(cols) + 3.5, 0.5 * len(rows) + 2.2))
     labels = rows.map(lambda v: f"{v:,.0f}" if v else "")
+    share = share.set_axis(_names(share.index), axis=0).set_axis(_names(share.columns), axis=1)
     sns.heatmap(
         share,
         annot=labels.to_numpy(),
@@ -173,13 +189,13 @@ def migration_heatmap(counts: pd.DataFrame, ax=None):
         vmin=0,
         vmax=1,
         ax=ax,
-        cbar_kws={"label": "share of the row's customers", "format": "{x:.0%}"},
+        cbar_kws={"label": tr("share of the row's customers"), "format": "{x:.0%}"},
         linewidths=0.5,
         linecolor="white",
         annot_kws={"fontsize": 9},
     )
-    ax.set_xlabel("segment now")
-    ax.set_ylabel("segment at the previous cutoff")
-    ax.set_title("Segment migration (numbers = customers)")
+    ax.set_xlabel(tr("segment now"))
+    ax.set_ylabel(tr("segment at the previous cutoff"))
+    ax.set_title(tr("Segment migration (numbers = customers)"))
     plt.setp(ax.get_xticklabels(), rotation=35, ha="right")
     return ax
