@@ -7,11 +7,11 @@ simulation and the words that describe it, so no function branches on a model's 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
 from analysis.clv import adapter, likelihood
 from analysis.text import tr
@@ -143,7 +143,7 @@ def _pareto_log_terms(params: dict, x, tx, T, nodes: int = 64) -> tuple[np.ndarr
     r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
     k = r + x
-    u, gw = np.polynomial.legendre.leggauss(nodes)
+    u, log_gw = _legendre(nodes)
     log_alive = -k * np.log(alpha + T) - s * np.log(beta + T)
     log_dead = np.full(x.shape, -np.inf)
     gap = T > tx
@@ -152,8 +152,21 @@ def _pareto_log_terms(params: dict, x, tx, T, nodes: int = 64) -> tuple[np.ndarr
         top = np.minimum(np.log((alpha + T[gap][:, None]) / a0), 50.0 / (kg + s))
         y = top * (u + 1.0) / 2.0
         log_f = (1.0 - kg) * (np.log(a0) + y) - (s + 1.0) * np.log(beta - alpha + a0 * np.exp(y))
-        log_dead[gap] = np.log(s) + np.log(top[:, 0] / 2.0) + logsumexp(np.log(gw) + log_f, axis=1)
+        log_dead[gap] = np.log(s) + np.log(top[:, 0] / 2.0) + _logsumexp_rows(log_gw + log_f)
     return log_alive, log_dead
+
+
+@functools.lru_cache(maxsize=4)
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and log-weights on [-1, 1] (computed once per node count)."""
+    u, w = np.polynomial.legendre.leggauss(nodes)
+    return u, np.log(w)
+
+
+def _logsumexp_rows(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values), axis=1)) for finite rows, without scipy's general-purpose overhead."""
+    top = values.max(axis=1)
+    return top + np.log(np.exp(values - top[:, None]).sum(axis=1))
 
 
 def _pareto_palive_quadrature(params: dict, x, tx, T) -> np.ndarray:
