@@ -244,6 +244,9 @@ def test_notebook_runs_and_exports(tmp_path, data):
     assert len(risk) == metrics["customers_scored"]
     assert risk["customer_id"].str.startswith("C-").all()
     assert risk["value_at_risk"].is_monotonic_decreasing
+    dates = risk[["next_purchase_low", "next_purchase", "next_purchase_high"]].apply(pd.to_datetime)
+    assert (dates["next_purchase_low"] <= dates["next_purchase"]).all()  # issue 16 item 4
+    assert (dates["next_purchase"].dropna() <= dates["next_purchase_high"].dropna()).all()
     exported = risk["value_at_risk"].sum()  # each row rounded to cents
     assert exported == pytest.approx(
         metrics["value_at_risk_total"], rel=1e-4, abs=0.005 * len(risk)

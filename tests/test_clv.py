@@ -321,6 +321,13 @@ def test_cli_writes_published_values_into_metrics(tmp_path):
     assert low < m["total_clv"] < high
     assert m["customers"] == 2357
     assert m["holdout_mae"] < m["baseline_mae"]
+    uplift = m["retention_uplift"]  # issue 16 item 3: +5 points of 12-month retention
+    assert uplift["points"] == 5.0 and uplift["clv_change"] > 0
+    assert uplift["interval"][0] < uplift["clv_change"] < uplift["interval"][1]
+    assert m["winback_at_risk"] > 0
+    check = m["next_purchase"]  # issue 16 item 4, 90 % intervals on the 39-week holdout
+    assert check["level"] == 0.9 and check["customers"] >= 20
+    assert abs(check["inside"] - check["expected"]) < 0.15
 
 
 @pytest.mark.slow
@@ -335,6 +342,11 @@ def test_notebook_on_retail_sample_with_anonymised_export(tmp_path, retail_sampl
     assert metrics["total_clv"] > 0
     export = pd.read_csv(out / "lifetime_value.csv", dtype={"customer_id": str})
     assert len(export) == customers and export["customer_id"].str.startswith("C-").all()
+    dates = export[["next_purchase_low", "next_purchase", "next_purchase_high"]].apply(
+        pd.to_datetime
+    )
+    assert (dates.min() >= retail_sample.as_of).all()
+    assert (dates["next_purchase_low"] <= dates["next_purchase"]).all()
 
 
 @pytest.mark.slow

@@ -161,17 +161,102 @@ def test_table_headers_and_fixed_names_are_translated_data_text_is_not(monkeypat
     }.items():
         monkeypatch.setitem(i18n.catalogue("zh"), msgid, msgstr)
     frame = pd.DataFrame(
-        {"segment": ["Champions", "<b>Bold</b>"], "customers": [3, 4], "revenue": [1.5, 2.0]}
+        {
+            "segment": ["Champions", "<b>Bold</b>"],
+            "customers": [3, 4],
+            "untranslated header": [1.5, 2.0],
+        }
     )
     set_language("zh")
-    page = report.style_table(frame.set_index("segment"), {"revenue": "£{:,.0f}"}).to_html()
-    flat = report.style_table(frame, {"revenue": "£{:,.0f}"}, hide_index=True).to_html()
+    page = report.style_table(
+        frame.set_index("segment"), {"untranslated header": "£{:,.0f}"}
+    ).to_html()
+    flat = report.style_table(frame, {"untranslated header": "£{:,.0f}"}, hide_index=True).to_html()
     for html_text in (page, flat):
         assert ">客户数</th>" in html_text and ">冠军客户<" in html_text and ">£2<" in html_text
         assert "&lt;b&gt;Bold&lt;/b&gt;" in html_text  # data text: escaped, as it is
-        assert ">revenue</th>" in html_text  # no translation yet: English, and listed
+        assert ">untranslated header</th>" in html_text  # no translation: English, listed
     assert ">分群</th>" in page  # the index name
-    assert "revenue" in i18n.missing("zh") and "<b>Bold</b>" not in i18n.missing("zh")
+    assert "untranslated header" in i18n.missing("zh") and "<b>Bold</b>" not in i18n.missing("zh")
     set_language("en")
     english = report.style_table(frame.set_index("segment")).to_html()
     assert ">customers</th>" in english and ">Champions<" in english
+
+
+def test_chinese_sums_use_wan_and_yi_english_stays_as_it_was():
+    import pandas as pd
+
+    from analysis.text import amount, date_label, money, month_label, pct, set_language
+
+    day, month = pd.Timestamp("2024-03-05 14:22"), pd.Period("2024-03", "M")
+    english = [
+        money(123_000_000, "￥"),
+        money(456_000, "￥"),
+        money(12_345_678, "￥"),
+        money(12_345, "£"),
+        money(999, "£"),
+        amount(123_456, "￥"),
+        pct(0.123),
+        date_label(day),
+        month_label(month),
+        money(float("nan")),
+    ]
+    assert english == [
+        "￥123.00M",
+        "￥456k",
+        "￥12.35M",
+        "£12k",
+        "£999",
+        "￥123,456",
+        "12%",
+        "05 Mar 2024",
+        "Mar 2024",
+        "n/a",
+    ]
+    set_language("zh")
+    assert money(123_000_000, "￥") == "￥1.23亿"
+    assert money(456_000, "￥") == "￥45.6万"
+    assert money(12_345_678, "￥") == "￥1235万"
+    assert money(-45_600, "￥") == "-￥4.6万"
+    assert money(9_999, "￥") == "￥9,999" and amount(123_456, "￥") == "￥123,456"
+    assert pct(0.123) == "12%"  # percentages unchanged
+    assert date_label(day) == "2024年3月5日" and date_label(day, "%Y-%m-%d") == "2024年3月5日"
+    assert month_label(month) == "2024年3月" and month_label(day) == "2024年3月"
+
+
+def test_money_axis_ticks_in_wan_and_yi():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from analysis import plots
+    from analysis.text import set_language
+
+    ticks = {}
+    for lang in ("en", "zh"):
+        set_language(lang)
+        _, ax = plt.subplots()
+        plots.money_axis(ax, "y", "￥")
+        fmt = ax.yaxis.get_major_formatter()
+        ticks[lang] = [fmt(v, 0) for v in (500, 45_000, 2_500_000, 150_000_000)]
+        plt.close("all")
+    assert ticks["en"] == ["￥500", "￥45k", "￥2.5M", "￥150.0M"]
+    assert ticks["zh"] == ["￥500", "￥4.5万", "￥250万", "￥1.5亿"]
+
+
+def test_metric_labels_are_translated_at_display_time(monkeypatch):
+    from analysis import metrics
+    from analysis.text import set_language
+
+    monkeypatch.setitem(i18n.catalogue("zh"), "{key} (customers)", "{key}（客户数）")
+    monkeypatch.setitem(i18n.catalogue("zh"), "Promising", "有潜力客户")
+    key = "segmentation.segment_counts.Promising"
+    assert metrics.metric_label(key) == metrics.metric_info(key).label == "Promising (customers)"
+    set_language("zh")
+    assert metrics.metric_label(key) == "有潜力客户（客户数）"
+    assert metrics.metric_info(key).label == "Promising (customers)"  # data stays English
+    assert (
+        "有潜力客户（客户数）"
+        in metrics.headline("segmentation", {"segment_counts": {"Promising": 5}}).data
+    )

@@ -18,7 +18,7 @@ import pytest
 from babel.messages.extract import extract, extract_from_file
 from test_feedback import olist_frames
 
-from analysis import behaviour, i18n
+from analysis import behaviour, i18n, report
 from analysis import feedback as fb
 from analysis import recommend as rec
 from analysis import sentiment as st
@@ -53,7 +53,10 @@ NAME_LISTS = {
     "behaviour.ORDER_MODES": behaviour.ORDER_MODES,
     "behaviour.MIX_NAMES": behaviour.MIX_NAMES,
     "behaviour.LIFT_ROWS": behaviour.LIFT_ROWS,
-    "behaviour.CHANNEL_SOURCES": behaviour.CHANNEL_SOURCES,
+    "behaviour.SOURCE_CONTEXTS": tuple(behaviour.SOURCE_CONTEXTS.values()),
+    "behaviour.HEADER_CONTEXTS": tuple(behaviour.HEADER_CONTEXTS.values()),
+    "behaviour.LOG_CONTEXTS": tuple(behaviour.LOG_CONTEXTS.values()),
+    "feedback.HEADER_CONTEXTS": tuple(fb.HEADER_CONTEXTS.values()),
     "plots.behaviour.PERIOD_WORDS": behaviour_plots.PERIOD_WORDS,
     "recommend.METHOD_LABELS": rec.METHOD_LABELS,
     "recommend.STAGES": rec.STAGES,
@@ -128,6 +131,12 @@ def test_satisfaction_takeaways_in_chinese_on_olist(olist, zh):
     assert words.startswith("对评分影响最大的是 **配送延迟**：") and "延迟送达 2.1" in words
     region = fb.group_table(frame, "region", scale)
     assert fb.group_takeaway(region, "region").startswith("按地区：**")
+    # an interval's "low" is not the value tier "low" (segmentation.po's 低)
+    table, formats = fb.for_display(fb.value_by_group(frame, frame.groupby("customer_id")[
+        "score"].mean()), {"low": "{:.2f}"})  # fmt: skip
+    assert list(table.columns) == ["customers", "mean", "区间：下限", "区间：上限"]
+    assert list(table.index) == ["推荐者", "中立者", "贬损者"]
+    assert formats == {"区间：下限": "{:.2f}"}
     periods = fb.period_table(frame, scale, "M")
     assert "的 NPS 为" in fb.period_takeaway(periods)
     assert not [m for m in i18n.missing("zh") if m in set(_messages("satisfaction")[0])]
@@ -158,15 +167,18 @@ def test_funnel_step_names_and_takeaway_in_chinese_on_taobao(taobao, zh):
     times = behaviour.funnel_times(taobao, steps, 72)
     funnel = behaviour.funnel_table(times, steps)
     assert list(funnel["step"]) == steps  # the data keep the canonical names
-    shown = behaviour.display_labels(funnel.set_index("step"))
-    assert list(shown.index) == ["浏览", "加购", "购买"]
+    shown, formats = behaviour.for_display(funnel.set_index("step"), {"visitors": "{:,}"})
+    assert list(shown.index) == ["浏览", "加购", "购买"] and shown.index.name == "步骤"
+    html = report.style_table(shown, formats).to_html()
+    assert '<th class="index_name level0" >步骤</th>' in html and ">访客数</th>" in html
+    assert not [m for m in i18n.missing("zh") if "\u4e00" <= m[:1] <= "\u9fff"]
     text = behaviour.funnel_takeaway(funnel, 72, "strict", 0)
     assert text == (
         "在 **813** 位有过*浏览*行为的访客中，**21.5%** 在 72 小时内完成了*购买*"
         "（18.8%–24.5%，95% Wilson 置信区间；严格顺序）。流失最多的一步是 **加购 → 购买**："
         "有过*加购*的访客中，60% 在窗口内没有*购买*。"
     )
-    modes = behaviour.display_labels(behaviour.mode_comparison(taobao, steps, 72))
+    modes, _ = behaviour.for_display(behaviour.mode_comparison(taobao, steps, 72))
     assert list(modes.index) == ["浏览", "加购", "购买"]
     ax = behaviour_plots.funnel_steps(funnel, 72)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["浏览", "加购", "购买"]
@@ -200,7 +212,7 @@ def test_recommendation_tables_and_takeaways_in_chinese(retail_sample, zh):
     split = rec.make_split(signals, retail_sample.as_of)
     stages = rec.split_table(split)
     assert list(stages.index) == ["选择方法（验证）", "报告结果（测试，未参与选择）", "现在推荐"]
-    assert stages["judged to"].iloc[-1] == "未来"
+    assert stages["评估截止"].iloc[-1] == "未来" and stages.index.name == "阶段"
     grid = {"als": {"factors": [16], "alpha": [10.0]}}
     c = rec.compare_methods(signals, split, 10, True, grid=grid)
     methods = set(rec.results_table(c.validation, 10).index)
@@ -231,3 +243,42 @@ def test_reasons_in_chinese():
     assert by[("A", "x")] == "之前买过 2 次"
     assert by[("A", "y")] == "常与「马克杯」一起购买"
     assert by[("B", "y")] == "之前买过一次"
+
+
+# --------------------------------------------------------------------------- a whole report
+
+
+@pytest.mark.slow
+def test_behaviour_notebook_in_chinese_on_taobao(tmp_path):
+    """The runner's Chinese render: every Markdown cell and every Markdown output holds
+    Chinese, the funnel table shows Chinese steps and headers, the numbers are the English
+    report's (813 -> 436 -> 175 visitors)."""
+    import json
+
+    source = report.translated_notebook(NOTEBOOKS_DIR / "06_behaviour.ipynb", "zh")
+    executed = tmp_path / "06_behaviour.zh.ipynb"
+    params = {"events": "taobao", "lang": "zh", "output_dir": str(tmp_path)}
+    error = report.execute_notebook(source, executed, params, cwd=NOTEBOOKS_DIR)
+    assert error is None, error
+    metrics = json.loads((tmp_path / report.METRICS_SUBDIR / "behaviour.json").read_text())
+    assert [s["step"] for s in metrics["funnel"]] == ["view", "cart", "purchase"]  # keys stay
+    assert [s["visitors"] for s in metrics["funnel"]] == [813, 436, 175]
+    nb = nbformat.read(executed, as_version=4)
+    cjk = re.compile("[\u4e00-\u9fff]")
+    markdown = [c.source for c in nb.cells if c.cell_type == "markdown"]
+    shown = [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    assert markdown and all(cjk.search(m) for m in markdown)
+    assert len(shown) > 10 and [m for m in shown if not cjk.search(m)] == []
+    tables = "".join(
+        o["data"]["text/html"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    )
+    assert ">步骤</th>" in tables and ">浏览</th>" in tables and ">访客数</th>" in tables
+    assert "首步之后 72 小时内的转化漏斗（严格顺序）" in tables

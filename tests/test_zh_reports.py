@@ -7,6 +7,7 @@ takeaways, tables and figures must come out in Chinese on the real datasets.
 
 from __future__ import annotations
 
+import io
 import string
 from pathlib import Path
 
@@ -14,10 +15,10 @@ import matplotlib
 import nbformat
 import pandas as pd
 import pytest
-from babel.messages.extract import extract_from_file
+from babel.messages.extract import extract_from_file, extract_python
 from babel.messages.pofile import read_po
 
-from analysis import cycle, demand, i18n, lifecycle, plots
+from analysis import cycle, demand, i18n, lifecycle, plots, report
 from analysis import segmentation as seg
 from analysis.config import NOTEBOOKS_DIR
 from analysis.summary import customer_summary
@@ -40,23 +41,10 @@ MODULES = [
 NOTEBOOKS = ("01_demand", "02_segmentation", "08_lifecycle")
 PO_FILES = ("demand.po", "segmentation.po", "lifecycle.po")
 
-#: The fixed name lists these reports show translated (data values stay English).
-NAME_LISTS = {
-    "segments": seg.SEGMENT_NAMES,
-    "tiers": seg.TIERS,
-    "stages": (*seg.STAGES, lifecycle.POTENTIAL, seg.NEW_LABEL),
-    "treatments": seg.TREATMENTS,
-    "cluster words": seg.CLUSTER_WORDS,
-    "tier bases": (*seg.TIER_BASES.values(), *seg.TIER_WHAT.values()),
-    "months": demand.MONTHS,
-    "weekdays": demand.WEEKDAYS,
-    "measures": tuple(demand.MEASURE_LABELS.values()),
-    "forecast models": (*demand.MODEL_NAMES, *demand.SHORT_NAMES.values()),
-    "backtest columns": demand.ERROR_COLUMNS,
-    "period words": tuple(w for words in demand.FREQ_WORDS.values() for w in words),
-    "lifecycle groups": lifecycle.GROUP_NAMES,
-    "lifecycle headers": lifecycle.TABLE_HEADERS,
-}
+#: The modules whose fixed name lists (segments, tiers, stages, treatments, cluster words,
+#: months, weekdays, measures, forecast models, lifecycle groups and headers) these reports
+#: show translated; they register them with i18n.fixed_names (data values stay English).
+NAME_AREAS = ("analysis.segmentation", "analysis.demand", "analysis.lifecycle")
 
 
 @pytest.fixture
@@ -87,9 +75,26 @@ def test_every_message_of_these_modules_has_a_chinese_translation():
     assert untranslated == []
 
 
+def test_every_message_of_the_notebooks_code_cells_has_a_chinese_translation():
+    catalogue = i18n.catalogue("zh")
+    untranslated = []
+    for name in NOTEBOOKS:
+        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", 4)
+        code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+        calls = extract_python(io.BytesIO(code.encode()), ["tr"], [], {})
+        found = [m[0] if isinstance(m, tuple) else m for _, _, m, _ in calls]
+        assert found, name
+        untranslated += [(name, m) for m in found if m is not None and m not in catalogue]
+    assert untranslated == []
+
+
 def test_every_name_list_has_a_translation():
     catalogue = i18n.catalogue("zh")
-    missing = {name: [n for n in names if n not in catalogue] for name, names in NAME_LISTS.items()}
+    registered = i18n.registered_names()
+    assert set(NAME_AREAS) <= set(registered)
+    assert set(seg.SEGMENT_NAMES + seg.STAGES + seg.TREATMENTS) <= set(registered[NAME_AREAS[0]])
+    assert set(demand.MONTHS + demand.MODEL_NAMES) <= set(registered[NAME_AREAS[1]])
+    missing = {area: [n for n in registered[area] if n not in catalogue] for area in NAME_AREAS}
     assert all(not names for names in missing.values()), missing
     assert catalogue["Champions"] == "冠军客户" and catalogue["at risk"] == "有流失风险"
 
@@ -160,7 +165,7 @@ def test_demand_takeaways_and_dates_in_chinese(online_retail, zh):
     series = demand.period_series(online_retail.frame, "M", online_retail.as_of)
     text = demand.trend_takeaway(demand.compare_periods(series), series, online_retail.currency)
     assert text.startswith(
-        "最近一个完整周期 **2011年11月** 的收入为 **£1.12M**，来自 1,657 位活跃客户"
+        "最近一个完整周期 **2011年11月** 的收入为 **£112.4万**，来自 1,657 位活跃客户"
     )
     assert "较2011年10月 **+16%**" in text and "。" in text and ". " not in text
     assert demand.day_label("2011-03-05") == "2011年3月5日"
@@ -188,8 +193,9 @@ def test_lifecycle_in_chinese_on_olist_leads(zh):
     by_channel = lifecycle.conversion_by(frame, "channel", 90)
     text = lifecycle.channel_takeaway(by_channel, 90)
     assert text.startswith("8,000 位注册用户中有 8.3% 在截止日前完成首购（95% 区间 7.7%–8.9%）")
-    shown = lifecycle.for_display(by_channel)
-    assert "全部" in shown.index and "未知" in shown.index and "all" in by_channel.index
+    html = report.style_table(by_channel.reset_index()).to_html()
+    assert ">全部<" in html and ">未知<" in html and ">转化率下限<" in html
+    assert "all" in by_channel.index  # the data keep the English label
     found = lifecycle.prospects(frame, by_channel, as_of)
     lines = lifecycle.findings(
         lifecycle.lifecycle_metrics(by_channel, first, 90), by_channel, found, 90, 90
@@ -198,3 +204,39 @@ def test_lifecycle_in_chinese_on_olist_leads(zh):
     assert lines.splitlines()[-1] == (
         "- 最近 90 天内有 2,246 人通过转化率不低于平均水平的渠道注册，但尚未购买。"
     )
+
+
+def _markdown_outputs(nb) -> list[str]:
+    return [
+        o["data"]["text/markdown"]
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+
+
+def _has_chinese(text: str) -> bool:
+    return any("\u4e00" <= ch <= "\u9fff" for ch in text)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("name", "parameters", "expect"),
+    [
+        ("02_segmentation", {"data": "online_retail_sample"}, "冠军客户"),
+        ("08_lifecycle", {"data": "", "customers": "olist_leads"}, "位潜在客户"),
+    ],
+)
+def test_notebook_renders_in_chinese(tmp_path, name, parameters, expect):
+    """Every Markdown cell and every Markdown output of the page is Chinese."""
+    nb = report.translated_notebook(NOTEBOOKS_DIR / f"{name}.ipynb", "zh")
+    assert all(_has_chinese(c.source) for c in nb.cells if c.cell_type == "markdown")
+    out = tmp_path / f"{name}.zh.ipynb"
+    params = {"output_dir": str(tmp_path), "lang": "zh", **parameters}
+    assert report.execute_notebook(nb, out, params) is None
+    shown = _markdown_outputs(nbformat.read(out, 4))
+    assert shown and all(_has_chinese(text) for text in shown), [
+        t[:80] for t in shown if not _has_chinese(t)
+    ]
+    assert expect in "\n".join(shown)

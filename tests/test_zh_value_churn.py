@@ -39,30 +39,8 @@ MODULES = [
 ]
 NOTEBOOKS = ["03_lifetime_value", "04_churn", "customer_profile"]
 PO_FILES = [i18n.LOCALE_DIR / "zh" / f"{area}.po" for area in ("clv", "churn", "profile")]
-#: Fixed name lists shown through tr(name) (English in the data and exports).
-NAME_LISTS = {
-    "clv.tables.VALUE_SEGMENTS": clv.tables.VALUE_SEGMENTS,
-    "clv.validate.BASELINES": clv.validate.BASELINES,
-    "scorecard baseline rows": tuple(f"baseline: {b}" for b in clv.validate.BASELINES),
-    "clv.MODEL_NAMES": tuple(clv.MODEL_NAMES.values()),
-    "clv.LABELS": tuple(clv.LABELS.values()),
-    "clv.words.INTERVAL_COLUMNS": tuple(clv.words.INTERVAL_COLUMNS.values()),
-    "churn.MODEL_LABELS": tuple(churn.MODEL_LABELS.values()),
-    "churn.FEATURE_LABELS": tuple(churn.FEATURE_LABELS.values()),
-    "churn.DESIGN_STAGES": churn.DESIGN_STAGES,
-    "churn.RISK_BANDS": churn.RISK_BANDS,
-    "churn.VALUE_BASES": churn.VALUE_BASES,
-    "churn.BAND_COLUMNS": churn.BAND_COLUMNS,
-    "churn.OUTCOMES": churn.OUTCOMES,
-    "churn.CALIBRATION_ROWS": churn.CALIBRATION_ROWS,
-    "plots.churn.SHORT": tuple(plots.churn.SHORT.values()),
-    "profile.VALUE_LABELS": tuple(prof.VALUE_LABELS.values()),
-    "profile.NEXT_STEP": tuple(prof.NEXT_STEP.values()),
-    "profile.STANDING_ROWS": prof.STANDING_ROWS,
-    "profile.STANDING_FIGURES": prof.STANDING_FIGURES,
-    "profile.RECORD_KINDS": prof.RECORD_KINDS,
-    "clv.VALUE_AT_RISK_DEFINITION": (clv.VALUE_AT_RISK_DEFINITION,),
-}
+#: Modules registering the fixed names they show through tr(name) (i18n.fixed_names).
+AREAS = ("analysis.clv", "analysis.churn", "analysis.profile", "analysis.plots.churn")
 
 
 @pytest.fixture
@@ -107,10 +85,15 @@ def test_every_message_name_and_markdown_cell_has_chinese():
     code = _code_messages()
     assert len(code) > 230  # the tr() literals of the modules and notebooks were found
     assert sorted(m for m in code if m not in zh) == []
-    for list_name, names in NAME_LISTS.items():
-        assert [n for n in names if n not in zh] == [], list_name
+    registered = i18n.registered_names()
+    for area in AREAS:
+        assert [n for n in registered[area] if n not in zh] == [], area
+    assert set(churn.RISK_BANDS + churn.DESIGN_STAGES) <= set(registered["analysis.churn"])
+    clv_names = set(registered["analysis.clv"])
+    assert set(clv.tables.VALUE_SEGMENTS + clv.validate.BASELINES) <= clv_names
+    assert set(prof.NEXT_STEP.values()) <= set(registered["analysis.profile"])
     cells = _markdown_cells()
-    assert len(cells) == 34
+    assert len(cells) == 38  # 34 + ltv's four (retention what-if, next purchase; retention.po)
     assert [c[:60] for c in cells if c not in zh] == []
     assert zh["## Findings"] == "## 结论"
 
@@ -159,6 +142,10 @@ def test_clv_takeaway_is_english_unchanged_by_default(retail_values):
     assert clv.clv_takeaway(values, 12, 0.10, tx.currency).startswith(
         "The 293 customers are expected to bring "
     )
+    html = clv.interval_style(
+        pd.DataFrame({"estimate": [1.0], "low": [0.5], "high": [2.0]}, index=["total_clv"])
+    ).to_html()
+    assert ">low</th>" in html and ">high</th>" in html and "CLV: all customers" in html
 
 
 @pytest.mark.slow

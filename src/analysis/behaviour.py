@@ -26,22 +26,38 @@ import numpy as np
 import pandas as pd
 
 from analysis import engine as sql_engine
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import display_ids
-from analysis.text import for_analyst, md_text, money, pct, tr, tr_name
+from analysis.text import for_analyst, md_text, money, pct, sentences, shown, tr, tr_as, tr_name
 
 DEFAULT_STEPS = ("view", "cart", "purchase")
 #: Canonical step names (:data:`analysis.tables.EVENT_SYNONYMS`) and the two moves a path
 #: adds ("left": nothing more up to as_of; "other": pooled rare moves); shown translated.
-STEP_NAMES = ("view", "cart", "favourite", "purchase", "checkout", "visit", "left", "other")
+STEP_NAMES = i18n.fixed_names(
+    __name__, ("view", "cart", "favourite", "purchase", "checkout", "visit", "left", "other")
+)
 #: Funnel orders (the ``order`` parameter).
-ORDER_MODES = ("strict", "any")
+ORDER_MODES = i18n.fixed_names(__name__, ("strict", "any"))
 #: Channel mixes of :func:`channel_mix` and :func:`channel_switching`.
-MIX_NAMES = ("online only", "offline only", "both", "other", "inactive")
+MIX_NAMES = i18n.fixed_names(__name__, ("online only", "offline only", "both", "other", "inactive"))
 #: Feature sets of :func:`churn_lift`'s table and the tables channels come from.
-LIFT_ROWS = ("purchases only", "purchases + behaviour")
+LIFT_ROWS = i18n.fixed_names(__name__, ("purchases only", "purchases + behaviour"))
 CHANNEL_SOURCES = ("purchases", "events")
+#: Headers whose bare word means something else elsewhere (a forecast's "step", a value
+#: tier's "low"): shown through their own catalogue entries (:func:`analysis.text.tr_as`).
+HEADER_CONTEXTS = {
+    "step": "funnel: step",
+    "low": "interval: low",
+    "high": "interval: high",
+    "value": "cart: value",
+}
+SOURCE_CONTEXTS = {"purchases": "table: purchases", "events": "table: events"}
+#: The cleaning log's headers ("step" of the log, not of the funnel).
+LOG_CONTEXTS = {"step": "cleaning: step", "rows": "cleaning: rows"}
+for _contexts in (HEADER_CONTEXTS, SOURCE_CONTEXTS, LOG_CONTEXTS):
+    i18n.fixed_names(__name__, _contexts.values())
 HOUR = 3600
 #: Shortest churn window worth testing (days): a month without a visit or purchase.
 MIN_CHURN_WINDOW_DAYS = 30
@@ -63,6 +79,17 @@ def display_labels(table: pd.DataFrame) -> pd.DataFrame:
 
     names = (*STEP_NAMES, *MIX_NAMES, *LIFT_ROWS)
     return table.rename(index=lambda v: segment_label(tr_name(v, names)))
+
+
+def log_display(log: pd.DataFrame) -> pd.DataFrame:
+    """The events' cleaning log with its headers under their own names (:data:`LOG_CONTEXTS`)."""
+    return shown(log, LOG_CONTEXTS)[0]
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: row labels through
+    :func:`display_labels`, the :data:`HEADER_CONTEXTS` headers under their own names."""
+    return shown(display_labels(table), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- funnel
@@ -739,11 +766,14 @@ def funnel_takeaway(table: pd.DataFrame, window_hours: float, mode: str, open_wi
         drop=pct(worst["drop_off"]),
     )
     if open_windows:
-        text += " " + tr(
-            "{n} visitors entered less than {hours:g} hours before `as_of`: their window is "
-            "still open, so the conversion is a slight underestimate.",
-            n=f"{open_windows:,}",
-            hours=window_hours,
+        text = sentences(
+            text,
+            tr(
+                "{n} visitors entered less than {hours:g} hours before `as_of`: their window is "
+                "still open, so the conversion is a slight underestimate.",
+                n=f"{open_windows:,}",
+                hours=window_hours,
+            ),
         )
     return text
 
@@ -792,16 +822,19 @@ def dropout_takeaway(nexts: pd.DataFrame, steps=DEFAULT_STEPS) -> str:
                 share=pct(top["share"]),
             )
         )
-    text = tr("Visitors who stopped go on as follows: {parts}.", parts="; ".join(parts))
+    text = tr("Visitors who stopped go on as follows: {parts}.", parts=tr("; ").join(parts))
     later = nexts["next"].isin(list(steps[1:]))
     skipped = nexts[(nexts["dropped_at"] == steps[0]) & later]
     if not skipped.empty:
-        text += " " + tr(
-            "{share} of those who stopped after *{first}* went on to a later step outside the "
-            "funnel's order or window (for example bought without using the cart): they are "
-            "not lost customers, and the any-order funnel counts those within the window.",
-            share=pct(skipped["share"].sum()),
-            first=md_text(step_label(steps[0])),
+        text = sentences(
+            text,
+            tr(
+                "{share} of those who stopped after *{first}* went on to a later step outside the "
+                "funnel's order or window (for example bought without using the cart): they are "
+                "not lost customers, and the any-order funnel counts those within the window.",
+                share=pct(skipped["share"].sum()),
+                first=md_text(step_label(steps[0])),
+            ),
         )
     return text
 
@@ -948,7 +981,7 @@ def breakdown_takeaway(by_day: pd.DataFrame, by_category: pd.DataFrame | None) -
                 hi=pct(big["overall"].max(), 1),
             )
         )
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def cohort_takeaway(cohorts: pd.DataFrame) -> str:
@@ -1028,7 +1061,7 @@ def channel_report(
         "channels (channels from {src}).",
         share=pct(share),
         n=f"{len(mix):,}",
-        src=tr(" and ").join(tr_name(f, CHANNEL_SOURCES) for f in found),
+        src=tr(" and ").join(tr_as(SOURCE_CONTEXTS[f], f) for f in found),
     )
     formats = {
         "share": "{:.1%}",
@@ -1041,7 +1074,7 @@ def channel_report(
         "high": "{:.1%}",
     }
     styled = {
-        caption: (display_labels(table), {c: f for c, f in formats.items() if c in table.columns})
+        caption: for_display(table, {c: f for c, f in formats.items() if c in table.columns})
         for caption, table in tables.items()
     }
     return ChannelReport(note, styled, mix)

@@ -57,9 +57,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.summary import purchase_days, summarise_days
-from analysis.text import amount, for_analyst, tr
+from analysis.text import amount, date_label, for_analyst, tr, tr_name
 
 MODEL_LABELS = {
     "logistic": "Logistic regression",
@@ -113,6 +114,19 @@ BAND_COLUMNS = ("customers · {band}", "value at risk · {band}")
 OUTCOMES = ("stayed", "churned")
 #: Rows of :func:`calibration_table`.
 CALIBRATION_ROWS = ("as fitted", "recalibrated (out of fold)")
+i18n.fixed_names(
+    __name__,
+    (
+        *MODEL_LABELS.values(),
+        *FEATURE_LABELS.values(),
+        *DESIGN_STAGES,
+        *RISK_BANDS,
+        *VALUE_BASES,
+        *BAND_COLUMNS,
+        *OUTCOMES,
+        *CALIBRATION_ROWS,
+    ),
+)
 
 
 def _from_template(text: str, templates) -> str | None:
@@ -856,14 +870,16 @@ def calibration_takeaway(table: pd.DataFrame) -> str:
     level = raw["mean_predicted"] - raw["observed"]
     text = tr(
         "On the evaluation window the model predicted **{predicted:.1%}** churn "
-        "on average; **{observed:.1%}** churned ({gap:.1%} points "
-        "{direction}). Calibration intercept "
+        "on average; **{observed:.1%}** churned ({gap}). Calibration intercept "
         "{intercept:+.2f} (0 is perfect) and slope {slope:.2f} (1 is perfect; "
         "{shape}).",
         predicted=raw["mean_predicted"],
         observed=raw["observed"],
-        gap=abs(level),
-        direction=tr("too high") if level > 0 else tr("too low"),
+        gap=(
+            tr("{gap:.1%} points too high", gap=abs(level))
+            if level > 0
+            else tr("{gap:.1%} points too low", gap=abs(level))
+        ),
         intercept=raw["intercept"],
         slope=raw["slope"],
         shape=(
@@ -929,19 +945,25 @@ def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
     start, end = activity.loc["score", "start"], activity.loc["score", "end"]
     if not np.isfinite(score):
         return tr(
-            "*The data do not reach a year before the scoring window ({start:%d %b}-"
-            "{end:%d %b}), so whether that season is unlike the training windows cannot be "
+            "*The data do not reach a year before the scoring window ({start}-"
+            "{end}), so whether that season is unlike the training windows cannot be "
             "checked.*",
-            start=start,
-            end=end,
+            start=date_label(start, "%d %b"),
+            end=date_label(end, "%d %b"),
         )
     ratio = score / seen if seen > 0 else float("nan")
     if np.isfinite(ratio) and abs(ratio - 1) <= tolerance:
         return ""
-    values = {"start": start, "end": end, "score": score, "seen": seen, "change": ratio - 1}
+    values = {
+        "start": date_label(start),
+        "end": date_label(end),
+        "score": score,
+        "seen": seen,
+        "change": ratio - 1,
+    }
     return (
         tr(
-            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "**Season warning:** the scoring window ({start}-{end}) had "
             "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
             "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
             "in one season carry its buying level into another: expect "
@@ -951,7 +973,7 @@ def season_note(activity: pd.DataFrame, tolerance: float = 0.25) -> str:
         )
         if ratio < 1
         else tr(
-            "**Season warning:** the scoring window ({start:%d %b %Y}-{end:%d %b %Y}) had "
+            "**Season warning:** the scoring window ({start}-{end}) had "
             "{score:,.0f} buyers a day a year earlier, against {seen:,.0f} in the window the "
             "model was last judged and refitted on ({change:+.0%}). Churn probabilities learnt "
             "in one season carry its buying level into another: expect "
@@ -1181,17 +1203,17 @@ def design_takeaway(design: Design, y_train: pd.Series, y_test: pd.Series) -> st
     """The design in one paragraph, with the sample sizes and churn rates."""
     return tr(
         "The models learn from {n_train:,} customers active on "
-        "{train:%d %b %Y} ({rate_train:.0%} of them churned in the next "
+        "{train} ({rate_train:.0%} of them churned in the next "
         "{days} days) and are judged on {n_test:,} customers active on "
-        "{test:%d %b %Y} ({rate_test:.0%} churned), a later period they "
+        "{test} ({rate_test:.0%} churned), a later period they "
         "never saw. Features use only purchases up to each cutoff, so the test mimics "
         "predicting the future.",
         n_train=len(y_train),
-        train=design.train_cutoff,
+        train=date_label(design.train_cutoff),
         rate_train=y_train.mean(),
         days=design.window_days,
         n_test=len(y_test),
-        test=design.test_cutoff,
+        test=date_label(design.test_cutoff),
         rate_test=y_test.mean(),
     )
 
@@ -1243,19 +1265,31 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str | None) -> str:
             lower=d_brier / brier_base,
         )
     elif d_auc > 0 or d_brier > 0:
-        verdict = tr(
-            "**Mixed result:** the {name} ranks churners "
-            "{rank} than the best baseline (ROC-AUC "
-            "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
-            "{level} what happened (Brier "
-            "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
-            name=name,
-            rank=tr("better") if d_auc > 0 else tr("worse"),
-            auc=row["ROC-AUC"],
-            auc_base=auc_base,
-            level=tr("closer to") if d_brier > 0 else tr("further from"),
-            brier=row["Brier"],
-            brier_base=brier_base,
+        values = {
+            "name": name,
+            "auc": row["ROC-AUC"],
+            "auc_base": auc_base,
+            "brier": row["Brier"],
+            "brier_base": brier_base,
+        }
+        verdict = (
+            tr(
+                "**Mixed result:** the {name} ranks churners "
+                "better than the best baseline (ROC-AUC "
+                "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
+                "further from what happened (Brier "
+                "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
+                **values,
+            )
+            if d_auc > 0
+            else tr(
+                "**Mixed result:** the {name} ranks churners "
+                "worse than the best baseline (ROC-AUC "
+                "{auc:.3f} vs {auc_base:.3f}) and its probabilities are "
+                "closer to what happened (Brier "
+                "{brier:.3f} vs {brier_base:.3f}; lower is better). ",
+                **values,
+            )
         ) + (
             tr("Use its probabilities with care: a baseline orders customers better.")
             if d_brier > 0
@@ -1513,7 +1547,7 @@ def risk_table(risk: pd.DataFrame, top_n: int, anonymize: bool, value_label: str
 
     top = display_ids(risk.head(top_n), anonymize)
     top["risk_band"] = top["risk_band"].astype(str).map(display_label)
-    top["segment"] = top["segment"].astype(str).map(tr)
+    top["segment"] = top["segment"].astype(str).map(tr_name)
     return top.drop(columns=["purchase_days"]).rename(
         columns={
             "p_churn": "P(churn)",

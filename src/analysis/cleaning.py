@@ -16,10 +16,56 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from analysis import i18n
 from analysis.errors import DataError
 from analysis.schemas import ALL_SCHEMAS, Schema, normalise_name
+from analysis.text import tr
 
 LogRow = tuple[str, int, str]
+
+#: Step names of the cleaning logs readers see (the overview's cleaning table, each
+#: notebook's log): the log keeps them in English, displays translate them (``tr(step)``).
+STEP_NAMES = i18n.fixed_names(
+    __name__,
+    (
+        "rows read",
+        "column matched",
+        "personal-data columns removed",
+        "missing customer id",
+        "dates read day-first",
+        "day/month order ambiguous",
+        "dates in a second format",
+        "unparseable order date",
+        "amounts read from text",
+        "amount derived",
+        "unparseable amount",
+        "exact duplicate rows",
+        "exact duplicate rows kept",
+        "purchases reversed by a cancellation",
+        "cancellations and returns",
+        "cancellations and returns kept",
+        "zero amount",
+        "non-positive amount",
+        "negative amount",
+        "non-product lines",
+        "dates far from the rest",
+        "as_of after last order",
+        "after as_of",
+        "very large amounts (kept)",
+        "rows kept",
+        "e-mails and phone numbers masked",
+        "events mapped",
+        "event names kept as they are",
+        "feedback scale",
+        "score outside the scale",
+        "no score and no comment",
+        "response id generated",
+        "repeated customer id",
+        "outside the collection window",
+        "closed after as_of (open then)",
+        "closed before opened (blanked)",
+    ),
+)
 LOG_COLUMNS = ["step", "rows", "note"]
 
 
@@ -128,7 +174,7 @@ def step_read(frame: pd.DataFrame, ctx: Context):
     if frame.empty:
         what = ctx.info.get("label") or f"the {ctx.table}"
         raise DataError(f"{ctx.source} has a header but no rows; export {what} again")
-    return frame, ("rows read", len(frame), f"from {ctx.source}")
+    return frame, ("rows read", len(frame), tr("from {source}", source=ctx.source))
 
 
 def exact_duplicates(frame: pd.DataFrame) -> pd.Series:
@@ -153,8 +199,8 @@ def step_duplicates(frame: pd.DataFrame, ctx: Context):
     """Rows identical in every column: export glitches (``duplicates="drop"``) or kept."""
     dup = exact_duplicates(frame)
     if ctx.options["duplicates"] == "keep":
-        return frame, ("exact duplicate rows kept", 0, f"{int(dup.sum())} rows")
-    return dropped(frame, dup, "exact duplicate rows", "identical in every column")
+        return frame, ("exact duplicate rows kept", 0, tr("{n} rows", n=int(dup.sum())))
+    return dropped(frame, dup, "exact duplicate rows", tr("identical in every column"))
 
 
 def guess_table(names: set[str]) -> str | None:

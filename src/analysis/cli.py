@@ -1,4 +1,4 @@
-"""Command line: ``analysis report``, ``analysis validate`` and ``analysis profile``.
+"""Command line: ``analysis report``, ``validate``, ``profile`` and ``translations``.
 
 Exit codes: 0 success; 1 a notebook failed (the others still rendered);
 2 bad input or usage (one line on stderr says what is wrong and how to fix it);
@@ -440,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     pro.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
     _add_lang_option(pro)
     pro.add_argument("--timeout", type=float, metavar="SECONDS", help="per-cell time limit")
+
+    trn = sub.add_parser("translations", help="list the messages a report language lacks")
+    trn.add_argument("--lang", default="zh", help="report language to check (default zh)")
+    trn.add_argument(
+        "--po", metavar="FILE", help="also write the missing messages to FILE as a PO file"
+    )
     return parser
 
 
@@ -676,6 +682,23 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 1 if error else 0
 
 
+def cmd_translations(args: argparse.Namespace) -> int:
+    """Every reader-facing message without a translation; exit 1 when there is one."""
+    from analysis import translations
+
+    lang = _language(args)
+    messages = translations.all_messages()
+    missing = translations.untranslated(lang, messages)
+    print(translations.summary(lang, messages, missing))
+    fstrings = translations.fstring_calls()
+    for where in fstrings:
+        print(f"tr() of an f-string (cannot be translated; use placeholders): {where}")
+    if args.po and missing:
+        translations.write_po(Path(args.po), missing)
+        print(f"missing messages written to {args.po}")
+    return 1 if missing or fstrings else 0
+
+
 def _silence_stdout() -> None:
     """After a closed pipe, point stdout at /dev/null so exiting prints no second error."""
     with contextlib.suppress(OSError, ValueError, AttributeError):
@@ -694,6 +717,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "profile":
             return cmd_profile(args)
+        if args.command == "translations":
+            return cmd_translations(args)
         return cmd_report(args)
     except (DataError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)

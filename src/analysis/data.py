@@ -54,6 +54,7 @@ from analysis.errors import DataError, NotApplicable
 from analysis.privacy import canonical_ids as _clean_ids
 from analysis.privacy import drop_personal
 from analysis.schemas import TABLES, TRANSACTIONS, normalise_name
+from analysis.text import tr
 
 REQUIRED = TRANSACTIONS.required
 OPTIONAL = tuple(c for c in TRANSACTIONS.columns if c not in REQUIRED)
@@ -779,17 +780,22 @@ def _tx_dates(frame: pd.DataFrame, ctx: Context):
         if order == "dayfirst":
             dayfirst = True
             rows.append(
-                ("dates read day-first", 0, f"{n} distinct dates have a day above 12 first")
+                ("dates read day-first", 0, tr("{n} distinct dates have a day above 12 first", n=n))
             )
         elif order == "ambiguous":
-            note = (
-                f"{n} distinct dates like 03/04 read month-first; else --dayfirst or --date-format"
+            note = tr(
+                "{n} distinct dates like 03/04 read month-first; else --dayfirst or --date-format",
+                n=n,
             )
             rows.append(("day/month order ambiguous", 0, note))
     frame["order_date"], mixed = parse_dates(frame["order_date"], date_format, dayfirst)
     if mixed:
-        rows.append(("dates in a second format", 0, f"{mixed} cells parsed one by one"))
-    note = f"format {date_format}" if date_format else "pass --date-format to name the format"
+        rows.append(("dates in a second format", 0, tr("{n} cells parsed one by one", n=mixed)))
+    note = (
+        tr("format {format}", format=date_format)
+        if date_format
+        else tr("pass --date-format to name the format")
+    )
     frame, row = dropped(frame, frame["order_date"].isna(), "unparseable order date", note)
     return frame, [*rows, row]
 
@@ -804,14 +810,14 @@ def _tx_amounts(frame: pd.DataFrame, ctx: Context):
         ctx.info["currency"] = detect_currency(frame["amount"])
         frame["amount"], from_text = parse_amounts(frame["amount"])
         if from_text:
-            mark = f"; currency {ctx.info['currency']}" if ctx.info["currency"] else ""
-            rows.append(
-                ("amounts read from text", 0, f"{from_text} cells had symbols/separators{mark}")
-            )
+            note = tr("{n} cells had symbols/separators", n=from_text)
+            if ctx.info["currency"]:
+                note = tr("{note}; currency {currency}", note=note, currency=ctx.info["currency"])
+            rows.append(("amounts read from text", 0, note))
     else:
         frame["amount"] = frame["quantity"] * frame["unit_price"]
         ctx.available.append("amount")
-        rows.append(("amount derived", 0, "amount = quantity x unit_price"))
+        rows.append(("amount derived", 0, tr("amount = quantity x unit_price")))
     frame, row = dropped(frame, frame["amount"].isna(), "unparseable amount")
     for col in ("order_id", "product_id", "category", "channel", "region"):
         if col in frame.columns:
@@ -832,7 +838,9 @@ def _tx_returns(frame: pd.DataFrame, ctx: Context):
     cancelled = _cancelled(frame, ctx.options["cancel_prefix"])
     zero = ctx.options["zero_amounts"]
     if ctx.options["returns"] == "net":
-        rows = [("cancellations and returns kept", 0, f"{int(cancelled.sum())} rows netted")]
+        rows = [
+            ("cancellations and returns kept", 0, tr("{n} rows netted", n=int(cancelled.sum())))
+        ]
         if zero == "drop":
             frame, row = dropped(frame, frame["amount"] == 0, "zero amount")
             rows.append(row)
@@ -841,11 +849,11 @@ def _tx_returns(frame: pd.DataFrame, ctx: Context):
         frame,
         reversed_purchases(frame, cancelled),
         "purchases reversed by a cancellation",
-        "same customer, product and quantity, cancelled later",
+        tr("same customer, product and quantity, cancelled later"),
     )
     cancelled = cancelled.reindex(frame.index)
     frame, cancel_row = dropped(
-        frame, cancelled, "cancellations and returns", "policy returns='drop'"
+        frame, cancelled, "cancellations and returns", tr("policy returns='drop'")
     )
     if zero == "drop":
         frame, row = dropped(frame, frame["amount"] <= 0, "non-positive amount")
@@ -859,7 +867,7 @@ def _tx_products(frame: pd.DataFrame, ctx: Context):
     if not pattern or "product_id" not in frame.columns:
         return frame, None
     mask = frame["product_id"].str.fullmatch(pattern).fillna(False).astype(bool)
-    return dropped(frame, mask, "non-product lines", "postage, fees, adjustments, vouchers")
+    return dropped(frame, mask, "non-product lines", tr("postage, fees, adjustments, vouchers"))
 
 
 def _tx_far_dates(frame: pd.DataFrame, ctx: Context):
@@ -869,7 +877,10 @@ def _tx_far_dates(frame: pd.DataFrame, ctx: Context):
     if not isolated.any():
         return frame, None
     days = frame.loc[isolated, "order_date"].dt.strftime("%Y-%m-%d").unique()
-    note = f"over a year from all other orders ({', '.join(days[:3])}); fix them or pass --as-of"
+    note = tr(
+        "over a year from all other orders ({days}); fix them or pass --as-of",
+        days=", ".join(days[:3]),
+    )
     return dropped(frame, isolated, "dates far from the rest", note)
 
 
@@ -892,11 +903,12 @@ def _tx_cutoff(frame: pd.DataFrame, ctx: Context):
                 f"in {ctx.source}; choose a later --as-of"
             )
         if cutoff > last_day:
-            note = f"{(cutoff - last_day).days} days with no orders"
+            note = tr("{n} days with no orders", n=(cutoff - last_day).days)
             rows.append(("as_of after last order", 0, note))
     ctx.as_of = cutoff
     late = frame["order_date"] >= cutoff + pd.Timedelta(days=1)
-    frame, row = dropped(frame, late, "after as_of", f"orders after {cutoff.date()} are ignored")
+    ignored = tr("orders after {date} are ignored", date=cutoff.date())
+    frame, row = dropped(frame, late, "after as_of", ignored)
     return frame, [*rows, row]
 
 
@@ -905,7 +917,11 @@ def _tx_finish(frame: pd.DataFrame, ctx: Context):
     huge = _very_large(frame["amount"])
     if huge.any():
         low = frame.loc[huge, "amount"].min()
-        note = f"{int(huge.sum())} rows over {low:,.0f}, over 1000x the median row; check them"
+        note = tr(
+            "{n} rows over {low}, over 1000x the median row; check them",
+            n=int(huge.sum()),
+            low=f"{low:,.0f}",
+        )
         rows.append(("very large amounts (kept)", 0, note))
     if "order_id" not in frame.columns:
         frame["order_id"] = np.arange(len(frame)).astype(str)

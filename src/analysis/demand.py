@@ -23,9 +23,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis import engine, text
+from analysis import engine, i18n, text
 from analysis.summary import purchase_days
-from analysis.text import listed, md_text, money, sentences, tr
+from analysis.text import listed, md_text, money, sentences, tr, tr_as
 
 FREQS = {"W": "W-SUN", "M": "M"}
 FREQ_WORDS = {"W": ("week", "weeks", "weekly"), "M": ("month", "months", "monthly")}
@@ -37,8 +37,12 @@ MEASURE_LABELS = {
     "customers": "Active customers",
     "avg_order_value": "Average order value",
 }
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+WEEKDAYS = i18n.fixed_names(__name__, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+MONTHS = i18n.fixed_names(
+    __name__, ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+)
+i18n.fixed_names(__name__, MEASURE_LABELS.values())
+i18n.fixed_names(__name__, (words[0] for words in FREQ_WORDS.values()))
 
 
 def _check(frame: pd.DataFrame, columns) -> None:
@@ -56,16 +60,15 @@ def _freq(freq: str) -> str:
 
 
 def month_label(when) -> str:
-    """``Nov 2011`` (a Period or Timestamp's month) in the report's language."""
-    return tr("{month} {year}", month=tr(MONTHS[when.month - 1]), year=when.year)
+    """``Nov 2011`` (a Period or Timestamp's month) in the report's language
+    (:func:`analysis.text.month_label`: ``2011年11月``)."""
+    return text.month_label(when)
 
 
 def day_label(when) -> str:
-    """``05 Mar 2011`` (a date) in the report's language."""
-    when = pd.Timestamp(when)
-    return tr(
-        "{day:02d} {month} {year}", day=when.day, month=tr(MONTHS[when.month - 1]), year=when.year
-    )
+    """``05 Mar 2011`` (a date) in the report's language (:func:`analysis.text.date_label`:
+    ``2011年3月5日``)."""
+    return text.date_label(pd.Timestamp(when))
 
 
 def period_label(period: pd.Period) -> str:
@@ -885,11 +888,15 @@ METHOD_NAMES = {
 
 SHORT_NAMES = {"ets": "ETS model", "naive": "naive", "seasonal": "seasonal naive"}
 #: The exponential-smoothing models :func:`model_spec` names (reports show them translated).
-MODEL_NAMES = (
-    "ETS with damped trend and seasonality",
-    "ETS with damped trend, no seasonality",
-    "simple exponential smoothing",
+MODEL_NAMES = i18n.fixed_names(
+    __name__,
+    (
+        "ETS with damped trend and seasonality",
+        "ETS with damped trend, no seasonality",
+        "simple exponential smoothing",
+    ),
 )
+i18n.fixed_names(__name__, (*SHORT_NAMES.values(), *METHOD_NAMES.values()))
 
 
 def model_label(name: str) -> str:
@@ -1211,7 +1218,7 @@ def _season_words(periods, freq: str) -> str:
 def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
     """The shown forecast, why this method, how accurate by horizon, and the interval."""
     fc, errors, coverage = bundle["revenue"], bundle["errors"], bundle["coverage"]
-    one, many, _ = (tr(word) for word in FREQ_WORDS[freq])
+    one = tr(FREQ_WORDS[freq][0])
     first, row = fc.index[0], fc.iloc[0]
     method = fc.attrs["method"]
     text = tr(
@@ -1226,11 +1233,11 @@ def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
             low=money(row["lower"], currency),
             high=money(row["upper"], currency),
         )
-    text += tr(
-        "; {total} over the next {n} {many}. ",
-        total=money(fc["forecast"].sum(), currency),
-        n=len(fc),
-        many=many,
+    total = money(fc["forecast"].sum(), currency)
+    text += (
+        tr("; {total} over the next {n} months. ", total=total, n=len(fc))
+        if freq == "M"
+        else tr("; {total} over the next {n} weeks. ", total=total, n=len(fc))
     )
     if method == "ets":
         text += tr(
@@ -1306,11 +1313,19 @@ def forecast_takeaway(bundle: dict, freq: str, currency: str = "") -> str:
         )
     year = fc["year_earlier"]
     if year.notna().all():
-        text += tr(
-            "Sense check: the same {n} {many} a year earlier brought {value}.",
-            n=len(fc),
-            many=many,
-            value=money(year.sum(), currency),
+        value = money(year.sum(), currency)
+        text += (
+            tr(
+                "Sense check: the same {n} months a year earlier brought {value}.",
+                n=len(fc),
+                value=value,
+            )
+            if freq == "M"
+            else tr(
+                "Sense check: the same {n} weeks a year earlier brought {value}.",
+                n=len(fc),
+                value=value,
+            )
         )
     return text
 
@@ -1396,13 +1411,7 @@ def forecast_bundle(
     out = dict.fromkeys(("revenue", "orders", "backtest", "errors", "coverage", "nowcast", "note"))
     history = series.loc[series["complete"], "revenue"]
     if len(history) < 8:
-        one, many, _ = (tr(word) for word in FREQ_WORDS[freq])
-        out["note"] = tr(
-            "Only {n} complete {periods} of history: at least 8 are needed for a forecast and "
-            "its backtest. Try freq='W' for more, shorter periods, or wait for more data.",
-            n=len(history),
-            periods=one if len(history) == 1 else many,
-        )
+        out["note"] = _short_history_note(len(history), freq)
         return out
     season = SEASON[freq]
     out["backtest"] = backtest(history, periods, season)
@@ -1419,6 +1428,26 @@ def forecast_bundle(
     return out
 
 
+def _short_history_note(n: int, freq: str) -> str:
+    """Why there is no forecast: too few complete periods (one message per period word)."""
+    if freq == "M":
+        head = (
+            tr("Only {n} complete month of history", n=n)
+            if n == 1
+            else tr("Only {n} complete months of history", n=n)
+        )
+    else:
+        head = (
+            tr("Only {n} complete week of history", n=n)
+            if n == 1
+            else tr("Only {n} complete weeks of history", n=n)
+        )
+    return head + tr(
+        ": at least 8 are needed for a forecast and its backtest. Try freq='W' for more, "
+        "shorter periods, or wait for more data."
+    )
+
+
 def absent_note(column: str, what: str) -> str:
     """The sentence shown instead of a section whose optional column is missing."""
     return text.absent_note(column, what)
@@ -1430,8 +1459,8 @@ def forecast_table(revenue: pd.DataFrame, orders: pd.DataFrame, now: dict | None
     Headers are in the report's language."""
     cols = {
         "forecast": tr("forecast"),
-        "lower": tr("low"),
-        "upper": tr("high"),
+        "lower": tr_as("interval: low", "low"),
+        "upper": tr_as("interval: high", "high"),
         "actual_so_far": tr("booked so far"),
         "year_earlier": tr("a year earlier"),
     }
@@ -1462,7 +1491,7 @@ def forecast_display(bundle: dict, currency: str = ""):
 
 
 #: Columns of :func:`backtest_errors` (methods and the point count), shown translated.
-ERROR_COLUMNS = ("ets", "naive", "seasonal", "points")
+ERROR_COLUMNS = i18n.fixed_names(__name__, ("ets", "naive", "seasonal", "points"))
 
 
 def errors_display(bt: pd.DataFrame):

@@ -41,7 +41,7 @@ class NotApplicable(ValueError):
         lead = tr("This analysis cannot run on this data.")
         advice = f" {for_analyst(md_text(self.advice))}" if self.advice else ""
         display(Markdown(f"> **{lead}** {md_text(self.reason)}{advice}"))
-        return [f"{NOT_APPLICABLE}: the analysis stops here (reason above)."]
+        return [f"{NOT_APPLICABLE}: " + tr("the analysis stops here (reason above).")]
 
 
 def is_not_applicable(error: str | None) -> bool:

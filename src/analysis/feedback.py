@@ -31,17 +31,24 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
-from analysis.text import md_text, pct, tr, tr_name
+from analysis.text import listed, md_text, month_label, pct, sentences, shown, tr, tr_name
 
-GROUPS = ("promoter", "passive", "detractor")
+GROUPS = i18n.fixed_names(__name__, ("promoter", "passive", "detractor"))
 #: Group columns tried for breakdowns, in this order, when the (enriched) feedback has them.
-BREAKDOWNS = ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+BREAKDOWNS = i18n.fixed_names(
+    __name__, ("region", "channel", "category", "touchpoint", "segment", "tier", "stage")
+)
 #: Breakdowns whose values are names of the segmentation module (translated when shown).
 NAMED_BREAKDOWNS = ("segment", "tier", "stage")
 #: What the follow-up list and the value table rank customers by.
-VALUE_BASES = ("CLV", "revenue")
+VALUE_BASES = i18n.fixed_names(__name__, ("CLV", "revenue"))
+#: Headers whose bare word means something else elsewhere (a value tier's "low", the
+#: churn report's "label"): shown through their own catalogue entries.
+HEADER_CONTEXTS = {"low": "interval: low", "high": "interval: high", "label": "human label"}
+i18n.fixed_names(__name__, HEADER_CONTEXTS.values())
 
 
 def group_label(by: str, value):
@@ -54,6 +61,13 @@ def group_label(by: str, value):
 
         return segment_label(value)
     return value
+
+
+def for_display(table: pd.DataFrame, formats=None):
+    """``(table, formats)`` ready for ``report.style_table``: promoter / passive /
+    detractor row labels translated, the :data:`HEADER_CONTEXTS` headers under their own
+    names (:func:`analysis.text.tr_as`)."""
+    return shown(table.rename(index=lambda g: group_label("group", g)), HEADER_CONTEXTS, formats)
 
 
 # --------------------------------------------------------------------------- scale
@@ -302,7 +316,7 @@ DRIVERS = {
     "service tickets": (("tickets",), "numeric"),
 }
 #: The driver names, as shown (translated) in the drivers figure and takeaways.
-DRIVER_NAMES = tuple(DRIVERS)
+DRIVER_NAMES = i18n.fixed_names(__name__, DRIVERS)
 
 
 def driver_design(
@@ -579,13 +593,13 @@ def followup_list(
         reason[has] = tr("score") + " " + pick.loc[has, "score"].map("{:g}".format)
     if "sentiment" in pick:
         neg = pick["sentiment"] <= -0.05
-        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + "; ") + tr(
+        reason[neg] = reason[neg].where(reason[neg] == "", reason[neg] + tr("; ")) + tr(
             "negative comment"
         )
     if "theme" in pick:
         has = pick["theme"].notna()
         about = tr("about") + " " + pick.loc[has, "theme"].astype(str)
-        reason[has] = reason[has].where(reason[has] == "", reason[has] + "; ") + about
+        reason[has] = reason[has].where(reason[has] == "", reason[has] + tr("; ")) + about
     pick["reason"] = reason
     pick[value_basis] = (
         pick["customer_id"].map(value) if value is not None and "customer_id" in pick else np.nan
@@ -664,8 +678,9 @@ def period_takeaway(periods: pd.DataFrame) -> str:
     last = full.iloc[-1]
     sig = last["nps_p"] < 0.05 if pd.notna(last["nps_p"]) else False
     word = tr("a significant change") if sig else tr("within the noise")
-    return tr("In the latest full period ({p:%Y-%m}) NPS was {n:+.0f}, {c:+.0f} points on the "
-              "period before (p = {pv:.2f}: {w}).", p=full.index[-1], n=last["nps"],
+    month = month_label(full.index[-1], "%Y-%m")
+    return tr("In the latest full period ({p}) NPS was {n:+.0f}, {c:+.0f} points on the "
+              "period before (p = {pv:.2f}: {w}).", p=month, n=last["nps"],
               c=last["nps_change"], pv=last["nps_p"], w=word)  # fmt: skip
 
 
@@ -678,7 +693,8 @@ def drivers_takeaway(table: pd.DataFrame) -> str:
     return tr("**{t}** moves the score most: {s} of what the drivers explain{e}. The drivers "
               "together explain R² = {r:.2f} of the variation in scores.",
               t=tr_name(top, DRIVER_NAMES).capitalize(),
-              s=pct(table["share"].iloc[0]), e=f" ({md_text(effect)})" if effect else "",
+              s=pct(table["share"].iloc[0]),
+              e=tr(" ({effect})", effect=md_text(effect)) if effect else "",
               r=table["r2"].sum())  # fmt: skip
 
 
@@ -698,7 +714,7 @@ def retention_takeaway(repurchase: pd.DataFrame | None, lift: dict | None) -> st
                             b=lift["auc_with"], c=lift["lift"]))  # fmt: skip
         else:
             parts.append(tr("**No lift can be measured:** {r}.", r=md_text(lift["reason"])))
-    return " ".join(parts)
+    return sentences(*parts)
 
 
 def satisfaction_metrics(summary, top, themes_table, agreement_value, human=None) -> dict:
@@ -905,7 +921,7 @@ def text_takeaway(prep: Prepared, text: Text) -> str:
     has = frame["comment"].astype("string").str.strip().str.len().fillna(0) > 0
     langs = frame.loc[has, "language"].value_counts(normalize=True)
     langs = langs[langs >= 0.01].head(3)
-    lang_text = ", ".join(
+    lang_text = listed(
         f"{md_text(tr_name(k, st.LANGUAGE_CODES))} {pct(v)}" for k, v in langs.items()
     )
     how = {
@@ -937,9 +953,9 @@ def themes_takeaway(table: pd.DataFrame, scored: bool) -> str:
     if len(rated):
         worst = rated.sort_values("impact").iloc[0]
         unit = tr("stars/points") if scored else tr("sentiment")
-        text += " " + tr("Comments about **{t}** score {i:+.2f} {u} against the others: the "
-                         "theme to fix first.", t=md_text(worst["theme"]), i=worst["impact"],
-                         u=unit)  # fmt: skip
+        text = sentences(text, tr(
+            "Comments about **{t}** score {i:+.2f} {u} against the others: the theme to fix "
+            "first.", t=md_text(worst["theme"]), i=worst["impact"], u=unit))  # fmt: skip
     return text
 
 
@@ -969,7 +985,7 @@ def human_takeaway(sentiment_agree: dict | None, themes_agree: pd.DataFrame | No
         parts.append(tr("For {k} of {m} human theme labels a theme found here ranks the labelled "
                         "comments with ROC-AUC >= 0.7 (median {med:.2f}).", k=len(good),
                         m=len(themes_agree), med=themes_agree["roc_auc"].median()))  # fmt: skip
-    return " ".join(parts) or tr("The feedback holds no human labels to compare with.")
+    return sentences(*parts) or tr("The feedback holds no human labels to compare with.")
 
 
 def followup_takeaway(follow: pd.DataFrame, basis: str, currency: str = "") -> str:
@@ -1004,7 +1020,7 @@ def findings(metrics: dict, lift: dict | None, human: dict | None) -> str:
         lines.append(tr("- The strongest driver of the score is **{d}**.", d=driver))
     if metrics.get("themes"):
         lines.append(
-            tr("- Comment themes: {t}.", t="; ".join(md_text(t) for t in metrics["themes"]))
+            tr("- Comment themes: {t}.", t=tr("; ").join(md_text(t) for t in metrics["themes"]))
         )
     if metrics.get("sentiment_agreement") is not None:
         lines.append(tr("- Sentiment agrees with the scores at ROC-AUC {a:.2f}.",

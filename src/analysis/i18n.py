@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -59,6 +60,12 @@ def language_code(lang: str | None) -> str:
     if lang not in languages():
         raise ValueError(f"unknown report language {lang!r}; available: {', '.join(languages())}")
     return lang
+
+
+@functools.cache
+def translations(lang: str) -> frozenset[str]:
+    """Every translation of ``lang``'s catalogue: text already in the report language."""
+    return frozenset(catalogue(lang).values())
 
 
 def set_language(lang: str | None) -> str:
@@ -138,3 +145,27 @@ def read_missing_log(path: str | Path) -> list[str]:
 def missing(lang: str | None = None) -> list[str]:
     """Messages asked for in ``lang`` (default: the current one) that had no translation."""
     return sorted(_missing.get(lang or _state["lang"], set()))
+
+
+_NAMES: dict[str, tuple[str, ...]] = {}
+
+
+def fixed_names(area: str, names: Iterable[str]) -> tuple[str, ...]:
+    """Register the names of a fixed list that readers see through ``tr(name)``.
+
+    Segment, stage, step and metric names are not literal ``tr("...")`` calls, so the
+    extractor cannot find them; a module registers its list once, at import, and
+    ``analysis translations`` checks that every name has a translation::
+
+        SEGMENTS = i18n.fixed_names(__name__, ("Champions", "Loyal", ...))
+
+    Returns the names as a tuple (so the registering line can define the list).
+    """
+    names = tuple(str(n) for n in names)
+    _NAMES[area] = tuple(dict.fromkeys((*_NAMES.get(area, ()), *names)))
+    return names
+
+
+def registered_names() -> dict[str, tuple[str, ...]]:
+    """Area (module) -> the fixed names it registered with :func:`fixed_names`."""
+    return dict(_NAMES)

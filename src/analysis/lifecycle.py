@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis import i18n
 from analysis.errors import NotApplicable
 from analysis.intervals import wilson
 from analysis.privacy import canonical_ids
-from analysis.text import md_text, pct, sentences, tr
+from analysis.text import md_text, pct, sentences, tr, tr_name
 
 #: Customers-table columns that date a customer's first purchase (first match is used).
 FIRST_PURCHASE_COLUMNS = ("first_purchase", "first_purchase_date", "converted_at", "won_date")
@@ -38,41 +39,35 @@ POTENTIAL = "potential"
 LEVEL = 0.95
 #: Group labels the package itself writes in the channel / cohort tables (the data values;
 #: reports show them translated).
-GROUP_NAMES = ("all", "unknown")
+GROUP_NAMES = i18n.fixed_names(__name__, ("all", "unknown"))
 #: Column headers of the conversion and prospects tables, for the table-header translation.
-TABLE_HEADERS = (
-    "channel",
-    "cohort",
-    "customers",
-    "converted",
-    "share",
-    "share_low",
-    "share_high",
-    "within",
-    "within_low",
-    "within_high",
-    "median_days",
-    "customer_id",
-    "signup_date",
-    "days",
-    "channel_share",
-    "chance",
+TABLE_HEADERS = i18n.fixed_names(
+    __name__,
+    (
+        "channel",
+        "cohort",
+        "customers",
+        "converted",
+        "share",
+        "share_low",
+        "share_high",
+        "within",
+        "within_low",
+        "within_high",
+        "median_days",
+        "customer_id",
+        "signup_date",
+        "days",
+        "channel_share",
+        "chance",
+    ),
 )
 
 
 def group_label(label) -> str:
-    """A channel or cohort label as the report shows it: ``all`` and ``unknown`` translated."""
-    text = str(label)
-    return tr(text) if text in GROUP_NAMES else text
-
-
-def for_display(table: pd.DataFrame) -> pd.DataFrame:
-    """A conversion or prospects table with its ``channel`` labels as the report shows them
-    (the index of :func:`conversion_by`, or a ``channel`` column); the data are unchanged."""
-    out = table.rename(index=group_label) if table.index.name in ("channel", "cohort") else table
-    if "channel" in out.columns:
-        out = out.assign(channel=out["channel"].map(group_label))
-    return out
+    """A channel or cohort label as the report shows it: ``all`` and ``unknown`` translated
+    (tables through ``report.style_table`` show them so by themselves)."""
+    return tr_name(str(label), GROUP_NAMES)
 
 
 def _day_after(as_of) -> pd.Timestamp:
@@ -433,18 +428,25 @@ def cohort_takeaway(by_cohort: pd.DataFrame, horizon_days: int) -> str:
             h=horizon_days
         )
     first, last = seen.index[0], seen.index[-1]
-    direction = tr("better") if seen.iloc[-1] > seen.iloc[0] else tr("worse")
+    values = {
+        "h": horizon_days,
+        "a": pct(seen.iloc[0], 1),
+        "first": first,
+        "b": pct(seen.iloc[-1], 1),
+        "last": last,
+    }
+    if seen.iloc[-1] > seen.iloc[0]:
+        return tr(
+            "Within {h} days of signing up, {a} of the {first} cohort had bought against {b} of "
+            "the {last} cohort, the latest with {h} days of follow-up: conversion is getting "
+            "better. Later cohorts have not had {h} days yet and are left out of this comparison.",
+            **values,
+        )
     return tr(
         "Within {h} days of signing up, {a} of the {first} cohort had bought against {b} of "
         "the {last} cohort, the latest with {h} days of follow-up: conversion is getting "
-        "{d}. Later cohorts have not had {h} days yet and are left out of this comparison."
-    ).format(
-        h=horizon_days,
-        a=pct(seen.iloc[0], 1),
-        first=first,
-        b=pct(seen.iloc[-1], 1),
-        last=last,
-        d=direction,
+        "worse. Later cohorts have not had {h} days yet and are left out of this comparison.",
+        **values,
     )
 
 

@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
-from analysis.text import md_text, money, tr
+from analysis import i18n
+from analysis.text import md_text, money, tr, tr_name
 
 HIGHER, LOWER, NEUTRAL = "higher", "lower", "neutral"
 
@@ -121,6 +122,25 @@ METRICS: dict[str, Metric] = {
     "lifetime_value.holdout_predicted_total": Metric("Holdout purchases, predicted", "count"),
     "lifetime_value.holdout_mae": Metric("Holdout error per customer (MAE)", "score", LOWER),
     "lifetime_value.baseline_mae": Metric("Baseline error per customer (MAE)", "score", LOWER),
+    "lifetime_value.retention_uplift.points": Metric("Retention what-if: points added", "score"),
+    "lifetime_value.retention_uplift.clv_change": Metric(
+        "Value gained by that retention", "money", HIGHER
+    ),
+    "lifetime_value.retention_uplift.clv_change_pct": Metric(
+        "Value gained by that retention, share of CLV", "share", HIGHER
+    ),
+    "lifetime_value.retention_uplift.interval": Metric("Interval of the value gained", "money"),
+    "lifetime_value.winback_at_risk": Metric("Value of winning back the at-risk", "money", HIGHER),
+    "lifetime_value.next_purchase.level": Metric("Next-purchase interval: coverage", "share"),
+    "lifetime_value.next_purchase.customers": Metric(
+        "Next-purchase intervals checked on the holdout", "count"
+    ),
+    "lifetime_value.next_purchase.inside": Metric(
+        "Next purchase inside its interval (holdout)", "share"
+    ),
+    "lifetime_value.next_purchase.expected": Metric(
+        "Next purchase inside its interval, model's expectation", "share"
+    ),
     # churn
     "churn.window_days": Metric("Days without a purchase that count as churn", "days"),
     "churn.base_rate": Metric("Customers who churned (test period)", "share", LOWER),
@@ -201,6 +221,9 @@ KPIS: tuple[str, ...] = (
 )
 
 
+i18n.fixed_names(__name__, (m.label for m in METRICS.values()))
+
+
 def metric_info(key: str) -> Metric:
     """How metric ``key`` (``notebook.name[.sub]``) reads; unknown keys are neutral scores.
 
@@ -213,6 +236,20 @@ def metric_info(key: str) -> Metric:
             name = _words(".".join(parts[1:]) or key)
             return Metric(info.label.format(key=parts[-1], name=name), info.unit, info.better)
     return Metric(_words(".".join(key.split(".")[1:]) or key))
+
+
+def metric_label(key: str) -> str:
+    """Metric ``key``'s name in the report's language (:func:`metric_info` keeps English).
+
+    The label's template is translated (``{key} (customers)`` -> ``{key}（客户数）``), then
+    filled with the key's last part, itself translated when it is a fixed name (a segment).
+    """
+    for pattern, info in METRICS.items():
+        if fnmatchcase(key, pattern):
+            parts = key.split(".")
+            name = _words(".".join(parts[1:]) or key)
+            return tr(info.label).format(key=tr_name(parts[-1]), name=name)
+    return tr_name(metric_info(key).label)
 
 
 def _words(name: str) -> str:
@@ -295,6 +332,6 @@ def headline(notebook: str, metrics: Mapping, currency: str = ""):
     for key, value in flatten(metrics, f"{notebook}.", max_items=50).items():
         if value is None or isinstance(value, str) and not value:
             continue
-        label = md_text(metric_info(key).label)
+        label = md_text(metric_label(key))
         rows.append(f"| {label} | {format_value(key, value, currency).replace('|', '/')} |")
     return Markdown("\n".join(rows))

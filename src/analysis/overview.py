@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from analysis.data import Transactions
-from analysis.text import absent_note, amount  # noqa: F401  (absent_note: for the notebook)
+from analysis.text import absent_note, amount, date_label, month_label, tr, tr_name  # noqa: F401
 
 
 def cleaning_table(tx: Transactions) -> pd.DataFrame:
@@ -84,17 +84,22 @@ def top_by(frame: pd.DataFrame, column: str, n: int = 10) -> pd.DataFrame:
 def kpi_table(kpis: dict, currency: str = "") -> pd.DataFrame:
     """Headline numbers formatted for display (label -> text)."""
     rows = [
-        ("Customers", f"{kpis['customers']:,}"),
-        ("Orders", f"{kpis['orders']:,}"),
-        ("Revenue", f"{currency}{kpis['revenue']:,.0f}"),
-        ("Average order value", f"{currency}{kpis['avg_order_value']:,.2f}"),
-        ("Orders per customer", f"{kpis['orders_per_customer']:.2f}"),
-        ("Customers buying on 2+ days", f"{kpis['repeat_customer_share']:.1%}"),
-        ("First order", kpis["first_date"]),
-        ("Last order", kpis["last_date"]),
-        ("Rows read / kept", f"{kpis['rows_in']:,} / {kpis['rows_clean']:,}"),
+        (tr("Customers"), f"{kpis['customers']:,}"),
+        (tr("Orders"), f"{kpis['orders']:,}"),
+        (tr("Revenue"), f"{currency}{kpis['revenue']:,.0f}"),
+        (tr("Average order value"), f"{currency}{kpis['avg_order_value']:,.2f}"),
+        (tr("Orders per customer"), f"{kpis['orders_per_customer']:.2f}"),
+        (tr("Customers buying on 2+ days"), f"{kpis['repeat_customer_share']:.1%}"),
+        (tr("First order"), _day(kpis["first_date"])),
+        (tr("Last order"), _day(kpis["last_date"])),
+        (tr("Rows read / kept"), f"{kpis['rows_in']:,} / {kpis['rows_clean']:,}"),
     ]
-    return pd.DataFrame(rows, columns=["measure", "value"]).set_index("measure")
+    return pd.DataFrame(rows, columns=[tr("measure"), tr("value")]).set_index(tr("measure"))
+
+
+def _day(iso: str) -> str:
+    """An ISO date of the headline numbers for readers (``2011-12-09``, ``2011年12月9日``)."""
+    return date_label(pd.Timestamp(iso), "%Y-%m-%d")
 
 
 def takeaway(tx: Transactions, kpis: dict) -> str:
@@ -105,14 +110,27 @@ def takeaway(tx: Transactions, kpis: dict) -> str:
     reason = ""
     if not biggest.empty:
         top = biggest.sort_values("rows removed", ascending=False).iloc[0]
-        reason = f" The largest cut is **{top['step']}** ({top['rows removed']:,} rows)."
-    cur = tx.currency
+        reason = " " + tr(
+            "The largest cut is **{step}** ({n} rows).",
+            step=tr_name(top["step"]),
+            n=f"{top['rows removed']:,}",
+        )
     return (
-        f"**{kpis['customers']:,} customers** placed **{kpis['orders']:,} orders** worth "
-        f"**{cur}{kpis['revenue']:,.0f}** between {kpis['first_date']} and {kpis['last_date']}. "
-        f"{kpis['repeat_customer_share']:.0%} of customers bought on more than one day, "
-        f"the base every repeat-purchase model below stands on. "
-        f"Cleaning removed {dropped:.1%} of the {kpis['rows_in']:,} input rows.{reason}"
+        tr(
+            "**{customers} customers** placed **{orders} orders** worth **{revenue}** between "
+            "{first} and {last}. {repeat} of customers bought on more than one day, the base every "
+            "repeat-purchase model below stands on. Cleaning removed {dropped} of the {rows} input "
+            "rows.",
+            customers=f"{kpis['customers']:,}",
+            orders=f"{kpis['orders']:,}",
+            revenue=f"{tx.currency}{kpis['revenue']:,.0f}",
+            first=_day(kpis["first_date"]),
+            last=_day(kpis["last_date"]),
+            repeat=f"{kpis['repeat_customer_share']:.0%}",
+            dropped=f"{dropped:.1%}",
+            rows=f"{kpis['rows_in']:,}",
+        )
+        + reason
     )
 
 
@@ -125,18 +143,30 @@ def monthly_takeaway(month: pd.DataFrame, as_of: pd.Timestamp, currency: str = "
     """A sentence on the best month and the last complete month vs the one before."""
     complete = month.loc[[not month_is_partial(m, as_of) for m in month.index]]
     if len(complete) < 2:
-        return "Fewer than two complete months of data: no month-on-month comparison yet."
+        return tr("Fewer than two complete months of data: no month-on-month comparison yet.")
     best = complete["revenue"].idxmax()
     last, prev = complete.index[-1], complete.index[-2]
     change = complete.loc[last, "revenue"] / complete.loc[prev, "revenue"] - 1
     partial = (
         ""
         if len(complete) == len(month)
-        else (f" {month.index[-1]} is still running at the cutoff: shown hatched, not as a drop.")
+        else " "
+        + tr(
+            "{month} is still running at the cutoff: shown hatched, not as a drop.",
+            month=month_label(month.index[-1], "%Y-%m"),
+        )
     )
     return (
-        f"The strongest month was **{best}** ({amount(complete.loc[best, 'revenue'], currency)}). "
-        f"The last complete month, {last}, brought "
-        f"{amount(complete.loc[last, 'revenue'], currency)} "
-        f"from {complete.loc[last, 'customers']:,} customers, **{change:+.0%}** on {prev}.{partial}"
+        tr(
+            "The strongest month was **{best}** ({best_revenue}). The last complete month, "
+            "{last}, brought {revenue} from {customers} customers, **{change}** on {prev}.",
+            best=month_label(best, "%Y-%m"),
+            best_revenue=amount(complete.loc[best, "revenue"], currency),
+            last=month_label(last, "%Y-%m"),
+            revenue=amount(complete.loc[last, "revenue"], currency),
+            customers=f"{complete.loc[last, 'customers']:,}",
+            change=f"{change:+.0%}",
+            prev=month_label(prev, "%Y-%m"),
+        )
+        + partial
     )

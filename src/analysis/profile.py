@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from analysis import i18n
 from analysis.config import REPORTS_DIR
 from analysis.errors import DataError
 from analysis.privacy import canonical_ids, display_id, find_customer
-from analysis.text import md_text, money, pct, tr
+from analysis.text import date_label, md_text, money, pct, sentences, tr, tr_name
 
 #: Exports of the period reports a profile reads, by what they hold.
 EXPORTS = {
@@ -149,13 +150,13 @@ def purchase_text(timeline: pd.DataFrame, as_of, currency: str = "") -> str:
     first, last = timeline.index.min(), timeline.index.max()
     days = (pd.Timestamp(as_of).normalize() - last).days
     return tr(
-        "{orders:,} orders on {n:,} days between {first:%d %b %Y} and {last:%d %b %Y}, "
+        "{orders:,} orders on {n:,} days between {first} and {last}, "
         "{spend} in all; last purchase {days:,} days before the cutoff."
     ).format(
         orders=int(timeline["orders"].sum()),
         n=len(timeline),
-        first=first,
-        last=last,
+        first=date_label(first),
+        last=date_label(last),
         spend=money(timeline["amount"].sum(), currency),
         days=days,
     )
@@ -236,15 +237,15 @@ STANDING_FIGURES = ("segment", "tier", "stage")
 
 def standing_table(now: Standing, before: Standing | None) -> pd.DataFrame:
     """Segment, tier and stage now and at the previous report, side by side."""
-    columns = {tr("now ({d:%Y-%m-%d})", d=now.as_of): now}
+    columns = {tr("now ({d})", d=date_label(now.as_of, "%Y-%m-%d")): now}
     if before is not None:
-        columns[tr("previous ({d:%Y-%m-%d})", d=before.as_of)] = before
+        columns[tr("previous ({d})", d=date_label(before.as_of, "%Y-%m-%d"))] = before
     return pd.DataFrame(
         {
             label: {
-                tr(STANDING_ROWS[0]): tr(s.segment) if s.segment else "–",
-                tr(STANDING_ROWS[1]): tr(s.tier) if s.tier else "–",
-                tr(STANDING_ROWS[2]): tr(s.stage) if s.stage else "–",
+                tr(STANDING_ROWS[0]): tr_name(s.segment) if s.segment else "–",
+                tr(STANDING_ROWS[1]): tr_name(s.tier) if s.tier else "–",
+                tr(STANDING_ROWS[2]): tr_name(s.stage) if s.stage else "–",
                 tr(STANDING_ROWS[3]): s.source,
             }
             for label, s in columns.items()
@@ -257,7 +258,7 @@ def standing_text(now: Standing, before: Standing | None) -> str:
     if before is None:
         return tr("There is no earlier report to compare with.")
     moves = [
-        f"{tr(what)} {md_text(tr(b))} → {md_text(tr(a))}"
+        f"{tr(what)} {md_text(tr_name(b))} → {md_text(tr_name(a))}"
         for what, b, a in zip(
             STANDING_FIGURES,
             (before.segment, before.tier, before.stage),
@@ -267,10 +268,10 @@ def standing_text(now: Standing, before: Standing | None) -> str:
         if a and b and a != b
     ]
     if not moves:
-        return tr("Segment, tier and stage are unchanged since {d:%d %b %Y}.").format(
-            d=before.as_of
+        return tr("Segment, tier and stage are unchanged since {d}.").format(
+            d=date_label(before.as_of)
         )
-    return tr("Since {d:%d %b %Y}: {m}.").format(d=before.as_of, m="; ".join(moves))
+    return tr("Since {d}: {m}.").format(d=date_label(before.as_of), m="; ".join(moves))
 
 
 # --------------------------------------------------------------------------- value and risk
@@ -281,8 +282,9 @@ def computed_value(
 ) -> dict:
     """CLV and P(alive) of the customer from a BG/NBD + Gamma-Gamma fit on all customers.
 
-    Returns a dict with ``clv``, ``p_alive`` and ``expected_purchases`` (None each when
-    the customer is not in the log) or ``note`` when the models cannot be fitted.
+    Returns a dict with ``clv``, ``p_alive``, ``expected_purchases`` and the
+    :func:`analysis.clv.next_purchase` dates (80 % intervals), or ``note`` when the customer
+    has no purchase or the models cannot be fitted.
     """
     from analysis import clv
     from analysis.summary import customer_summary
@@ -301,11 +303,13 @@ def computed_value(
     except (AttributeError, ValueError, RuntimeError, ArithmeticError) as exc:
         return {"note": tr("the purchase models could not be fitted ({e})").format(e=exc)}
     row = values.iloc[0]
+    upcoming = clv.next_purchase(fitted, summary.loc[[key]], as_of).iloc[0]
     return {
         "clv": float(row["clv"]),
         "p_alive": float(row["p_alive"]),
         "expected_purchases": float(row["expected_purchases"]),
         "horizon_months": horizon_months,
+        **{k: v for k, v in upcoming.items() if k.startswith("next_purchase")},
     }
 
 
@@ -441,6 +445,81 @@ def risk_text(risk_row: pd.Series | None, p_alive: float | None, reasons: list[s
     return tr("No churn risk figure: no churn report and no purchase model for these data.")
 
 
+def next_purchase_text(value_row: pd.Series | None, computed: dict | None, frame=None,
+                       as_of=None, raw_id: str | None = None) -> str:  # fmt: skip
+    """When the customer is likely to buy next, in words: from ``lifetime_value.csv`` when
+    it holds the dates (:func:`analysis.clv.next_purchase`), else from the value computed here
+    (computed now from ``frame`` when neither has them, e.g. an older report's export).
+    """
+    has_dates = computed is not None and "next_purchase" in computed
+    if not has_dates and (value_row is None or "next_purchase" not in value_row.index):
+        if frame is not None and raw_id is not None:
+            computed = computed_value(frame, as_of, raw_id)
+    found = None
+    for numbers in (value_row, pd.Series(computed or {}, dtype=object)):
+        if numbers is not None and "next_purchase" in numbers.index:
+            found = numbers
+            break
+    if found is None or pd.isna(found.get("next_purchase")):
+        return tr("No next-purchase date: the purchase model gave none for this customer.")
+    day = {k: pd.Timestamp(v) if pd.notna(v) and v != "" else None for k, v in found.items()
+           if str(k).startswith("next_purchase")}  # fmt: skip
+    text = tr(
+        "**Next purchase** if still a customer: around {d:%Y-%m-%d} (likely between "
+        "{low:%Y-%m-%d} and {high})."
+    ).format(
+        d=day["next_purchase"],
+        low=day.get("next_purchase_low") or day["next_purchase"],
+        high=f"{day['next_purchase_high']:%Y-%m-%d}" if day.get("next_purchase_high")
+        else tr("later, or never"),
+    )  # fmt: skip
+    weighted = day.get("next_purchase_weighted")
+    if weighted is None:
+        return (
+            text
+            + " "
+            + tr(
+                "Allowing for the chance that they have already gone, a further purchase is less "
+                "likely than not."
+            )
+        )
+    return (
+        text
+        + " "
+        + tr(
+            "Allowing for the chance that they have already gone: even odds of a purchase by "
+            "{d:%Y-%m-%d}."
+        ).format(d=weighted)
+    )
+
+
+def record_formats(rows: pd.DataFrame | None) -> dict:
+    """Number and date formats for a feedback, tickets or events table (scores and ratings
+    without float noise: ``4`` not ``4.000000``, ``8.5`` kept; dates without midnight
+    times; missing values as a dash)."""
+    if rows is None:
+        return {}
+
+    def number(decimals):
+        return lambda v: "–" if pd.isna(v) else f"{v:,.{decimals}f}"
+
+    def when(with_time):
+        return lambda v: (
+            "–" if pd.isna(v) else f"{v:%Y-%m-%d %H:%M}" if with_time else f"{v:%Y-%m-%d}"
+        )
+
+    formats = {}
+    for column in rows.columns:
+        values = rows[column]
+        if pd.api.types.is_datetime64_any_dtype(values):
+            clock = values.dropna()
+            formats[column] = when(bool(len(clock)) and bool((clock != clock.dt.normalize()).any()))
+        elif pd.api.types.is_float_dtype(values):
+            whole = values.dropna()
+            formats[column] = number(0 if (whole == whole.round()).all() else 1)
+    return formats
+
+
 # --------------------------------------------------------------------------- service record
 
 
@@ -492,6 +571,18 @@ NEXT_STEP = {
 }
 
 
+i18n.fixed_names(
+    __name__,
+    (
+        *VALUE_LABELS.values(),
+        *NEXT_STEP.values(),
+        *STANDING_ROWS,
+        *STANDING_FIGURES,
+        *RECORD_KINDS,
+    ),
+)
+
+
 def findings(
     now: Standing, values: pd.DataFrame, p_alive: float | None, timeline, as_of, currency=""
 ) -> str:
@@ -500,7 +591,9 @@ def findings(
     if now.segment:
         parts.append(
             tr("Segment **{s}**, {t} value tier, life stage **{st}**.").format(
-                s=md_text(tr(now.segment)), t=md_text(tr(now.tier)), st=md_text(tr(now.stage))
+                s=md_text(tr_name(now.segment)),
+                t=md_text(tr_name(now.tier)),
+                st=md_text(tr_name(now.stage)),
             )
         )
     if "clv" in values.index:
@@ -512,4 +605,4 @@ def findings(
     step = NEXT_STEP.get(str(now.stage))
     if step:
         parts.append(tr("Next step: {s}.").format(s=tr(step)))
-    return " ".join(parts)
+    return sentences(*parts)

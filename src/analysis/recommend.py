@@ -55,8 +55,9 @@ import pandas as pd
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from analysis import i18n
 from analysis.errors import NotApplicable
-from analysis.text import md_text, pct, tr, tr_name
+from analysis.text import date_label, md_text, pct, sentences, tr, tr_name
 
 #: Confidence each signal adds to a customer-product pair (one per day and signal).
 SIGNAL_WEIGHTS = {"purchase": 1.0, "cart": 0.5, "favourite": 0.3, "view": 0.1}
@@ -74,12 +75,15 @@ LABELS = {
     "bpr": "BPR (implicit)",
 }
 #: The method labels as a list (translated when shown; English in tables' keys and exports).
-METHOD_LABELS = tuple(LABELS.values())
+METHOD_LABELS = i18n.fixed_names(__name__, LABELS.values())
 #: Stages of :func:`split_table`.
-STAGES = ("choose the method (validation)", "report (test, untouched)", "recommend now")
+STAGES = i18n.fixed_names(
+    __name__, ("choose the method (validation)", "report (test, untouched)", "recommend now")
+)
 #: Segments of :func:`customer_segments` when the log has no amounts (purchase-day tiers).
-PURCHASE_DAY_TIERS = ("1 purchase day", "2-3 purchase days", "4-9 purchase days",
-                      "10+ purchase days")  # fmt: skip
+PURCHASE_DAY_TIERS = i18n.fixed_names(
+    __name__, ("1 purchase day", "2-3 purchase days", "4-9 purchase days", "10+ purchase days")
+)
 
 
 def method_label(key: str) -> str:
@@ -90,11 +94,11 @@ def method_label(key: str) -> str:
 def segment_label(name):
     """A segment name as the reader sees it: the segmentation's segment, tier and stage
     names and the purchase-day tiers translated, other names (the data's) kept."""
-    from analysis import segmentation
+    from analysis.segmentation import display_name
 
-    names = (*segmentation.DEFAULT_SEGMENT_MAP.values(), *segmentation.TIERS,
-             *segmentation.STAGES, *PURCHASE_DAY_TIERS)  # fmt: skip
-    return tr_name(name, names)
+    if not isinstance(name, str):
+        return name
+    return tr_name(name, PURCHASE_DAY_TIERS) if name in PURCHASE_DAY_TIERS else display_name(name)
 
 
 #: Relative recall gain over the best baseline a method needs (on validation) to be shipped.
@@ -327,12 +331,12 @@ def split_table(split: Split) -> pd.DataFrame:
         (tr(STAGES[1]), split.first_day, split.t1, split.t1 + one, split.as_of),
         (tr(STAGES[2]), split.first_day, split.as_of, pd.NaT, pd.NaT),
     ]
-    table = pd.DataFrame(
-        rows, columns=["stage", "history from", "history to", "judged from", "judged to"]
-    )
+    columns = [tr("stage"), tr("history from"), tr("history to"), tr("judged from"),
+               tr("judged to")]  # fmt: skip
+    table = pd.DataFrame(rows, columns=columns)
     for col in table.columns[1:]:
         table[col] = table[col].dt.strftime("%Y-%m-%d").fillna(tr("future"))
-    return table.set_index("stage")
+    return table.set_index(columns[0])
 
 
 def repeat_share(signals: pd.DataFrame, cutoff, end) -> float:
@@ -1335,8 +1339,8 @@ def recommend_metrics(comparison: Comparison, customers_scored: int) -> dict:
 def _days(first: pd.Timestamp, last: pd.Timestamp) -> str:
     """``"10 Nov 2011 - 09 Dec 2011"``, or one day alone."""
     if first == last:
-        return f"{first:%d %b %Y}"
-    return f"{first:%d %b %Y} – {last:%d %b %Y}"
+        return date_label(first)
+    return f"{date_label(first)} – {date_label(last)}"
 
 
 def split_takeaway(split: Split, comparison: Comparison, share: float, note: str = "") -> str:
@@ -1382,22 +1386,32 @@ def comparison_takeaway(comparison: Comparison) -> str:
         lift=pct(model_lift, 0),
     )
     if comparison.shipped == chosen:
-        text += " " + tr(
-            "It beat the best baseline by at least {req} on validation and is the method shipped.",
-            req=pct(REQUIRED_LIFT),
+        text = sentences(
+            text,
+            tr(
+                "It beat the best baseline by at least {req} on validation and is the method "
+                "shipped.",
+                req=pct(REQUIRED_LIFT),
+            ),
         )
         if model_lift < REQUIRED_LIFT:
-            text += " " + tr(
-                "On the test window it falls short of that margin: treat the gain as uncertain."
+            text = sentences(
+                text,
+                tr(
+                    "On the test window it falls short of that margin: treat the gain as uncertain."
+                ),
             )
     else:
-        text += " " + tr(
-            "No model beat the best baseline by {req} on validation (it managed {v}), so the "
-            "recommendations shipped are the baseline's: **{shipped}**. The target (a model "
-            "{req} better than the best baseline) is **not met** on this data.",
-            req=pct(REQUIRED_LIFT),
-            v=pct(comparison.validation_lift, 0),
-            shipped=method_label(comparison.shipped),
+        text = sentences(
+            text,
+            tr(
+                "No model beat the best baseline by {req} on validation (it managed {v}), so the "
+                "recommendations shipped are the baseline's: **{shipped}**. The target (a model "
+                "{req} better than the best baseline) is **not met** on this data.",
+                req=pct(REQUIRED_LIFT),
+                v=pct(comparison.validation_lift, 0),
+                shipped=method_label(comparison.shipped),
+            ),
         )
     return text
 

@@ -65,7 +65,7 @@ from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
-from analysis.text import ANALYST_ONLY, md_text, tr_known, tr_label  # noqa: F401  (report.md_text)
+from analysis.text import ANALYST_ONLY, md_text, tr, tr_label, tr_name  # noqa: F401  (report.md_text)
 from analysis.webfont import embed_cjk_font
 
 METRICS_SUBDIR = "_metrics"
@@ -232,11 +232,11 @@ def _header_names(index: pd.Index) -> list:
 
 
 def _cell_text(value) -> str:
-    return html.escape(str(tr_known(value)))
+    return html.escape(str(tr_name(value)))
 
 
 def _row_label(label) -> str:
-    return html.escape(str(tr_known(label)))
+    return html.escape(str(tr_name(label)))
 
 
 def _column_label(label) -> str:
@@ -521,8 +521,11 @@ def export_html(
     # a timeout shows in the notebook only as a KeyboardInterrupt: say what happened
     if error and (not _has_error_output(nb) or error.startswith("cell timed out")):
         note = nbformat.v4.new_markdown_cell(
-            f"> **This report stopped before the end:** {md_text(error)}. "
-            "The sections below are what ran until then."
+            tr(
+                "> **This report stopped before the end:** {error}. "
+                "The sections below are what ran until then.",
+                error=md_text(error),
+            )
         )
         nb.cells.insert(0, note)
     if nb.metadata.get("papermill", {}).get("exception") and _stopped_not_applicable(nb):
@@ -979,7 +982,7 @@ def _log_untranslated(results: list[NotebookResult], lang: str, log=print) -> No
         return
     log(
         f"  translations ({lang}): {len(shown)} message(s) shown in English on {pages} "
-        f"page(s) (run.json lists them per page; check all with: analysis translations "
+        f"page(s) (run.json lists them per page; every message: analysis translations "
         f"--lang {lang})"
     )
 

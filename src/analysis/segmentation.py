@@ -44,7 +44,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.text import amount, listed, sentences, tr
+from analysis import i18n
+from analysis.text import amount, listed, sentences, tr, tr_name
 
 # Named RFM segments: name -> rule "R<lo>-<hi> F<lo>-<hi> M<lo>-<hi>" (an omitted letter
 # means any score). Rules are tried in order; the first match names the customer. The
@@ -64,7 +65,7 @@ DEFAULT_SEGMENT_MAP: dict[str, str] = {
     "Lost": "R1 F1-2",
 }
 #: The default map's segment names (the data values; reports show ``tr(name)``).
-SEGMENT_NAMES: tuple[str, ...] = tuple(DEFAULT_SEGMENT_MAP)
+SEGMENT_NAMES: tuple[str, ...] = i18n.fixed_names(__name__, DEFAULT_SEGMENT_MAP)
 
 # Preset maps chosen by name (``segment_map="cn8"``): (R high, F high, M high) -> name.
 # ``cn8`` is the eight-segment convention of Chinese CRM practice. High / low is each
@@ -335,8 +336,7 @@ def display_name(name) -> str:
 
     The data (exports, metrics keys) keep the English names; only the display changes.
     """
-    text = str(name)
-    return tr(text) if text in _DISPLAY_NAMES else text
+    return tr_name(str(name), _DISPLAY_NAMES)
 
 
 def _joined(names) -> str:
@@ -382,7 +382,7 @@ def rfm_takeaway(table: pd.DataFrame, currency: str = "") -> str:
 
 # --------------------------------------------------------------------------- value tiers
 
-TIERS = ("high", "mid", "low")
+TIERS = i18n.fixed_names(__name__, ("high", "mid", "low"))
 
 
 def value_tiers(summary: pd.DataFrame, shares: tuple[float, float] = (0.8, 0.95)) -> pd.DataFrame:
@@ -574,7 +574,7 @@ def tier_display(table: pd.DataFrame, basis: str = "revenue") -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- lifecycle
 
-STAGES = ("new", "active repeat", "loyal", "at risk", "lapsed")
+STAGES = i18n.fixed_names(__name__, ("new", "active repeat", "loyal", "at risk", "lapsed"))
 
 
 def lifecycle_thresholds(
@@ -1030,18 +1030,21 @@ _CONTRAST = {
     "avg_order_value": ("bigger baskets", "smaller baskets"),
 }
 #: The words cluster names are made of (the data values; reports show them translated).
-CLUSTER_WORDS: tuple[str, ...] = (
-    "recent",
-    "lapsed",
-    "frequent",
-    "one-off",
-    "high-spend",
-    "low-spend",
-    "newcomers",
-    "long-standing",
-    "big baskets",
-    "average",
-    *(word for pair in _CONTRAST.values() for word in pair),
+CLUSTER_WORDS: tuple[str, ...] = i18n.fixed_names(
+    __name__,
+    (
+        "recent",
+        "lapsed",
+        "frequent",
+        "one-off",
+        "high-spend",
+        "low-spend",
+        "newcomers",
+        "long-standing",
+        "big baskets",
+        "average",
+        *(word for pair in _CONTRAST.values() for word in pair),
+    ),
 )
 _CLUSTER_WORD = re.compile(
     "|".join(re.escape(w) for w in sorted(CLUSTER_WORDS, key=len, reverse=True))
@@ -1339,9 +1342,8 @@ DEFAULT_TREATMENTS: dict[str, str] = {
 
 NO_TREATMENT = "(no treatment set)"
 #: The default treatments of the English segments (reports show them translated).
-TREATMENTS: tuple[str, ...] = (
-    *(DEFAULT_TREATMENTS[name] for name in SEGMENT_NAMES),
-    NO_TREATMENT,
+TREATMENTS: tuple[str, ...] = i18n.fixed_names(
+    __name__, (*(DEFAULT_TREATMENTS[name] for name in SEGMENT_NAMES), NO_TREATMENT)
 )
 
 
@@ -1493,7 +1495,12 @@ def previous_segments(
 # --------------------------------------------------------------------------- display
 
 #: Every fixed name a report shows translated through :func:`display_name`.
-_DISPLAY_NAMES = frozenset((*SEGMENT_NAMES, *TIERS, *STAGES, NEW_LABEL, "potential", *TREATMENTS))
+_DISPLAY_NAMES = frozenset(
+    i18n.fixed_names(
+        __name__, (*SEGMENT_NAMES, *TIERS, *STAGES, NEW_LABEL, "potential", *TREATMENTS)
+    )
+)
+i18n.fixed_names(__name__, (*TIER_BASES.values(), *TIER_WHAT.values()))
 
 _PERCENT = ("share",)
 _MONEY = ("revenue", "monetary", "order_value", "monthly_spend", "clv")

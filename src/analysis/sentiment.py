@@ -37,14 +37,18 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from analysis import i18n
+
 #: Languages with a sentiment lexicon and a stop-word list.
 LEXICON_LANGUAGES = ("en", "pt", "zh")
 _STOPWORD_NAMES = {"en": "english", "pt": "portuguese", "zh": "chinese", "es": "spanish",
                    "fr": "french", "de": "german", "it": "italian"}  # fmt: skip
 #: Language codes the reports name in words (translated); other codes are shown as they are.
-LANGUAGE_CODES = ("en", "pt", "zh", "es", "fr", "de", "it", "ja", "ko", "und")
+LANGUAGE_CODES = i18n.fixed_names(
+    __name__, ("en", "pt", "zh", "es", "fr", "de", "it", "ja", "ko", "und")
+)
 #: The labels of :func:`sentiment_label` (English in exports; translated when shown).
-SENTIMENT_LABELS = ("positive", "neutral", "negative")
+SENTIMENT_LABELS = i18n.fixed_names(__name__, ("positive", "neutral", "negative"))
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)

@@ -34,6 +34,7 @@ from analysis.cleaning import (
 from analysis.errors import DataError
 from analysis.privacy import drop_personal, mask_text
 from analysis.schemas import SCHEMAS, TABLES
+from analysis.text import tr
 
 #: Feedback scales: name -> (lowest, highest score). Inferred from the values unless
 #: the option ``scale`` names one (or gives ``"MIN-MAX"``).
@@ -470,7 +471,7 @@ def _step_feedback_content(frame: pd.DataFrame, ctx: Context):
     if "response_id" not in frame.columns:
         frame["response_id"] = [f"R{i}" for i in range(1, len(frame) + 1)]
         ctx.available.insert(0, "response_id")
-        rows.append(("response id generated", 0, "one per row"))
+        rows.append(("response id generated", 0, tr("one per row")))
     return frame, rows
 
 
@@ -480,11 +481,11 @@ def _step_ticket_times(frame: pd.DataFrame, ctx: Context):
         return frame, None
     before = frame["closed_at"] < frame["opened_at"]
     frame.loc[before, "closed_at"] = pd.NaT
-    rows = [("closed before opened (blanked)", 0, f"{int(before.sum())} tickets")]
+    rows = [("closed before opened (blanked)", 0, tr("{n} tickets", n=int(before.sum())))]
     if ctx.as_of is not None:
         late = frame["closed_at"] >= ctx.as_of + pd.Timedelta(days=1)
         frame.loc[late, "closed_at"] = pd.NaT
-        rows.append(("closed after as_of (open then)", 0, f"{int(late.sum())} tickets"))
+        rows.append(("closed after as_of (open then)", 0, tr("{n} tickets", n=int(late.sum()))))
     return frame, rows
 
 
@@ -499,7 +500,8 @@ def _step_finish(frame: pd.DataFrame, ctx: Context):
     lead = [c for c in SCHEMAS[ctx.table].columns if c in frame.columns]
     frame = frame[lead + [c for c in frame.columns if c not in lead]]
     frame = frame.reset_index(drop=True)  # rows stay in the source's order
-    note = f"{frame['customer_id'].nunique():,} customers" if "customer_id" in frame.columns else ""
+    customers = frame["customer_id"].nunique() if "customer_id" in frame.columns else None
+    note = tr("{n} customers", n=f"{customers:,}") if customers is not None else ""
     return frame, ("rows kept", len(frame), note)
 
 

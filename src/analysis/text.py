@@ -5,6 +5,20 @@ in every report, a ``$`` never turns Markdown into maths, and text from the user
 (product names, comments) cannot inject markup. :func:`tr` is the translation hook: it
 returns the message in the report's language when a catalogue holds it, else the English.
 Nothing here knows about the report runner.
+
+One way for each kind of reader-facing text (the catalogues are ``locale/<lang>/*.po``):
+
+- a sentence or heading: ``tr("literal text with {placeholders}", placeholders=...)``;
+  sentences joined with :func:`sentences`, list items with :func:`listed`;
+- a table header or axis label: :func:`tr_label`; whole tables: ``report.style_table``
+  (escapes, translates headers) or :func:`tr_labels` on a Styler of numbers;
+- a word whose meaning depends on the table (a funnel's "step"): :func:`tr_as` /
+  :func:`shown` with a context key such as ``"funnel: step"``;
+- a name from a fixed list (segments, stages, steps): ``tr_name(name, NAMES)``, the list
+  registered with :func:`analysis.i18n.fixed_names`; a cell that may be such a name or
+  text from the data: ``tr_name(value)``;
+- amounts :func:`money` / :func:`amount` (万 / 亿 in Chinese), shares :func:`pct`, dates
+  :func:`date_label` / :func:`month_label` (2024年3月5日, 2024年3月).
 """
 
 from __future__ import annotations
@@ -12,6 +26,8 @@ from __future__ import annotations
 import html
 import math
 import re
+
+import pandas as pd
 
 from analysis import i18n
 
@@ -37,6 +53,14 @@ def currency_md(currency: str) -> str:
     return currency.replace("$", "\\$")
 
 
+#: Large amounts in words, per report language, largest first:
+#: (from this amount, divided by, decimals, unit). Smaller amounts are written in full.
+COMPACT = {
+    "en": ((1e6, 1e6, 2, "M"), (1e4, 1e3, 0, "k")),
+    "zh": ((1e8, 1e8, 2, "亿"), (1e7, 1e4, 0, "万"), (1e4, 1e4, 1, "万")),
+}
+
+
 def money(value: float, currency: str = "", compact: bool = True, decimals: int = 0) -> str:
     """An amount for a sentence in Markdown.
 
@@ -51,18 +75,21 @@ def money(value: float, currency: str = "", compact: bool = True, decimals: int 
     decimals : int
         Decimals when the amount is written in full.
 
+    In Chinese reports large sums are written with 万 (10⁴) and 亿 (10⁸):
+    ``￥45.6万``, ``￥1.23亿`` (see :data:`COMPACT`).
+
     >>> money(1_234_567, "£"), money(12_345, "$"), money(12.5, "£", compact=False, decimals=2)
     ('£1.23M', '\\\\$12k', '£12.50')
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return tr("n/a")
     symbol = currency_md(currency)
     sign = "-" if value < 0 else ""
     value = abs(float(value))
-    if compact and value >= 1e6:
-        return f"{sign}{symbol}{value / 1e6:.2f}M"
-    if compact and value >= 1e4:
-        return f"{sign}{symbol}{value / 1e3:.0f}k"
+    for start, size, places, unit in COMPACT.get(i18n.current_language(), ()) if compact else ():
+        if value >= start:
+            number = f"{value / size:.{places}f}".removesuffix(".0")  # 165万, not 165.0万
+            return f"{sign}{symbol}{number}{unit}"
     return f"{sign}{symbol}{value:,.{decimals}f}"
 
 
@@ -74,7 +101,7 @@ def amount(value: float, currency: str = "", decimals: int = 0) -> str:
 def pct(value: float, decimals: int = 0) -> str:
     """A share as a percentage (0.123 -> '12%'); NaN gives "n/a"."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
+        return tr("n/a")
     return f"{value:.{decimals}%}"
 
 
@@ -154,28 +181,57 @@ def tr(message: str, **values) -> str:
     return text.format(**values) if values else text
 
 
-_LETTER = re.compile(r"[^\W\d_]")
+# Messages are English: a label without a Latin letter is a number, a date or text already
+# in the report's language (a translated header), never a message.
+_LETTER = re.compile(r"[A-Za-z]")
 
 
 def tr_label(label):
     """A table header or axis label in the report's language.
 
     Text labels go through :func:`tr` (a missing one is listed); numbers, dates and
-    labels without a letter (``2011-12``, ``0-30``) are left as they are.
+    labels without a Latin letter (``2011-12``, ``0-30``, a header already in
+    Chinese) are left as they are.
 
     >>> tr_label("customers"), tr_label(2011)
     ('customers', 2011)
     """
     if not isinstance(label, str) or not _LETTER.search(label):
         return label
+    if label in i18n.translations(i18n.current_language()):
+        return label  # already shown in the report language (see tr_as)
     return tr(label)
 
 
-def tr_known(value):
-    """``value`` translated when the catalogue holds it, else unchanged and not listed as
-    missing: for cells and row labels that may be names from a fixed list (segments,
-    stages) or text from the data (products, cities)."""
-    return i18n.translate(value, record=False) if isinstance(value, str) else value
+#: Dates in words per report language (``str.format`` with year, month, day); a language
+#: without an entry uses the English strftime format the caller gives.
+DATE_FORMATS = {"zh": {"day": "{year}年{month}月{day}日", "month": "{year}年{month}月"}}
+
+
+def date_label(value, english: str = "%d %b %Y") -> str:
+    """A day for readers: ``05 Mar 2024`` (``english`` strftime format), ``2024年3月5日``.
+
+    ``value``: a date, Timestamp or Period; NaT/None gives "n/a".
+
+    >>> day = pd.Timestamp("2024-03-05")
+    >>> date_label(day), date_label(day, "%Y-%m-%d")
+    ('05 Mar 2024', '2024-03-05')
+    """
+    return _date_text(value, "day", english)
+
+
+def month_label(value, english: str = "%b %Y") -> str:
+    """A month for readers: ``Mar 2024`` (``english`` strftime format), ``2024年3月``."""
+    return _date_text(value, "month", english)
+
+
+def _date_text(value, kind: str, english: str) -> str:
+    if value is None or pd.isna(value):
+        return tr("n/a")
+    words = DATE_FORMATS.get(i18n.current_language(), {}).get(kind)
+    if words is None:
+        return value.strftime(english)
+    return words.format(year=value.year, month=value.month, day=value.day)
 
 
 def tr_labels(styler, index: bool = True, columns: bool = True):
@@ -195,11 +251,48 @@ def tr_labels(styler, index: bool = True, columns: bool = True):
     return styler
 
 
-def tr_name(name, names) -> str:
-    """``name`` translated when it belongs to the fixed list ``names`` (step, group,
-    segment names ...), else as it is: names from the data are never sent to the catalogue.
+def tr_as(key: str, word: str) -> str:
+    """``word`` under a translation of its own: the catalogue's entry for ``key`` (e.g.
+    ``"funnel: step"``) when there is one, else ``word`` (so English is unchanged).
+
+    For words that mean different things in different tables: a funnel's "step" is not a
+    forecast's, an interval's "low" is not a value tier's.
+
+    >>> tr_as("interval: low", "low")
+    'low'
+    """
+    text = i18n.translate(key)
+    return word if text == key else text
+
+
+def shown(table, contexts: dict, formats=None):
+    """``table`` and its ``formats`` with the headers named in ``contexts`` (English
+    header -> context key) shown through :func:`tr_as`; others are left to
+    ``report.style_table``. Returns ``(table, formats)``."""
+    names = {c: tr_as(key, c) for c, key in contexts.items()}
+    table = table.rename(columns=names).rename_axis(
+        index=[names.get(n, n) for n in table.index.names]
+    )
+    if isinstance(formats, dict):
+        formats = {names.get(k, k): v for k, v in formats.items()}
+    return table, formats
+
+
+def tr_name(name, names=None):
+    """A name that may come from a fixed list (step, group, segment, stage names ...) in
+    the report's language; text from the data (products, cities) stays as it is.
+
+    With ``names`` (the fixed list), ``name`` is translated when it belongs to it (a
+    missing translation is listed) and otherwise never sent to the catalogue. Without
+    ``names`` (a table cell, a row label of unknown origin), it is translated when the
+    catalogue holds it, else shown as it is and not listed as missing. Non-text values
+    are returned unchanged.
 
     >>> tr_name("view", ("view", "cart")), tr_name("Electronics", ("view", "cart"))
     ('view', 'Electronics')
     """
-    return tr(name) if isinstance(name, str) and name in names else name
+    if not isinstance(name, str):
+        return name
+    if names is None:
+        return i18n.translate(name, record=False)
+    return tr(name) if name in names else name

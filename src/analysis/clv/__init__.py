@@ -224,3 +224,46 @@ __all__ = [
     "with_model_error",
     "with_standard_errors",
 ]
+
+# what retention is worth, and when customers buy next (issue 16)
+from analysis.clv.retention import (  # noqa: E402
+    RetentionUplift,
+    life_stages,
+    retention_rate,
+    retention_uplift,
+    scale_for_points,
+    scenario_clv,
+    uplift_table,
+    uplift_takeaway,
+    what_if_metrics,
+)
+from analysis.clv.timing import (  # noqa: E402
+    coverage_takeaway,
+    first_purchase_after,
+    holdout_coverage,
+    next_purchase,
+    next_purchase_at,
+    next_purchase_table,
+    next_purchase_takeaway,
+    wait_quantiles,
+)
+
+__all__ += [
+    "RetentionUplift",
+    "coverage_takeaway",
+    "first_purchase_after",
+    "holdout_coverage",
+    "life_stages",
+    "next_purchase",
+    "next_purchase_at",
+    "next_purchase_table",
+    "next_purchase_takeaway",
+    "retention_rate",
+    "retention_uplift",
+    "scale_for_points",
+    "scenario_clv",
+    "uplift_table",
+    "uplift_takeaway",
+    "wait_quantiles",
+    "what_if_metrics",
+]

@@ -5,10 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.clv.models import MODEL_NAMES, PURCHASE_MODELS, RFT, FittedModel, _check_columns
+from analysis import i18n
+from analysis.clv.models import (
+    LABELS,
+    MODEL_NAMES,
+    PURCHASE_MODELS,
+    RFT,
+    FittedModel,
+    _check_columns,
+)
+from analysis.clv.predict import VALUE_AT_RISK_DEFINITION
+from analysis.clv.tables import VALUE_SEGMENTS
 from analysis.clv.uncertainty import MODEL_ERROR_ROW
+from analysis.clv.validate import BASELINES
 from analysis.summary import TIME_UNITS
-from analysis.text import amount, tr
+from analysis.text import amount, date_label, listed, tr, tr_as, tr_label
 
 
 def dropout_note(fitted: FittedModel) -> str:
@@ -29,25 +40,27 @@ def dropout_note(fitted: FittedModel) -> str:
 
 def setup_text(calibration: pd.DataFrame, summary: pd.DataFrame, win: dict, unit: str) -> str:
     """The windows and their counts, in words (markdown)."""
-    unit_name = {"W": tr("weeks"), "weeks": tr("weeks"), "D": tr("days"), "days": tr("days")}[unit]
+    weeks = {"W": True, "weeks": True, "D": False, "days": False}[unit]
     return tr(
-        "**Calibration** up to {cal_end:%Y-%m-%d}: "
+        "**Calibration** up to {cal_end}: "
         "{customers:,} customers made {repeat:,} repeat "
-        "purchases. **Holdout** {hold_start:%Y-%m-%d} to "
-        "{end:%Y-%m-%d} ({days} days): the same customers made "
+        "purchases. **Holdout** {hold_start} to "
+        "{end} ({days} days): the same customers made "
         "{repeat_holdout:,} repeat purchases. "
         "**Forward-looking numbers** use all {everyone:,} customers up to "
-        "{end:%Y-%m-%d}. Time is measured in {unit}; purchases on the "
-        "same day count once.",
-        cal_end=win["calibration_end"],
+        "{end}. ",
+        cal_end=date_label(win["calibration_end"], "%Y-%m-%d"),
         customers=len(calibration),
         repeat=int(calibration["frequency"].sum()),
-        hold_start=win["calibration_end"] + pd.Timedelta(days=1),
-        end=win["observation_end"],
+        hold_start=date_label(win["calibration_end"] + pd.Timedelta(days=1), "%Y-%m-%d"),
+        end=date_label(win["observation_end"], "%Y-%m-%d"),
         days=win["holdout_days"],
         repeat_holdout=int(calibration["frequency_holdout"].sum()),
         everyone=len(summary),
-        unit=unit_name,
+    ) + (
+        tr("Time is measured in weeks; purchases on the same day count once.")
+        if weeks
+        else tr("Time is measured in days; purchases on the same day count once.")
     )
 
 
@@ -188,7 +201,7 @@ def comparison_takeaway(table: pd.DataFrame, chosen: str) -> str:
             " Models are chosen by the error of their holdout total, the quantity CLV adds "
             "up (MAE rewards forecasting the typical customer's zero and hardly separates "
             "them); other models: {others}.",
-            others=", ".join(parts),
+            others=listed(parts),
         )
     not_converged = table.loc[table["mae"].notna() & ~table["converged"].astype(bool)]
     for _, r in not_converged.iterrows():
@@ -480,8 +493,25 @@ def headline_metrics(
     return out
 
 
-#: Display names of the :func:`intervals` columns whose own names are too short to translate.
+#: Translation keys (:func:`analysis.text.tr_as`) of the :func:`intervals` columns whose
+#: own names mean something else elsewhere (a value tier's "low").
 INTERVAL_COLUMNS = {"low": "interval: low", "high": "interval: high"}
+
+# The fixed names the lifetime-value report shows through tr(name): model names, table
+# headers, purchase-history segments, naive forecasts (also as scorecard rows).
+i18n.fixed_names(
+    "analysis.clv",
+    (
+        *MODEL_NAMES.values(),
+        "Gamma-Gamma",
+        *LABELS.values(),
+        *VALUE_SEGMENTS,
+        *BASELINES,
+        *(f"baseline: {name}" for name in BASELINES),
+        *INTERVAL_COLUMNS.values(),
+        VALUE_AT_RISK_DEFINITION,
+    ),
+)
 
 
 def interval_style(table: pd.DataFrame, currency: str = ""):
@@ -506,7 +536,10 @@ def interval_style(table: pd.DataFrame, currency: str = ""):
         .format("{:.3g}", subset=[c for c in ["Hessian SE"] if c in table], na_rep="–")
         .format(currency + "{:,.0f}", subset=pd.IndexSlice[money, cols], na_rep="–")
         .format_index(lambda i: renamed.get(i, i), axis=0)
-        .format_index(lambda c: tr(INTERVAL_COLUMNS.get(c, c)), axis=1)
+        .format_index(
+            lambda c: tr_as(INTERVAL_COLUMNS[c], c) if c in INTERVAL_COLUMNS else tr_label(c),
+            axis=1,
+        )
         .format_index_names(tr, axis=0)
     )
 

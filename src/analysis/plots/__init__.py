@@ -16,6 +16,9 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import seaborn as sns
 
+from analysis import i18n
+from analysis.text import tr_name
+
 #: Latin text first, then a CJK font for Chinese / Japanese / Korean labels (matplotlib falls
 #: back glyph by glyph along this list). Noto Sans CJK SC (SIL Open Font Licence) comes from
 #: the ``mplfonts`` package on PyPI, so a pip-only install draws 上海 instead of empty boxes.
@@ -91,12 +94,23 @@ def new_ax(ax=None, figsize=None):
     return ax
 
 
+#: Money ticks in words for languages other than English, largest first: (from this
+#: amount, divided by, decimals, unit); ``￥4.5万``, ``￥250万``, ``￥1.2亿``.
+AXIS_UNITS = {"zh": ((1e8, 1e8, 1, "亿"), (1e4, 1e4, 1, "万"), (0, 1, 0, ""))}
+
+
 def money_axis(ax, axis: str = "y", currency: str = "") -> None:
-    """Format an axis as money with thousands separators (``£12k``, ``£1.2M``)."""
+    """Format an axis as money with thousands separators (``£12k``, ``£1.2M``; in Chinese
+    reports ``￥45万``, ``￥1.2亿``)."""
+    units = AXIS_UNITS.get(i18n.current_language(), ())
 
     def fmt(x, _pos):
         sign = "-" if x < 0 else ""
         x = abs(x)
+        for start, size, places, unit in units:
+            if x >= start:  # 250万 rather than 250.0万
+                number = f"{x / size:.{places}f}".removesuffix(".0")
+                return f"{sign}{currency}{number}{unit}"
         if x >= 1e6:
             return f"{sign}{currency}{x / 1e6:.1f}M"
         if x >= 1e4:
@@ -127,7 +141,8 @@ def bar_top(series, ax=None, title: str = "", xlabel: str = "", money: str | Non
     """
     ax = new_ax(ax, figsize=(9, 0.35 * len(series) + 1.2))
     data = series.sort_values()
-    ax.barh([str(i) for i in data.index], data.to_numpy(), color=sns.color_palette(PALETTE)[0])
+    labels = [str(tr_name(i)) for i in data.index]  # names from fixed lists translated
+    ax.barh(labels, data.to_numpy(), color=sns.color_palette(PALETTE)[0])
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     if money is not None:
@@ -147,6 +162,7 @@ from analysis.plots import (  # noqa: E402
     overview,
     profile,
     recommend,
+    retention,
     segmentation,
 )
 
@@ -167,4 +183,5 @@ __all__ = [
     "lifecycle",
     "profile",
     "recommend",
+    "retention",
 ]

@@ -7,12 +7,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis import i18n
 from analysis.behaviour import step_label as _step
 from analysis.plots import PALETTE, SEQUENTIAL, new_ax, percent_axis
 from analysis.text import tr, tr_name
 
 #: Period words of the activity figures' ``label`` argument.
-PERIOD_WORDS = ("day", "week", "month", "days", "weeks", "months")
+PERIOD_WORDS = i18n.fixed_names(__name__, ("day", "week", "month", "days", "weeks", "months"))
 
 
 def tr_period(word: str) -> str:

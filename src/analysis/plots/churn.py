@@ -13,8 +13,9 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from analysis import i18n
 from analysis.plots import PALETTE, money_axis, new_ax, percent_axis
-from analysis.text import tr
+from analysis.text import date_label, tr, tr_name
 
 MONEY_FEATURES = {"revenue", "avg_order_value", "spend_recent", "spend_earlier"}
 SHORT = {
@@ -24,6 +25,7 @@ SHORT = {
     "palive": "1 - P(alive) baseline",
     "recency": "Recency-only baseline",
 }
+i18n.fixed_names(__name__, SHORT.values())
 
 
 def _colors(keys):
@@ -72,7 +74,7 @@ def design_timeline(design, ax=None):
                 else None
             ),
         )
-        ax.text(cut, y + 0.32, f"{cutoff:%d %b %Y}", ha="center", va="bottom", fontsize=9)
+        ax.text(cut, y + 0.32, date_label(cutoff), ha="center", va="bottom", fontsize=9)
     ax.set_yticks(range(len(stages)))
     ax.set_yticklabels([s[0] for s in stages])
     ax.set_ylim(-0.6, len(stages) - 0.1)
@@ -201,7 +203,7 @@ def value_at_risk_by_segment(risk: pd.DataFrame, currency: str = "", top: int = 
     colors = sns.color_palette("YlOrRd", len(table.columns))
     for color, band in zip(colors, table.columns, strict=True):
         ax.barh(
-            [tr(str(s)) for s in table.index], table[band], left=left, color=color,
+            [tr_name(str(s)) for s in table.index], table[band], left=left, color=color,
             label=display_label(band),
         )  # fmt: skip
         left += table[band].to_numpy()

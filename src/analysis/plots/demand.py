@@ -13,7 +13,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Patch
 
-from analysis.demand import MEASURE_LABELS, MONTHS, model_label, month_label, period_label
+from analysis import text
+from analysis.demand import MEASURE_LABELS, model_label, month_label, period_label
 from analysis.plots import PALETTE, SEQUENTIAL, money_axis, new_ax, percent_axis
 from analysis.text import tr
 
@@ -28,17 +29,12 @@ def _money_axis(ax, axis: str, currency: str) -> None:
 
 def _short_month(when) -> str:
     """``Nov 11`` (month and two-digit year) in the report's language."""
-    return tr("{month} {yy:02d}", month=tr(MONTHS[when.month - 1]), yy=when.year % 100)
+    return text.month_label(when, "%b %y")
 
 
 def _short_day(when) -> str:
     """``28 Nov 11`` in the report's language."""
-    return tr(
-        "{day:02d} {month} {yy:02d}",
-        day=when.day,
-        month=tr(MONTHS[when.month - 1]),
-        yy=when.year % 100,
-    )
+    return text.date_label(when, "%d %b %y")
 
 
 def _tick_labels(index: pd.PeriodIndex) -> list[str]:
