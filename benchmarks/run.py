@@ -413,20 +413,20 @@ def write(results: dict, out: Path) -> None:
             f"{_fmt(rep.get('cpu', 0))} | {rep['peak_mb']:.0f} | {rep['repeats']} | "
             f"{', '.join(rep['notebooks'])} | {status} |"
         )
-    out.write_text("\n".join(lines) + "\n" + _other_benchmarks(out))
+    out.write_text("\n".join(lines) + "\n\n" + _other_benchmarks(out))
     out.with_name("results.json").write_text(json.dumps(results, indent=2, default=str))
 
 
+GENERATED = ("## Summary step", "## Summary + fit + scoring", "## Full report")
+
+
 def _other_benchmarks(out: Path) -> str:
-    """Sections other benchmark scripts keep in RESULTS.md (``<!-- NAME benchmark -->``)."""
+    """Every section of RESULTS.md this script does not write (other scripts' sections, marked
+    ``<!-- ... -->`` or not, and hand-written ones), in their order."""
     text = out.read_text() if out.exists() else ""
-    found = re.finditer(
-        r"\n<!-- (\w+) benchmark -->.*?<!-- /\1 benchmark -->"
-        r"|\n<!-- (\w+):start -->.*?<!-- \2:end -->",
-        text,
-        re.S,
-    )
-    return "".join(m.group(0) + "\n" for m in found)
+    parts = re.split(r"(?m)^(?=## |<!-- )", text)[1:]  # [0]: the header this script writes
+    return "".join(p if p.endswith("\n") else p + "\n" for p in parts
+                   if not p.startswith(GENERATED))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -58,18 +58,21 @@ def intervals(frame: pd.DataFrame, as_of) -> pd.DataFrame:
     cutoff = pd.Timestamp(as_of).normalize()
     daily = purchase_days(frame, end=cutoff)
     ids = daily["customer_id"].to_numpy()
-    gaps = daily.groupby("customer_id", sort=False, observed=True)["day"].diff().dt.days
+    by_customer = daily.groupby("customer_id", sort=False, observed=True)["day"]
+    gaps = by_customer.diff().dt.days
     done = gaps.notna().to_numpy()
-    last = daily.groupby("customer_id", sort=False, observed=True)["day"].max()
+    last = by_customer.agg(["max", "size"])  # one grouping for both
     completed = pd.DataFrame({"customer_id": ids[done], "days": gaps.to_numpy()[done]})
     running = pd.DataFrame(
-        {"customer_id": last.index.to_numpy(), "days": (cutoff - last).dt.days.to_numpy()}
+        {"customer_id": last.index.to_numpy(), "days": (cutoff - last["max"]).dt.days.to_numpy()}
     )
     out = pd.concat(
         [completed.assign(observed=True), running.assign(observed=False)], ignore_index=True
     )
     out["days"] = out["days"].astype("float64")
-    out["repeat"] = out["customer_id"].isin(pd.unique(completed["customer_id"]))
+    # a repeat customer has a completed interval, i.e. more than one purchase day
+    repeat = np.r_[np.ones(len(completed), dtype=bool), last["size"].to_numpy() > 1]
+    out["repeat"] = repeat
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from analysis.clv import adapter
+from analysis.clv import adapter, likelihood
 from analysis.clv.models import (
     MIN_REPEAT_BUYERS,
     PURCHASE_MODELS,
@@ -182,31 +182,34 @@ def _subsample(compressed: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFra
     return compressed.assign(weights=counts).loc[counts > 0]
 
 
-def _bounded_fit(engine, model: str, compressed: pd.DataFrame, initial=None) -> str:
-    """Fallback when lifetimes' unbounded BFGS fails (typically a parameter running to 0).
-
-    Minimises the same likelihood with L-BFGS-B, log-parameters bounded to [-25, 25];
-    sets ``engine.params_`` and returns a message for the comparison table.
-    """
-    from autograd import value_and_grad  # lifetimes' own dependency, as in its fitters
-
-    spec = spec_of(model)
+def _objective(model: str, compressed: pd.DataFrame):
+    """Time scale ``1 / max T`` (1 for spend) and lifetimes' objective with its exact gradient
+    (:mod:`analysis.clv.likelihood`)."""
     scale, args = _scaled(model, compressed)
-    value_grad = value_and_grad(adapter.negative_log_likelihood(model))
+    if spec_of(model).key == "gamma_gamma":
+        return scale, likelihood.gamma_gamma_objective(*args[:3])
+    return scale, likelihood.bgnbd_objective(*args[:4], modified=spec_of(model).dropout_at_first)
 
-    def objective(log_theta):
-        value, grad = value_grad(log_theta, *args)
-        if not np.isfinite(value):
-            return 1e10, np.zeros_like(log_theta)
-        return float(value), np.nan_to_num(np.asarray(grad, dtype=float))
 
-    start = np.zeros(len(spec.params)) if initial is None else np.clip(initial, -24, 24)
-    out = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=[(-25, 25)] * len(start))
-    if not np.isfinite(out.fun) or out.fun >= 1e10:
-        raise ModelFitError(f"{spec.name} could not be fitted: {out.message}")
-    theta = np.exp(out.x)
+def _set_params(engine, model: str, log_theta, scale: float) -> None:
+    spec = spec_of(model)
+    theta = np.exp(log_theta)
     theta[list(spec.time_params)] /= scale
     engine.params_ = pd.Series(theta, index=list(spec.params))
+
+
+def _bounded_fit(engine, model: str, compressed: pd.DataFrame, initial=None) -> str:
+    """Fallback when the unbounded BFGS fails (typically a parameter running to 0), and the
+    warm start of refits: the same likelihood by L-BFGS-B, log-parameters bounded to
+    [-25, 25]; sets ``engine.params_`` and returns a message for the comparison table.
+    """
+    spec = spec_of(model)
+    scale, objective = _objective(model, compressed)
+    start = np.zeros(len(spec.params)) if initial is None else np.clip(initial, -24, 24)
+    out = likelihood.minimise(objective, start, bounds=[(-25, 25)] * len(start), tol=None)
+    if not np.isfinite(out.fun) or out.fun >= 1e10:
+        raise ModelFitError(f"{spec.name} could not be fitted: {out.message}")
+    _set_params(engine, model, out.x, scale)
     at_bound = np.abs(out.x) >= 24.9
     if out.success and not at_bound.any():
         return ""
@@ -217,15 +220,16 @@ def _bounded_fit(engine, model: str, compressed: pd.DataFrame, initial=None) -> 
 
 
 def _lifetimes_start(engine, model: str, compressed: pd.DataFrame, initial) -> str:
-    """BG/NBD, MBG/NBD, Gamma-Gamma: lifetimes' fitter cold, bounded L-BFGS-B when warm or
-    when lifetimes fails. Returns the non-convergence message ('' when converged)."""
+    """BG/NBD, MBG/NBD, Gamma-Gamma: lifetimes' fit (BFGS from 0.1 on log-parameters,
+    tolerance 1e-7, its likelihood with the exact gradient) when cold; bounded L-BFGS-B when
+    warm or when that fails. Returns the non-convergence message ('' when converged)."""
     if initial is not None:
         return _bounded_fit(engine, model, compressed, initial)
-    data = [compressed[c] for c in _data_columns(model)]
-    try:
-        engine.fit(*data, weights=compressed["weights"].to_numpy())
-    except Exception:  # lifetimes raises ConvergenceError / LinAlgError / ValueError
+    scale, objective = _objective(model, compressed)
+    out = likelihood.minimise(objective, np.full(len(spec_of(model).params), 0.1))
+    if not out.success:  # where lifetimes raises ConvergenceError
         return _bounded_fit(engine, model, compressed, initial)
+    _set_params(engine, model, out.x, scale)
     return ""
 
 
@@ -410,7 +414,10 @@ def fit_spend(summary: pd.DataFrame) -> FittedModel:
     """
     _check_columns(summary, ["frequency", "monetary_value"])
     rows = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
-    return _fit_compressed("gamma_gamma", compress(rows, ["frequency", "monetary_value"]), "W")
+    # one row per customer (weight 1): mean spend is continuous, so compressing it by a
+    # sort of every row saves almost no rows; the likelihood is the same sum
+    rows = rows[["frequency", "monetary_value"]].assign(weights=1)
+    return _fit_compressed("gamma_gamma", rows.reset_index(drop=True), "W")
 
 
 def attempt(function, *args, **kwargs):

@@ -7,13 +7,13 @@ simulation and the words that describe it, so no function branches on a model's 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
-from analysis.clv import adapter
+from analysis.clv import adapter, likelihood
 from analysis.text import tr
 
 RFT = ["frequency", "recency", "T"]
@@ -111,7 +111,8 @@ def _codes(summary: pd.DataFrame, columns=RFT) -> tuple[pd.DataFrame, np.ndarray
     """Unique rows (sorted, as :func:`compress`) and each customer's row number in them."""
     _check_columns(summary, columns)
     grouped = summary.groupby(list(columns), sort=True, observed=True)
-    return compress(summary, columns), grouped.ngroup().to_numpy()
+    unique = grouped.size().rename("weights").reset_index()  # = compress, same grouping
+    return unique, grouped.ngroup().to_numpy()
 
 
 def _per_customer(summary, columns, values_on_unique, name) -> pd.Series:
@@ -142,7 +143,7 @@ def _pareto_log_terms(params: dict, x, tx, T, nodes: int = 64) -> tuple[np.ndarr
     r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
     k = r + x
-    u, gw = np.polynomial.legendre.leggauss(nodes)
+    u, log_gw = _legendre(nodes)
     log_alive = -k * np.log(alpha + T) - s * np.log(beta + T)
     log_dead = np.full(x.shape, -np.inf)
     gap = T > tx
@@ -151,8 +152,21 @@ def _pareto_log_terms(params: dict, x, tx, T, nodes: int = 64) -> tuple[np.ndarr
         top = np.minimum(np.log((alpha + T[gap][:, None]) / a0), 50.0 / (kg + s))
         y = top * (u + 1.0) / 2.0
         log_f = (1.0 - kg) * (np.log(a0) + y) - (s + 1.0) * np.log(beta - alpha + a0 * np.exp(y))
-        log_dead[gap] = np.log(s) + np.log(top[:, 0] / 2.0) + logsumexp(np.log(gw) + log_f, axis=1)
+        log_dead[gap] = np.log(s) + np.log(top[:, 0] / 2.0) + _logsumexp_rows(log_gw + log_f)
     return log_alive, log_dead
+
+
+@functools.lru_cache(maxsize=4)
+def _legendre(nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and log-weights on [-1, 1] (computed once per node count)."""
+    u, w = np.polynomial.legendre.leggauss(nodes)
+    return u, np.log(w)
+
+
+def _logsumexp_rows(values: np.ndarray) -> np.ndarray:
+    """log(sum(exp(values), axis=1)) for finite rows, without scipy's general-purpose overhead."""
+    top = values.max(axis=1)
+    return top + np.log(np.exp(values - top[:, None]).sum(axis=1))
 
 
 def _pareto_palive_quadrature(params: dict, x, tx, T) -> np.ndarray:
@@ -163,16 +177,36 @@ def _pareto_palive_quadrature(params: dict, x, tx, T) -> np.ndarray:
     return expit(log_alive - log_dead)
 
 
-def _pareto_expected(params: dict, x, tx, T, t: float) -> np.ndarray:
-    """Pareto/NBD E[X(T, T + t] | x, tx, T] = P(alive) E[X(t) | alive] (note 009, eq. 22)."""
+def _pareto_alive_rate(params: dict, x, T, t: float) -> np.ndarray:
+    """Pareto/NBD E[X(T, T + t] | alive at T, x, T] (note 009, eq. 22 without P(alive))."""
     r, alpha, s, beta = (float(params[k]) for k in ("r", "alpha", "s", "beta"))
     x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
     rate = (r + x) / (alpha + T)
     if abs(s - 1.0) < 1e-9:
-        alive = rate * (beta + T) * np.log1p(t / (beta + T))
-    else:
-        alive = rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
-    return _pareto_palive_quadrature(params, x, tx, T) * alive
+        return rate * (beta + T) * np.log1p(t / (beta + T))
+    return rate * (beta + T) / (s - 1.0) * (1.0 - ((beta + T) / (beta + T + t)) ** (s - 1.0))
+
+
+def _pareto_expected(params: dict, x, tx, T, t: float) -> np.ndarray:
+    """Pareto/NBD E[X(T, T + t] | x, tx, T] = P(alive) E[X(t) | alive] (note 009, eq. 22)."""
+    return _pareto_palive_quadrature(params, x, tx, T) * _pareto_alive_rate(params, x, T, t)
+
+
+def frequency_age_pairs(x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (frequency, T) pairs of the rows and each row's pair number.
+
+    Every model's forecast is P(alive | x, tx, T) times a forecast given alive that does not
+    depend on recency, so the costly part (hypergeometric functions) is evaluated once per
+    pair: far fewer pairs than (x, tx, T) rows.
+    """
+    x, T = np.asarray(x, dtype=float).ravel(), np.asarray(T, dtype=float).ravel()
+    x_code, _ = pd.factorize(x, use_na_sentinel=False)  # hashing, not sorting: no order needed
+    t_code, _ = pd.factorize(T, use_na_sentinel=False)
+    key = x_code.astype(np.int64) * (int(t_code.max(initial=0)) + 1) + t_code
+    pair, keys = pd.factorize(key)
+    px, pT = np.empty(len(keys)), np.empty(len(keys))
+    px[pair], pT[pair] = x, T  # every row of a pair holds the same values
+    return px, pT, pair
 
 
 def _pareto_loglik_rows(params, x, tx, T) -> np.ndarray:
@@ -228,15 +262,25 @@ class PurchaseSpec:
     dropout_at_first = False  # MBG/NBD: customers may also drop out at their first purchase
 
     def loglik(self, params: dict, f, r, t, w) -> float:
-        """Weighted log-likelihood on the data's own time unit."""
+        """Weighted log-likelihood on the data's own time unit (lifetimes' likelihood)."""
         theta = np.log([params[k] for k in self.params])
-        return float(-adapter.negative_log_likelihood(self.key)(theta, f, r, t, w, 0) * w.sum())
+        value, _ = likelihood.bgnbd_objective(f, r, t, w, modified=self.dropout_at_first)(theta)
+        return float(-value * np.sum(w))
 
     def alive(self, fitted, x, tx, T) -> np.ndarray:
         return adapter.conditional_alive(fitted.engine, x, tx, T)
 
+    def alive_rate(self, fitted, x, T, t: float) -> np.ndarray:
+        """E[X(T, T + t] | alive at T, x, T]: lifetimes' forecast at recency = T divided by
+        P(alive) there (both closed forms; P(alive) at recency = T is positive)."""
+        x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
+        expected = adapter.conditional_expected(fitted.engine, t, x, T, T)
+        return expected / adapter.conditional_alive(fitted.engine, x, T, T)
+
     def expected(self, fitted, x, tx, T, t: float) -> np.ndarray:
-        return adapter.conditional_expected(fitted.engine, t, x, tx, T)
+        """E[X(T, T + t] | x, tx, T] = P(alive) x the forecast given alive (on (x, T) pairs)."""
+        px, pT, pair = frequency_age_pairs(x, T)
+        return self.alive(fitted, x, tx, T) * self.alive_rate(fitted, px, pT, t)[pair]
 
     def no_purchase(self, fitted, x, tx, T, t: float) -> np.ndarray:
         """P(no purchase in t | history): dead, or alive with a Poisson silence (dropout only
@@ -310,8 +354,8 @@ class ParetoSpec(MBGSpec):
     def alive(self, fitted, x, tx, T) -> np.ndarray:
         return _pareto_palive_quadrature(fitted.params, x, tx, T)
 
-    def expected(self, fitted, x, tx, T, t: float) -> np.ndarray:
-        return _pareto_expected(fitted.params, x, tx, T, t)
+    def alive_rate(self, fitted, x, T, t: float) -> np.ndarray:
+        return _pareto_alive_rate(fitted.params, x, T, t)
 
     def no_purchase(self, fitted, x, tx, T, t: float) -> np.ndarray:
         """Alive customers may also die during the window before buying: an integral over
@@ -371,7 +415,7 @@ class SpendSpec:
 
     def loglik(self, params: dict, f, m, w) -> float:
         theta = np.log([params[k] for k in self.params])
-        return float(-adapter.negative_log_likelihood(self.key)(theta, f, m, w, 0) * w.sum())
+        return float(-likelihood.gamma_gamma_objective(f, m, w)(theta)[0] * np.sum(w))
 
     def warm_start(self, params: dict, t_max: float = 1.0) -> np.ndarray:
         return np.log([params[k] for k in self.params])

@@ -16,6 +16,7 @@ from analysis.clv.models import (
     _per_customer,
     _rft,
     _spend_array,
+    frequency_age_pairs,
     param_text,
 )
 from analysis.summary import TIME_UNITS
@@ -122,11 +123,8 @@ def expected_spend(spend: FittedModel, summary: pd.DataFrame) -> pd.Series:
     ``p v / (q - 1)``: the model has no spend history of theirs to shrink.
     """
     _check_columns(summary, ["frequency", "monetary_value"])
-
-    def on_unique(u):
-        return _spend_array(spend.params, u["frequency"], u["monetary_value"])
-
-    return _per_customer(summary, ["frequency", "monetary_value"], on_unique, "expected_spend")
+    values = _spend_array(spend.params, summary["frequency"], summary["monetary_value"])
+    return pd.Series(values, index=summary.index, name="expected_spend")
 
 
 def periods_per_month(time_unit: str) -> float:
@@ -138,13 +136,16 @@ def _discounted_purchases(fitted: FittedModel, unique: pd.DataFrame, months: int
     """Sum over months of expected purchases in that month / (1 + monthly rate) ** month."""
     step = periods_per_month(fitted.time_unit)
     monthly = (1.0 + rate) ** (1.0 / 12.0) - 1.0
-    total = np.zeros(len(unique))
-    previous = np.zeros(len(unique))
+    x, tx, T = _rft(unique)
+    px, pT, pair = frequency_age_pairs(x, T)  # P(alive) x a forecast given alive on (x, T)
+    total = np.zeros(len(px))
+    previous = np.zeros(len(px))
     for i in range(1, int(months) + 1):
-        cum = _expected_unique(fitted, unique, i * step)
+        cum = fitted.spec.alive_rate(fitted, px, pT, i * step)
         total += (cum - previous) / (1.0 + monthly) ** i
         previous = cum
-    return total, previous
+    alive = fitted.spec.alive(fitted, x, tx, T)
+    return alive * total[pair], alive * previous[pair]
 
 
 def customer_value(
@@ -186,9 +187,9 @@ def customer_value(
     discounted, undiscounted = _discounted_purchases(fitted, unique, horizon_months, discount_rate)
     out = summary[RFT + ["monetary_value"]].copy()
     out["one_time_buyer"] = out["frequency"] == 0
-    out["p_alive"] = probability_alive(fitted, summary)
+    out["p_alive"] = _alive_unique(fitted, unique)[codes]
     out["expected_purchases"] = undiscounted[codes]
-    out["expected_spend"] = expected_spend(spend, summary)
+    out["expected_spend"] = _spend_array(spend.params, out["frequency"], out["monetary_value"])
     out["clv"] = discounted[codes] * out["expected_spend"].to_numpy()
     # every forecast is P(alive) x the forecast given alive, so this is exact
     out["value_if_alive"] = out["clv"] / out["p_alive"].clip(lower=1e-12)

@@ -149,6 +149,14 @@ class _Scaled:
             self._alive = {key: self.fitted.spec.alive(self.fitted, x, tx, T)}
         return self._alive[key] * expected_given_alive(self.fitted, x, T, t, self.scale)
 
+    def alive(self, _fitted, x, tx, T) -> np.ndarray:
+        """P(alive) today: the fitted model's, for every scale."""
+        return self.fitted.spec.alive(self.fitted, x, tx, T)
+
+    def alive_rate(self, _fitted, x, T, t: float) -> np.ndarray:
+        """The forecast given alive, dropout scaled (what ``_discounted_purchases`` sums)."""
+        return expected_given_alive(self.fitted, x, T, t, self.scale)
+
 
 def scenario_clv(fitted, spend, summary, scale=1.0, horizon_months=12, discount_rate=0.10):
     """Per-customer CLV with dropout scaled by ``scale`` from today on.

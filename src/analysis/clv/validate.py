@@ -261,7 +261,8 @@ def tracking(
     first_day = np.maximum(np.arange(n_weeks) * 7, (start - origin).days)
 
     daily = purchase_days(frame, start=start, end=obs_end)
-    daily = daily.loc[daily["customer_id"].isin(calibration.index)]
+    # customers outside the calibration get NaT, and a comparison with NaT is False
+    # (one hashed lookup: isin on a million string ids is a Python loop)
     repeat = daily["day"].to_numpy() > first.reindex(daily["customer_id"]).to_numpy()
     offsets = (daily.loc[repeat, "day"] - origin).dt.days.to_numpy()
     actual = np.bincount(offsets // 7, minlength=n_weeks)[:n_weeks].astype(float)
