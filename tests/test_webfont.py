@@ -19,6 +19,9 @@ def test_a_chinese_page_carries_the_glyphs_it_uses_and_only_those():
     assert cjk_characters(page) == "".join(sorted(set("上海：重要价值客户￥万")))
     out = embed_cjk_font(page)
     assert out.index(f"font-family:'{FAMILY}'") < out.index("</head>")
+    # first in every stack but only for CJK code points: Latin keeps the reader's fonts, and
+    # a paragraph starting with Chinese is not laid out with a fallback before the font loads
+    assert "unicode-range:U+2E80-9FFF" in out and f'font-family:"{FAMILY}", system-ui' in out
     assert out.endswith("<body>上海：重要价值客户 ￥1.2万</body></html>")  # the text is untouched
     font = _embedded_font(out)
     cmap = font.getBestCmap()

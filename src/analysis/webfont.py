@@ -6,8 +6,9 @@ already draw Chinese with the CJK font of the ``mplfonts`` package; the page's o
 where the system has no Chinese font (many Linux servers and containers). So a page that
 holds CJK characters carries a subset of that font (Noto Sans CJK SC, SIL Open Font
 Licence 1.1; only the characters the page uses, typically 50-200 kB) as an ``@font-face``
-placed after the reader's own fonts: Latin text and machines with Chinese fonts look as
-before, the others draw Chinese instead of boxes. Pages without CJK text are unchanged.
+limited to CJK code points: Latin text keeps the reader's own fonts, and Chinese is drawn
+the same on every machine instead of as boxes where no Chinese font is installed.
+Pages without CJK text are unchanged.
 
 Nothing here knows about the report runner.
 """
@@ -24,12 +25,16 @@ FAMILY = "Report CJK"
 #: Characters the subset must cover: CJK radicals and punctuation, kana, CJK ideographs,
 #: Hangul, compatibility forms and full-width forms (，。：（）￥).
 _CJK = re.compile(r"[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
-#: The fonts pages already ask for, then the embedded one.
+#: The embedded font first, limited to CJK code points by its ``unicode-range`` (Latin
+#: text keeps the reader's own fonts). Listed after the system fonts instead, Chromium
+#: draws boxes for a paragraph that starts with Chinese (it lays it out with the system
+#: fallback before the embedded font is ready and keeps that).
+_RANGE = "U+2E80-9FFF,U+AC00-D7AF,U+F900-FAFF,U+FE30-FE4F,U+FF00-FFEF"
 _STACK = (
-    'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, "Noto Sans CJK SC", '
-    f'"PingFang SC", "Microsoft YaHei", sans-serif, "{FAMILY}"'
+    f'"{FAMILY}", system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, '
+    '"Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif'
 )
-_CODE_STACK = f'SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace, "{FAMILY}"'
+_CODE_STACK = f'"{FAMILY}", SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace'
 
 
 def cjk_characters(text: str) -> str:
@@ -59,6 +64,7 @@ def font_face_css(characters: str) -> str:
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return (
         f"@font-face{{font-family:'{FAMILY}';font-style:normal;font-weight:100 900;"
+        f"unicode-range:{_RANGE};"
         f"src:url(data:font/woff;base64,{data}) format('woff')}}"
         f":root{{--jp-content-font-family:{_STACK};--jp-ui-font-family:{_STACK};"
         f"--jp-code-font-family:{_CODE_STACK}}}"
