@@ -239,3 +239,19 @@ def test_next_purchase_of_the_whole_cdnow_sample_and_the_risk_list_words(cdnow_s
     table = timing.next_purchase_table(upcoming.assign(p_alive=0.5), 3, True, by=None)
     assert table["customer_id"].str.startswith("C-").all()
     assert table.iloc[2]["next purchase, all things considered"] == "later or never"
+
+
+def test_extreme_beta_shapes_keep_the_quadrature_finite():
+    """Online Retail sample at 2011-11-30: BG/NBD fits a = 7.2e-07, b = 11,953; the Jacobi
+    weights' scale overflowed and the retention what-if stopped the report with a NaN."""
+    from analysis.data import load_transactions
+
+    nodes, weights = ret._jacobi(7.227673882196719e-07, 11957.67, 20)
+    assert np.isfinite(nodes).all() and abs(weights.sum() - 1.0) < 1e-12
+    tx = load_transactions("online_retail_sample", {}, "2011-11-30")
+    summary = customer_summary(tx.frame, tx.as_of, "W")
+    fitted = clv.fit_model(summary, "bgnbd", "W")
+    assert fitted.params["a"] < 1e-5 and fitted.params["b"] > 1e3
+    assert ret.retention_rate(fitted, summary) > 0.9999
+    scale, reached = ret.scale_for_points(fitted, summary, 5)
+    assert scale == 0.0 and reached < 0.01  # 5 points are out of reach, and it says so

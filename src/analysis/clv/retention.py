@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import roots_jacobi
+from scipy.stats import beta as beta_dist
 
 from analysis.clv import adapter
 from analysis.clv.models import (
@@ -67,8 +68,15 @@ _NODES = 20  # Gauss-Jacobi nodes: the integrands are smooth in p; 20 agree with
 @functools.lru_cache(maxsize=4096)
 def _jacobi(a: float, b: float, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Jacobi nodes on p in (0, 1) and normalised weights for p ~ Beta(a, b)."""
-    u, w = roots_jacobi(nodes, b - 1.0, a - 1.0)  # weight (1-u)^(b-1) (1+u)^(a-1) on (-1, 1)
-    return (1.0 + u) / 2.0, w / w.sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        u, w = roots_jacobi(nodes, b - 1.0, a - 1.0)  # weight (1-u)^(b-1) (1+u)^(a-1) on (-1, 1)
+        w = w / w.sum()
+    if np.isfinite(u).all() and np.isfinite(w).all():
+        return (1.0 + u) / 2.0, w
+    # Extreme shapes (a large b: the Jacobi weights' scale 2^(a+b+1) overflows): quadrature
+    # over the Beta's quantiles instead, E[f(p)] = integral of f(F^-1(v)) over v in (0, 1).
+    v, w = np.polynomial.legendre.leggauss(4 * nodes)
+    return beta_dist.ppf((v + 1.0) / 2.0, a, b), w / 2.0
 
 
 def _beta_expectation(a: float, b, function, nodes: int = _NODES) -> np.ndarray:
