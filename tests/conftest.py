@@ -14,6 +14,17 @@ from analysis.report import METRICS_SUBDIR, execute_notebook, notebook_paths
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """Every test starts in English: one that switches the report language (a
+    ``--lang zh`` run in process, ``set_language("zh")``) must not leak into the next one
+    on the same worker."""
+    yield
+    from analysis.i18n import set_language
+
+    set_language("en")
+
+
 @pytest.fixture(scope="session")
 def cdnow_sample():
     """The 2,357-customer CDNOW sample (real; ships with lifetimes)."""
