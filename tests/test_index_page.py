@@ -140,3 +140,12 @@ def test_a_long_finding_keeps_its_first_two_sentences(tmp_path):
         "**Warning quality:** **The logistic regression wins.** It ranks churners better "
         "(ROC-AUC 0.806 vs. 0.766)."
     ]
+
+
+def test_chinese_findings_end_at_the_chinese_full_stop(tmp_path):
+    nb = _notebook(
+        tmp_path / "zh.ipynb",
+        "**数据：**`online_retail` · **截至** 2011-12-09",
+        "**288 位客户**下了 **1,308 笔订单**。61% 的客户在不止一天购买过。",
+    )
+    assert notebook_findings(nb) == ["**288 位客户**下了 **1,308 笔订单**。"]

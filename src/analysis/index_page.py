@@ -16,6 +16,7 @@ report it links to.
 from __future__ import annotations
 
 import fcntl
+import functools
 import html
 import json
 import os
@@ -24,7 +25,15 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from analysis.i18n import SOURCE_LANGUAGE, current_language, html_lang, set_language
+from analysis.i18n import (
+    SOURCE_LANGUAGE,
+    catalogue,
+    current_language,
+    fixed_names,
+    html_lang,
+    languages,
+    set_language,
+)
 from analysis.metrics import (
     KPIS,
     change_class,
@@ -44,7 +53,7 @@ from analysis.report import (
     source_key,
     source_label,
 )
-from analysis.text import ANALYST_ONLY, tr
+from analysis.text import ANALYST_ONLY, cjk_emphasis, tr
 from analysis.webfont import embed_cjk_font
 
 PERIOD_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(_[a-z0-9-]+)?$")
@@ -61,6 +70,8 @@ NOTEBOOK_TITLES = {
     "recommendations": "Recommendations",
     "lifecycle": "Prospects and conversion",
 }
+fixed_names(__name__, NOTEBOOK_TITLES.values())
+
 #: How many key numbers and findings per notebook the page shows.
 MAX_CARDS, MAX_FINDINGS = 8, 3
 
@@ -352,9 +363,22 @@ def notebook_findings(ipynb: Path, limit: int = MAX_FINDINGS) -> list[str]:
 def _is_note(text: str) -> bool:
     """Markdown outputs that are not takeaways: headings, tables, quotes, lists, notes in
     italics, the data line, and the lines naming an exported file."""
-    if not text or text.startswith(("#", "|", ">", "- ", "_")) or "**Data:**" in text:
+    if not text or text.startswith(("#", "|", ">", "- ", "_", *_data_line_starts())):
         return True
     return (text.startswith("*") and not text.startswith("**")) or ".csv`" in text
+
+
+@functools.cache
+def _data_line_starts() -> tuple[str, ...]:
+    """How the notebooks' data line ("**Data:** `online_retail` · **as of** ...") begins, in
+    every report language (its first bold word, from the catalogues)."""
+    starts = {"**Data:**"}
+    for lang in languages():
+        for msgid, text in catalogue(lang).items() if lang != SOURCE_LANGUAGE else ():
+            first = re.match(r"\*\*[^*]+\*\*", text) if msgid.startswith("**Data:**") else None
+            if first:
+                starts.add(first.group(0))
+    return tuple(sorted(starts))
 
 
 def _markdown_outputs(ipynb: Path) -> list[str]:
@@ -376,7 +400,9 @@ def _without_analyst_text(text: str) -> str:
     return re.sub(rf'<span class="{ANALYST_ONLY}">.*?</span>', "", text, flags=re.S).strip()
 
 
-_SENTENCE_END = re.compile(r"[.。!?！？](\*\*)?(?=\s|$)")
+#: A sentence ends at . ! ? before a space (or the end), or at 。！？ anywhere (Chinese
+#: writes no space after them); a closing ``**`` right after belongs to the sentence.
+_SENTENCE_END = re.compile(r"[.!?](\*\*)?(?=\s|$)|[。！？](\*\*)?")
 _NOT_AN_END = re.compile(r"(\be\.g\.|\bi\.e\.|\bvs\.|\bNo\.)$")
 
 
@@ -436,7 +462,7 @@ def _markdown_inline(text: str) -> str:
     """A finding's Markdown as HTML (bold, italics, code), without a wrapping paragraph."""
     import mistune
 
-    rendered = mistune.html(text).strip()
+    rendered = mistune.html(cjk_emphasis(text)).strip()
     return re.sub(r"^<p>(.*)</p>$", r"\1", rendered, flags=re.S)
 
 

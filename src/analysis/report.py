@@ -65,7 +65,7 @@ from analysis import i18n
 from analysis.config import NOTEBOOKS_DIR
 from analysis.errors import NOT_APPLICABLE, NotApplicable, is_not_applicable  # noqa: F401
 from analysis.metrics import headline
-from analysis.text import ANALYST_ONLY, md_text, tr, tr_label, tr_name  # noqa: F401  (report.md_text)
+from analysis.text import ANALYST_ONLY, cjk_emphasis, md_text, tr, tr_label, tr_name  # noqa: F401  (report.md_text)
 from analysis.webfont import embed_cjk_font
 
 METRICS_SUBDIR = "_metrics"
@@ -590,6 +590,7 @@ def export_html(
     if no_input:  # business readers: takeaways in words, no parameter names or options
         _drop_analyst_text(nb)
     _defuse_outputs(nb)
+    _cjk_emphasis(nb)
     exporter = HTMLExporter(
         template_name="lab",
         exclude_input=no_input,
@@ -611,6 +612,20 @@ def export_html(
     tmp = out_html.with_suffix(".html.tmp")
     tmp.write_text(body, encoding="utf-8")
     os.replace(tmp, out_html)
+
+
+def _cjk_emphasis(nb) -> None:
+    """Bold in Chinese Markdown (cells and outputs) as ``<strong>``: see
+    :func:`analysis.text.cjk_emphasis` (CommonMark leaves ``**...。**该`` unclosed)."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = cjk_emphasis(cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "text/markdown" in data:
+                text = data["text/markdown"]
+                text = "".join(text) if isinstance(text, list) else text
+                data["text/markdown"] = cjk_emphasis(text)
 
 
 def _has_error_output(nb) -> bool:

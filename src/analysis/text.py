@@ -296,3 +296,22 @@ def tr_name(name, names=None):
     if names is None:
         return i18n.translate(name, record=False)
     return tr(name) if name in names else name
+
+
+_BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", re.S)
+_CJK_CHAR = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
+
+
+def cjk_emphasis(markdown: str) -> str:
+    """``**bold**`` written as ``<strong>`` in Markdown that holds CJK text.
+
+    CommonMark closes ``**`` only where it is "right-flanking": after punctuation it must
+    be followed by a space or punctuation, which Chinese never writes (``**流失窗口：121
+    天。**该窗口`` would show its asterisks). Text without CJK characters is unchanged.
+
+    >>> cjk_emphasis("**定义：**截止日后"), cjk_emphasis("**Definition:** no purchase")
+    ('<strong>定义：</strong>截止日后', '**Definition:** no purchase')
+    """
+    if not _CJK_CHAR.search(markdown):
+        return markdown
+    return _BOLD.sub(r"<strong>\1</strong>", markdown)
