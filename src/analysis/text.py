@@ -299,7 +299,6 @@ def tr_name(name, names=None):
 
 
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", re.S)
-_CJK_CHAR = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 
 def cjk_emphasis(markdown: str) -> str:
@@ -312,6 +311,8 @@ def cjk_emphasis(markdown: str) -> str:
     >>> cjk_emphasis("**定义：**截止日后"), cjk_emphasis("**Definition:** no purchase")
     ('<strong>定义：</strong>截止日后', '**Definition:** no purchase')
     """
-    if not _CJK_CHAR.search(markdown):
+    from analysis.webfont import cjk_characters  # the one definition of a CJK character
+
+    if not cjk_characters(markdown):
         return markdown
     return _BOLD.sub(r"<strong>\1</strong>", markdown)
