@@ -455,7 +455,9 @@ def _findings_section(folder: Path, run: Mapping, lang: str) -> str:
 
 def _reason(error: str | None) -> str:
     """The reader's part of a notebook's error line (the advice after it stays in the page)."""
-    return (error or "").split(" Pass ", 1)[0].strip()
+    text = (error or "").split(" Pass ", 1)[0].strip()
+    text = text.removeprefix("NotApplicable:").strip()
+    return text[:1].upper() + text[1:]
 
 
 def _markdown_inline(text: str) -> str:
