@@ -169,13 +169,9 @@ def write(results: dict, out: Path) -> None:
         f"{base['peak_mb']:.0f} MB against {ours['peak_mb']:.0f} MB).",
         END,
     ]
-    text = out.read_text() if out.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + "\n".join(lines) + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
-    out.write_text(text)
+    from results_md import replace_section
+
+    replace_section(out, BEGIN, END, "\n".join(lines))
 
 
 def main(argv=None) -> int:

@@ -243,13 +243,9 @@ def markdown(results: list[dict], note: str) -> str:
 
 def update_results_md(path: Path, section: str) -> None:
     """Replace this script's section of RESULTS.md (or append it)."""
-    text = path.read_text() if path.exists() else ""
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    from results_md import replace_section
+
+    replace_section(path, BEGIN, END, section)
 
 
 def main(argv=None) -> None:

@@ -283,13 +283,9 @@ def write_section(name: str, text: str) -> None:
     body = f"{start}\n## Satisfaction: {name} (benchmarks/satisfaction.py {name})\n\n" \
         f"Run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores " \
         f"(shared machine).\n\n{text}\n{end}"  # fmt: skip
-    old = out.read_text() if out.exists() else ""
-    if start in old:
-        before, rest = old.split(start, 1)
-        old = before + body + rest.split(end, 1)[1]
-    else:
-        old = old.rstrip("\n") + "\n\n" + body + "\n"
-    out.write_text(old)
+    from results_md import replace_section
+
+    replace_section(out, start, end, body)
 
 
 def main(argv=None) -> int:
