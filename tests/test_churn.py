@@ -127,6 +127,31 @@ def test_no_feature_reads_past_its_cutoff(request, dataset, cutoff, window):
     assert churn.churn_labels(frame.loc[~after], cutoff, window).eq(1).all()  # labels look ahead
 
 
+def test_features_equal_plain_pandas_group_bys(online_retail):
+    """The features (numpy bincounts on integer customer codes, for speed) equal the plain
+    pandas definition on real data: window sums, gaps between purchase days, breadth."""
+    frame, cutoff, window = online_retail.frame, pd.Timestamp("2011-08-31"), 70
+    X = churn.churn_features(frame, cutoff, window, 365)
+    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)]
+    daily = (
+        past.assign(day=past["order_date"].dt.normalize())
+        .groupby(["customer_id", "day"], as_index=False)["amount"]
+        .sum()
+    )
+    active = daily.loc[daily["day"] > cutoff - pd.Timedelta(days=365), "customer_id"].unique()
+    assert sorted(active) == list(X.index) and len(X) > 1000
+    recent = daily.loc[daily["day"] > cutoff - pd.Timedelta(days=window)]
+    by = recent.groupby("customer_id")["amount"]
+    want = pd.DataFrame({"days_recent": by.size(), "spend_recent": by.sum()})
+    want = want.reindex(X.index, fill_value=0)
+    gaps = daily.groupby("customer_id")["day"].diff().dt.days.groupby(daily["customer_id"])
+    want["gap_mean"], want["gap_std"] = gaps.mean(), gaps.std()
+    want["n_products"] = past.groupby("customer_id")["product_id"].nunique().astype(float)
+    got = X[want.columns]
+    pd.testing.assert_frame_equal(got, want.astype(got.dtypes), check_names=False, rtol=1e-9)
+    assert X["gap_std"].isna().sum() == (daily.groupby("customer_id").size() < 3)[X.index].sum()
+
+
 def test_scores_and_curves_hand_checked():
     y = pd.Series([0, 0, 1, 1])
     table = churn.score_table(y, {"recency": [0.1, 0.4, 0.35, 0.8]})

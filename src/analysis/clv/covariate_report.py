@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr
 
 from analysis.clv.covariates import CovariateFit, new_customer_expected, row_params
 from analysis.text import md_text, sentences, tr
@@ -125,7 +125,8 @@ def effects_table(result: CovariateFit) -> pd.DataFrame:
 
 
 def _wald_p(effect: pd.Series, se: pd.Series) -> np.ndarray:
-    return 2.0 * norm.sf(np.abs(effect.to_numpy() / se.to_numpy()))
+    # the normal tail from scipy.special: importing scipy.stats costs 0.4 s per process
+    return 2.0 * ndtr(-np.abs(effect.to_numpy() / se.to_numpy()))
 
 
 def covariate_takeaway(

@@ -25,13 +25,24 @@ import autograd.numpy as anp
 import numpy as np
 import pandas as pd
 from autograd import grad, hessian
-from autograd.scipy.special import betaln, expit, gammaln, logsumexp
 from scipy.optimize import minimize
-from scipy.special import hyp2f1
-from scipy.stats import chi2
+from scipy.special import chdtrc, hyp2f1
 
 from analysis.clv.fit import fit_model
 from analysis.clv.models import RFT, ModelFitError, _check_columns
+
+
+class _LazySpecial:
+    """``autograd.scipy.special``, imported on first use: it imports ``scipy.stats`` (0.4 s),
+    which every ``import analysis.clv`` would otherwise pay without fitting a covariate."""
+
+    def __getattr__(self, name: str):
+        from autograd.scipy import special
+
+        return getattr(special, name)
+
+
+sp = _LazySpecial()
 
 #: Models with covariates, and the names of their baseline parameters.
 COVARIATE_PARAMS = {"bgnbd": ("r", "alpha", "a", "b"), "pareto_nbd": ("r", "alpha", "s", "beta")}
@@ -93,9 +104,9 @@ def bgnbd_loglik_rows(r, alpha, a, b, x, tx, T):
     x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
     repeat = x > 0
     x1 = np.where(repeat, x, 1.0)  # the "died" term exists only after a repeat purchase
-    common = gammaln(r + x) - gammaln(r) + r * anp.log(alpha)
-    alive = betaln(a, b + x) - betaln(a, b) - (r + x) * anp.log(alpha + T)
-    died = betaln(a + 1, b + x1 - 1) - betaln(a, b) - (r + x1) * anp.log(alpha + tx)
+    common = sp.gammaln(r + x) - sp.gammaln(r) + r * anp.log(alpha)
+    alive = sp.betaln(a, b + x) - sp.betaln(a, b) - (r + x) * anp.log(alpha + T)
+    died = sp.betaln(a + 1, b + x1 - 1) - sp.betaln(a, b) - (r + x1) * anp.log(alpha + tx)
     return common + anp.where(repeat, anp.logaddexp(alive, died), alive)
 
 
@@ -116,7 +127,7 @@ def pareto_log_terms(r, alpha, s, beta, x, tx, T):
     log_f = (1.0 - k[:, None]) * (anp.log(a0)[:, None] + y) - (s + 1.0) * anp.log(
         (beta - alpha)[:, None] + a0[:, None] * anp.exp(y)
     )
-    log_dead = anp.log(s) + anp.log(top / 2.0) + logsumexp(np.log(gw)[None, :] + log_f, axis=1)
+    log_dead = anp.log(s) + anp.log(top / 2.0) + sp.logsumexp(np.log(gw)[None, :] + log_f, axis=1)
     return log_alive, anp.where(gap, log_dead, -np.inf)
 
 
@@ -124,7 +135,7 @@ def _pareto_loglik_rows(r, alpha, s, beta, x, tx, T):
     log_alive, log_dead = pareto_log_terms(r, alpha, s, beta, x, tx, T)
     joined = anp.where(np.asarray(T) > np.asarray(tx), anp.logaddexp(log_alive, log_dead),
                        log_alive)  # fmt: skip
-    return gammaln(r + x) - gammaln(r) + r * anp.log(alpha) + s * anp.log(beta) + joined
+    return sp.gammaln(r + x) - sp.gammaln(r) + r * anp.log(alpha) + s * anp.log(beta) + joined
 
 
 def row_params(model: str, params: dict, effects: pd.DataFrame, z: np.ndarray):
@@ -211,7 +222,7 @@ def fit_covariates(
     return CovariateFit(
         model, dict(zip(base_names, base.tolist(), strict=True)),
         dict(zip(base_names, (base * se[:4]).tolist(), strict=True)), effects,
-        loglik, plain_loglik, stat, 2 * k, float(chi2.sf(stat, 2 * k)),
+        loglik, plain_loglik, stat, 2 * k, float(chdtrc(2 * k, stat)),
         converged, len(data), time_unit, plain, note,
     )  # fmt: skip
 
@@ -327,7 +338,7 @@ def _bgnbd_predict(params, x, tx, T, t):
     log_odds = np.log(a / np.maximum(b + x - 1.0, 1e-300)) + (r + x) * np.log(
         (alpha + T) / (alpha + tx)
     )
-    alive = np.where(x > 0, expit(-log_odds), 1.0)
+    alive = np.where(x > 0, sp.expit(-log_odds), 1.0)
     z = t / (alpha + T + t)
     hyp = hyp2f1(r + x, b + x, a + b + x - 1.0, z)
     expected = (
@@ -341,7 +352,7 @@ def _pareto_predict(params, x, tx, T, t):
     """P(alive) = A / (A + D) and P(alive) E[X(t) | alive] (note 009, eq. 22), per row."""
     r, alpha, s, beta = params
     log_alive, log_dead = pareto_log_terms(r, alpha, s, beta, x, tx, T)
-    alive = expit(log_alive - log_dead)
+    alive = sp.expit(log_alive - log_dead)
     rate = (r + x) / (alpha + T)
     if abs(s - 1.0) < 1e-9:
         mean = rate * (beta + T) * np.log1p(t / (beta + T))

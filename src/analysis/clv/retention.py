@@ -37,8 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
-from scipy.special import roots_jacobi
-from scipy.stats import beta as beta_dist
+from scipy.special import betaincinv, roots_jacobi
 
 from analysis.clv import adapter
 from analysis.clv.models import (
@@ -76,7 +75,7 @@ def _jacobi(a: float, b: float, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     # Extreme shapes (a large b: the Jacobi weights' scale 2^(a+b+1) overflows): quadrature
     # over the Beta's quantiles instead, E[f(p)] = integral of f(F^-1(v)) over v in (0, 1).
     v, w = np.polynomial.legendre.leggauss(4 * nodes)
-    return beta_dist.ppf((v + 1.0) / 2.0, a, b), w / 2.0
+    return betaincinv(a, b, (v + 1.0) / 2.0), w / 2.0  # the Beta(a, b) quantile
 
 
 def _beta_expectation(a: float, b, function, nodes: int = _NODES) -> np.ndarray:
