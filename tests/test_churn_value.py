@@ -83,17 +83,24 @@ def test_purchase_model_baseline_on_online_retail():
             window, _ = churn.feasible_window(tx.frame, tx.as_of, window)
             assert window == 124  # 170 days derived, shortened to what the data allow
         design = churn.make_design(tx.frame, tx.as_of, window, active)
-        X, y = churn.build_dataset(
-            tx.frame, design.test_cutoff, window, design.active_days, churn.BGNBDAlive()
-        )
+        palive = churn.BGNBDAlive()
+        X, y = churn.build_dataset(tx.frame, design.test_cutoff, window, design.active_days, palive)
         p = churn.btyd_no_purchase(tx.frame, design.test_cutoff, window).reindex(X.index)
         assert np.isfinite(p).all()
+        # the features' own fit, lent to the forecast, gives the same forecast as a refit
+        lent = churn.btyd_no_purchase(tx.frame, design.test_cutoff, window, palive=palive)
+        assert list(palive.fits) == [design.test_cutoff]
+        np.testing.assert_allclose(lent.reindex(X.index), p, rtol=1e-12)
         table = churn.score_table(y, {"btyd": p, "palive": 1 - X["p_alive"]})
         assert table.loc["btyd", "ROC-AUC"] == pytest.approx(auc, abs=1e-3)
         assert table.loc["btyd", "Brier"] == pytest.approx(brier, abs=1e-3)
         assert table.loc["palive", "ROC-AUC"] == pytest.approx(palive_auc, abs=1e-3)
         assert table.loc["palive", "Brier"] == pytest.approx(palive_brier, abs=1e-3)
     value, _, _ = churn.value_and_segments(tx.frame, tx.as_of)
+    palive = churn.BGNBDAlive()
+    churn.churn_features(tx.frame, tx.as_of, window, design.active_days, palive)
+    lent, _, _ = churn.value_and_segments(tx.frame, tx.as_of, palive=palive)
+    pd.testing.assert_frame_equal(lent, value, rtol=1e-12)
     summary = customer_summary(tx.frame, tx.as_of, "W")
     assert len(value) == len(summary)
     assert value["value_at_risk"].sum() < 0.01 * value["clv"].sum()

@@ -178,14 +178,20 @@ def step_read(frame: pd.DataFrame, ctx: Context):
 
 
 def exact_duplicates(frame: pd.DataFrame) -> pd.Series:
-    """``frame.duplicated()``, twice as fast on millions of rows.
+    """``frame.duplicated()``, several times faster on millions of rows.
 
-    Rows are hashed first; only rows whose hash repeats are compared in full, so the
-    result is exact (equal rows always share a hash) and the full comparison runs on
-    a few rows.
+    Rows are hashed on their numeric and date columns first (equal rows agree on any
+    subset of columns; hashing text is what costs); only rows whose hash repeats are
+    compared in full, so the result is exact and the full comparison runs on a few rows.
+    A table without such columns is hashed whole.
     """
+    cheap = [
+        c
+        for c in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_datetime64_any_dtype(frame[c])
+    ]
     try:
-        hashed = pd.util.hash_pandas_object(frame, index=False)
+        hashed = pd.util.hash_pandas_object(frame[cheap or list(frame.columns)], index=False)
     except TypeError:  # cells pandas cannot hash as values (lists ...): the plain way
         return frame.duplicated()
     maybe = hashed.duplicated(keep=False).to_numpy()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.summary import purchase_days
+from analysis.summary import customer_codes, day_gaps, purchase_days
 from analysis.text import sentences, tr
 
 WEIGHTINGS = ("customer", "gap")
@@ -57,21 +57,19 @@ def intervals(frame: pd.DataFrame, as_of) -> pd.DataFrame:
     """
     cutoff = pd.Timestamp(as_of).normalize()
     daily = purchase_days(frame, end=cutoff)
-    ids = daily["customer_id"].to_numpy()
-    by_customer = daily.groupby("customer_id", sort=False, observed=True)["day"]
-    gaps = by_customer.diff().dt.days
-    done = gaps.notna().to_numpy()
-    last = by_customer.agg(["max", "size"])  # one grouping for both
-    completed = pd.DataFrame({"customer_id": ids[done], "days": gaps.to_numpy()[done]})
-    running = pd.DataFrame(
-        {"customer_id": last.index.to_numpy(), "days": (cutoff - last["max"]).dt.days.to_numpy()}
-    )
+    codes, ids = customer_codes(daily)
+    days = daily["day"].to_numpy()
+    done, gaps = day_gaps(codes, days)
+    completed = pd.DataFrame({"customer_id": daily["customer_id"].to_numpy()[done], "days": gaps})
+    last = np.flatnonzero(np.r_[~done[1:], len(codes) > 0])  # each customer's last day
+    silent = (cutoff - pd.DatetimeIndex(days[last])).days
+    running = pd.DataFrame({"customer_id": ids.to_numpy(), "days": silent.to_numpy()})
     out = pd.concat(
         [completed.assign(observed=True), running.assign(observed=False)], ignore_index=True
     )
     out["days"] = out["days"].astype("float64")
     # a repeat customer has a completed interval, i.e. more than one purchase day
-    repeat = np.r_[np.ones(len(completed), dtype=bool), last["size"].to_numpy() > 1]
+    repeat = np.r_[np.ones(len(completed), dtype=bool), np.bincount(codes) > 1]
     out["repeat"] = repeat
     return out
 
@@ -145,9 +143,9 @@ def purchase_cycle(
         empty = pd.DataFrame({"days": [0.0], "not_back": [1.0]})
         return Cycle(empty, dict.fromkeys(quantiles), weighting=weighting)
     weights = None
+    codes, ids = pd.factorize(part["customer_id"])
     if weighting == "customer":
-        per = part["customer_id"].map(part["customer_id"].value_counts())
-        weights = 1.0 / per.to_numpy(dtype="float64")
+        weights = 1.0 / np.bincount(codes)[codes].astype("float64")
     fit = SurvfuncRight(part["days"].to_numpy(), done.astype(int), freq_weights=weights)
     survival = pd.DataFrame(
         {
@@ -158,7 +156,7 @@ def purchase_cycle(
     return Cycle(
         survival=survival,
         quantiles={q: _km_quantile(survival, q) for q in quantiles},
-        customers=int(part["customer_id"].nunique()),
+        customers=len(ids),
         completed=int(done.sum()),
         censored=int((~done).sum()),
         weighting=weighting,

@@ -21,6 +21,7 @@ DuckDB or Spark, through :mod:`analysis.engine`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analysis import engine
@@ -149,3 +150,39 @@ def calibration_holdout(
     return engine.calibration_holdout(
         _clean_source(frame), calibration_end, observation_end, time_unit
     )
+
+
+# Per-customer sums over purchase days on integer customer codes: numpy bincounts, 5-10x
+# faster at a million customers than pandas group-bys and reindexing on text ids.
+
+
+def customer_codes(daily: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Integer code of each purchase day's customer, and the customers in code order.
+
+    :func:`purchase_days` sorts by customer and day, so the codes rise with the rows and
+    the ids come out sorted (other row orders are re-coded so that they are sorted too).
+    """
+    codes, ids = pd.factorize(daily["customer_id"])
+    ids = pd.Index(ids, name="customer_id")
+    if not ids.is_monotonic_increasing:
+        order = np.argsort(ids.to_numpy(), kind="stable")
+        codes = np.argsort(order)[codes]
+        ids = ids[order]
+    return codes, ids
+
+
+def per_customer(codes: np.ndarray, n: int, mask=None, weights=None) -> np.ndarray:
+    """Count (or sum of ``weights``) per customer code over the rows in ``mask``."""
+    if mask is not None:
+        codes = codes[mask]
+        weights = None if weights is None else weights[mask]
+    return np.bincount(codes, weights=weights, minlength=n)
+
+
+def day_gaps(codes: np.ndarray, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days since the same customer's previous purchase day, for rows sorted by customer
+    and day (:func:`purchase_days`): a mask of the rows that have one, and those gaps."""
+    follows = np.zeros(len(codes), dtype=bool)
+    follows[1:] = codes[1:] == codes[:-1]
+    gaps = (np.diff(days)[follows[1:]] / np.timedelta64(1, "D")).astype("float64")
+    return follows, gaps
