@@ -8,7 +8,7 @@ import pytest
 from conftest import run_notebook
 
 from analysis import churn
-from analysis.summary import customer_summary
+from analysis.summary import customer_summary, purchase_days
 
 
 def _log(rows):
@@ -124,6 +124,17 @@ def test_no_feature_reads_past_its_cutoff(request, dataset, cutoff, window):
     X, y = churn.build_dataset(frame, cutoff, window, 365, churn.BGNBDAlive())
     pd.testing.assert_frame_equal(X, expected)
     pd.testing.assert_series_equal(y, labels)
+    # the whole log's purchase days, computed once and shared, give the same sets
+    daily = purchase_days(frame)
+    shared = churn.build_dataset(frame, cutoff, window, 365, churn.BGNBDAlive(), daily)
+    pd.testing.assert_frame_equal(shared[0], expected)
+    pd.testing.assert_series_equal(shared[1], labels)
+    now = churn.churn_features(frame, cutoff, window, 365, churn.BGNBDAlive(), daily)
+    pd.testing.assert_frame_equal(now, expected)
+    design = churn.make_design(frame, cutoff + pd.Timedelta(days=window), window)
+    pd.testing.assert_frame_equal(
+        churn.population_table(frame, design, daily), churn.population_table(frame, design)
+    )
     assert churn.churn_labels(frame.loc[~after], cutoff, window).eq(1).all()  # labels look ahead
 
 

@@ -101,6 +101,10 @@ def test_purchase_model_baseline_on_online_retail():
     churn.churn_features(tx.frame, tx.as_of, window, design.active_days, palive)
     lent, _, _ = churn.value_and_segments(tx.frame, tx.as_of, palive=palive)
     pd.testing.assert_frame_equal(lent, value, rtol=1e-12)
+    upcoming, _ = clv.next_purchase_at(tx.frame, tx.as_of)
+    reused, _ = clv.next_purchase_at(tx.frame, tx.as_of, fit=palive.fit_at(tx.as_of))
+    pd.testing.assert_frame_equal(reused, upcoming)
+    assert upcoming["next_purchase"].notna().sum() > 1000
     summary = customer_summary(tx.frame, tx.as_of, "W")
     assert len(value) == len(summary)
     assert value["value_at_risk"].sum() < 0.01 * value["clv"].sum()

@@ -285,7 +285,7 @@ def design_table(design: Design) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("stage").rename(columns=tr).rename_axis(tr("stage"))
 
 
-def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
+def population_table(frame: pd.DataFrame, design: Design, daily=None) -> pd.DataFrame:
     """Who is scored: customers at the evaluation cutoff, recently active or long silent.
 
     Returns
@@ -295,7 +295,7 @@ def population_table(frame: pd.DataFrame, design: Design) -> pd.DataFrame:
         ``customers`` and ``churned`` (share without a purchase in the next window).
     """
     cutoff = design.test_cutoff
-    daily = purchase_days(frame, end=cutoff + pd.Timedelta(days=design.window_days))
+    daily = _days_until(frame, cutoff + pd.Timedelta(days=design.window_days), daily)
     everyone = _labels_from(daily, cutoff, (cutoff - design.first_date).days + 1)
     recent = everyone.index.isin(_labels_from(daily, cutoff, design.active_days).index)
     names = np.where(
@@ -360,6 +360,14 @@ def definition_takeaway(cycle, window_days: int, quantile: float, overridden: bo
 # --------------------------------------------------------------------------- labels, features
 
 
+def _days_until(frame: pd.DataFrame, end: pd.Timestamp, daily=None) -> pd.DataFrame:
+    """Purchase days up to ``end``: a slice of ``daily`` (the whole log's
+    :func:`purchase_days`, computed once and shared by the cutoffs of a design) or new."""
+    if daily is None:
+        return purchase_days(frame, end=end)
+    return daily.loc[daily["day"] <= end].reset_index(drop=True)
+
+
 def churn_labels(
     frame: pd.DataFrame, cutoff, window_days: int, active_days: int = 365
 ) -> pd.Series:
@@ -414,6 +422,7 @@ def churn_features(
     window_days: int,
     active_days: int = 365,
     palive_fn=None,
+    daily: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Features of every customer active at ``cutoff``, from rows up to the cutoff only.
 
@@ -434,6 +443,9 @@ def churn_features(
         ``(summary, cutoff) -> Series of P(alive)`` (e.g. :class:`BGNBDAlive`), called with
         the weekly :func:`analysis.summary.customer_summary` of all customers at the cutoff;
         adds ``p_alive`` unless it returns None.
+    daily : pandas.DataFrame, optional
+        The whole log's :func:`analysis.summary.purchase_days`, computed once and shared
+        by the cutoffs of a design; only its days up to ``cutoff`` are read.
 
     Returns
     -------
@@ -443,10 +455,10 @@ def churn_features(
         customers with too few purchase days).
     """
     cutoff = pd.Timestamp(cutoff).normalize()
-    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1)]
-    return _features_from(
-        past, purchase_days(past, end=cutoff), cutoff, window_days, active_days, palive_fn
-    )
+    breadth = [c for c in ("customer_id", *BREADTH) if c in frame.columns]
+    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1), breadth]
+    up_to = _days_until(frame, cutoff, daily)
+    return _features_from(past, up_to, cutoff, window_days, active_days, palive_fn)
 
 
 def _active_codes(codes, n: int, days: np.ndarray, cutoff, active_days: int) -> np.ndarray:
@@ -626,15 +638,21 @@ def palive_note(palive: BGNBDAlive, features: pd.DataFrame, cutoffs: int = 3) ->
 
 
 def build_dataset(
-    frame: pd.DataFrame, cutoff, window_days: int, active_days: int = 365, palive_fn=None
+    frame: pd.DataFrame,
+    cutoff,
+    window_days: int,
+    active_days: int = 365,
+    palive_fn=None,
+    daily: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, pd.Series]:
     """Features at ``cutoff`` and churn labels of the window after it, aligned.
 
     Same values as :func:`churn_features` and :func:`churn_labels`, with the purchase days
-    computed once: the features see only the days up to the cutoff.
+    computed once (``daily``: the whole log's :func:`purchase_days`, to share them between
+    the cutoffs of a design): the features see only the days up to the cutoff.
     """
     cutoff = pd.Timestamp(cutoff).normalize()
-    daily = purchase_days(frame, end=cutoff + pd.Timedelta(days=int(window_days)))
+    daily = _days_until(frame, cutoff + pd.Timedelta(days=int(window_days)), daily)
     breadth = [c for c in ("customer_id", *BREADTH) if c in frame.columns]
     past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1), breadth]
     up_to = daily.loc[daily["day"] <= cutoff].reset_index(drop=True)

@@ -260,13 +260,17 @@ def next_purchase_table(
 
 
 def next_purchase_at(
-    frame: pd.DataFrame, as_of, level: float = 0.80, model: str = "bgnbd"
+    frame: pd.DataFrame, as_of, level: float = 0.80, model: str = "bgnbd", fit=None
 ) -> tuple[pd.DataFrame | None, str]:
     """:func:`next_purchase` of every customer from a ``model`` fit on the log up to ``as_of``
-    (weeks); ``(None, reason)`` when the model cannot be fitted."""
+    (weeks); ``(None, reason)`` when the model cannot be fitted. ``fit``: ``(fitted,
+    weekly summary)`` already made at ``as_of`` (e.g. ``BGNBDAlive.fit_at``), used as is."""
     from analysis.clv.fit import attempt, fit_model
     from analysis.summary import customer_summary
 
+    if fit is not None:
+        fitted, summary = fit
+        return next_purchase(fitted, summary, as_of, level).filter(like="next_purchase"), ""
     summary = customer_summary(frame, as_of, time_unit="W")
     fitted, note = attempt(fit_model, summary, model)
     if fitted is None:
