@@ -409,6 +409,26 @@ def test_a_coarser_time_grid_is_an_approximation_with_a_measured_cost(cdnow):
         clv.on_grid(summary, 0)
 
 
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_bgnbd_forecasts_equal_lifetimes_own_methods(cdnow_sample, online_retail, model):
+    """Our BG/NBD and MBG/NBD P(alive) and conditional expected purchases (written out so
+    that scoring needs no lifetimes import) equal lifetimes' own fitter methods on every
+    customer of CDNOW and Online Retail."""
+    for tx in (cdnow_sample, online_retail):
+        summary = customer_summary(tx.frame, tx.as_of, "W")
+        fitted = clv.fit_model(summary, model, "W")
+        assert "lifetimes" not in type(fitted.engine).__module__  # no fitter made to fit
+        real = clv.adapter.engine_at(model, fitted.params)
+        x, tx_, T = (summary[c].to_numpy() for c in ("frequency", "recency", "T"))
+        with clv.adapter.quiet():
+            alive = real.conditional_probability_alive(x, tx_, T)
+            expected = real.conditional_expected_number_of_purchases_up_to_time(26.0, x, tx_, T)
+        np.testing.assert_allclose(clv.probability_alive(fitted, summary), alive, rtol=1e-12)
+        ours = clv.expected_purchases(fitted, summary, 26.0)
+        np.testing.assert_allclose(ours, expected, rtol=1e-11, atol=1e-14)
+        assert 0.1 < ours.mean() < 5 and alive.min() < 0.99  # the forecasts vary
+
+
 @pytest.mark.slow
 def test_pareto_nbd_scores_heavy_buyers_where_lifetimes_gives_nan(cdnow):
     """lifetimes' closed form overflows to NaN for CDNOW customer 14048 (170 repeat

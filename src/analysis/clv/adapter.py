@@ -41,6 +41,24 @@ def engine_class(model: str):
     return getattr(lifetimes, ENGINES[model])
 
 
+class LazyEngine:
+    """Stands in for the lifetimes fitter of ``model``: holds ``params_`` and ``hess_inv_``
+    (all that fitting and the usual forecasts need) and makes the real fitter, importing
+    lifetimes (0.4 s), only when one of its own methods is called."""
+
+    def __init__(self, model: str):
+        if model not in ENGINES:
+            raise ValueError(f"model '{model}' unknown; use one of {sorted(ENGINES)}")
+        self.model = model
+        self.params_ = None
+        self.hess_inv_ = None
+
+    def __getattr__(self, name: str):  # only reached for what is not set above
+        if name.startswith("__") or self.params_ is None:
+            raise AttributeError(name)
+        return getattr(engine_at(self.model, dict(self.params_)), name)
+
+
 def engine_at(model: str, params: dict):
     """A lifetimes fitter holding ``params`` (for its closed-form predictions)."""
     engine = engine_class(model)()
@@ -66,19 +84,6 @@ def pareto_loglik_rows(theta, x, tx, T) -> np.ndarray:
         warnings.simplefilter("ignore", RuntimeWarning)
         rows = ParetoNBDFitter._conditional_log_likelihood(tuple(theta), x, tx, T)
     return np.asarray(rows, dtype=float)
-
-
-def conditional_alive(engine, x, tx, T) -> np.ndarray:
-    """P(alive) from the fitter's closed form."""
-    with quiet():
-        return np.asarray(engine.conditional_probability_alive(x, tx, T), dtype=float)
-
-
-def conditional_expected(engine, t, x, tx, T) -> np.ndarray:
-    """Expected purchases in ``(T, T + t]`` from the fitter's closed form."""
-    with quiet():
-        values = engine.conditional_expected_number_of_purchases_up_to_time(t, x, tx, T)
-    return np.asarray(values, dtype=float)
 
 
 def unconditional_expected(engine, t) -> np.ndarray:

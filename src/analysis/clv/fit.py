@@ -295,7 +295,7 @@ def _fit_compressed(
             f"{spec.name} needs at least {MIN_REPEAT_BUYERS} repeat buyers; "
             f"these data have {repeaters}"
         )
-    engine = adapter.engine_class(model)()
+    engine = adapter.LazyEngine(model)
     with adapter.quiet():
         if spec.start == "nelder_mead_polish":
             converged, message = _pareto_start(engine, compressed, initial, hess_inv)

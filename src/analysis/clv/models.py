@@ -267,15 +267,48 @@ class PurchaseSpec:
         value, _ = likelihood.bgnbd_objective(f, r, t, w, modified=self.dropout_at_first)(theta)
         return float(-value * np.sum(w))
 
+    # P(alive) and the forecast given alive are lifetimes' closed forms (BetaGeoFitter,
+    # ModifiedBetaGeoFitter), the same arithmetic written here so that fitting and scoring
+    # need no lifetimes import (0.4 s per process); a test holds them equal to lifetimes'
+    # own methods on every CDNOW and Online Retail customer.
+
     def alive(self, fitted, x, tx, T) -> np.ndarray:
-        return adapter.conditional_alive(fitted.engine, x, tx, T)
+        """P(alive | x, tx, T) (BG/NBD: Fader, Hardie & Lee's note 021)."""
+        from scipy.special import expit
+
+        r, alpha, a, b = (fitted.params[k] for k in self.params)
+        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if self.dropout_at_first:
+                return np.atleast_1d(
+                    1.0 / (1 + (a / (b + x)) * ((alpha + T) / (alpha + tx)) ** (r + x))
+                )
+            log_div = (r + x) * np.log((alpha + T) / (alpha + tx)) + np.log(
+                a / (b + np.maximum(x, 1) - 1)
+            )
+            return np.atleast_1d(np.where(x == 0, 1.0, expit(-log_div)))
 
     def alive_rate(self, fitted, x, T, t: float) -> np.ndarray:
-        """E[X(T, T + t] | alive at T, x, T]: lifetimes' forecast at recency = T divided by
-        P(alive) there (both closed forms; P(alive) at recency = T is positive)."""
+        """E[X(T, T + t] | alive at T, x, T]: the numerator of the conditional forecast
+        (FHL 2005 eq. 10; its denominator is 1 / P(alive))."""
+        from scipy.special import hyp2f1
+
+        r, alpha, a, b = (fitted.params[k] for k in self.params)
         x, T = np.asarray(x, dtype=float), np.asarray(T, dtype=float)
-        expected = adapter.conditional_expected(fitted.engine, t, x, T, T)
-        return expected / adapter.conditional_alive(fitted.engine, x, T, T)
+        z = t / (alpha + T + t)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if self.dropout_at_first:
+                hyp = hyp2f1(r + x, b + x + 1, a + b + x, z)
+                return (
+                    (a + b + x) / (a - 1) * (1 - hyp * ((alpha + T) / (alpha + t + T)) ** (r + x))
+                )
+            _a, _b, _c = r + x, b + x, a + b + x - 1
+            ln_hyp = np.log(hyp2f1(_a, _b, _c, z))
+            # where 2F1 overflows, Euler's transformation of it (as lifetimes does)
+            alt = np.log(hyp2f1(_c - _a, _c - _b, _c, z)) + (_c - _a - _b) * np.log(1 - z)
+            ln_hyp = np.where(np.isinf(ln_hyp), alt, ln_hyp)
+            second = 1 - np.exp(ln_hyp + (r + x) * np.log((alpha + T) / (alpha + t + T)))
+            return (a + b + x - 1) / (a - 1) * second
 
     def expected(self, fitted, x, tx, T, t: float) -> np.ndarray:
         """E[X(T, T + t] | x, tx, T] = P(alive) x the forecast given alive (on (x, T) pairs)."""
