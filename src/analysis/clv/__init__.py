@@ -33,6 +33,7 @@ from analysis.clv import adapter
 from analysis.clv.covariate_report import (
     covariate_design,
     covariate_holdout,
+    covariate_metrics,
     covariate_takeaway,
     covariates_from_table,
     effects_caption,
@@ -155,6 +156,7 @@ __all__ = [
     "effects_caption",
     "no_customers_text",
     "covariate_predictions",
+    "covariate_metrics",
     "covariate_takeaway",
     "effects_table",
     "new_customer_expected",

@@ -129,6 +129,28 @@ def _wald_p(effect: pd.Series, se: pd.Series) -> np.ndarray:
     return 2.0 * ndtr(-np.abs(effect.to_numpy() / se.to_numpy()))
 
 
+def covariate_metrics(result: CovariateFit | None) -> dict:
+    """``lifetime_value`` metrics of the covariate fit, for the run's ``metrics.json``:
+    ``covariates`` = {model, customers, lr_statistic, df, p_value, effects: {covariate:
+    {purchase, dropout}}} (log-factors), None without a customers table or a fit."""
+    if result is None:
+        return {"covariates": None}
+    effects = {
+        str(name): {"purchase": float(row["purchase"]), "dropout": float(row["dropout"])}
+        for name, row in result.effects.iterrows()
+    }
+    return {
+        "covariates": {
+            "model": result.model,
+            "customers": int(result.customers),
+            "lr_statistic": float(result.lr_statistic),
+            "df": int(result.df),
+            "p_value": float(result.p_value),
+            "effects": effects,
+        }
+    }
+
+
 def covariate_takeaway(
     result: CovariateFit | None, note: str = "", design: dict | None = None
 ) -> str:
