@@ -291,7 +291,7 @@ def test_notebook_shows_covariate_effects_from_a_customers_table(tmp_path, retai
     assert "with covariates: factors on the baseline group" in html
     assert "likelihood-ratio test" in html and "degrees of freedom" in html
     assert "On the holdout window the covariates" in html
-    found = metrics["lifetime_value"]["covariates"]  # the scheduler's record of the test
+    found = metrics["covariates"]  # the record a scheduler keeps of the test
     assert found["df"] == 2 * len(design.columns) and 0 <= found["p_value"] <= 1
     assert set(found["effects"]) == set(design.columns) and found["lr_statistic"] >= 0
 
