@@ -409,11 +409,11 @@ def _trend(recent: pd.Series, earlier: pd.Series) -> pd.Series:
     return ((recent - earlier) / total.where(total > 0)).fillna(0.0)
 
 
-def _window_sums(daily: pd.DataFrame, start, end, index: pd.Index) -> pd.DataFrame:
-    """Purchase days and spend per customer with ``start < day <= end``."""
-    part = daily.loc[(daily["day"] > start) & (daily["day"] <= end)]
-    grouped = part.groupby("customer_id", observed=True)["amount"].agg(["count", "sum"])
-    return grouped.reindex(index, fill_value=0)
+def _past(frame: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
+    """Rows up to the cutoff day: customer and the breadth columns (all the features read
+    from the rows themselves; the rest come from the purchase days)."""
+    columns = [c for c in ("customer_id", *BREADTH) if c in frame.columns]
+    return frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1), columns]
 
 
 def churn_features(
@@ -455,10 +455,8 @@ def churn_features(
         customers with too few purchase days).
     """
     cutoff = pd.Timestamp(cutoff).normalize()
-    breadth = [c for c in ("customer_id", *BREADTH) if c in frame.columns]
-    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1), breadth]
     up_to = _days_until(frame, cutoff, daily)
-    return _features_from(past, up_to, cutoff, window_days, active_days, palive_fn)
+    return _features_from(_past(frame, cutoff), up_to, cutoff, window_days, active_days, palive_fn)
 
 
 def _active_codes(codes, n: int, days: np.ndarray, cutoff, active_days: int) -> np.ndarray:
@@ -653,10 +651,9 @@ def build_dataset(
     """
     cutoff = pd.Timestamp(cutoff).normalize()
     daily = _days_until(frame, cutoff + pd.Timedelta(days=int(window_days)), daily)
-    breadth = [c for c in ("customer_id", *BREADTH) if c in frame.columns]
-    past = frame.loc[frame["order_date"] < cutoff + pd.Timedelta(days=1), breadth]
-    up_to = daily.loc[daily["day"] <= cutoff].reset_index(drop=True)
-    features = _features_from(past, up_to, cutoff, window_days, active_days, palive_fn)
+    up_to = _days_until(frame, cutoff, daily)
+    features = _features_from(_past(frame, cutoff), up_to, cutoff, window_days, active_days,
+                              palive_fn)  # fmt: skip
     labels = _labels_from(daily, cutoff, active_days).reindex(features.index)
     return features, labels
 
