@@ -45,3 +45,16 @@ def test_each_message_is_translated_in_one_po_file_only(lang):
     twice = {m: files for m, files in where.items() if len(files) > 1}
     assert not twice, f"{len(twice)} messages in several files, e.g. {next(iter(twice.items()))}"
     assert len(where) == len(i18n.catalogue(lang)) > 1000
+
+
+def test_files_in_another_language_carry_it_before_the_suffix(tmp_path):
+    from analysis import report
+
+    assert i18n.file_name("recommendations.csv", "zh") == "recommendations.zh.csv"
+    assert i18n.file_name("01_demand", "zh-CN") == "01_demand.zh"
+    assert i18n.file_name("recommendations.csv", "en") == "recommendations.csv"
+    set_language("zh")
+    assert report.export_path(tmp_path, "followup.csv", worded=True).name == "followup.zh.csv"
+    assert report.export_path(tmp_path, "segments.csv").name == "segments.csv"  # numbers
+    set_language("en")
+    assert report.export_path(tmp_path, "followup.csv", worded=True).name == "followup.csv"

@@ -102,6 +102,12 @@ def test_a_gbk_chinese_export_renders_every_notebook_in_chinese(tmp_path):
     segmentation = (period / "02_segmentation.zh.html").read_text(encoding="utf-8")
     chinese_segments = {i18n.catalogue("zh")[s] for s in ("Champions", "Hibernating", "Lost")}
     assert any(s in segmentation for s in chinese_segments)
+    # the reasons are in Chinese, in their own copy of the export (issue 17's leftover:
+    # they overwrote recommendations.csv in the language rendered last)
+    assert run["notebooks"]["recommendations.zh"]["status"] == "ok"
+    assert not (period / "recommendations.csv").exists()
+    reasons = pd.read_csv(period / "recommendations.zh.csv")["reason"]
+    assert len(reasons) > 100 and reasons.map(lambda t: bool(CJK.search(t))).all()
     overview = (period / "00_overview.zh.html").read_text(encoding="utf-8")
     assert "￥" in overview and "清洗日志" in overview
     assert "translations (zh): every message of every page translated" in stdout or (

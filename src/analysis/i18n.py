@@ -82,6 +82,22 @@ def current_language() -> str:
     return _state["lang"]
 
 
+def file_name(name: str, lang: str | None = None) -> str:
+    """The name of a file written in report language ``lang`` (default: the current one).
+
+    English files keep ``name``; another language puts its code before the suffix
+    (``01_demand.zh.html``, ``recommendations.zh.csv``), so that a period rendered in both
+    languages keeps both and neither overwrites the other. Pages and the exports that hold
+    words in the report language (reasons) are named this way; exports of numbers and
+    English labels are shared by the languages.
+    """
+    code = language_code(lang) if lang else _state["lang"]
+    if code == SOURCE_LANGUAGE:
+        return name
+    path = Path(name)
+    return f"{path.stem}.{code}{path.suffix}"
+
+
 #: The value of ``<html lang=...>`` for a report language (BCP 47).
 HTML_LANG = {"zh": "zh-CN"}
 

@@ -92,7 +92,8 @@ def export_rows(folder: Path | None, name: str, shown_id: str) -> pd.DataFrame |
     """
     if folder is None:
         return None
-    path = Path(folder) / EXPORTS[name]
+    worded = Path(folder) / i18n.file_name(EXPORTS[name])  # reasons in the profile's language
+    path = worded if worded.exists() else Path(folder) / EXPORTS[name]
     if not path.exists():
         return None
     frame = pd.read_csv(path, dtype={"customer_id": str})

@@ -1561,8 +1561,9 @@ def findings(metrics: Mapping, comparison: Comparison, segment_text: str) -> str
         ),
         f"- {segment_text}",
         tr(
-            "- `recommendations.csv` holds the top {k} of {n} customers with a reason each; "
+            "- `{file}` holds the top {k} of {n} customers with a reason each; "
             "`bought_together.csv` every bought-together rule.",
+            file=i18n.file_name("recommendations.csv"),
             k=k,
             n=f"{metrics['customers_scored']:,}",
         ),

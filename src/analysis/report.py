@@ -161,13 +161,18 @@ def record_metrics(
     return headline(notebook, clean, currency)
 
 
-def export_path(output_dir: str | Path | None, filename: str) -> Path | None:
-    """Where a notebook writes an export (CSV) beside its HTML; None when not rendering."""
+def export_path(output_dir: str | Path | None, filename: str, worded: bool = False) -> Path | None:
+    """Where a notebook writes an export (CSV) beside its HTML; None when not rendering.
+
+    ``worded``: the export holds sentences in the report language (a reason per row), so a
+    report in another language writes its own copy (:func:`analysis.i18n.file_name`:
+    ``recommendations.zh.csv``) instead of overwriting the English one.
+    """
     if output_dir is None:
         return None
     folder = Path(output_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / filename
+    return folder / (i18n.file_name(filename) if worded else filename)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
@@ -377,8 +382,7 @@ def page_stem(path: str | Path, lang: str | None = None) -> str:
     side by side and neither overwrites the other. Exports and metrics hold the same
     numbers in every language and are shared by them.
     """
-    stem = Path(path).stem
-    return stem if _lang(lang) == i18n.SOURCE_LANGUAGE else f"{stem}.{_lang(lang)}"
+    return i18n.file_name(Path(path).stem, _lang(lang))
 
 
 def report_name(path: str | Path, lang: str | None = None) -> str:
