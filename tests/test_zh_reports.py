@@ -18,9 +18,10 @@ import pytest
 from babel.messages.extract import extract_from_file, extract_python
 from babel.messages.pofile import read_po
 
-from analysis import cycle, demand, i18n, lifecycle, plots, report
+from analysis import churn, cycle, demand, i18n, lifecycle, plots, report
 from analysis import segmentation as seg
 from analysis.config import NOTEBOOKS_DIR
+from analysis.errors import NotApplicable
 from analysis.summary import customer_summary
 from analysis.tables import load_table
 from analysis.text import set_language
@@ -73,6 +74,26 @@ def test_every_message_of_these_modules_has_a_chinese_translation():
         if message not in catalogue
     ]
     assert untranslated == []
+
+
+def test_every_not_applicable_reason_is_a_translated_message():
+    """A reason why an analysis cannot run is shown on the index page and in the report:
+    in a Chinese report it must be Chinese, so each is raised through ``tr`` (8 were plain
+    f-strings, shown in English on the Chinese first page)."""
+    import ast
+
+    plain = []
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "NotApplicable":
+                reason = node.args[0] if node.args else None
+                if not (isinstance(reason, ast.Call) and getattr(reason.func, "id", "") == "tr"):
+                    plain.append(f"{path.name}:{node.lineno}")
+    assert plain == []
+    set_language("zh")
+    frame = pd.DataFrame({"order_date": pd.to_datetime(["2024-01-01", "2024-01-10"])})
+    with pytest.raises(NotApplicable, match="流失窗口需要从 2023-10-12 开始的历史数据"):
+        churn.make_design(frame, "2024-01-10", 30)
 
 
 def test_every_message_of_the_notebooks_code_cells_has_a_chinese_translation():

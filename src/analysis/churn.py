@@ -181,8 +181,10 @@ def derive_window(cycle, quantile: float = 0.8, override: int | None = None) -> 
         raise ValueError(f"quantile must be between 0 and 1, got {quantile}")
     if cycle.completed == 0:
         raise NotApplicable(
-            "no customer bought on two different days, so the purchase cycle that sets "
-            "the churn window is unknown",
+            tr(
+                "no customer bought on two different days, so the purchase cycle that sets "
+                "the churn window is unknown"
+            ),
             "pass --param churn_window_days=90 (or another number of days)",
         )
     return max(1, int(np.ceil(cycle.threshold(quantile))))
@@ -200,8 +202,11 @@ def feasible_window(frame: pd.DataFrame, as_of, window_days: int) -> tuple[int, 
     longest = span // 3
     if longest < 7:
         raise NotApplicable(
-            f"the data cover only {span} days up to {pd.Timestamp(as_of).date()}; the churn "
-            "warning needs at least 21",
+            tr(
+                "the data cover only {span} days up to {date}; the churn warning needs at least 21",
+                span=span,
+                date=pd.Timestamp(as_of).date(),
+            ),
             "choose a later as_of",
         )
     if window_days <= longest:
@@ -250,8 +255,13 @@ def make_design(
     train = score - 2 * window
     if train - window < first:
         raise NotApplicable(
-            f"a {window_days}-day churn window needs history from {(train - window).date()} "
-            f"but the data start on {first.date()}",
+            tr(
+                "a {days}-day churn window needs history from {start} but the data start "
+                "on {first}",
+                days=window_days,
+                start=(train - window).date(),
+                first=first.date(),
+            ),
             "pass a shorter churn_window_days, e.g. "
             f"--param churn_window_days={max(1, (score - first).days // 3)}",
         )

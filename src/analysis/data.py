@@ -1033,8 +1033,10 @@ def load_transactions(
     """
     if data is None or (isinstance(data, str) and _no_cutoff(data)):
         raise NotApplicable(
-            "this analysis needs a purchase log and none was given; pass one with --data "
-            "(a file or a built-in such as online_retail)"
+            tr(
+                "this analysis needs a purchase log and none was given; pass one with --data "
+                "(a file or a built-in such as online_retail)"
+            )
         )
     options = {k: v for k, v in options.items() if k not in TABLES}  # other tables' options
     if prepared is not None and not isinstance(data, pd.DataFrame):

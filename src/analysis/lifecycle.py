@@ -81,8 +81,12 @@ def first_purchase_column(customers: pd.DataFrame, column: str | None = None) ->
     if column:
         if column not in customers.columns:
             raise NotApplicable(
-                f"the customers table has no column '{column}'; "
-                f"set first_purchase_column to one of {', '.join(map(str, customers.columns))}"
+                tr(
+                    "the customers table has no column '{column}'; set first_purchase_column "
+                    "to one of {columns}",
+                    column=column,
+                    columns=", ".join(map(str, customers.columns)),
+                )
             )
         return column
     for name in FIRST_PURCHASE_COLUMNS:
@@ -171,7 +175,7 @@ def default_as_of(customers: pd.DataFrame, transactions: pd.DataFrame | None, as
     if "signup_date" in customers.columns and customers["signup_date"].notna().any():
         return pd.Timestamp(customers["signup_date"].max()).normalize()
     raise NotApplicable(
-        "no purchase log and no sign-up dates, so no cutoff; pass as_of or a purchase log"
+        tr("no purchase log and no sign-up dates, so no cutoff; pass as_of or a purchase log")
     )
 
 
@@ -188,8 +192,10 @@ def conversion_frame(customers: pd.DataFrame, first: pd.Series, as_of, cohort: s
     """
     if "signup_date" not in customers.columns:
         raise NotApplicable(
-            "the customers table has no sign-up date; map one with "
-            "--column customers.signup_date=YOUR_COLUMN"
+            tr(
+                "the customers table has no sign-up date; map one with "
+                "--column customers.signup_date=YOUR_COLUMN"
+            )
         )
     cutoff = pd.Timestamp(as_of).normalize()
     frame = pd.DataFrame(

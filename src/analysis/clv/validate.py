@@ -21,6 +21,7 @@ from analysis.clv.models import (
 from analysis.clv.predict import expected_purchases
 from analysis.errors import NotApplicable
 from analysis.summary import TIME_UNITS
+from analysis.text import tr
 
 
 def holdout_prediction(fitted: FittedModel, calibration: pd.DataFrame) -> pd.Series:
@@ -203,8 +204,13 @@ def windows(first_date, as_of, holdout_days: int) -> dict:
     if calibration_end <= first:
         span = (as_of - first).days
         raise NotApplicable(
-            f"the {span} days of purchases up to {as_of.date()} are too short to fit the "
-            f"models and then check them on the {int(holdout_days)} days that follow",
+            tr(
+                "the {span} days of purchases up to {date} are too short to fit the models "
+                "and then check them on the {holdout} days that follow",
+                span=span,
+                date=as_of.date(),
+                holdout=int(holdout_days),
+            ),
             f"pass --param holdout_days={max(1, span // 3)} (a third of the history) "
             f"or choose a later as_of",
         )
