@@ -500,12 +500,13 @@ def _positions(values: pd.Series, index: pd.Index) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype("int64")
 
 
-def _distinctper_customer(who: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
+def _distinct_per_customer(who: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
     """Distinct non-missing ``values`` per customer code ``who`` (-1: not counted)."""
     what, _ = pd.factorize(values)
     keep = (who >= 0) & (what >= 0)
-    pairs = pd.unique(who[keep].astype("int64") * (int(what.max()) + 1) + what[keep])
-    return np.bincount(pairs // (int(what.max()) + 1), minlength=n)
+    width = int(what.max()) + 1  # one integer per (customer, value) pair
+    pairs = pd.unique(who[keep].astype("int64") * width + what[keep])
+    return np.bincount(pairs // width, minlength=n)
 
 
 def _features_from(past, daily, cutoff, window_days, active_days, palive_fn) -> pd.DataFrame:
@@ -538,7 +539,7 @@ def _features_from(past, daily, cutoff, window_days, active_days, palive_fn) -> 
     breadth = [c for c in BREADTH if c in past.columns and past[c].notna().any()]
     who = _positions(past["customer_id"], active) if breadth else None
     for column in breadth:
-        distinct = _distinctper_customer(who, past[column], len(active))
+        distinct = _distinct_per_customer(who, past[column], len(active))
         out[BREADTH[column]] = distinct.astype("float64")
     if palive_fn is not None:
         palive = palive_fn(summary, cutoff)
