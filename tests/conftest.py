@@ -31,6 +31,19 @@ def cdnow_sample():
     return load_transactions("cdnow_sample")
 
 
+#: The published CDNOW split (Fader, Hardie & Lee 2005): calibration to 1997-09-30, holdout
+#: to 1998-06-30.
+CAL_END, OBS_END = "1997-09-30", "1998-06-30"
+
+
+@pytest.fixture(scope="module")
+def calibration(cdnow_sample):
+    """The CDNOW sample's weekly calibration summary with holdout counts (the published split)."""
+    from analysis.summary import calibration_holdout
+
+    return calibration_holdout(cdnow_sample.frame, CAL_END, OBS_END, "W")
+
+
 @pytest.fixture(scope="session")
 def cdnow():
     """The full CDNOW master log, 23,570 customers."""

@@ -8,24 +8,17 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED, run_notebook
+from conftest import CAL_END, OBS_END, SHARED, run_notebook
 
 from analysis import clv
 from analysis.cli import main
 from analysis.errors import NotApplicable
 from analysis.summary import calibration_holdout, customer_summary
 
-CAL_END, OBS_END = "1997-09-30", "1998-06-30"
-
 
 def sig3(x: float) -> float:
     """Round to 3 significant digits."""
     return float(f"{x:.3g}")
-
-
-@pytest.fixture(scope="module")
-def calibration(cdnow_sample):
-    return calibration_holdout(cdnow_sample.frame, CAL_END, OBS_END, "W")
 
 
 @pytest.fixture(scope="module")

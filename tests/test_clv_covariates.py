@@ -10,14 +10,7 @@ import pytest
 from conftest import run_notebook
 
 from analysis import clv
-from analysis.summary import calibration_holdout, customer_summary
-
-CAL_END, OBS_END = "1997-09-30", "1998-06-30"
-
-
-@pytest.fixture(scope="module")
-def calibration(cdnow_sample):
-    return calibration_holdout(cdnow_sample.frame, CAL_END, OBS_END, "W")
+from analysis.summary import customer_summary
 
 
 @pytest.fixture(scope="module")

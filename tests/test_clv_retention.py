@@ -6,18 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import CAL_END, OBS_END
 
 from analysis import clv
 from analysis.clv import retention as ret
 from analysis.clv import timing
 from analysis.summary import calibration_holdout, customer_summary
-
-CAL_END, OBS_END = "1997-09-30", "1998-06-30"
-
-
-@pytest.fixture(scope="module")
-def calibration(cdnow_sample):
-    return calibration_holdout(cdnow_sample.frame, CAL_END, OBS_END, "W")
 
 
 @pytest.fixture(scope="module")
