@@ -402,3 +402,7 @@ def test_notebook_on_olist_where_nobody_buys_twice_in_the_window(tmp_path):
     assert metrics["customers_scored"] == 2081 and metrics["base_rate"] > 0.99
     risk = pd.read_csv(out / "churn_risk.csv")
     assert len(risk) == 2081 and risk["purchase_days"].min() == 1
+    # 99.9 % churned: the calibration slope is not estimable, said in words, no warning box
+    page = (out / "04_churn.ipynb").read_text()
+    assert '"name": "stderr"' not in page and "MatrixWarning" not in page
+    assert "Too few customers had the other outcome" in page

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -908,10 +909,20 @@ def calibration_fit(y, p) -> tuple[float, float, float]:
     y = np.asarray(y, dtype="float64")
     if len(np.unique(y)) < 2:
         return float("nan"), float("nan"), float("nan")
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning, SingularMatrixWarning
+
     z = _logit(p)
     binomial = sm.families.Binomial()
     (c,) = sm.GLM(y, np.ones((len(y), 1)), family=binomial, offset=z).fit().params
-    a, b = sm.GLM(y, sm.add_constant(z, has_constant="add"), family=binomial).fit().params
+    with warnings.catch_warnings():
+        # a handful of one outcome with scores near 0 or 1 leaves the slope unidentified:
+        # statsmodels warns and returns an arbitrary one; say "not estimable" instead
+        warnings.simplefilter("error", SingularMatrixWarning)
+        warnings.simplefilter("error", PerfectSeparationWarning)
+        try:
+            a, b = sm.GLM(y, sm.add_constant(z, has_constant="add"), family=binomial).fit().params
+        except (SingularMatrixWarning, PerfectSeparationWarning):
+            a = b = float("nan")
     return float(c), float(a), float(b)
 
 
@@ -947,7 +958,8 @@ def recalibrated(y, p, seed: int = 0, folds: int = 2) -> np.ndarray:
         return out
     for fit_idx, apply_idx in StratifiedKFold(folds, shuffle=True, random_state=seed).split(p, y):
         _, a, b = calibration_fit(y[fit_idx], p[fit_idx])
-        out[apply_idx] = apply_calibration(p[apply_idx], a, b)
+        if np.isfinite(a) and np.isfinite(b):  # else nothing to recalibrate with
+            out[apply_idx] = apply_calibration(p[apply_idx], a, b)
     return out
 
 
@@ -967,8 +979,17 @@ def calibration_table(y, p, seed: int = 0) -> pd.DataFrame:
 def calibration_takeaway(table: pd.DataFrame) -> str:
     """How far the probabilities were off on the evaluation window, and what fixing it buys."""
     raw, fixed = table.loc["as fitted"], table.iloc[1]
-    if not np.isfinite(raw["slope"]):
+    if not np.isfinite(raw["slope"]) and raw["observed"] in (0.0, 1.0):
         return tr("Only one outcome in the evaluation window: calibration cannot be measured.")
+    if not np.isfinite(raw["slope"]):
+        return tr(
+            "On the evaluation window the model predicted **{predicted:.1%}** churn on "
+            "average; **{observed:.1%}** churned. Too few customers had the other outcome to "
+            "estimate a calibration slope; the Brier score is {brier:.3f}.",
+            predicted=raw["mean_predicted"],
+            observed=raw["observed"],
+            brier=raw["brier"],
+        )
     level = raw["mean_predicted"] - raw["observed"]
     text = tr(
         "On the evaluation window the model predicted **{predicted:.1%}** churn "
